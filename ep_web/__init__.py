@@ -1,0 +1,199 @@
+"""Espace Partenaires: the application factory."""
+import os
+from datetime import date, datetime, timedelta
+
+from flask import Flask, flash, g, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFError
+
+from ep_web.clock import Clock, now, to_paris
+from ep_web.config import BASE_DIR, Config, dev_overrides
+from ep_web.extensions import csrf, db, login_manager, migrate
+
+# Endpoints reachable while a gate (CGU, expired password) is pending.
+_GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password"}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=str(BASE_DIR / "instance"),
+    )
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    dev_overrides(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.extensions["ep_clock"] = app.config.get("CLOCK") or Clock()
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Connectez-vous pour accéder à cette page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    from ep_web import models  # noqa: F401  (registers the tables)
+
+    _register_blueprints(app)
+    _register_session_rules(app)
+    _register_security_headers(app)
+    _register_template_helpers(app)
+
+    from ep_web.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from ep_web.auth.routes import bp as auth_bp
+    from ep_web.caisse.routes import bp as caisse_bp
+    from ep_web.errors.handlers import bp as errors_bp
+    from ep_web.gestion.routes import bp as gestion_bp
+    from ep_web.main.routes import bp as main_bp
+    from ep_web.national.routes import bp as national_bp
+
+    for bp in (errors_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp):
+        app.register_blueprint(bp)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    """The session holds "id:nonce": a rotated nonce (password changed, account
+    inactivated) or an inactive/suspended account ends the session at once."""
+    from ep_web.models import Account, AccountStatus
+
+    try:
+        raw_id, nonce = user_id.split(":", 1)
+        account = db.session.get(Account, int(raw_id))
+    except (ValueError, TypeError):
+        return None
+    if account is None or not nonce or account.session_nonce != nonce:
+        return None
+    if account.status != AccountStatus.ACTIVE:
+        return None
+    if account.partenaire is not None and account.partenaire.is_suspended:
+        return None
+    return account
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    from ep_web.errors.handlers import redirect_to_login
+
+    return redirect_to_login("Connectez-vous pour accéder à cette page.")
+
+
+def _register_session_rules(app: Flask) -> None:
+    @app.before_request
+    def enforce_session_limits():
+        if request.endpoint == "static":
+            return None
+        had_user = "_user_id" in session
+        if had_user and not current_user.is_authenticated:
+            # The loader refused the account (inactivated, suspended, password changed).
+            session.clear()
+            from ep_web.errors.handlers import redirect_to_login
+
+            return redirect_to_login("Votre session a pris fin. Reconnectez-vous.")
+        if not current_user.is_authenticated:
+            return None
+        current = now()
+        started = session.get("ep_started")
+        seen = session.get("ep_seen")
+        idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+        absolute = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
+        if (
+            started is None
+            or seen is None
+            or current - datetime.fromisoformat(seen) > idle
+            or current - datetime.fromisoformat(started) > absolute
+        ):
+            logout_user()
+            session.clear()
+            from ep_web.errors.handlers import redirect_to_login
+
+            return redirect_to_login("Votre session a expiré. Reconnectez-vous.")
+        session["ep_seen"] = current.isoformat()
+
+        from ep_web.domain.accounts import needs_cgu
+        from ep_web.domain.passwords import password_expired
+
+        if request.endpoint in _GATE_FREE:
+            return None
+        if needs_cgu(current_user):
+            return redirect(url_for("auth.cgu", next=request.full_path if request.method == "GET" else None))
+        if password_expired(current_user):
+            flash("Votre mot de passe a expiré : choisissez-en un nouveau pour continuer.", "warning")
+            return redirect(url_for("auth.change_password"))
+        return None
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        from ep_web.errors.handlers import render_error
+
+        return render_error(
+            400,
+            "Formulaire expiré",
+            "Le formulaire a expiré ou a été envoyé deux fois. Rechargez la page et recommencez.",
+        )
+
+
+def _register_security_headers(app: Flask) -> None:
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+    @app.after_request
+    def headers(response):
+        h = response.headers
+        h.setdefault("Content-Security-Policy", csp)
+        h["X-Content-Type-Options"] = "nosniff"
+        h["X-Frame-Options"] = "DENY"
+        h["Referrer-Policy"] = "same-origin"
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        if app.config["HTTPS"] or request.is_secure:
+            h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        if request.endpoint != "static":
+            # Pages carry personal data: never kept by the browser or proxies.
+            h["Cache-Control"] = "no-store"
+        return response
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from ep_web.nav import nav_items
+
+    @app.template_filter("dt")
+    def format_datetime(value):
+        if not value:
+            return ""
+        return to_paris(value).strftime("%d/%m/%Y à %H:%M")
+
+    @app.template_filter("d")
+    def format_date(value):
+        if not value:
+            return ""
+        if isinstance(value, datetime):
+            value = to_paris(value).date()
+        return value.strftime("%d/%m/%Y")
+
+    @app.context_processor
+    def inject():
+        return {"nav_items": nav_items(), "today": _today}
+
+    def _today() -> date:
+        from ep_web.clock import today
+
+        return today()
+
+    @app.before_request
+    def _remember_request_ip():
+        g.ip = request.remote_addr or ""

@@ -1,0 +1,112 @@
+"""Fictitious demo data: no real person, e-mail or phone number."""
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from ep_web.clock import now, today
+from ep_web.domain.passwords import hash_password
+from ep_web.extensions import db
+from ep_web.models import (
+    Account,
+    AccountStatus,
+    Caisse,
+    CguVersion,
+    Convention,
+    ConventionState,
+    Partenaire,
+    PartenaireType,
+    PasswordHistory,
+    Profile,
+    Service,
+)
+
+DEMO_PASSWORD = "Demo-Partenaires-2026!"
+
+CGU_V1 = """Article 1 — Objet
+L'Espace Partenaires permet aux structures partenaires de l'Assurance Maladie de saisir la caisse pour les personnes qu'elles accompagnent.
+
+Article 2 — Engagements de l'utilisateur
+Vous utilisez le service dans le seul cadre de votre mission d'accompagnement. Vous ne saisissez jamais le numéro de sécurité sociale (NIR) d'une personne dans les champs de texte : il ne peut figurer que dans un document joint. Vous ne saisissez aucune donnée de santé dans les textes libres.
+
+Article 3 — Identifiants
+Votre identifiant et votre mot de passe sont personnels. Vous signalez sans délai à votre gestionnaire toute perte, vol ou usage frauduleux.
+
+Article 4 — Données personnelles
+Les données sont traitées par la caisse pour l'accès aux droits et aux soins, conservées le temps nécessaire, et chaque action de sécurité est journalisée."""
+
+
+def _account(login, profile, civilite, prenom, nom, email, password_hash, **extra):
+    account = db.session.scalar(select(Account).where(Account.login == login))
+    if account is None:
+        account = Account(login=login, profile=profile, civilite=civilite, prenom=prenom, nom=nom, email=email,
+                          status=AccountStatus.ACTIVE, password_hash=password_hash, password_changed_at=now(),
+                          activated_at=now(), session_nonce=login.lower(), **extra)
+        db.session.add(account)
+        db.session.flush()
+        db.session.add(PasswordHistory(account_id=account.id, password_hash=password_hash, created_at=now()))
+    return account
+
+
+def seed(password: str = DEMO_PASSWORD) -> list[tuple[str, str, str]]:
+    """Idempotent: running it twice leaves one copy of everything."""
+    from ep_web.transaction import commit
+
+    pw = hash_password(password)
+    if db.session.scalar(select(CguVersion.id).limit(1)) is None:
+        db.session.add(CguVersion(version=1, body=CGU_V1, published_at=now()))
+
+    def caisse(code, name, deps, channel):
+        c = db.session.scalar(select(Caisse).where(Caisse.code == code))
+        if c is None:
+            c = Caisse(code=code, name=name, departements=deps, address=f"1 rue de la Caisse, {name}",
+                       referent_email=f"partenariat.{code}@caisse.example", autre_canal=channel)
+            db.session.add(c)
+            db.session.flush()
+        return c
+
+    alpes = caisse("740", "CPAM des Alpes (démo)", "74", "Téléphone partenaires : 01 00 00 00 74, du lundi au vendredi, 8h30-17h")
+    riviera = caisse("060", "CPAM de la Riviera (démo)", "06", "Accueil partenaires sur rendez-vous, ou 01 00 00 00 06")
+
+    def partenaire(name, type_, members, domains, habilite=False):
+        p = db.session.scalar(select(Partenaire).where(Partenaire.name == name))
+        if p is None:
+            p = Partenaire(name=name, type=type_, members=members, email_domains=domains, habilite_documents=habilite,
+                           address="2 place de la Mairie, 74000 Ville-Démo", referent_name="Référent de la structure",
+                           referent_email=f"referent@{domains.split()[0]}", dpo_name="Délégué à la protection des données",
+                           dpo_email=f"dpo@{domains.split()[0]}")
+            db.session.add(p)
+            db.session.flush()
+        return p
+
+    ccas = partenaire("CCAS de Ville-Démo", PartenaireType.CCAS, 12, "ccas-villedemo.example")
+    tutelle = partenaire("Association Tutelles Démo", PartenaireType.MANDATAIRE, 30, "tutelles-demo.example", True)
+
+    def convention(p, c, services):
+        conv = db.session.scalar(select(Convention).where(Convention.partenaire_id == p.id, Convention.caisse_id == c.id))
+        if conv is None:
+            start = today() - timedelta(days=60)
+            db.session.add(Convention(partenaire_id=p.id, caisse_id=c.id, signed_on=start,
+                                      ends_on=start.replace(year=start.year + 1), state=ConventionState.ACTIVE,
+                                      services=[s.value for s in services], tacit_renewal=True))
+
+    convention(ccas, alpes, list(Service))
+    convention(ccas, riviera, [Service.CONTACT, Service.SIGNALEMENT])
+    convention(tutelle, alpes, list(Service))
+
+    nat = _account("NDEMO001", Profile.ADMIN_NATIONAL, "Mme", "Nadia", "Nationale", "admin.national@national.example", pw)
+    ref = _account("RDEMO001", Profile.ADMIN_CAISSE, "M.", "Rémi", "Référent", "referent.demo@caisse.example", pw,
+                   caisse_id=alpes.id)
+    agent = _account("ADEMO001", Profile.AGENT, "Mme", "Agathe", "Agent", "agent.demo@caisse.example", pw,
+                     caisse_id=alpes.id)
+    gest = _account("GDEMO001", Profile.GESTIONNAIRE, "Mme", "Gaëlle", "Gestion", "gestion@ccas-villedemo.example", pw,
+                    partenaire_id=ccas.id, fonction="Responsable du pôle social", telephone="01 00 00 00 01")
+    tech = _account("TDEMO001", Profile.TECHNICIEN, "M.", "Théo", "Terrain", "travailleur.social@ccas-villedemo.example",
+                    pw, partenaire_id=ccas.id, fonction="Travailleur social", manager_id=gest.id, created_by_id=gest.id)
+    commit()
+    return [
+        ("admin_national", nat.login, f"{nat.full_name} — administration nationale"),
+        ("admin_caisse", ref.login, f"{ref.full_name} — {alpes.name}"),
+        ("agent", agent.login, f"{agent.full_name} — {alpes.name}"),
+        ("gestionnaire", gest.login, f"{gest.full_name} — {ccas.name}"),
+        ("technicien", tech.login, f"{tech.full_name} — {ccas.name}"),
+    ]

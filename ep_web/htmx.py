@@ -1,0 +1,26 @@
+"""One helper decides page or fragment."""
+from flask import make_response, render_template, request
+
+
+def is_partial() -> bool:
+    """An htmx request that wants a fragment: not boosted, not a history restore."""
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-Boosted") != "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context):
+    template = fragment if is_partial() else page
+    response = make_response(render_template(template, **context), status)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def render_fragments(*templates_and_contexts, status: int = 200):
+    """Several fragments in one response (the main swap plus out-of-band ones)."""
+    html = "".join(render_template(t, **ctx) for t, ctx in templates_and_contexts)
+    response = make_response(html, status)
+    response.headers["Vary"] = "HX-Request"
+    return response

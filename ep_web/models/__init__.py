@@ -1,0 +1,26 @@
+"""One module per noun; importing this package registers every table."""
+from ep_web.models.account import (  # noqa: F401
+    SEAT_STATUSES,
+    Account,
+    AccountStatus,
+    AccountToken,
+    CguVersion,
+    Civilite,
+    LoginThrottle,
+    PasswordHistory,
+    Profile,
+    TokenPurpose,
+)
+from ep_web.models.audit import AuditEvent  # noqa: F401
+from ep_web.models.caisse import Caisse  # noqa: F401
+from ep_web.models.convention import SERVICE_LABELS, Convention, ConventionState, Service  # noqa: F401
+from ep_web.models.outbox import EmailStatus, OutboxEmail  # noqa: F401
+from ep_web.models.partenaire import PARTENAIRE_TYPE_LABELS, Partenaire, PartenaireType  # noqa: F401
+from ep_web.models.requests import (  # noqa: F401
+    GestionnaireRequest,
+    HabilitationReview,
+    RequestKind,
+    RequestStatus,
+    ReviewDecision,
+    ReviewItem,
+)

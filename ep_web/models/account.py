@@ -1,0 +1,186 @@
+import enum
+from datetime import date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ep_web.extensions import db
+from ep_web.models.base import UTCDateTime, utcnow
+
+
+def _enum(cls, length=20):
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+class Profile(str, enum.Enum):
+    """One account = one profile (SPEC §1)."""
+
+    TECHNICIEN = "technicien"
+    GESTIONNAIRE = "gestionnaire"
+    AGENT = "agent"
+    ADMIN_CAISSE = "admin_caisse"
+    ADMIN_NATIONAL = "admin_national"
+
+    @property
+    def label(self) -> str:
+        return {
+            "technicien": "Technicien",
+            "gestionnaire": "Gestionnaire",
+            "agent": "Agent de la caisse",
+            "admin_caisse": "Référent partenariat",
+            "admin_national": "Administration nationale",
+        }[self.value]
+
+    @property
+    def is_partner(self) -> bool:
+        return self in (Profile.TECHNICIEN, Profile.GESTIONNAIRE)
+
+    @property
+    def is_caisse(self) -> bool:
+        return self in (Profile.AGENT, Profile.ADMIN_CAISSE)
+
+
+class AccountStatus(str, enum.Enum):
+    PENDING = "pending"  # created, activation link not used yet: counts in quotas
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    DELETED = "deleted"  # personal data erased (SPEC §3, deletion)
+
+    @property
+    def label(self) -> str:
+        return {"pending": "En attente d'activation", "active": "Actif", "inactive": "Inactif", "deleted": "Supprimé"}[
+            self.value
+        ]
+
+
+SEAT_STATUSES = (AccountStatus.PENDING, AccountStatus.ACTIVE)
+
+
+class Civilite(str, enum.Enum):
+    MADAME = "Mme"
+    MONSIEUR = "M."
+
+
+class Account(UserMixin, db.Model):
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(40), unique=True)
+    profile: Mapped[Profile] = mapped_column(_enum(Profile))
+    status: Mapped[AccountStatus] = mapped_column(_enum(AccountStatus), default=AccountStatus.PENDING, index=True)
+
+    civilite: Mapped[str] = mapped_column(String(10), default="")
+    nom: Mapped[str] = mapped_column(String(100), default="")
+    prenom: Mapped[str] = mapped_column(String(100), default="")
+    fonction: Mapped[str] = mapped_column(String(150), default="")
+    telephone: Mapped[str] = mapped_column(String(30), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+
+    partenaire_id: Mapped[int | None] = mapped_column(ForeignKey("partenaire.id"), nullable=True, index=True)
+    caisse_id: Mapped[int | None] = mapped_column(ForeignKey("caisse.id"), nullable=True, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True)
+    # The gestionnaire a technicien is attached to (creator, or successor).
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True)
+
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Rotated whenever sessions must die (password change, inactivation):
+    # it is part of the session's user id, so old cookies stop loading a user.
+    session_nonce: Mapped[str] = mapped_column(String(32), default="")
+    cgu_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cgu_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    inactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    inactivation_reason: Mapped[str] = mapped_column(Text, default="")
+    scheduled_inactivation_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    idle_warning_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    partenaire = relationship("Partenaire", lazy="joined")
+    caisse = relationship("Caisse", lazy="joined")
+    manager = relationship("Account", remote_side=[id], foreign_keys=[manager_id])
+
+    # Flask-Login: the nonce makes old sessions invalid after a rotation.
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.status == AccountStatus.ACTIVE
+
+    @property
+    def full_name(self) -> str:
+        if self.status == AccountStatus.DELETED:
+            return "compte supprimé"
+        return f"{self.prenom} {self.nom}".strip()
+
+    @property
+    def display_name(self) -> str:
+        if self.status == AccountStatus.DELETED:
+            return "compte supprimé"
+        return f"{self.civilite} {self.prenom} {self.nom}".strip()
+
+    @property
+    def holds_seat(self) -> bool:
+        return self.status in SEAT_STATUSES
+
+    def __repr__(self) -> str:
+        return f"<Account {self.login} {self.profile.value}>"
+
+
+class PasswordHistory(db.Model):
+    """The last hashes, so a user cannot reuse one of their last 5 (SPEC §3)."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TokenPurpose(str, enum.Enum):
+    ACTIVATION = "activation"
+    RESET = "reset"
+
+
+class AccountToken(db.Model):
+    """Single-use, expiring link token. Only its SHA-256 is stored."""
+
+    __tablename__ = "account_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[TokenPurpose] = mapped_column(_enum(TokenPurpose))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    account = relationship("Account")
+
+
+class LoginThrottle(db.Model):
+    """Failed-login counter keyed by the typed identifier (existing or not) or the
+    client IP, so the lock-out behaves the same whether the login exists."""
+
+    __tablename__ = "login_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CguVersion(db.Model):
+    __tablename__ = "cgu_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Set up and run Espace Partenaires, or run its tests, on a fresh machine.
+
+    python3 scripts/dev.py up     # install, migrate, load demo data, serve on http://127.0.0.1:$PORT
+    python3 scripts/dev.py test   # install, then the whole suite (SQLite, then PostgreSQL if DATABASE_URL)
+
+Needs only Python 3.11+ (and Node/npm for the DSFR and htmx assets).
+Everything goes into .venv/ and static/vendor/ inside the checkout.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+PY = VENV / "bin" / "python"
+STAMP = VENV / ".ep-installed"
+
+
+def run(cmd, **kw):
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True, **kw)
+
+
+def install() -> None:
+    if not PY.exists():
+        run([sys.executable, "-m", "venv", VENV])
+    lock = ROOT / "requirements.lock"
+    wanted = lock.read_text() + (ROOT / "pyproject.toml").read_text()
+    if not STAMP.exists() or STAMP.read_text() != wanted:
+        run([PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", lock])
+        run([PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "-e", "."])
+        STAMP.write_text(wanted)
+    assets()
+
+
+def assets() -> None:
+    """DSFR, htmx and axe-core from the npm registry (pinned by package-lock.json),
+    copied under static/vendor: no CDN at run time."""
+    vendor = ROOT / "static" / "vendor"
+    marker = vendor / ".lock"
+    lock = (ROOT / "package-lock.json").read_text()
+    if marker.exists() and marker.read_text() == lock:
+        return
+    if shutil.which("npm") is None:
+        sys.exit("npm est introuvable : installez Node.js (avec npm) pour récupérer le DSFR et htmx.")
+    # --ignore-scripts: the DSFR's preinstall hook wants a project generator we do not use.
+    run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+    nm = ROOT / "node_modules"
+    dsfr = nm / "@gouvfr" / "dsfr" / "dist"
+    if vendor.exists():
+        shutil.rmtree(vendor)
+    (vendor / "dsfr" / "utility" / "icons").mkdir(parents=True)
+    for name in ("dsfr.min.css", "dsfr.module.min.js", "dsfr.nomodule.min.js"):
+        shutil.copy(dsfr / name, vendor / "dsfr" / name)
+    for folder in ("fonts", "icons", "favicon"):
+        shutil.copytree(dsfr / folder, vendor / "dsfr" / folder)
+    shutil.copy(dsfr / "utility" / "icons" / "icons.min.css", vendor / "dsfr" / "utility" / "icons" / "icons.min.css")
+    (vendor / "htmx").mkdir()
+    shutil.copy(nm / "htmx.org" / "dist" / "htmx.min.js", vendor / "htmx" / "htmx.min.js")
+    (vendor / "axe").mkdir()
+    shutil.copy(nm / "axe-core" / "axe.min.js", vendor / "axe" / "axe.min.js")
+    marker.write_text(lock)
+
+
+def flask(*args, env=None):
+    run([PY, "-m", "flask", "--app", "app", *args], env=env)
+
+
+def up() -> None:
+    install()
+    port = os.environ.get("PORT", "5000")
+    env = dict(os.environ)
+    # Plain http on localhost: cookies cannot carry Secure / __Host- here.
+    env.setdefault("EP_INSECURE_COOKIES", "1")
+    env.setdefault("EP_BASE_URL", f"http://127.0.0.1:{port}")
+    flask("db", "upgrade", env=env)
+    flask("ep", "seed-demo", env=env)
+    print(f"\nEspace Partenaires : http://127.0.0.1:{port}\n"
+          "E-mails : écrits dans instance/outbox/ et affichés ici (pas de SMTP configuré).\n", flush=True)
+    os.execve(str(PY), [str(PY), "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1", "--port", port], env)
+
+
+def test(extra: list[str]) -> None:
+    install()
+    base = dict(os.environ)
+    pg = base.pop("DATABASE_URL", "")
+    base.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    print("\n=== Tests sur SQLite ===", flush=True)
+    code = subprocess.run([str(PY), "-m", "pytest", *extra], cwd=ROOT, env=base).returncode
+    if pg:
+        print(f"\n=== Tests sur PostgreSQL ({pg}) ===", flush=True)
+        code = subprocess.run([str(PY), "-m", "pytest", *extra], cwd=ROOT, env={**base, "DATABASE_URL": pg}).returncode or code
+    else:
+        print("\n(DATABASE_URL non défini : passe PostgreSQL non lancée. .ci/run la lance.)", flush=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in {"up", "test", "install"}:
+        sys.exit(__doc__)
+    {"up": lambda: up(), "install": lambda: install(), "test": lambda: test(sys.argv[2:])}[sys.argv[1]]()
