@@ -1,0 +1,150 @@
+"""Partner structures (SPEC §2) and their suspension (SPEC §3 [4.1])."""
+from stdnum.exceptions import ValidationError
+from stdnum.fr import siret as siret_mod
+
+from ep_web.clock import now
+from ep_web.domain import audit
+from ep_web.domain.accounts import normalize_email
+from ep_web.domain.conventions import caisse_in_force, caisse_knows
+from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.extensions import db
+from ep_web.models import Account, Partenaire, PartenaireType, Profile
+
+FIELDS = ("name", "siret", "address", "type", "members", "habilite_documents", "email_domains",
+          "referent_name", "referent_email", "dpo_name", "dpo_email", "parent_id")
+# SPEC §2 [1.2, 1.3]: tutelles, ASE and organismes dépositaires receive documents in the portal.
+HABILITABLE_TYPES = {PartenaireType.MANDATAIRE, PartenaireType.ASE, PartenaireType.DEPOSITAIRE}
+
+
+def clean_siret(raw: str | None) -> str | None:
+    """SIRET is optional; when given it must be a valid 14-digit SIRET (Luhn)."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return siret_mod.validate(raw)
+    except ValidationError:
+        raise DomainError("SIRET invalide : 14 chiffres, vérifiez la saisie (exemple : 732 829 320 00074).",
+                          "siret") from None
+
+
+def clean_domains(raw: str) -> str:
+    out = []
+    for token in (raw or "").replace(",", "\n").replace(";", "\n").split():
+        domain = token.strip().lower().lstrip("@")
+        if not domain:
+            continue
+        if "." not in domain or " " in domain or len(domain) > 253:
+            raise DomainError(f"Domaine invalide : {token}. Exemple : ccas-maville.fr", "email_domains")
+        if domain not in out:
+            out.append(domain)
+    return "\n".join(out)
+
+
+def _clean(data: dict) -> dict:
+    out = dict(data)
+    out["name"] = (data.get("name") or "").strip()
+    if not out["name"]:
+        raise DomainError("Indiquez le nom de la structure.", "name")
+    try:
+        out["type"] = PartenaireType(data.get("type"))
+    except ValueError:
+        raise DomainError("Choisissez le type de structure.", "type") from None
+    try:
+        out["members"] = int(data.get("members"))
+    except (TypeError, ValueError):
+        raise DomainError("Indiquez le nombre de membres (un nombre entier).", "members") from None
+    if out["members"] < 1 or out["members"] > 100000:
+        raise DomainError("Le nombre de membres doit être compris entre 1 et 100 000.", "members")
+    out["siret"] = clean_siret(data.get("siret"))
+    out["email_domains"] = clean_domains(data.get("email_domains") or "")
+    for key in ("referent_email", "dpo_email"):
+        value = (data.get(key) or "").strip()
+        out[key] = normalize_email(value, key) if value else ""
+    for key in ("address", "referent_name", "dpo_name"):
+        out[key] = (data.get(key) or "").strip()
+    out["habilite_documents"] = bool(data.get("habilite_documents"))
+    if out["habilite_documents"] and out["type"] not in HABILITABLE_TYPES:
+        raise DomainError("Seuls les mandataires/tutelles, l'ASE et les organismes dépositaires peuvent être "
+                          "habilités à recevoir les documents.", "habilite_documents")
+    parent_id = data.get("parent_id")
+    out["parent_id"] = int(parent_id) if parent_id not in (None, "", 0, "0") else None
+    return {k: out[k] for k in FIELDS}
+
+
+def _require_admin(actor: Account) -> None:
+    if actor.profile != Profile.ADMIN_CAISSE:
+        raise NotAllowed("Action réservée au référent partenariat de la caisse.")
+
+
+def _check_parent(actor: Account, parent_id: int | None, self_id: int | None = None) -> None:
+    if parent_id is None:
+        return
+    parent = db.session.get(Partenaire, parent_id)
+    if parent is None or not caisse_knows(actor.caisse_id, parent.id) or parent.id == self_id:
+        raise DomainError("Structure parente inconnue.", "parent_id")
+    if parent.parent_id is not None:
+        raise DomainError("Un site ne peut pas lui-même avoir des sites : choisissez la structure principale.",
+                          "parent_id")
+
+
+def create_partenaire(actor: Account, data: dict) -> Partenaire:
+    """SPEC §2: a partner structure (or one site of a larger partner, with its
+    own quotas). The caller creates its first convention in the same transaction."""
+    _require_admin(actor)
+    values = _clean(data)
+    _check_parent(actor, values["parent_id"])
+    partenaire = Partenaire(**values, created_at=now())
+    db.session.add(partenaire)
+    db.session.flush()
+    audit.record("partenaire_created", actor, target=partenaire, partenaire_id=partenaire.id,
+                 caisse_id=actor.caisse_id)
+    return partenaire
+
+
+def update_partenaire(actor: Account, partenaire: Partenaire, data: dict) -> list[str]:
+    """Edit a partner's file; only a caisse with a convention in force with it."""
+    _require_admin(actor)
+    if not caisse_in_force(actor.caisse_id, partenaire.id):
+        raise NotAllowed("Seule une caisse en convention avec la structure modifie sa fiche.")
+    values = _clean(data)
+    _check_parent(actor, values["parent_id"], self_id=partenaire.id)
+    changed = [k for k, v in values.items() if getattr(partenaire, k) != v]
+    for k in changed:
+        setattr(partenaire, k, values[k])
+    db.session.flush()
+    if changed:
+        audit.record("partenaire_changed", actor, target=partenaire, partenaire_id=partenaire.id,
+                     caisse_id=actor.caisse_id, fields=changed)
+    return changed
+
+
+def suspend(actor: Account, partenaire: Partenaire, reason: str) -> None:
+    """SPEC §3 [4.1]: the caisse can suspend a whole partner's access; every
+    session of its users ends at the next request (the user loader refuses them)."""
+    _require_admin(actor)
+    if not caisse_in_force(actor.caisse_id, partenaire.id):
+        raise NotAllowed("Seule une caisse en convention avec la structure peut la suspendre.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Indiquez le motif de la suspension.", "reason")
+    if partenaire.is_suspended:
+        raise DomainError("L'accès de cette structure est déjà suspendu.")
+    partenaire.suspended_at = now()
+    partenaire.suspended_reason = reason[:1000]
+    db.session.flush()
+    audit.record("partenaire_suspended", actor, target=partenaire, partenaire_id=partenaire.id,
+                 caisse_id=actor.caisse_id, reason=partenaire.suspended_reason)
+
+
+def unsuspend(actor: Account, partenaire: Partenaire) -> None:
+    _require_admin(actor)
+    if not caisse_in_force(actor.caisse_id, partenaire.id):
+        raise NotAllowed("Seule une caisse en convention avec la structure peut lever la suspension.")
+    if not partenaire.is_suspended:
+        raise DomainError("L'accès de cette structure n'est pas suspendu.")
+    partenaire.suspended_at = None
+    partenaire.suspended_reason = ""
+    db.session.flush()
+    audit.record("partenaire_unsuspended", actor, target=partenaire, partenaire_id=partenaire.id,
+                 caisse_id=actor.caisse_id)
