@@ -10,6 +10,8 @@ from ep_web.clock import Clock, now, to_paris
 from ep_web.config import BASE_DIR, Config, dev_overrides
 from ep_web.extensions import csrf, db, login_manager, migrate
 
+# Pages for anonymous visitors: an ended session there is simply cleared.
+_PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text"}
 # Endpoints reachable while a gate (CGU, expired password) is pending.
 _GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password"}
 
@@ -94,10 +96,15 @@ def _register_session_rules(app: Flask) -> None:
     def enforce_session_limits():
         if request.endpoint == "static":
             return None
+        # The user is loaded afresh for every request, even where an app context
+        # outlives one request (tests, CLI): a stale user would outlive its revocation.
+        g.pop("_login_user", None)
         had_user = "_user_id" in session
         if had_user and not current_user.is_authenticated:
             # The loader refused the account (inactivated, suspended, password changed).
             session.clear()
+            if request.endpoint in _PUBLIC:
+                return None
             from ep_web.errors.handlers import redirect_to_login
 
             return redirect_to_login("Votre session a pris fin. Reconnectez-vous.")
@@ -116,6 +123,8 @@ def _register_session_rules(app: Flask) -> None:
         ):
             logout_user()
             session.clear()
+            if request.endpoint in _PUBLIC:
+                return None
             from ep_web.errors.handlers import redirect_to_login
 
             return redirect_to_login("Votre session a expiré. Reconnectez-vous.")

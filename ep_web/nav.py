@@ -1,5 +1,5 @@
 """Navigation by profile."""
-from flask import request, url_for
+from flask import has_request_context, request, url_for
 from flask_login import current_user
 
 from ep_web.models import Profile
@@ -23,7 +23,7 @@ _NAV = {
 
 
 def nav_items() -> list[dict]:
-    if not current_user.is_authenticated:
+    if not has_request_context() or not current_user or not current_user.is_authenticated:
         return []
     items = []
     for endpoint, label in _NAV.get(current_user.profile, []):

@@ -116,6 +116,7 @@ def login(client):
         c = c or client
         resp = c.post("/connexion", data={"login": account.login, "password": password})
         assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+        assert "/connexion" not in resp.headers["Location"], resp.headers["Location"]
         return c
 
     return _login

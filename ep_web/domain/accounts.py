@@ -189,6 +189,16 @@ def send_activation(account: Account) -> None:
     )
 
 
+def resend_activation(actor: Account, account: Account) -> None:
+    """SPEC §3: a new single-use activation link for an account not activated yet
+    (the earlier links stop working), sent by someone who manages the account."""
+    if not can_manage_partner_account(actor, account):
+        raise NotAllowed("Vous ne pouvez pas gérer ce compte.")
+    if account.status != AccountStatus.PENDING:
+        raise DomainError("Ce compte est déjà activé (ou inactif) : aucun lien d'activation à renvoyer.")
+    send_activation(account)
+
+
 def request_password_reset(login_or_email: str, ip: str = "") -> None:
     """Send a reset link if the login (or e-mail) matches an active account.
     Says nothing either way: the page answers the same."""

@@ -27,6 +27,8 @@ ACTIONS = {
     "convention_created": "Convention créée",
     "convention_changed": "Convention modifiée",
     "caisse_created": "Caisse créée",
+    "caisse_changed": "Caisse modifiée",
+    "activation_resent": "Lien d'activation renvoyé",
     "request_filed": "Demande à la caisse déposée",
     "request_handled": "Demande à la caisse traitée",
     "review_opened": "Revue des habilitations ouverte",

@@ -65,7 +65,7 @@ def check_password_rules(password: str, account: Account | None = None) -> None:
     )
     if not long_enough:
         raise DomainError(f"Mot de passe trop faible. {RULES_TEXT}", "password")
-    if password.lower() in _COMMON or _too_guessable(password, account):
+    if _common_core(password) or _too_guessable(password, account):
         raise DomainError(
             "Ce mot de passe est trop courant ou trop facile à deviner (mot du dictionnaire, suite "
             "de touches, votre nom ou identifiant). Choisissez-en un autre.",
@@ -73,6 +73,22 @@ def check_password_rules(password: str, account: Account | None = None) -> None:
         )
     if account is not None and account.id is not None and _recently_used(account, password):
         raise DomainError("Ce mot de passe fait partie de vos 5 derniers mots de passe. Choisissez-en un nouveau.", "password")
+
+
+def _common_core(password: str) -> bool:
+    """A common password dressed up with digits or symbols around it
+    ("Azerty123456!") is still a common password."""
+    lowered = password.lower()
+    core = re.sub(r"^[\d\W_]+|[\d\W_]+$", "", lowered)
+    return lowered in _COMMON or core in _COMMON or core in _FRENCH_COMMON or len(core) < 4
+
+
+# French favourites the (English-centred) list lacks.
+_FRENCH_COMMON = frozenset({
+    "azerty", "azertyuiop", "motdepasse", "soleil", "bonjour", "doudou", "chouchou", "marseille", "loulou",
+    "nicolas", "julien", "camille", "coucou", "jetaime", "amour", "princesse", "bienvenue", "secu", "cpam",
+    "ameli", "assurancemaladie", "partenaire", "partenaires", "espacepartenaires", "ccas",
+})
 
 
 def _too_guessable(password: str, account: Account | None) -> bool:

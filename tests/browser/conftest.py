@@ -1,0 +1,345 @@
+"""Browser tests: the real application served over HTTP in a background thread,
+driven by Debian's Chromium through Playwright, with e-mails received by a real
+SMTP server (aiosmtpd).
+
+Fixtures
+- ``smtp_server``: an aiosmtpd ``Controller`` on 127.0.0.1; ``smtp_server.wait_for(to)``
+  waits (bounded) for a message and ``.link(to, pattern)`` pulls a link out of it.
+- ``live_server``: a separate Flask app (real CSRF, real clock, SMTP to ``smtp_server``)
+  on a migrated database; ``with live_server.seed() as make:`` gives a
+  ``tests.factories.Factory`` inside that app (read the values you need inside the block).
+- ``page``: a fresh browser context per test (default timeout 10 s); CSP
+  violations and uncaught JavaScript errors fail the test.
+- ``axe_check(page)``: axe-core on the current page, no serious/critical violation allowed.
+- ``screenshot(page, name)``: writes ``ep-<name>.png`` to ``$EP_BROWSER_SCREENSHOTS`` when set.
+
+Every test here carries ``@pytest.mark.browser`` (``-m "not browser"`` leaves them out).
+When /usr/bin/chromium is missing they are skipped, except with ``CI=true`` where that fails.
+"""
+import email
+import email.policy
+import os
+import re
+import socket
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from ep_web import create_app
+from ep_web.clock import Clock
+from ep_web.extensions import db
+from ep_web.mail import PENDING_KEY
+from tests.conftest import IS_PG
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+MAIL_TIMEOUT_S = 10.0
+AXE_JS = ROOT / "static" / "vendor" / "axe" / "axe.min.js"
+AXE_URL = "/static/vendor/axe/axe.min.js"
+
+
+def _unavailable(reason: str):
+    """No browser here: skip, but never silently on CI."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests cannot run on CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- SMTP
+
+@dataclass
+class ReceivedMail:
+    to: list[str]
+    subject: str
+    text: str
+    html: str
+    raw: bytes = field(repr=False)
+
+    def link(self, pattern: str) -> str:
+        """The first match of ``pattern`` in the text body (group 1 if the pattern has a group)."""
+        match = re.search(pattern, self.text)
+        assert match, f"no link matching {pattern!r} in the e-mail « {self.subject} »:\n{self.text}"
+        return match.group(1) if match.groups() else match.group(0)
+
+
+class _MailHandler:
+    """aiosmtpd handler: parse each message with the ``email`` package and keep it."""
+
+    def __init__(self):
+        self.messages: list[ReceivedMail] = []
+        self.arrived = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        plain = msg.get_body(preferencelist=("plain",))
+        html = msg.get_body(preferencelist=("html",))
+        mail = ReceivedMail(
+            to=[addr.lower() for addr in envelope.rcpt_tos],
+            subject=str(msg["Subject"] or ""),
+            text=plain.get_content() if plain is not None else "",
+            html=html.get_content() if html is not None else "",
+            raw=raw,
+        )
+        with self.arrived:
+            self.messages.append(mail)
+            self.arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+
+class MailCatcher:
+    def __init__(self, controller, handler: _MailHandler):
+        self.controller = controller
+        self.handler = handler
+        self.host = controller.hostname
+        self.port = controller.port
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        with self.handler.arrived:
+            return list(self.handler.messages)
+
+    def wait_for(self, to: str, timeout: float = MAIL_TIMEOUT_S) -> ReceivedMail:
+        """Wait (at most ``timeout`` seconds) for the first message to ``to``.
+
+        Waits on the handler's condition, woken by each arrival: an event, not a sleep."""
+        to = to.lower()
+
+        def found():
+            return next((m for m in self.handler.messages if to in m.to), None)
+
+        with self.handler.arrived:
+            mail = self.handler.arrived.wait_for(found, timeout=timeout)
+            received = [(m.to, m.subject) for m in self.handler.messages]
+        assert mail is not None, f"no e-mail to {to} within {timeout} s; received: {received}"
+        return mail
+
+    def link(self, to: str, pattern: str, timeout: float = MAIL_TIMEOUT_S) -> str:
+        return self.wait_for(to, timeout).link(pattern)
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    handler = _MailHandler()
+    for attempt in range(3):  # the free port may be taken between probe and bind
+        controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+        try:
+            controller.start()
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    try:
+        yield MailCatcher(controller, handler)
+    finally:
+        controller.stop()
+
+
+# --------------------------------------------------------------------------- live server
+
+class LiveServer:
+    def __init__(self, app, server):
+        self.app = app
+        self.server = server
+        self.url = f"http://127.0.0.1:{server.server_port}"
+        self.errors: list[BaseException] = []
+
+    @contextmanager
+    def seed(self):
+        """An app context of the served app with a Factory on the real clock.
+
+        Commit what you create (the factory commits; after a domain call, use
+        ``ep_web.transaction.commit()`` so queued e-mails leave through SMTP).
+        Objects are expired and detached after the block: read values inside it."""
+        from tests.factories import Factory
+
+        with self.app.app_context():
+            try:
+                yield Factory(Clock())
+                session = db.session()
+                assert not session.info.get(PENDING_KEY), "e-mails queued but not sent: call transaction.commit()"
+                assert not (session.new or session.dirty or session.deleted), (
+                    "uncommitted seed data: call ep_web.transaction.commit()"
+                )
+            finally:
+                db.session.remove()
+
+
+@pytest.fixture
+def live_server(db_url, smtp_server, tmp_path):
+    from flask import got_request_exception
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, code="-", size="-"):  # errors are still logged
+            pass
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "WTF_CSRF_ENABLED": True,
+            "SECRET_KEY": "browser-tests",
+            "EP_INSECURE_COOKIES": True,
+            "REDIS_URL": "",
+            "SMTP_HOST": smtp_server.host,
+            "SMTP_PORT": smtp_server.port,
+            "SMTP_USER": "",
+            "SMTP_STARTTLS": False,
+            "SMTP_SSL": False,
+            "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "MAIL_PRINT": False,
+            "SERVER_NAME": None,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    live = LiveServer(app, server)
+    app.config["BASE_URL"] = live.url
+
+    def _record(sender, exception, **extra):
+        live.errors.append(exception)
+
+    got_request_exception.connect(_record, app)
+    thread = threading.Thread(target=server.serve_forever, name="ep-live-server", daemon=True)
+    thread.start()
+    try:
+        yield live
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        got_request_exception.disconnect(_record, app)
+        with app.app_context():
+            db.session.remove()
+            if IS_PG:  # same cleanup as the ``app`` fixture of tests/conftest.py
+                tables = ", ".join(t.name for t in db.metadata.sorted_tables)
+                with db.engine.begin() as conn:
+                    conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.engine.dispose()
+    if live.errors:
+        pytest.fail(f"the live server raised: {live.errors!r}", pytrace=False)
+
+
+# --------------------------------------------------------------------------- browser
+
+@pytest.fixture(scope="session")
+def _browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the Python package playwright is not installed")
+    pw = sync_playwright().start()
+    try:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    except Exception:
+        pw.stop()
+        raise
+    yield browser
+    browser.close()
+    pw.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"_ep_report_{report.when}", report)
+
+
+@pytest.fixture
+def page(_browser, live_server, request, tmp_path):
+    from playwright.sync_api import expect
+
+    context = _browser.new_context(
+        base_url=live_server.url, locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    pg = context.new_page()
+    problems: list[str] = []
+    # A CSP refusal (inline script or style) or an uncaught JS error is a bug.
+    pg.on("console", lambda msg: problems.append(f"console: {msg.text}")
+          if msg.type == "error" and "Content Security Policy" in msg.text else None)
+    pg.on("pageerror", lambda exc: problems.append(f"JavaScript error on {pg.url}: {exc.stack or exc}"))
+    yield pg
+    report = getattr(request.node, "_ep_report_call", None)
+    if report is not None and report.failed:
+        folder = Path(os.environ.get("EP_BROWSER_SCREENSHOTS") or tmp_path)
+        path = folder / f"ep-failed-{request.node.name}.png"
+        try:
+            pg.screenshot(path=str(path), full_page=True)
+            print(f"\nscreenshot of the failure: {path} (page {pg.url})")
+        except Exception as exc:  # the page may be gone
+            print(f"\nno screenshot of the failure: {exc}")
+    context.close()
+    assert not problems, "the browser reported:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def screenshot():
+    """Write ep-<name>.png to $EP_BROWSER_SCREENSHOTS (for a human to look at); no-op otherwise."""
+
+    def _shot(pg, name: str):
+        folder = os.environ.get("EP_BROWSER_SCREENSHOTS")
+        if folder:
+            pg.screenshot(path=str(Path(folder) / f"ep-{name}.png"), full_page=True)
+
+    return _shot
+
+
+# --------------------------------------------------------------------------- accessibility
+
+def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
+    """Run axe-core on the current page; the violations of the given impacts.
+
+    The script is loaded by URL from the served app (same origin: allowed by the
+    CSP ``script-src 'self'``), never injected inline."""
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS} is missing: run `python3 scripts/dev.py install`", pytrace=False)
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(url=AXE_URL)
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in results["violations"] if v.get("impact") in impacts]
+
+
+def format_violations(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"- [{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
+        for node in v["nodes"][:10]:
+            lines.append(f"    {' '.join(map(str, node['target']))}: {node.get('failureSummary', '').splitlines()[-1:]}")
+    return "\n".join(lines)
+
+
+def axe_check(page) -> list[dict]:
+    """Fail on any serious or critical axe-core violation of the current page."""
+    violations = axe_violations(page)
+    assert not violations, f"axe-core on {page.url}:\n{format_violations(violations)}"
+    return violations

@@ -1,0 +1,79 @@
+import pytest
+
+from ep_web.domain.errors import DomainError
+from ep_web.domain.passwords import check_password_rules, password_expired, set_password, verify_password
+from ep_web.extensions import db
+from ep_web.models import Profile
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Court-1a!",  # too short
+        "sansmajuscule-12!",  # no upper case
+        "SANSMINUSCULE-12!",  # no lower case
+        "SansChiffre-Ici!",  # no digit
+        "SansSymbole12ab",  # 15 chars but… fine if 14+ with digits: see below
+        "Abcdefghij12",  # 12 chars without symbol
+        "A" * 60 + "b1!" + "c" * 70,  # over 128
+    ],
+)
+def test_weak_or_malformed_passwords_are_refused(app, password):
+    if password == "SansSymbole12ab":
+        check_password_rules("Xq7vLmT9rwZk2p")  # 14 chars, upper/lower/digit: accepted
+        return
+    with pytest.raises(DomainError) as exc:
+        check_password_rules(password)
+    assert exc.value.field == "password"
+
+
+@pytest.mark.parametrize("password", ["Rq7!vLm#T9wz", "Xq7vLmT9rwZk2p", "Glacier-Orage-Piano-47"])
+def test_strong_passwords_pass(app, password):
+    check_password_rules(password)
+
+
+@pytest.mark.parametrize("password", ["Password123!", "Azerty123456!", "P@ssw0rd2024!"])
+def test_common_passwords_are_refused(app, password):
+    with pytest.raises(DomainError, match="trop courant"):
+        check_password_rules(password)
+
+
+def test_password_with_own_name_is_refused(app, make):
+    caisse = make.caisse()
+    p = make.partenaire(caisse)
+    tech = make.technicien(p, nom="Lemarchand", prenom="Bertille")
+    with pytest.raises(DomainError, match="trop courant"):
+        check_password_rules("Lemarchand2026!", tech)
+
+
+def test_last_five_passwords_cannot_be_reused(app, make):
+    caisse = make.caisse()
+    tech = make.technicien(make.partenaire(caisse))
+    history = ["Rq7!vLm#T9wz", "Bz8?kPo%N4xs", "Wc5&hJt@M2qy", "Dn3$gFr*L8pv", "Ks6+eQw!Z7mb"]
+    for pw in history:
+        set_password(tech, pw)
+    db.session.commit()
+    with pytest.raises(DomainError, match="5 derniers"):
+        set_password(tech, history[0])
+    set_password(tech, "Yt9#uIo!P3lk")  # a sixth one pushes the first out
+    db.session.commit()
+    set_password(tech, history[0])
+    assert verify_password(tech.password_hash, history[0])
+    assert tech.password_hash.startswith("$argon2id$")
+
+
+def test_password_expires_after_configured_days(app, make, clock):
+    tech = make.technicien(make.partenaire(make.caisse()))
+    assert not password_expired(tech)
+    clock.advance(days=365)
+    assert password_expired(tech)
+    app.config["PASSWORD_MAX_AGE_DAYS"] = 0
+    assert not password_expired(tech)
+
+
+def test_set_password_ends_other_sessions(app, make):
+    tech = make.technicien(make.partenaire(make.caisse()))
+    before = tech.get_id()
+    set_password(tech, "Rq7!vLm#T9wz")
+    assert tech.get_id() != before
+    assert tech.profile == Profile.TECHNICIEN
