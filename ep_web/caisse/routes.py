@@ -192,7 +192,8 @@ def new_partenaire():
             partenaire = create_partenaire(actor, form.partenaire_data())
             create_convention(actor, partenaire, **form.convention_data())
         except DomainError as exc:
-            return render_template("caisse/partenaire_new.html", form=form), _refused(form, exc)
+            status = _refused(form, exc)
+            return render_template("caisse/partenaire_new.html", form=form), status
         commit()
         flash(f"La structure « {partenaire.name} » et sa convention sont créées. "
               "Vous pouvez maintenant créer ses gestionnaires.", "success")
@@ -307,7 +308,8 @@ def edit_partenaire(partenaire_id: int):
         try:
             changed = update_partenaire(_actor(), p, form.partenaire_data())
         except DomainError as exc:
-            return render_template("caisse/partenaire_edit.html", form=form, partenaire=p), _refused(form, exc)
+            status = _refused(form, exc)
+            return render_template("caisse/partenaire_edit.html", form=form, partenaire=p), status
         commit()
         flash("Fiche de la structure enregistrée." if changed else "Aucune modification.", "success")
         return redirect(url_for("caisse.partenaire", partenaire_id=p.id), 303)
@@ -328,7 +330,8 @@ def new_convention(partenaire_id: int):
         try:
             create_convention(_actor(), p, **form.convention_data())
         except DomainError as exc:
-            return render_template("caisse/convention_new.html", form=form, partenaire=p), _refused(form, exc)
+            status = _refused(form, exc)
+            return render_template("caisse/convention_new.html", form=form, partenaire=p), status
         commit()
         flash("Convention enregistrée.", "success")
         return redirect(url_for("caisse.partenaire", partenaire_id=p.id, _anchor="conventions"), 303)
@@ -399,7 +402,8 @@ def end_convention(partenaire_id: int, convention_id: int):
         try:
             count = terminate(_actor(), conv, resiliation=form.mode.data == "resiliee", reason=form.reason.data.strip())
         except DomainError as exc:
-            return render_template("caisse/convention_end.html", **ctx), _refused(form, exc)
+            status = _refused(form, exc)
+            return render_template("caisse/convention_end.html", **ctx), status
         commit()
         message = f"Convention {conv.state.label.lower()}."
         if count:

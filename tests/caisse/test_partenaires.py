@@ -114,7 +114,7 @@ def test_list_shows_only_this_caisse_partners_with_seats_and_filters(client, mak
     resp = client.get("/caisse/partenaires?q=horizon", headers={"HX-Request": "true"})
     body = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "<html" not in body and 'id="partenaires-results"' in body
-    assert other.name in body and resp.headers["Vary"] == "HX-Request"
+    assert other.name in body and "HX-Request" in resp.headers["Vary"]
 
     page = text(client.get("/caisse/partenaires?q=zzz%25"))
     assert "Aucune structure de la caisse ne contient « zzz% »" in page
