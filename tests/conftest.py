@@ -23,6 +23,21 @@ PASSWORD = "Tres-Solide-Motdepasse-42!"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_argon2():
+    """argon2id stays the algorithm; tests use small cost parameters so that
+    hundreds of logins stay fast (production keeps the library's defaults)."""
+    from argon2 import PasswordHasher
+
+    import ep_web.domain.passwords as passwords
+
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    passwords._DUMMY = passwords._hasher.hash("dummy-password")
+    yield
+    passwords._hasher = original
+
+
 def pytest_report_header(config):
     return f"database: {'PostgreSQL ' + PG_URL if IS_PG else 'SQLite'}"
 
