@@ -76,10 +76,16 @@ def _parse_date(raw: str) -> date:
     raw = (raw or "").strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(raw, fmt).date()
+            parsed = datetime.strptime(raw, fmt).date()
         except ValueError:
             continue
+        if 1900 <= parsed.year <= 2999:  # far dates would overflow the day arithmetic
+            return parsed
     raise ValueError("Date invalide. Exemple : 15/03/2026")
+
+
+def _is_id(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31
 
 
 def read_filters(form: AuditSearchForm, *, allow_caisse: bool) -> AuditFilters:
@@ -104,13 +110,13 @@ def read_filters(form: AuditSearchForm, *, allow_caisse: bool) -> AuditFilters:
         f.date_to = None
     raw = (form.partenaire.data or "").strip()
     if raw:
-        if raw.isdigit() and 0 < int(raw) < 2**31:
+        if _is_id(raw):
             f.partenaire_id = int(raw)
         else:
             form.partenaire.errors = ["Indiquez le numéro du partenaire, en chiffres. Exemple : 42"]
     raw = (form.caisse.data or "").strip()
     if raw and allow_caisse:
-        if raw.isdigit() and 0 < int(raw) < 2**31:
+        if _is_id(raw):
             f.caisse_id = int(raw)
         else:
             form.caisse.errors = ["Caisse inconnue : choisissez dans la liste."]
@@ -182,7 +188,7 @@ def _sort_key(label: str) -> str:
 
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
 def _check_access(caisse_id: int | None) -> None:

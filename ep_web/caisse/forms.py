@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
 from ep_web.forms import REQUIRED, IdentityForm
@@ -22,7 +22,9 @@ def _max(n: int) -> Length:
 
 class FrenchDateField(Field):
     """A date typed in an <input type="date"> (ISO) or by hand (jj/mm/aaaa),
-    with a French message when it cannot be read (WTForms' own is English)."""
+    with a French message when it cannot be read (WTForms' own is English).
+    Require it with InputRequired: DataRequired would replace the
+    "date invalide" message with "obligatoire"."""
 
     widget = DateInput()
 
@@ -126,7 +128,7 @@ class PartenaireForm(FlaskForm):
 class ConventionFieldsMixin:
     """The convention fields (SPEC §2): the end date defaults to one year after signature."""
 
-    signed_on = FrenchDateField("Date de signature", validators=[DataRequired("Indiquez la date de signature.")])
+    signed_on = FrenchDateField("Date de signature", validators=[InputRequired("Indiquez la date de signature.")])
     ends_on = FrenchDateField("Date de fin (facultatif)", validators=[Optional()],
                               description="Laissez vide : un an après la signature.")
     services = MultiCheckboxField("Services ouverts à la structure", choices=SERVICE_CHOICES,
@@ -177,11 +179,11 @@ class ReasonForm(FlaskForm):
 
 
 class ScheduleForm(FlaskForm):
-    on = FrenchDateField("Date d'inactivation", validators=[DataRequired("Indiquez la date d'inactivation.")])
+    on = FrenchDateField("Date d'inactivation", validators=[InputRequired("Indiquez la date d'inactivation.")])
 
 
 class ReviewForm(FlaskForm):
-    deadline = FrenchDateField("Échéance de la revue", validators=[DataRequired("Indiquez l'échéance de la revue.")])
+    deadline = FrenchDateField("Échéance de la revue", validators=[InputRequired("Indiquez l'échéance de la revue.")])
 
 
 class GestionnaireForm(IdentityForm):

@@ -60,7 +60,6 @@ from ep_web.models import (
     Account,
     AccountStatus,
     Convention,
-    ConventionState,
     GestionnaireRequest,
     HabilitationReview,
     Partenaire,
@@ -279,6 +278,22 @@ def _render_partenaire(partenaire: Partenaire, status: int = 200, **forms):
     ctx["suspend_form"] = forms.get("suspend_form") or ReasonForm(prefix="suspend", formdata=None)
     ctx["review_form"] = forms.get("review_form") or ReviewForm(
         prefix="review", formdata=None, data={"deadline": today() + timedelta(days=30)})
+    # A refusal for a form the page no longer shows (convention ended, partner
+    # suspended, review opened meanwhile) goes to the top of the page.
+    progress = ctx["progress"]
+    shown = {
+        "gestionnaire_form": ctx["in_force"],
+        "suspend_form": ctx["in_force"] and not partenaire.is_suspended,
+        "review_form": ctx["in_force"] and not (progress and progress.review.completed_at is None),
+    }
+    refusals: list[str] = []
+    for name, form in forms.items():
+        if shown.get(name, True):
+            continue
+        for message in list(form.form_errors) + [e for errs in form.errors.values() for e in errs]:
+            if isinstance(message, str) and message not in refusals:
+                refusals.append(message)
+    ctx["refusals"] = refusals
     return render_template("caisse/partenaire.html", **ctx), status
 
 
@@ -546,7 +561,8 @@ def _row_for(p: Partenaire, account: Account):
 
 def _account_row_response(p: Partenaire, account: Account, status: int = 200, **extra):
     ctx = _partenaire_context(p)
-    ctx.update(row=_row_for(p, account), action_form=ActionForm(formdata=None), row_errors={}, **extra)
+    ctx.update(row=_row_for(p, account), action_form=ActionForm(formdata=None), row_errors={})
+    ctx.update(extra)
     return render_fragments(("caisse/_account_row.html", ctx), ("caisse/_quotas.html", {**ctx, "oob": True}),
                             status=status)
 
@@ -571,7 +587,7 @@ def inactivate_account(partenaire_id: int, account_id: int):
                                    back=url_for("caisse.partenaire", partenaire_id=p.id, _anchor="comptes")), status
         commit()
         if is_partial():
-            return _account_row_response(p, account, notice=f"Compte inactivé.")
+            return _account_row_response(p, account, notice="Compte inactivé.")
         flash(f"Le compte de {account.full_name} est inactivé.", "success")
         return redirect(url_for("caisse.partenaire", partenaire_id=p.id, _anchor="comptes"), 303)
     return render_template("caisse/account_inactivate.html", form=form, partenaire=p, account=account,

@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ep_web.forms import REQUIRED, IdentityForm
 
@@ -102,7 +102,7 @@ class InactivationRequestForm(_CaisseMixin, FlaskForm):
     target_id = SelectField("Gestionnaire qui quitte la structure", coerce=_int_or_none, validate_choice=False,
                             validators=[DataRequired("Choisissez le gestionnaire à inactiver.")])
     wished_date = FrenchDateField("Date d'inactivation souhaitée",
-                            validators=[DataRequired("Indiquez la date souhaitée, au format jj/mm/aaaa.")])
+                            validators=[InputRequired("Indiquez la date souhaitée, au format jj/mm/aaaa.")])
     comment = TextAreaField("Commentaire pour la caisse (facultatif)",
                             validators=[Optional(), Length(max=2000, message="2000 caractères au plus.")])
 

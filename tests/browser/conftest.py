@@ -18,6 +18,7 @@ When /usr/bin/chromium is missing they are skipped, except with ``CI=true`` wher
 """
 import email
 import email.policy
+import logging
 import os
 import re
 import socket
@@ -57,7 +58,16 @@ def _unavailable(reason: str):
     """No browser here: skip, but never silently on CI."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"browser tests cannot run on CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_playwright():
+    """``playwright.sync_api``, for test modules (``expect``); skips them when it is not installed."""
+    try:
+        import playwright.sync_api as api
+    except ImportError:
+        _unavailable("the Python package playwright is not installed (pip install -e '.[test]')")
+    return api
 
 
 def _free_port() -> int:
@@ -165,7 +175,6 @@ class LiveServer:
         self.app = app
         self.server = server
         self.url = f"http://127.0.0.1:{server.server_port}"
-        self.errors: list[BaseException] = []
 
     @contextmanager
     def seed(self):
@@ -188,9 +197,21 @@ class LiveServer:
                 db.session.remove()
 
 
+class _ErrorLog(logging.Handler):
+    """Keeps what the app logs at ERROR: unhandled exceptions (rendered as the 500
+    page by ep_web.errors) and failed in-process jobs."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
 @pytest.fixture
 def live_server(db_url, smtp_server, tmp_path):
-    from flask import got_request_exception
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     class QuietHandler(WSGIRequestHandler):
@@ -219,11 +240,8 @@ def live_server(db_url, smtp_server, tmp_path):
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     live = LiveServer(app, server)
     app.config["BASE_URL"] = live.url
-
-    def _record(sender, exception, **extra):
-        live.errors.append(exception)
-
-    got_request_exception.connect(_record, app)
+    error_log = _ErrorLog()
+    app.logger.addHandler(error_log)  # the "ep_web" logger: app, domain and jobs
     thread = threading.Thread(target=server.serve_forever, name="ep-live-server", daemon=True)
     thread.start()
     try:
@@ -232,7 +250,7 @@ def live_server(db_url, smtp_server, tmp_path):
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
-        got_request_exception.disconnect(_record, app)
+        app.logger.removeHandler(error_log)
         with app.app_context():
             db.session.remove()
             if IS_PG:  # same cleanup as the ``app`` fixture of tests/conftest.py
@@ -240,8 +258,8 @@ def live_server(db_url, smtp_server, tmp_path):
                 with db.engine.begin() as conn:
                     conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             db.engine.dispose()
-    if live.errors:
-        pytest.fail(f"the live server raised: {live.errors!r}", pytrace=False)
+    if error_log.lines:
+        pytest.fail("the live server logged errors:\n" + "\n".join(error_log.lines), pytrace=False)
 
 
 # --------------------------------------------------------------------------- browser
@@ -250,11 +268,7 @@ def live_server(db_url, smtp_server, tmp_path):
 def _browser():
     if not os.access(CHROMIUM, os.X_OK):
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the Python package playwright is not installed")
-    pw = sync_playwright().start()
+    pw = require_playwright().sync_playwright().start()
     try:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     except Exception:
@@ -274,8 +288,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def page(_browser, live_server, request, tmp_path):
-    from playwright.sync_api import expect
-
+    expect = require_playwright().expect
     context = _browser.new_context(
         base_url=live_server.url, locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1280, "height": 900}
     )
@@ -334,7 +347,9 @@ def format_violations(violations: list[dict]) -> str:
     for v in violations:
         lines.append(f"- [{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
         for node in v["nodes"][:10]:
-            lines.append(f"    {' '.join(map(str, node['target']))}: {node.get('failureSummary', '').splitlines()[-1:]}")
+            target = " ".join(map(str, node["target"]))
+            summary = " ".join(part.strip() for part in (node.get("failureSummary") or "").splitlines() if part.strip())
+            lines.append(f"    {target}: {summary[:300]}")
     return "\n".join(lines)
 
 

@@ -3,16 +3,16 @@ with the real CSRF and a real SMTP server, first login and CGU, login failures."
 import re
 
 import pytest
-from playwright.sync_api import expect
 
 from ep_web.domain import accounts
 from ep_web.domain.auth import BAD_CREDENTIALS
 from ep_web.models import AccountStatus
 from ep_web.transaction import commit
-from tests.browser.conftest import axe_check
+from tests.browser.conftest import axe_check, require_playwright
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
+expect = require_playwright().expect
 
 NEW_PASSWORD = "Quartz-Velours-Orage-73!"
 LOCKED = re.compile(r"^Trop de tentatives infructueuses\. Réessayez dans \d+ minutes")
@@ -56,8 +56,9 @@ def test_activation_journey(page, live_server, smtp_server, screenshot):
     # The e-mail: login identifier and a single-use link, no password.
     mail = smtp_server.wait_for(address)
     assert mail.subject == "Votre compte Espace Partenaires"
-    mail_login = mail.link(r"Votre identifiant : (\S+)")
-    assert mail_login == login
+    found = re.search(r"Votre identifiant : (\S+)", mail.text)
+    assert found and found.group(1) == login, mail.text
+    mail_login = found.group(1)
     for body in (mail.text, mail.html):
         assert not re.search(r"mot de passe\s*(provisoire|temporaire)?\s*:", body, re.IGNORECASE), body
     link = mail.link(r"(http://\S+/activation/\S+)")
@@ -83,6 +84,11 @@ def test_activation_journey(page, live_server, smtp_server, screenshot):
     submit(page, "Activer mon compte", 303)
     expect(page).to_have_url(re.compile(r"/connexion$"))
     expect(page.locator("#flash")).to_contain_text("Votre compte est activé")
+
+    # The link is single-use.
+    assert page.goto(link).status == 410
+    expect(page.get_by_text("Ce lien a déjà été utilisé")).to_be_visible()
+    page.goto("/connexion")
 
     # First login with the identifier of the e-mail: the CGU come first.
     log_in(page, mail_login, NEW_PASSWORD, 302)
@@ -114,13 +120,12 @@ def test_activation_journey(page, live_server, smtp_server, screenshot):
     assert info.value.status == 303
     expect(page).to_have_url(re.compile(r"/connexion$"))
     expect(page.locator("#flash")).to_contain_text("Vous êtes déconnecté.")
+    assert not [m.subject for m in smtp_server.messages if NEW_PASSWORD in m.text + m.html]
 
 
 def test_login_failures_do_not_tell_whether_the_login_exists_and_lock(page, live_server):
     with live_server.seed() as make:
-        partenaire = make.partenaire(make.caisse())
-        make.cgu()
-        login = make.technicien(partenaire).login
+        login = make.technicien(make.partenaire(make.caisse())).login
 
     def error_after(login_tried: str, password: str) -> str:
         log_in(page, login_tried, password, 422)
@@ -136,11 +141,12 @@ def test_login_failures_do_not_tell_whether_the_login_exists_and_lock(page, live
     # Five failures for an identifier lock it, whether or not it exists.
     for _ in range(3):
         assert error_after(login, "Mauvais-Motdepasse-1!") == BAD_CREDENTIALS
-    assert LOCKED.match(error_after(login, "Mauvais-Motdepasse-1!"))
+    locked = error_after(login, "Mauvais-Motdepasse-1!")
+    assert LOCKED.match(locked), locked
     for _ in range(3):
         assert error_after("TZZZZZZZ9", "Mauvais-Motdepasse-1!") == BAD_CREDENTIALS
-    assert LOCKED.match(error_after("TZZZZZZZ9", "Mauvais-Motdepasse-1!"))
+    assert error_after("TZZZZZZZ9", "Mauvais-Motdepasse-1!") == locked
 
     # Locked: even the right password is refused, with the same message.
-    assert LOCKED.match(error_after(login, PASSWORD))
+    assert error_after(login, PASSWORD) == locked
     expect(page).to_have_url(re.compile(r"/connexion$"))

@@ -61,3 +61,12 @@ def text(resp) -> str:
     body = resp.get_data(as_text=True)
     body = re.sub(r"<[^>]+>", " ", body)
     return re.sub(r"\s+", " ", html.unescape(body)).strip()
+
+
+def partner_accounts(partenaire):
+    from sqlalchemy import select
+
+    from ep_web.extensions import db
+    from ep_web.models import Account
+
+    return db.session.scalars(select(Account).where(Account.partenaire_id == partenaire.id)).all()

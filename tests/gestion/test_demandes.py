@@ -31,7 +31,8 @@ def test_page_offers_the_caisses_in_force_and_the_partners_gestionnaires(client,
     resp = client.get("/gestion/demandes")
     assert resp.status_code == 200
     html = body(resp)
-    assert f'<option selected value="{w.caisse.id}">{w.caisse.name}</option>' in html
+    # A single caisse in force: the only option, nothing to choose.
+    assert f'<option value="{w.caisse.id}">{w.caisse.name}</option></select>' in html
     assert w.other_caisse.name not in html
     assert w.gestionnaire2.email in html and w.other_gestionnaire.email not in html
     assert "Aucune demande déposée pour l'instant." in html

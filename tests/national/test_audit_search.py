@@ -95,6 +95,10 @@ def test_bad_filters_are_explained_and_not_applied(client, login, events):
     body = resp.get_data(as_text=True)
     assert "Date invalide" in body and "Indiquez le numéro du partenaire" in body and "Action inconnue" in body
     assert set(events.events.values()) <= set(ids(body))
+    # Odd values never break the page.
+    for odd in ({"au": "9999-12-31"}, {"partenaire": "²"}, {"page": "²"}, {"caisse": "x"}, {"du": "0001-01-01"}):
+        resp = client.get("/national/journal", query_string=odd)
+        assert resp.status_code == 200, odd
     resp = client.get("/national/journal", query_string={"du": "2026-03-04", "au": "2026-03-02"})
     assert "La date de fin doit être égale ou postérieure" in resp.get_data(as_text=True)
 

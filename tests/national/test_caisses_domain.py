@@ -173,3 +173,33 @@ def test_resend_activation_only_for_pending_referents(make, outbox):
         resend_referent_activation(national, active)
     with pytest.raises(NotAllowed):
         resend_referent_activation(make.admin_caisse(caisse), pending)
+
+
+# Property-based: any mix of valid numbers and separators parses back to them,
+# and anything outside the list of départements is refused.
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ep_web.domain.caisses import VALID_DEPARTEMENTS  # noqa: E402
+
+_valid = st.sampled_from(sorted(VALID_DEPARTEMENTS))
+_sep = st.sampled_from([",", ", ", ";", " ", " ; "])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_valid, min_size=1, max_size=8), _sep, st.booleans())
+def test_property_valid_lists_round_trip(codes, sep, lower):
+    raw = sep.join(c.lower() if lower else c for c in codes)
+    expected = list(dict.fromkeys(codes))
+    assert parse_departements(raw).split(",") == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789ABab", min_size=1, max_size=4))
+def test_property_unknown_codes_are_refused(code):
+    normalised = code.upper().zfill(2) if code.isdigit() and len(code) == 1 else code.upper()
+    if normalised in VALID_DEPARTEMENTS:
+        assert parse_departements(code) == normalised
+    else:
+        with pytest.raises(DomainError):
+            parse_departements(code)

@@ -1,0 +1,45 @@
+"""ep_web.exports: the CSV / XLSX writers, without HTTP."""
+import csv
+import io
+from datetime import date, datetime, timezone
+
+import openpyxl
+
+from ep_web import exports
+
+HEADERS = ["Nom", "Date", "Jour", "Nombre"]
+ROWS = [
+    ["Élodie Ñuñez; « test »", datetime(2026, 7, 1, 12, 30, tzinfo=timezone.utc), date(2026, 7, 14), 3],
+    ['=HYPERLINK("http://exemple.invalid","clic")', None, None, 0],
+    ["-2+3", None, None, None],
+]
+
+
+def test_csv_is_semicolon_separated_utf8_with_bom_and_defuses_formulas():
+    raw = exports.to_csv(HEADERS, ROWS)
+    assert raw.startswith("\ufeff".encode())
+    text = raw.decode("utf-8-sig")
+    assert "\r\n" in text
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0] == HEADERS
+    assert rows[1] == ["Élodie Ñuñez; « test »", "01/07/2026 14:30", "14/07/2026", "3"]
+    assert rows[2][0] == "'=HYPERLINK(\"http://exemple.invalid\",\"clic\")"
+    assert rows[3][0] == "'-2+3"
+
+
+def test_xlsx_has_a_bold_header_real_dates_widths_and_no_formula():
+    wb = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx(HEADERS, ROWS, "Essai: 1/2")))
+    ws = wb.active
+    assert ws.title == "Essai  1 2"
+    assert [c.value for c in ws[1]] == HEADERS and all(c.font.bold for c in ws[1])
+    assert ws["B2"].value == datetime(2026, 7, 1, 14, 30) and ws["B2"].number_format == "DD/MM/YYYY HH:MM"
+    assert ws["C2"].value == datetime(2026, 7, 14) and ws["C2"].number_format == "DD/MM/YYYY"
+    assert ws["D2"].value == 3
+    assert ws["A3"].data_type == "s" and ws["A3"].value.startswith("=HYPERLINK")
+    assert ws.column_dimensions["A"].width > ws.column_dimensions["D"].width >= 8
+    assert ws.auto_filter.ref == "A1:D4"
+
+
+def test_filename_is_ascii_and_dated(app):
+    assert exports.filename("Habilitations — CCAS de Saint-Étienne", "csv") == \
+        "habilitations-ccas-de-saint-etienne-2026-03-02.csv"
