@@ -255,7 +255,7 @@ def _create(actor: Account | None, profile: Profile, data: dict, *, partenaire=N
 
 def create_technicien(actor: Account, data: dict) -> Account:
     """SPEC §3: any gestionnaire of the partner creates techniciens, within quota,
-    with a professional e-mail."""
+    with a professional e-mail, while the partner holds a convention in force."""
     if actor.profile != Profile.GESTIONNAIRE or actor.status != AccountStatus.ACTIVE:
         raise NotAllowed("Seul un gestionnaire de la structure crée des comptes technicien.")
     partenaire = actor.partenaire
@@ -263,6 +263,9 @@ def create_technicien(actor: Account, data: dict) -> Account:
     data["email"] = check_professional_email(data["email"], partenaire)
     if _email_taken(data["email"], Profile.TECHNICIEN):
         raise DomainError("Un compte technicien existe déjà avec cette adresse.", "email")
+    # Same rule as reactivation: no new account once every convention has ended.
+    if not conventions_in_force(partenaire.id):
+        raise DomainError("La structure n'a plus de convention en cours : aucun compte ne peut être créé.")
     quotas.take_seat(partenaire, Profile.TECHNICIEN)
     account = _create(actor, Profile.TECHNICIEN, data, partenaire=partenaire)
     account.manager_id = actor.id

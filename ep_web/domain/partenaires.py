@@ -103,12 +103,16 @@ def create_partenaire(actor: Account, data: dict) -> Partenaire:
 
 
 def update_partenaire(actor: Account, partenaire: Partenaire, data: dict) -> list[str]:
-    """Edit a partner's file; only a caisse with a convention in force with it."""
+    """Edit a partner's file; only a caisse with a convention in force with it.
+    SPEC §2 sites are one level deep: a structure with sites cannot become a site."""
     _require_admin(actor)
     if not caisse_in_force(actor.caisse_id, partenaire.id):
         raise NotAllowed("Seule une caisse en convention avec la structure modifie sa fiche.")
     values = _clean(data)
     _check_parent(actor, values["parent_id"], self_id=partenaire.id)
+    if values["parent_id"] is not None and partenaire.sites:
+        raise DomainError("Cette structure a des sites : elle ne peut pas devenir elle-même le site d'une autre.",
+                          "parent_id")
     changed = [k for k, v in values.items() if getattr(partenaire, k) != v]
     for k in changed:
         setattr(partenaire, k, values[k])

@@ -81,10 +81,6 @@ def _first_error(form) -> str:
 
 # ---------------------------------------------------------------- techniciens
 
-def _technicien_accounts() -> list[Account]:
-    return [r.account for r in habilitation_rows(_me().partenaire_id) if r.account.profile == Profile.TECHNICIEN]
-
-
 def _render_index(form: TechnicienForm | None = None, row_state: dict | None = None, status: int = 200):
     me = _me()
     rows = habilitation_rows(me.partenaire_id)
@@ -127,7 +123,7 @@ def create_technicien():
             if is_partial():
                 return render_fragments(
                     ("gestion/_technicien_form.html", {"form": TechnicienForm(formdata=None), "success": message}),
-                    ("gestion/_techniciens_table.html", {"techniciens": _technicien_accounts(), "oob": True}),
+                    ("gestion/_technicien_added.html", {"t": account}),
                     ("gestion/_quota_counter.html", {"quota": _quota(), "oob": True}),
                 )
             flash(message, "success")

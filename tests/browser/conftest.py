@@ -264,19 +264,33 @@ def live_server(db_url, smtp_server, tmp_path):
 
 # --------------------------------------------------------------------------- browser
 
+# One Playwright driver and one Chromium for the whole run. Other test folders import
+# these fixtures into their modules, which makes one session fixture per module: they
+# share this instance (two sync Playwright drivers cannot live in the same thread).
+_shared = {"users": 0, "playwright": None, "browser": None}
+
+
 @pytest.fixture(scope="session")
 def _browser():
     if not os.access(CHROMIUM, os.X_OK):
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    pw = require_playwright().sync_playwright().start()
+    if _shared["browser"] is None:
+        pw = require_playwright().sync_playwright().start()
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        except Exception:
+            pw.stop()
+            raise
+        _shared.update(playwright=pw, browser=browser)
+    _shared["users"] += 1
     try:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-    except Exception:
-        pw.stop()
-        raise
-    yield browser
-    browser.close()
-    pw.stop()
+        yield _shared["browser"]
+    finally:
+        _shared["users"] -= 1
+        if _shared["users"] == 0:
+            _shared["browser"].close()
+            _shared["playwright"].stop()
+            _shared.update(playwright=None, browser=None)
 
 
 @pytest.hookimpl(hookwrapper=True)

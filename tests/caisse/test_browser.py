@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-from ep_web.models import AccountStatus
+from ep_web.domain.requests import file_request
+from ep_web.models import AccountStatus, RequestKind
+from ep_web.transaction import commit
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     _browser,
     axe_check,
@@ -37,6 +39,10 @@ def test_referent_journey(page, live_server, smtp_server, screenshot):
         g1, g2 = make.gestionnaire(partenaire), make.gestionnaire(partenaire)  # 8 members: 2 / 2
         tech = make.technicien(partenaire, manager_id=g1.id)
         admin = make.admin_caisse(caisse)
+        file_request(g1, caisse, RequestKind.CREATION, data={
+            "civilite": "M.", "nom": "Demande", "prenom": "Bruno", "fonction": "Directeur",
+            "telephone": "04 50 00 00 02", "email": f"bruno@{partenaire.domain_list[0]}"})
+        commit()
         ids = dict(p=partenaire.id, tech=tech.id, tech_name=tech.full_name, login=admin.login,
                    domain=partenaire.domain_list[0])
 
@@ -92,7 +98,12 @@ def test_referent_journey(page, live_server, smtp_server, screenshot):
 
     page.goto("/caisse/partenaires/nouveau")
     axe_check(page)
+    screenshot(page, "caisse-nouveau-partenaire")
     page.goto("/caisse/demandes")
     axe_check(page)
+    page.get_by_role("link", name=re.compile("^Nouveau gestionnaire")).click()
+    expect(page.get_by_role("textbox", name="Nom", exact=True)).to_have_value("Demande")
+    axe_check(page)
+    screenshot(page, "caisse-demande")
     page.goto("/caisse/agents")
     axe_check(page)

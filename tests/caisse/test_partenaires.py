@@ -283,3 +283,31 @@ def test_anonymous_is_sent_to_login(client, make):
     w = make.world()
     resp = client.get(f"/caisse/partenaires/{w.partenaire.id}")
     assert resp.status_code == 302 and "/connexion" in resp.headers["Location"]
+
+
+def test_domain_a_structure_with_sites_cannot_become_a_site(make):
+    from ep_web.domain.errors import DomainError
+    from ep_web.domain.partenaires import update_partenaire
+
+    w = make.world()
+    main = make.partenaire(w.caisse, name="Département fictif")
+    site = make.partenaire(w.caisse, name="UTAMS fictive", parent_id=main.id)
+    data = {"name": main.name, "type": "collectivite", "members": 30, "parent_id": w.partenaire.id}
+    with pytest.raises(DomainError) as exc:
+        update_partenaire(w.admin, main, data)
+    assert exc.value.field == "parent_id" and "a des sites" in exc.value.message
+    # A site stays attachable to another main structure.
+    assert "parent_id" in update_partenaire(w.admin, site, {**data, "name": site.name})
+    assert site.parent_id == w.partenaire.id
+
+
+def test_edit_refusal_on_a_hidden_parent_field_is_still_shown(client, make, login):
+    w = make.world()
+    make.partenaire(w.caisse, name="Site fictif", parent_id=w.partenaire.id)
+    other_main = make.partenaire(w.caisse, name="Autre structure fictive")
+    login(w.admin)
+    data = partenaire_form(name=w.partenaire.name, email_domains=w.partenaire.email_domains,
+                           parent_id=str(other_main.id))
+    resp = client.post(f"/caisse/partenaires/{w.partenaire.id}/modifier", data=data)
+    assert resp.status_code == 422
+    assert 'id="parent_id-error"' in resp.get_data(as_text=True) and "a des sites" in text(resp)

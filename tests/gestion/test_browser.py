@@ -135,3 +135,31 @@ def test_review_answer_updates_the_habilitation_table_out_of_band(page, live_ser
     assert page.evaluate("() => window.epNoReload === true")
     axe_check(page)
     screenshot(page, "gestion-habilitations")
+
+
+def test_requests_page_prefills_the_modification_and_files_it(page, live_server, screenshot):
+    with live_server.seed() as make:
+        caisse = make.caisse(name="CPAM de Valmont-sur-Essai")
+        p = make.partenaire(caisse, members=12, name="CCAS de Valmont-sur-Essai")
+        make.cgu()
+        g = make.gestionnaire(p)
+        g2 = make.gestionnaire(p, prenom="Alix", nom="Fontaine", fonction="Cheffe de service")
+        g_login, g2_id, g2_email = g.login, g2.id, g2.email
+
+    log_in(page, g_login)
+    page.goto("/gestion/demandes")
+    axe_check(page)
+    page.evaluate("() => { window.epNoReload = true; }")
+    with page.expect_response(lambda r: "/gestion/demandes/modification" in r.url and r.request.method == "GET"):
+        page.get_by_label("Gestionnaire à modifier").select_option(str(g2_id))
+    expect(page.locator("#modification-email")).to_have_value(g2_email)
+    expect(page.locator("#modification-fonction")).to_have_value("Cheffe de service")
+    assert page.evaluate("() => window.epNoReload === true"), "the chooser reloaded the page"
+    page.locator("#modification-fonction").fill("Directrice adjointe")
+    post_and_check(page, lambda: page.get_by_role("button", name="Envoyer la demande de modification").click(), 303)
+    page.wait_for_url("**/gestion/demandes")
+    expect(page.locator("#flash")).to_contain_text("Votre demande est transmise à la caisse")
+    expect(page.locator("#requests-table")).to_contain_text("Modification d'un gestionnaire")
+    expect(page.locator("#requests-table")).to_contain_text("Alix Fontaine")
+    axe_check(page)
+    screenshot(page, "gestion-demandes")

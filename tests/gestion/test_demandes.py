@@ -199,3 +199,19 @@ def test_the_list_shows_only_the_partners_requests(client, make, login, identity
     html = body(client.get("/gestion/demandes"))
     assert "Camille5 Essai5" not in html
     assert "Aucune demande déposée pour l'instant." in html
+
+
+def test_with_two_caisses_the_gestionnaire_chooses(client, make, login, identity, outbox):
+    w = make.world()
+    third = make.caisse()
+    make.convention(w.partenaire, third)
+    login(w.gestionnaire)
+    html = body(client.get("/gestion/demandes"))
+    assert '<option selected value="">— Choisir une caisse —</option>' in html
+    assert third.name in html and w.caisse.name in html
+    data = {"caisse_id": third.id, **identity(w.partenaire, 8)}
+    assert client.post("/gestion/demandes/nouveau-gestionnaire", data=prefixed("creation", data)).status_code == 303
+    [req] = requests_filed()
+    assert req.caisse_id == third.id
+    assert [m.template for m in outbox(third.referent_email)] == ["request_filed"]
+    assert outbox(w.caisse.referent_email) == []

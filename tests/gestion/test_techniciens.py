@@ -2,6 +2,7 @@
 misuse report (SPEC §3), through the HTTP client, with and without htmx."""
 import html as html_lib
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -87,14 +88,16 @@ def test_creation_with_htmx_answers_the_form_and_updates_table_and_counter(clien
     assert resp.status_code == 200
     html = body(resp)
     assert "<html" not in html
-    assert html.lstrip().startswith('<div id="technicien-form">')
-    assert re.search(r'<input [^>]*id="email" [^>]*value=""', html)  # a fresh form for the next one
-    assert "Le compte de Camille7 Essai7 est créé" in html
-    assert re.search(r'<div class="fr-table" id="techniciens-table" hx-swap-oob="true">', html)
-    assert data["email"] in html  # the new row, in the out-of-band table
+    created = db.session.scalar(select(Account).where(Account.email == data["email"]))
+    form, added = html.split("<template>", 1)
+    assert 'hx-target="#technicien-form" hx-swap="innerHTML"' in form
+    assert re.search(r'<input [^>]*id="email" [^>]*value=""', form)  # a fresh form for the next one
+    assert "Le compte de Camille7 Essai7 est créé" in form
+    # The new row, appended out of band (in a <template>: a bare <tr> would not survive the parser).
+    assert re.search(rf'<tbody hx-swap-oob="beforeend:#techniciens-rows">\s*<tr id="technicien-{created.id}">', added)
+    assert data["email"] in added
     assert re.search(r'<p id="quota-counter"[^>]*hx-swap-oob="innerHTML"', html)
     assert "2 / 15 techniciens" in counter(html)
-    created = db.session.scalar(select(Account).where(Account.email == data["email"]))
     assert created.status == AccountStatus.PENDING
     assert created.manager_id == w.gestionnaire.id and created.created_by_id == w.gestionnaire.id
     assert [m.subject for m in outbox(data["email"])] == ["Votre compte Espace Partenaires"]
@@ -107,7 +110,7 @@ def test_creation_refused_with_htmx_is_a_422_form_fragment(client, make, login, 
     resp = client.post("/gestion/techniciens", data=data, headers=HTMX)
     assert resp.status_code == 422
     html = body(resp)
-    assert html.lstrip().startswith('<div id="technicien-form">')
+    assert html.lstrip().startswith("<form ") and "<html" not in html
     assert 'value="camille.essai@gmail.com"' in html
     assert "Les adresses de messagerie personnelle (gmail.com) sont refusées" in html
 
@@ -344,3 +347,17 @@ def test_unknown_account_is_a_404(client, make, login):
     w = make.world()
     login(w.gestionnaire)
     assert client.post("/gestion/techniciens/999999/inactiver").status_code == 404
+
+
+def test_no_creation_once_every_convention_has_ended(client, make, login, identity):
+    caisse = make.caisse()
+    p = make.partenaire()
+    make.convention(p, caisse, signed_on=make.today() - timedelta(days=400), ends_on=make.today() - timedelta(days=1))
+    g = make.gestionnaire(p)
+    login(g)
+    html = body(client.get("/gestion/"))
+    assert "Votre structure n'a plus de convention en cours avec une caisse" in html
+    resp = client.post("/gestion/techniciens", data=identity(p, 1))
+    assert resp.status_code == 422
+    assert "La structure n'a plus de convention en cours : aucun compte ne peut être créé." in body(resp)
+    assert seats_used(p.id, Profile.TECHNICIEN) == 0
