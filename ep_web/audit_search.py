@@ -17,6 +17,7 @@ from wtforms import SelectField, StringField
 from ep_web.clock import PARIS, to_paris
 from ep_web.domain.audit import ACTIONS
 from ep_web.extensions import db
+from ep_web.forms import choices
 from ep_web.htmx import render_page_or_fragment
 from ep_web.models import AuditEvent, Caisse, Convention, Partenaire, Profile
 
@@ -207,11 +208,11 @@ def audit_page(caisse_id: int | None):
     _check_access(caisse_id)
     national = caisse_id is None
     form = AuditSearchForm(formdata=request.args)
-    form.evenement.choices = [("", "Toutes les actions")] + sorted(ACTIONS.items(), key=lambda kv: _sort_key(kv[1]))
+    form.evenement.choices = choices([("", "Toutes les actions")] + sorted(ACTIONS.items(), key=lambda kv: _sort_key(kv[1])))
     if national:
-        form.caisse.choices = [("", "Toutes les caisses")] + [
+        form.caisse.choices = choices([("", "Toutes les caisses")] + [
             (str(cid), name) for cid, name in db.session.execute(select(Caisse.id, Caisse.name).order_by(Caisse.name))
-        ]
+        ])
     filters = read_filters(form, allow_caisse=national)
     results = search_events(caisse_id, filters, _page_number())
 

@@ -1,11 +1,17 @@
 """Form helpers shared by the areas."""
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TelField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from ep_web.domain.errors import DomainError
 
 REQUIRED = "Ce champ est obligatoire."
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms 3.3 SelectChoice objects."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def attach_error(form: FlaskForm, exc: DomainError) -> None:
@@ -21,7 +27,7 @@ class IdentityForm(FlaskForm):
     """The account identity fields of SPEC §3 (civilité, nom, prénom, fonction,
     téléphone, e-mail)."""
 
-    civilite = RadioField("Civilité", choices=[("Mme", "Madame"), ("M.", "Monsieur")],
+    civilite = RadioField("Civilité", choices=choices([("Mme", "Madame"), ("M.", "Monsieur")]),
                           validators=[DataRequired(REQUIRED)])
     nom = StringField("Nom", validators=[DataRequired(REQUIRED), Length(max=100)])
     prenom = StringField("Prénom", validators=[DataRequired(REQUIRED), Length(max=100)])

@@ -10,7 +10,7 @@ from wtforms import BooleanField, Field, RadioField, SelectField, SelectMultiple
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
-from ep_web.forms import REQUIRED, IdentityForm
+from ep_web.forms import REQUIRED, IdentityForm, choices
 from ep_web.models import PARTENAIRE_TYPE_LABELS, SERVICE_LABELS
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
@@ -62,8 +62,8 @@ class MultiCheckboxField(SelectMultipleField):
         super().__init__(*args, **kw)
 
 
-SERVICE_CHOICES = [(s.value, label) for s, label in SERVICE_LABELS.items()]
-TYPE_CHOICES = [("", "— Choisir un type —")] + [(t.value, label) for t, label in PARTENAIRE_TYPE_LABELS.items()]
+SERVICE_CHOICES = choices((s.value, label) for s, label in SERVICE_LABELS.items())
+TYPE_CHOICES = choices([("", "— Choisir un type —")] + [(t.value, label) for t, label in PARTENAIRE_TYPE_LABELS.items()])
 
 
 class FilterForm(FlaskForm):
@@ -101,12 +101,12 @@ class PartenaireForm(FlaskForm):
     referent_email = StringField("E-mail du référent", validators=[Optional(), _max(254)])
     dpo_name = StringField("Nom du délégué à la protection des données (DPO)", validators=[Optional(), _max(200)])
     dpo_email = StringField("E-mail du DPO", validators=[Optional(), _max(254)])
-    parent_id = SelectField("Structure principale (pour un site)", choices=[("", "Aucune : structure principale")],
+    parent_id = SelectField("Structure principale (pour un site)", choices=choices([("", "Aucune : structure principale")]),
                             validate_choice=False,
                             description="Un site (par exemple une UTAMS) a ses propres comptes et quotas.")
 
     def set_parents(self, partenaires) -> None:
-        self.parent_id.choices = [("", "Aucune : structure principale")] + [(str(p.id), p.name) for p in partenaires]
+        self.parent_id.choices = choices([("", "Aucune : structure principale")] + [(str(p.id), p.name) for p in partenaires])
 
     def partenaire_data(self) -> dict:
         return {
@@ -132,7 +132,7 @@ class ConventionFieldsMixin:
     ends_on = FrenchDateField("Date de fin (facultatif)", validators=[Optional()],
                               description="Laissez vide : un an après la signature.")
     services = MultiCheckboxField("Services ouverts à la structure", choices=SERVICE_CHOICES,
-                                  default=[s for s, _ in SERVICE_CHOICES])
+                                  default=[c.value for c in SERVICE_CHOICES])
     tacit_renewal = BooleanField("Reconduction tacite chaque année", default=True)
 
     def convention_data(self) -> dict:
@@ -159,7 +159,7 @@ class ServicesForm(FlaskForm):
 class EndConventionForm(FlaskForm):
     mode = RadioField(
         "Type de fin",
-        choices=[("terminee", "Terminée (arrivée à son terme)"), ("resiliee", "Résiliée (fin anticipée)")],
+        choices=choices([("terminee", "Terminée (arrivée à son terme)"), ("resiliee", "Résiliée (fin anticipée)")]),
         default="resiliee",
         validators=[DataRequired("Choisissez le type de fin.")],
     )

@@ -197,6 +197,8 @@ def resend_activation(actor: Account, account: Account) -> None:
     if account.status != AccountStatus.PENDING:
         raise DomainError("Ce compte est déjà activé (ou inactif) : aucun lien d'activation à renvoyer.")
     send_activation(account)
+    audit.record("activation_resent", actor, target=account,
+                 caisse_id=account.caisse_id or actor.caisse_id, partenaire_id=account.partenaire_id)
 
 
 def request_password_reset(login_or_email: str, ip: str = "") -> None:
@@ -426,8 +428,8 @@ def reactivate_technicien(actor: Account, account: Account) -> None:
     account.inactivated_at = None
     account.inactivation_reason = ""
     account.idle_warning_sent_at = None
-    # Counting the 3-month idle rule from the reactivation, not the old last login.
-    account.last_login_at = now()
+    # The 3-month idle rule counts from the reactivation, not from the old last login.
+    account.reactivated_at = now()
     account.session_nonce = secrets.token_hex(16)
     if account.manager_id is None:
         account.manager_id = actor.id

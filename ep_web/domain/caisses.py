@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from ep_web.clock import now
 from ep_web.domain import audit
-from ep_web.domain.accounts import create_caisse_account, normalize_email, send_activation
+from ep_web.domain.accounts import create_caisse_account, normalize_email, resend_activation
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.models import Account, AccountStatus, Caisse, Profile
@@ -133,5 +133,4 @@ def resend_referent_activation(actor: Account, account: Account) -> None:
         raise NotAllowed("Seuls les comptes des référents de caisse sont gérés ici.")
     if account.status != AccountStatus.PENDING:
         raise DomainError("Ce compte n'attend plus d'activation : aucun lien n'est renvoyé.")
-    send_activation(account)
-    audit.record("activation_resent", actor, target=account, caisse_id=account.caisse_id)
+    resend_activation(actor, account)

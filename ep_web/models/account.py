@@ -92,6 +92,8 @@ class Account(UserMixin, db.Model):
     cgu_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The 3-month idle rule counts from the latest of activation, login and reactivation.
+    reactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     inactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     inactivation_reason: Mapped[str] = mapped_column(Text, default="")

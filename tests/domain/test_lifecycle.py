@@ -210,3 +210,21 @@ def test_review_campaign(app, make, clock, outbox):
 
 
 __all__ = ["datetime", "timezone"]
+
+
+def test_reactivation_keeps_the_real_last_login_and_stamps_the_reactivation(app, make, clock):
+    w = make.world()
+    last_login = w.technicien.last_login_at
+    inactivate(w.technicien, actor=w.gestionnaire, reason="congé")
+    clock.advance(days=10)
+    from ep_web.domain.accounts import reactivate_technicien, resend_activation
+
+    reactivate_technicien(w.gestionnaire, w.technicien)
+    commit()
+    assert w.technicien.last_login_at == last_login
+    assert w.technicien.reactivated_at == clock.now()
+    pending = make.technicien(w.partenaire, status=AccountStatus.PENDING)
+    resend_activation(w.gestionnaire, pending)
+    commit()
+    assert db.session.scalars(db.select(AuditEvent.action).where(AuditEvent.target_id == pending.id)).all() == [
+        "activation_resent"]
