@@ -14,7 +14,29 @@ from ep_web.models.account import (  # noqa: F401
 from ep_web.models.audit import AuditEvent  # noqa: F401
 from ep_web.models.caisse import Caisse  # noqa: F401
 from ep_web.models.convention import SERVICE_LABELS, Convention, ConventionState, Service  # noqa: F401
+from ep_web.models.demande import (  # noqa: F401
+    GENERAL_OUTCOMES,
+    OPEN_STATUSES,
+    OUTCOME_LABELS,
+    SIGNALEMENT_OUTCOMES,
+    Attachment,
+    Demande,
+    DemandeCounter,
+    DemandeEvent,
+    DemandeMessage,
+    DemandeStatus,
+    Outcome,
+)
 from ep_web.models.outbox import EmailStatus, OutboxEmail  # noqa: F401
+from ep_web.models.support import (  # noqa: F401
+    JobRun,
+    MaintenanceWindow,
+    News,
+    NewsRead,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+)
 from ep_web.models.partenaire import PARTENAIRE_TYPE_LABELS, Partenaire, PartenaireType  # noqa: F401
 from ep_web.models.requests import (  # noqa: F401
     GestionnaireRequest,

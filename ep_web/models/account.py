@@ -2,7 +2,8 @@ import enum
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ep_web.extensions import db
@@ -101,6 +102,10 @@ class Account(UserMixin, db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     idle_warning_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # News digest e-mail (SPEC §6).
+    news_digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    news_digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    password_reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     partenaire = relationship("Partenaire", lazy="joined")
     caisse = relationship("Caisse", lazy="joined")

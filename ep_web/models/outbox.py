@@ -36,3 +36,7 @@ class OutboxEmail(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Retry with backoff: not tried again before this time.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A sending claim older than a timeout means a crashed worker (see workers.mail).
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
