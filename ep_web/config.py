@@ -80,6 +80,22 @@ class Config:
     ACTIVATION_TOKEN_HOURS = _int("EP_ACTIVATION_TOKEN_HOURS", 72)
     RESET_TOKEN_MINUTES = _int("EP_RESET_TOKEN_MINUTES", 60)
 
+    # Attachments (SPEC §4): outside the web root, under generated names.
+    UPLOAD_DIR = os.environ.get("EP_UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+    MAX_ATTACHMENT_BYTES = _int("EP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024
+    MAX_ATTACHMENTS = 5
+    # Whole request: 5 files of 10 MB plus the form.
+    MAX_CONTENT_LENGTH = 5 * _int("EP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024 + 1024 * 1024
+    # ClamAV's clamd (INSTREAM): a unix socket path, or host:port. Unset = no scan.
+    CLAMD_SOCKET = os.environ.get("EP_CLAMD_SOCKET", "")
+    CLAMD_ADDRESS = os.environ.get("EP_CLAMD_ADDRESS", "")
+
+    # Demandes (SPEC §4, §7).
+    SIGNALEMENT_SLA_HOURS = 48
+    RETENTION_DAYS = _int("EP_RETENTION_DAYS", 730)  # closed demandes purged 2 years after closure
+    IDLE_INACTIVATION_DAYS = 91  # 3 months without login (SPEC §3)
+    DELETION_AFTER_INACTIVE_DAYS = 183  # 6 months inactive → deleted
+
     # Timezone for display.
     TIMEZONE = "Europe/Paris"
 
