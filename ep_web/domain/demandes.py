@@ -1,0 +1,631 @@
+"""Demandes: a partner's requests to a caisse about one person (SPEC §4).
+
+Every text the partner types goes through the NIR guard; free texts through the
+health warning. Status changes and replies e-mail the author a reference and a
+link only — never the person's identity (SPEC §8)."""
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from ep_web.clock import now, today
+from ep_web.domain import audit
+from ep_web.domain.conventions import conventions_in_force
+from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.textguard import check_health, check_texts
+from ep_web.extensions import db
+from ep_web.mail import queue_email
+from ep_web.models import (
+    GENERAL_OUTCOMES,
+    OPEN_STATUSES,
+    SIGNALEMENT_OUTCOMES,
+    Account,
+    AccountStatus,
+    Caisse,
+    Convention,
+    Demande,
+    DemandeCounter,
+    DemandeEvent,
+    DemandeMessage,
+    DemandeStatus,
+    Outcome,
+    Profile,
+    Service,
+)
+
+# ---------------------------------------------------------------- vocabularies (SPEC §4)
+
+ETUDE_KINDS = {
+    "puma": "PUMa (protection universelle maladie)",
+    "css": "Complémentaire santé solidaire",
+    "ame": "Aide médicale de l'État (AME)",
+    "affiliation": "Affiliation",
+    "maj_droits": "Mise à jour des droits",
+    "autre": "Autre",
+}
+DIFFICULTY_KINDS = {
+    "droits": "Accès aux droits",
+    "soins": "Accès aux soins",
+    "renoncement": "Renoncement aux soins",
+    "prevention": "Prévention",
+}
+URGENCY_REASONS = {
+    "soins_imminents": "Soins imminents",
+    "droits_bloques": "Droits bloqués",
+}
+RDV_CHANNELS = {"guichet": "Au guichet", "telephone": "Par téléphone", "visio": "En visioconférence"}
+DOCUMENT_KINDS = {
+    "attestation_droits": "Attestation de droits",
+    "ceam_provisoire": "Certificat provisoire de remplacement de la CEAM",
+    "formulaire_vitale": "Formulaire carte Vitale (perte / vol)",
+    "notification_droits": "Notification de droits / justificatif de prestations",
+    "bon_mtdents": "Bon M'T dents",
+    "bon_vaccination": "Bon de vaccination ou de dépistage",
+    "invitation_prevention": "Invitation à un examen de prévention",
+    "autre": "Autre document",
+}
+CIVILITES = {"Mme": "Madame", "M.": "Monsieur"}
+
+# Free-text fields per service: checked for NIR and health terms.
+FREE_TEXT_FIELDS = {
+    Service.CONTACT.value: ("subject", "message"),
+    Service.ETUDE_DOSSIER.value: ("message",),
+    Service.SUIVI_AME.value: ("message",),
+    Service.SIGNALEMENT.value: ("message", "urgency_detail"),
+    Service.RENDEZ_VOUS.value: ("reason", "slots", "message"),
+    Service.DOCUMENT.value: ("document_other", "message"),
+}
+
+
+def _valid_departement(dep: str) -> bool:
+    dep = dep.upper()
+    if dep in ("2A", "2B"):
+        return True
+    if len(dep) == 2 and dep.isdigit():
+        return 1 <= int(dep) <= 95 and dep != "20"
+    return len(dep) == 3 and dep.isdigit() and 971 <= int(dep) <= 976
+
+
+def fold_name(*parts: str) -> str:
+    """Lower case, no accents, single spaces: the search key of a person's name."""
+    text = " ".join(p.strip() for p in parts if p)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(text.lower().replace("-", " ").replace("'", " ").split())
+
+
+# ---------------------------------------------------------------- where a technicien may send
+
+def caisses_for(partenaire_id: int) -> list[Convention]:
+    """The conventions in force of the structure, by caisse name."""
+    return sorted(conventions_in_force(partenaire_id), key=lambda c: c.caisse.name)
+
+
+def default_caisse(partenaire_id: int, departement: str) -> Caisse | None:
+    """SPEC §4: default to the caisse of the person's département among the
+    structure's conventions in force."""
+    dep = (departement or "").strip().upper()
+    for conv in caisses_for(partenaire_id):
+        if dep and dep in conv.caisse.departement_list:
+            return conv.caisse
+    return None
+
+
+def convention_for(partenaire_id: int, caisse_id: int) -> Convention | None:
+    for conv in conventions_in_force(partenaire_id):
+        if conv.caisse_id == caisse_id:
+            return conv
+    return None
+
+
+# ---------------------------------------------------------------- creation
+
+@dataclass
+class DemandeInput:
+    service: str
+    caisse_id: int | None
+    civilite: str = ""
+    nom: str = ""
+    prenom: str = ""
+    date_naissance: date | None = None
+    departement: str = ""
+    details: dict = field(default_factory=dict)  # service fields, see FREE_TEXT_FIELDS and validate_details
+    consent: bool = False
+    urgent: bool = False
+    health_confirmed: bool = False
+    duplicate_confirmed: bool = False
+
+
+def _require_technicien(actor: Account) -> None:
+    if actor.profile != Profile.TECHNICIEN or actor.status != AccountStatus.ACTIVE:
+        raise NotAllowed("Seuls les techniciens des structures partenaires font des demandes.")
+
+
+def _text(details: dict, key: str, *, required: str | None = None, max_len: int = 4000) -> str:
+    value = (details.get(key) or "").strip()
+    if required and not value:
+        raise DomainError(required, key)
+    if len(value) > max_len:
+        raise DomainError(f"{max_len} caractères au plus.", key)
+    return value
+
+
+def _choice(details: dict, key: str, allowed: dict, message: str) -> str:
+    value = (details.get(key) or "").strip()
+    if value not in allowed:
+        raise DomainError(message, key)
+    return value
+
+
+def validate_details(service: str, details: dict, *, urgent: bool, consent: bool) -> dict:
+    """The service-specific fields of SPEC §4, cleaned; raises on the first error."""
+    out: dict = {}
+    if service == Service.CONTACT.value:
+        out["subject"] = _text(details, "subject", required="Indiquez l'objet de votre message.", max_len=200)
+        out["message"] = _text(details, "message", required="Écrivez votre message.")
+    elif service == Service.ETUDE_DOSSIER.value:
+        out["kind"] = _choice(details, "kind", ETUDE_KINDS, "Choisissez le type de dossier à étudier.")
+        out["message"] = _text(details, "message", required="Décrivez la situation et ce que vous demandez.")
+    elif service == Service.SUIVI_AME.value:
+        filed = details.get("filed_on")
+        if not isinstance(filed, date):
+            raise DomainError("Indiquez la date de dépôt du dossier AME (jj/mm/aaaa).", "filed_on")
+        if filed > today():
+            raise DomainError("La date de dépôt ne peut pas être dans le futur.", "filed_on")
+        out["filed_on"] = filed.isoformat()
+        out["message"] = _text(details, "message")
+    elif service == Service.SIGNALEMENT.value:
+        kinds = [k for k in details.get("difficulty_kinds") or [] if k in DIFFICULTY_KINDS]
+        if not kinds:
+            raise DomainError("Cochez au moins un type de difficulté.", "difficulty_kinds")
+        out["difficulty_kinds"] = kinds
+        out["message"] = _text(details, "message", required="Décrivez la situation de la personne.")
+        if not consent:
+            raise DomainError("La personne doit avoir accepté d'être contactée par la caisse : cochez la case "
+                              "pour le confirmer.", "consent")
+        if urgent:
+            out["urgency_reason"] = _choice(details, "urgency_reason", URGENCY_REASONS,
+                                            "Indiquez pourquoi la situation est urgente.")
+            out["urgency_detail"] = _text(details, "urgency_detail", max_len=1000)
+    elif service == Service.RENDEZ_VOUS.value:
+        out["reason"] = _text(details, "reason", required="Indiquez le motif du rendez-vous.", max_len=1000)
+        out["slots"] = _text(details, "slots", required="Indiquez les créneaux qui conviennent à la personne.",
+                             max_len=500)
+        out["channel"] = _choice(details, "channel", RDV_CHANNELS, "Choisissez le mode de rendez-vous.")
+        out["message"] = _text(details, "message")
+    elif service == Service.DOCUMENT.value:
+        out["document_kind"] = _choice(details, "document_kind", DOCUMENT_KINDS, "Choisissez le document demandé.")
+        out["document_other"] = _text(details, "document_other", max_len=200,
+                                      required="Précisez le document demandé." if out["document_kind"] == "autre"
+                                      else None)
+        out["message"] = _text(details, "message")
+    else:
+        raise DomainError("Service inconnu.", "service")
+    return out
+
+
+def check_identity(data: DemandeInput) -> dict:
+    """The person's identity (SPEC §4): civilité, nom, prénom, date de naissance,
+    département de résidence — never the NIR."""
+    civilite = (data.civilite or "").strip()
+    if civilite not in CIVILITES:
+        raise DomainError("Choisissez la civilité de la personne.", "civilite")
+    nom = (data.nom or "").strip()
+    prenom = (data.prenom or "").strip()
+    if not nom:
+        raise DomainError("Indiquez le nom de la personne.", "nom")
+    if not prenom:
+        raise DomainError("Indiquez le prénom de la personne.", "prenom")
+    for key, value in (("nom", nom), ("prenom", prenom)):
+        if len(value) > 100:
+            raise DomainError("100 caractères au plus.", key)
+    check_texts({"nom": nom, "prenom": prenom})
+    born = data.date_naissance
+    if not isinstance(born, date):
+        raise DomainError("Indiquez la date de naissance (jj/mm/aaaa).", "date_naissance")
+    if born > today() or born.year < 1900:
+        raise DomainError("Date de naissance invraisemblable : vérifiez-la.", "date_naissance")
+    dep = (data.departement or "").strip().upper()
+    if not _valid_departement(dep):
+        raise DomainError("Département invalide. Exemples : 74, 2A, 971.", "departement")
+    return {"civilite": civilite, "nom": nom, "prenom": prenom, "date_naissance": born, "departement": dep}
+
+
+def find_duplicates(caisse_id: int, service: str, nom: str, prenom: str, born: date,
+                    partenaire_id: int | None = None) -> list[Demande]:
+    """SPEC §4: an open demande for the same person (nom, prénom, date de
+    naissance) and the same service at the same caisse."""
+    q = select(Demande).where(
+        Demande.caisse_id == caisse_id,
+        Demande.service == service,
+        Demande.nom_search == fold_name(nom, prenom),
+        Demande.date_naissance == born,
+        Demande.status.in_(OPEN_STATUSES),
+    )
+    return list(db.session.scalars(q.order_by(Demande.created_at.desc()).limit(5)))
+
+
+def next_reference(prefix: str = "EP") -> str:
+    """EP-2026-000123: a per-year counter incremented under a row lock."""
+    year = today().year
+    bumped = db.session.execute(
+        update(DemandeCounter).where(DemandeCounter.year == year).values(value=DemandeCounter.value + 1)
+    ).rowcount
+    if not bumped:
+        db.session.add(DemandeCounter(year=year, value=1))
+        db.session.flush()
+    value = db.session.scalar(select(DemandeCounter.value).where(DemandeCounter.year == year))
+    return f"{prefix}-{year}-{value:06d}"
+
+
+def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Demande:
+    """Create a demande (SPEC §4): to a caisse holding a convention in force with
+    the structure, for a service that convention enables; identity and every
+    typed text through the NIR guard; free texts through the health warning;
+    a signalement needs the person's consent; a possible duplicate must be
+    confirmed. ``prepared_files`` come from attachments.validate_uploads."""
+    _require_technicien(actor)
+    if not data.caisse_id:
+        raise DomainError("Choisissez la caisse destinataire.", "caisse_id")
+    conv = convention_for(actor.partenaire_id, int(data.caisse_id))
+    if conv is None:
+        raise DomainError("Votre structure n'a pas de convention en cours avec cette caisse.", "caisse_id")
+    if data.service not in Service._value2member_map_:
+        raise DomainError("Choisissez un service.", "service")
+    if not conv.enables(data.service):
+        raise DomainError("Ce service n'est pas ouvert à votre structure par cette caisse.", "service")
+    identity = check_identity(data)
+    details = validate_details(data.service, data.details, urgent=data.urgent, consent=data.consent)
+    free = {k: details.get(k) for k in FREE_TEXT_FIELDS[data.service] if isinstance(details.get(k), str)}
+    check_texts(free)
+    check_health(free, data.health_confirmed)
+    if not data.duplicate_confirmed:
+        dups = find_duplicates(conv.caisse_id, data.service, identity["nom"], identity["prenom"],
+                               identity["date_naissance"])
+        if dups:
+            refs = ", ".join(d.reference for d in dups)
+            raise DomainError(
+                f"Une demande du même type est déjà en cours pour cette personne auprès de cette caisse ({refs}). "
+                "Consultez-la, ou cochez la case pour confirmer qu'il ne s'agit pas d'un doublon.",
+                "duplicate_confirmed",
+            )
+    from ep_web.domain.attachments import store
+
+    created = now()
+    is_signalement = data.service == Service.SIGNALEMENT.value
+    demande = Demande(
+        reference=next_reference(),
+        service=data.service,
+        caisse_id=conv.caisse_id,
+        partenaire_id=actor.partenaire_id,
+        author_id=actor.id,
+        status=DemandeStatus.TRANSMISE,
+        nom_search=fold_name(identity["nom"], identity["prenom"]),
+        details={k: v for k, v in details.items() if k != "message"},
+        message=details.get("message", ""),
+        health_confirmed=bool(data.health_confirmed),
+        consent=bool(data.consent) if is_signalement else False,
+        urgent=bool(data.urgent) if is_signalement else False,
+        urgency_reason=details.get("urgency_reason", ""),
+        duplicate_confirmed=bool(data.duplicate_confirmed),
+        created_at=created,
+        updated_at=created,
+        due_at=created + timedelta(hours=current_app.config["SIGNALEMENT_SLA_HOURS"]) if is_signalement else None,
+        **identity,
+    )
+    db.session.add(demande)
+    db.session.flush()
+    for prepared in prepared_files:
+        store(prepared, uploader=actor, demande=demande)
+    _event(demande, actor, "created", files=len(prepared_files))
+    return demande
+
+
+# ---------------------------------------------------------------- visibility
+
+def visible_caisse_ids(partenaire_id: int) -> list[int]:
+    """SPEC §3: once a convention has ended, the structure no longer sees that
+    caisse's demandes."""
+    return [c.caisse_id for c in conventions_in_force(partenaire_id)]
+
+
+def can_view_demande(user: Account, demande: Demande) -> bool:
+    """Techniciens see every demande of their structure to a caisse still in
+    convention; agents see their caisse's demandes."""
+    if user.profile == Profile.TECHNICIEN:
+        return demande.partenaire_id == user.partenaire_id and demande.caisse_id in visible_caisse_ids(
+            user.partenaire_id)
+    if user.profile == Profile.AGENT:
+        return demande.caisse_id == user.caisse_id
+    return False
+
+
+# ---------------------------------------------------------------- lifecycle
+
+def _event(demande: Demande, actor: Account | None, kind: str, **details) -> DemandeEvent:
+    event = DemandeEvent(demande_id=demande.id, at=now(), actor_id=actor.id if actor else None, kind=kind,
+                         details=details)
+    db.session.add(event)
+    demande.updated_at = now()
+    db.session.flush()
+    return event
+
+
+EVENT_LABELS = {
+    "created": "Demande transmise",
+    "taken": "Prise en charge par la caisse",
+    "complement_requested": "Complément demandé par la caisse",
+    "complement_received": "Complément reçu",
+    "message_partner": "Message de la structure",
+    "message_caisse": "Réponse de la caisse",
+    "document_attached": "Document déposé par la caisse",
+    "document_by_post": "Document envoyé à l'adresse connue de l'assuré",
+    "closed": "Demande clôturée",
+    "reopened": "Demande rouverte",
+}
+
+
+def _notify_author(demande: Demande, what: str) -> None:
+    """SPEC §4/§8: the author is told by e-mail — reference and link only."""
+    author = demande.author
+    if author is None or author.status != AccountStatus.ACTIVE or not author.email:
+        return
+    queue_email(author.email, "demande_update", f"Votre demande {demande.reference} : {what}",
+                reference=demande.reference, demande_id=demande.id, what=what)
+
+
+def _require_agent(actor: Account, demande: Demande) -> None:
+    if actor.profile != Profile.AGENT or actor.status != AccountStatus.ACTIVE or actor.caisse_id != demande.caisse_id:
+        raise NotAllowed("Seuls les agents de la caisse destinataire traitent cette demande.")
+
+
+def _require_open(demande: Demande) -> None:
+    if not demande.is_open:
+        raise DomainError("Cette demande est clôturée.")
+
+
+def take(actor: Account, demande: Demande) -> None:
+    """transmise → prise en charge (or take over a demande another agent holds)."""
+    _require_agent(actor, demande)
+    _require_open(demande)
+    first = demande.status == DemandeStatus.TRANSMISE
+    demande.assigned_to_id = actor.id
+    if first:
+        demande.status = DemandeStatus.PRISE_EN_CHARGE
+        demande.taken_at = now()
+    _event(demande, actor, "taken")
+    if first:
+        _notify_author(demande, "prise en charge par la caisse")
+
+
+def _caisse_text(body: str, field_name: str, health_confirmed: bool) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise DomainError("Écrivez le message.", field_name)
+    if len(body) > 4000:
+        raise DomainError("4000 caractères au plus.", field_name)
+    # The caisse's texts pass the same guards (issue 3, item 6).
+    check_texts({field_name: body})
+    check_health({field_name: body}, health_confirmed)
+    return body
+
+
+def caisse_reply(actor: Account, demande: Demande, body: str, *, health_confirmed: bool = False,
+                 prepared_files=()) -> DemandeMessage:
+    """An agent answers in the thread; the author is e-mailed."""
+    _require_agent(actor, demande)
+    _require_open(demande)
+    body = _caisse_text(body, "body", health_confirmed)
+    if demande.status == DemandeStatus.TRANSMISE:
+        demande.status = DemandeStatus.PRISE_EN_CHARGE
+        demande.taken_at = now()
+        demande.assigned_to_id = demande.assigned_to_id or actor.id
+    msg = DemandeMessage(demande_id=demande.id, author_id=actor.id, from_caisse=True, body=body,
+                         health_confirmed=health_confirmed, created_at=now())
+    db.session.add(msg)
+    db.session.flush()
+    if prepared_files:
+        attach_documents(actor, demande, prepared_files, message=msg, notify=False)
+    _event(demande, actor, "message_caisse", message_id=msg.id)
+    _notify_author(demande, "nouvelle réponse de la caisse")
+    return msg
+
+
+def request_complement(actor: Account, demande: Demande, body: str, *, health_confirmed: bool = False) -> None:
+    """prise en charge → en attente de complément, with what is missing."""
+    _require_agent(actor, demande)
+    if demande.status not in (DemandeStatus.TRANSMISE, DemandeStatus.PRISE_EN_CHARGE):
+        raise DomainError("Un complément ne peut être demandé que sur une demande prise en charge.")
+    body = _caisse_text(body, "body", health_confirmed)
+    demande.status = DemandeStatus.ATTENTE_COMPLEMENT
+    demande.assigned_to_id = demande.assigned_to_id or actor.id
+    demande.taken_at = demande.taken_at or now()
+    msg = DemandeMessage(demande_id=demande.id, author_id=actor.id, from_caisse=True, body=body,
+                         health_confirmed=health_confirmed, created_at=now())
+    db.session.add(msg)
+    db.session.flush()
+    _event(demande, actor, "complement_requested", message_id=msg.id)
+    _notify_author(demande, "un complément vous est demandé")
+
+
+def partner_reply(actor: Account, demande: Demande, body: str, *, health_confirmed: bool = False,
+                  prepared_files=()) -> DemandeMessage:
+    """A technicien of the structure writes in the thread (and adds files within
+    the 5-file limit); a complement received puts the demande back to « prise en charge »."""
+    _require_technicien(actor)
+    if not can_view_demande(actor, demande):
+        raise NotAllowed("Demande introuvable.")
+    _require_open(demande)
+    body = (body or "").strip()
+    if not body and not prepared_files:
+        raise DomainError("Écrivez un message ou joignez un document.", "body")
+    if len(body) > 4000:
+        raise DomainError("4000 caractères au plus.", "body")
+    check_texts({"body": body})
+    check_health({"body": body}, health_confirmed)
+    msg = DemandeMessage(demande_id=demande.id, author_id=actor.id, from_caisse=False, body=body,
+                         health_confirmed=health_confirmed, created_at=now())
+    db.session.add(msg)
+    db.session.flush()
+    from ep_web.domain.attachments import store
+
+    for prepared in prepared_files:
+        store(prepared, uploader=actor, demande=demande, message=msg)
+    if demande.status == DemandeStatus.ATTENTE_COMPLEMENT:
+        demande.status = DemandeStatus.PRISE_EN_CHARGE
+        _event(demande, actor, "complement_received", message_id=msg.id, files=len(prepared_files))
+    else:
+        _event(demande, actor, "message_partner", message_id=msg.id, files=len(prepared_files))
+    return msg
+
+
+def attach_documents(actor: Account, demande: Demande, prepared_files, *, message=None, notify=True) -> None:
+    """SPEC §4: for a structure habilitée, the agent attaches the document to the
+    demande and the partner downloads it in the portal."""
+    _require_agent(actor, demande)
+    _require_open(demande)
+    if not demande.partenaire.habilite_documents:
+        raise DomainError("Cette structure n'est pas habilitée à recevoir les documents : envoyez-le à l'adresse "
+                          "connue de l'assuré et indiquez-le.", "files")
+    if not prepared_files:
+        raise DomainError("Joignez le document.", "files")
+    from ep_web.domain.attachments import store
+
+    for prepared in prepared_files:
+        store(prepared, uploader=actor, demande=demande, message=message, from_caisse=True)
+    _event(demande, actor, "document_attached", files=len(prepared_files))
+    if notify:
+        _notify_author(demande, "un document est disponible")
+
+
+def mark_sent_by_post(actor: Account, demande: Demande) -> None:
+    """SPEC §4: for other structures the document goes by post to the insured
+    person's known address; the demande records it."""
+    _require_agent(actor, demande)
+    _require_open(demande)
+    demande.sent_by_post_at = now()
+    _event(demande, actor, "document_by_post")
+    _notify_author(demande, "document envoyé à l'adresse connue de l'assuré")
+
+
+def outcomes_for(demande: Demande) -> tuple[Outcome, ...]:
+    return SIGNALEMENT_OUTCOMES if demande.service == Service.SIGNALEMENT.value else GENERAL_OUTCOMES
+
+
+def close(actor: Account, demande: Demande, outcome: str) -> None:
+    """→ clôturée with an outcome (SPEC §4); signalements take the follow-up
+    outcomes (Mission accompagnement santé, parcours…)."""
+    _require_agent(actor, demande)
+    _require_open(demande)
+    try:
+        value = Outcome(outcome)
+    except ValueError:
+        raise DomainError("Choisissez l'issue de la demande.", "outcome") from None
+    if value not in outcomes_for(demande):
+        raise DomainError("Cette issue ne s'applique pas à ce type de demande.", "outcome")
+    demande.status = DemandeStatus.CLOTUREE
+    demande.outcome = value
+    demande.closed_at = now()
+    demande.assigned_to_id = demande.assigned_to_id or actor.id
+    _event(demande, actor, "closed", outcome=value.value)
+    _notify_author(demande, "demande clôturée")
+
+
+def record_download(actor: Account, attachment) -> None:
+    """SPEC §4/§7: each document download is logged."""
+    audit.record("document_downloaded", actor, target=attachment, partenaire_id=attachment.demande.partenaire_id
+                 if attachment.demande else None, caisse_id=attachment.demande.caisse_id if attachment.demande else None,
+                 demande=attachment.demande.reference if attachment.demande else None)
+
+
+# ---------------------------------------------------------------- lists
+
+@dataclass
+class Filters:
+    service: str = ""
+    status: str = ""
+    caisse_id: int | None = None
+    author_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str = ""
+    urgent_only: bool = False
+    mine: bool = False
+
+
+def _date_bounds(q, filters: Filters):
+    from datetime import datetime, time
+
+    from ep_web.clock import PARIS
+
+    if filters.date_from:
+        q = q.where(Demande.created_at >= datetime.combine(filters.date_from, time.min, PARIS))
+    if filters.date_to:
+        q = q.where(Demande.created_at < datetime.combine(filters.date_to + timedelta(days=1), time.min, PARIS))
+    return q
+
+
+def history_query(user: Account, filters: Filters):
+    """SPEC §4 History: every demande of the technicien's structure (not only
+    its own) to caisses still in convention, newest first."""
+    caisses = visible_caisse_ids(user.partenaire_id)
+    q = select(Demande).where(Demande.partenaire_id == user.partenaire_id, Demande.caisse_id.in_(caisses or [-1]))
+    if filters.service:
+        q = q.where(Demande.service == filters.service)
+    if filters.status:
+        q = q.where(Demande.status == filters.status)
+    if filters.caisse_id:
+        q = q.where(Demande.caisse_id == filters.caisse_id)
+    if filters.author_id:
+        q = q.where(Demande.author_id == filters.author_id)
+    if filters.q:
+        q = q.where(Demande.nom_search.like(f"%{_like(fold_name(filters.q))}%", escape="\\"))
+    q = _date_bounds(q, filters)
+    return q.order_by(Demande.created_at.desc(), Demande.id.desc())
+
+
+def queue_query(user: Account, filters: Filters):
+    """SPEC §4 Caisse queue: open demandes first; urgent signalements on top,
+    then by the 48-hour clock (overdue first), then oldest first."""
+    q = select(Demande).where(Demande.caisse_id == user.caisse_id)
+    if filters.status:
+        q = q.where(Demande.status == filters.status)
+    else:
+        q = q.where(Demande.status.in_(OPEN_STATUSES))
+    if filters.service:
+        q = q.where(Demande.service == filters.service)
+    if filters.urgent_only:
+        q = q.where(Demande.urgent.is_(True))
+    if filters.mine:
+        q = q.where(Demande.assigned_to_id == user.id)
+    if filters.q:
+        q = q.where(Demande.nom_search.like(f"%{_like(fold_name(filters.q))}%", escape="\\"))
+    q = _date_bounds(q, filters)
+    return q.order_by(Demande.urgent.desc(), Demande.due_at.is_(None), Demande.due_at, Demande.created_at,
+                      Demande.id)
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def paginate(query, page: int, per_page: int = 20):
+    """(rows, total, pages) for a select; the count runs on the same filters."""
+    page = max(1, page)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    pages = max(1, -(-total // per_page))
+    return rows, total, pages
+
+
+def sla_state(demande: Demande) -> str | None:
+    """'overdue', 'soon' (< 12 h left) or 'ok' for an open signalement; None otherwise."""
+    if demande.due_at is None or not demande.is_open:
+        return None
+    left = demande.due_at - now()
+    if left.total_seconds() <= 0:
+        return "overdue"
+    return "soon" if left <= timedelta(hours=12) else "ok"
+
