@@ -291,8 +291,6 @@ def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Dem
                 "Consultez-la, ou cochez la case pour confirmer qu'il ne s'agit pas d'un doublon.",
                 "duplicate_confirmed",
             )
-    from ep_web.domain.attachments import store
-
     created = now()
     is_signalement = data.service == Service.SIGNALEMENT.value
     demande = Demande(
@@ -317,10 +315,18 @@ def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Dem
     )
     db.session.add(demande)
     db.session.flush()
-    for prepared in prepared_files:
-        store(prepared, uploader=actor, demande=demande)
+    _store_all(prepared_files, actor, demande)
     _event(demande, actor, "created", files=len(prepared_files))
     return demande
+
+
+def _store_all(prepared_files, actor: Account, demande: Demande, **kw) -> None:
+    if not prepared_files:
+        return
+    from ep_web.domain.attachments import store
+
+    for prepared in prepared_files:
+        store(prepared, uploader=actor, demande=demande, **kw)
 
 
 # ---------------------------------------------------------------- visibility
@@ -469,10 +475,7 @@ def partner_reply(actor: Account, demande: Demande, body: str, *, health_confirm
                          health_confirmed=health_confirmed, created_at=now())
     db.session.add(msg)
     db.session.flush()
-    from ep_web.domain.attachments import store
-
-    for prepared in prepared_files:
-        store(prepared, uploader=actor, demande=demande, message=msg)
+    _store_all(prepared_files, actor, demande, message=msg)
     if demande.status == DemandeStatus.ATTENTE_COMPLEMENT:
         demande.status = DemandeStatus.PRISE_EN_CHARGE
         _event(demande, actor, "complement_received", message_id=msg.id, files=len(prepared_files))
@@ -491,10 +494,7 @@ def attach_documents(actor: Account, demande: Demande, prepared_files, *, messag
                           "connue de l'assuré et indiquez-le.", "files")
     if not prepared_files:
         raise DomainError("Joignez le document.", "files")
-    from ep_web.domain.attachments import store
-
-    for prepared in prepared_files:
-        store(prepared, uploader=actor, demande=demande, message=message, from_caisse=True)
+    _store_all(prepared_files, actor, demande, message=message, from_caisse=True)
     _event(demande, actor, "document_attached", files=len(prepared_files))
     if notify:
         _notify_author(demande, "un document est disponible")

@@ -1,0 +1,227 @@
+"""Demande rules on the domain layer (SPEC §4, §3 end of convention, §8)."""
+import re
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ep_web.domain import demandes as dm
+from ep_web.domain.conventions import terminate
+from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.extensions import db
+from ep_web.models import DemandeStatus, Outcome, Service
+from ep_web.transaction import commit, rollback
+from tests.demandes.test_textguard import nirs, spellings
+
+
+def _input(caisse, service="contact", **over):
+    details = {
+        "contact": {"subject": "Carte Vitale", "message": "La personne n'a plus de carte."},
+        "etude_dossier": {"kind": "css", "message": "Étude des droits à la CSS."},
+        "suivi_ame": {"filed_on": date(2026, 1, 15), "message": "Dossier déposé en janvier."},
+        "signalement": {"difficulty_kinds": ["droits"], "message": "Droits fermés depuis un mois."},
+        "rendez_vous": {"reason": "Ouverture de droits", "slots": "Mardi matin", "channel": "guichet",
+                        "message": ""},
+        "document": {"document_kind": "attestation_droits", "message": ""},
+    }[service]
+    data = dict(service=service, caisse_id=caisse.id, civilite="Mme", nom="Martin", prenom="Léa",
+                date_naissance=date(1980, 5, 17), departement=caisse.departement_list[0], details=dict(details),
+                consent=service == "signalement")
+    data.update(over)
+    return dm.DemandeInput(**data)
+
+
+@pytest.mark.parametrize("service", [s.value for s in Service])
+def test_each_service_creates_a_demande_with_a_reference(app, make, service):
+    w = make.world()
+    d = dm.create_demande(w.technicien, _input(w.caisse, service))
+    commit()
+    assert re.fullmatch(r"EP-2026-\d{6}", d.reference)
+    assert d.status == DemandeStatus.TRANSMISE and d.events[0].kind == "created"
+    assert (d.due_at is not None) == (service == "signalement")
+
+
+def test_references_are_sequential(app, make):
+    w = make.world()
+    refs = [dm.create_demande(w.technicien, _input(w.caisse, nom=f"N{i}")).reference for i in range(3)]
+    assert [int(r[-6:]) for r in refs] == [1, 2, 3]
+
+
+def test_service_must_be_enabled_and_caisse_in_convention(app, make):
+    caisse = make.caisse()
+    p = make.partenaire(caisse, services=[Service.CONTACT])
+    tech = make.technicien(p)
+    with pytest.raises(DomainError, match="pas ouvert") as exc:
+        dm.create_demande(tech, _input(caisse, "signalement"))
+    assert exc.value.field == "service"
+    other = make.caisse()
+    with pytest.raises(DomainError, match="pas de convention"):
+        dm.create_demande(tech, _input(other))
+
+
+def test_only_techniciens_make_demandes(app, make):
+    w = make.world()
+    for actor in (w.gestionnaire, w.agent, w.admin):
+        with pytest.raises(NotAllowed):
+            dm.create_demande(actor, _input(w.caisse))
+
+
+def test_signalement_needs_consent_and_an_urgency_reason(app, make):
+    w = make.world()
+    with pytest.raises(DomainError, match="accepté d'être contactée") as exc:
+        dm.create_demande(w.technicien, _input(w.caisse, "signalement", consent=False))
+    assert exc.value.field == "consent"
+    with pytest.raises(DomainError, match="urgente") as exc:
+        dm.create_demande(w.technicien, _input(w.caisse, "signalement", urgent=True))
+    inp = _input(w.caisse, "signalement", urgent=True)
+    inp.details["urgency_reason"] = "soins_imminents"
+    d = dm.create_demande(w.technicien, inp)
+    assert d.urgent and d.urgency_reason == "soins_imminents"
+
+
+def test_duplicate_must_be_confirmed(app, make):
+    w = make.world()
+    first = dm.create_demande(w.technicien, _input(w.caisse))
+    commit()
+    with pytest.raises(DomainError, match=first.reference) as exc:
+        dm.create_demande(w.technicien, _input(w.caisse, nom="MARTIN", prenom="lea"))
+    assert exc.value.field == "duplicate_confirmed"
+    dm.create_demande(w.technicien, _input(w.caisse, duplicate_confirmed=True))
+    # another service, or once closed: no warning
+    dm.create_demande(w.technicien, _input(w.caisse, "document"))
+
+
+def test_health_terms_need_confirmation(app, make):
+    w = make.world()
+    inp = _input(w.caisse)
+    inp.details["message"] = "Suivi en chimiothérapie, droits coupés."
+    with pytest.raises(DomainError, match="chimiothérapie") as exc:
+        dm.create_demande(w.technicien, inp)
+    assert exc.value.field == "health_confirmed"
+    inp.health_confirmed = True
+    assert dm.create_demande(w.technicien, inp).health_confirmed
+
+
+# Every text a partner types, per service (identity + free texts).
+PARTNER_FIELDS = [("contact", f) for f in ("nom", "prenom", "subject", "message")] + [
+    ("etude_dossier", "message"), ("suivi_ame", "message"), ("signalement", "message"),
+    ("signalement", "urgency_detail"), ("rendez_vous", "reason"), ("rendez_vous", "slots"),
+    ("rendez_vous", "message"), ("document", "document_other"), ("document", "message")]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(nir=nirs(), which=st.integers(0, 7))
+def test_every_partner_typed_field_refuses_a_nir(app, make, nir, which):
+    if not hasattr(make, "_w"):
+        make._w = make.world()
+    w = make._w
+    spelling = spellings(*nir)[which]
+    for service, fname in PARTNER_FIELDS:
+        inp = _input(w.caisse, service)
+        if service == "signalement" and fname == "urgency_detail":
+            inp.urgent = True
+            inp.details["urgency_reason"] = "droits_bloques"
+        if service == "document" and fname == "document_other":
+            inp.details["document_kind"] = "autre"
+        text = f"voir {spelling} merci"
+        if fname in ("nom", "prenom"):
+            setattr(inp, fname, text)
+        else:
+            inp.details[fname] = text
+        with pytest.raises(DomainError) as exc:
+            dm.create_demande(w.technicien, inp)
+        rollback()
+        assert exc.value.field == fname, (service, fname, exc.value.message)
+        assert "document joint" in exc.value.message
+
+
+def test_lifecycle_and_emails_carry_no_identity(app, make, outbox):
+    w = make.world()
+    d = dm.create_demande(w.technicien, _input(w.caisse, "signalement"))
+    commit()
+    with pytest.raises(NotAllowed):
+        dm.take(w.technicien, d)
+    dm.take(w.agent, d)
+    dm.request_complement(w.agent, d, "Merci de joindre un justificatif de domicile.")
+    assert d.status == DemandeStatus.ATTENTE_COMPLEMENT
+    dm.partner_reply(w.technicien, d, "Le justificatif arrive par courrier.")
+    assert d.status == DemandeStatus.PRISE_EN_CHARGE
+    dm.caisse_reply(w.agent, d, "Bien reçu, nous rappelons la personne.")
+    with pytest.raises(DomainError, match="Choisissez l'issue"):
+        dm.close(w.agent, d, "bogus")
+    contact = dm.create_demande(w.technicien, _input(w.caisse, "contact", nom="Autre"))
+    with pytest.raises(DomainError, match="ne s'applique pas"):
+        dm.close(w.agent, contact, Outcome.PARCOURS_CREE.value)
+    dm.close(w.agent, d, Outcome.PARCOURS_CREE.value)
+    commit()
+    assert d.status == DemandeStatus.CLOTUREE and d.closed_at is not None
+    with pytest.raises(DomainError, match="clôturée"):
+        dm.caisse_reply(w.agent, d, "encore")
+    mails = outbox(w.technicien.email)
+    assert len(mails) == 4  # taken, complement, reply, closed (the contact demande was not touched)
+    for mail in mails:
+        blob = mail.subject + mail.body_text + mail.body_html
+        assert d.reference in blob
+        for secret in ("Martin", "Léa", "1980", "17/05", "05/1980"):
+            assert secret not in blob, secret
+
+
+def test_caisse_texts_pass_the_guards_too(app, make):
+    w = make.world()
+    d = dm.create_demande(w.technicien, _input(w.caisse))
+    with pytest.raises(DomainError, match="NIR"):
+        dm.caisse_reply(w.agent, d, "Son numéro est le 2 85 03 75 123 456 12")
+    with pytest.raises(DomainError, match="santé"):
+        dm.caisse_reply(w.agent, d, "Il est sous insuline.")
+
+
+def test_ended_convention_hides_demandes_and_blocks_new_ones(app, make):
+    w = make.world()
+    make.convention(w.partenaire, w.other_caisse)
+    d = dm.create_demande(w.technicien, _input(w.caisse))
+    commit()
+    assert dm.can_view_demande(w.technicien, d)
+    terminate(w.admin, [c for c in w.partenaire.conventions if c.caisse_id == w.caisse.id][0])
+    commit()
+    assert not dm.can_view_demande(w.technicien, d)
+    rows, total, _ = dm.paginate(dm.history_query(w.technicien, dm.Filters()), 1)
+    assert total == 0
+    with pytest.raises(DomainError, match="pas de convention"):
+        dm.create_demande(w.technicien, _input(w.caisse))
+    assert dm.can_view_demande(w.agent, d)  # the caisse keeps its file
+
+
+def test_queue_order_urgent_then_sla_then_age(app, make, clock):
+    w = make.world()
+    plain = dm.create_demande(w.technicien, _input(w.caisse, "contact", nom="A"))
+    clock.advance(hours=1)
+    late = dm.create_demande(w.technicien, _input(w.caisse, "signalement", nom="B"))
+    clock.advance(hours=1)
+    inp = _input(w.caisse, "signalement", nom="C", urgent=True)
+    inp.details["urgency_reason"] = "soins_imminents"
+    urgent = dm.create_demande(w.technicien, inp)
+    clock.advance(hours=1)
+    fresh = dm.create_demande(w.technicien, _input(w.caisse, "signalement", nom="D"))
+    commit()
+    clock.advance(hours=47, minutes=30)
+    rows, total, _ = dm.paginate(dm.queue_query(w.agent, dm.Filters()), 1)
+    assert [r.id for r in rows] == [urgent.id, late.id, fresh.id, plain.id]
+    assert dm.sla_state(late) == "overdue" and dm.sla_state(fresh) == "soon"
+    rows, _, _ = dm.paginate(dm.queue_query(w.other_admin, dm.Filters()), 1)
+    assert rows == []
+
+
+def test_history_shows_the_whole_structure_with_filters(app, make, clock):
+    w = make.world()
+    colleague = make.technicien(w.partenaire)
+    dm.create_demande(w.technicien, _input(w.caisse, nom="Dupont"))
+    dm.create_demande(colleague, _input(w.caisse, "document", nom="Durand"))
+    dm.create_demande(w.other_technicien, _input(w.other_caisse, nom="Dupont"))
+    commit()
+    q = lambda **f: dm.paginate(dm.history_query(w.technicien, dm.Filters(**f)), 1)[1]  # noqa: E731
+    assert q() == 2
+    assert q(q="dupont") == 1 and q(q="DURAND léa") == 1
+    assert q(service="document") == 1
+    assert q(author_id=colleague.id) == 1
+    assert q(date_from=clock.now().date() + timedelta(days=1)) == 0
