@@ -1,5 +1,6 @@
 """Espace Partenaires: the application factory."""
 import os
+import time
 from datetime import date, datetime, timedelta
 
 from flask import Flask, flash, g, redirect, request, session, url_for
@@ -41,10 +42,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from ep_web import models  # noqa: F401  (registers the tables)
 
+    _register_timer(app)
     _register_blueprints(app)
     _register_session_rules(app)
     _register_security_headers(app)
     _register_template_helpers(app)
+    from ep_web.maintenance import register_maintenance  # noqa: E402
+
+    register_maintenance(app)  # SPEC §5: banner before a window, 503 page during it
 
     from ep_web.cli import register_cli
 
@@ -55,13 +60,27 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from ep_web.auth.routes import bp as auth_bp
     from ep_web.caisse.routes import bp as caisse_bp
+    from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp
     from ep_web.main.routes import bp as main_bp
     from ep_web.national.routes import bp as national_bp
+    from ep_web.traitement.routes import bp as traitement_bp
 
     for bp in (errors_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp):
         app.register_blueprint(bp)
+    # Issue 5: dysfunction tickets (one blueprint per side), news, maintenance.
+    from ep_web.maintenance.routes import bp as maintenance_bp
+    from ep_web.news.routes import admin_bp as caisse_news_bp
+    from ep_web.news.routes import bp as news_bp
+    from ep_web.tickets.routes import bp as tickets_bp
+    from ep_web.tickets.routes import caisse_bp as caisse_tickets_bp
+    from ep_web.tickets.routes import national_bp as national_tickets_bp
+
+    for bp in (tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp):
+        app.register_blueprint(bp)
+    app.register_blueprint(traitement_bp)
+    app.register_blueprint(demandes_bp)
 
 
 @login_manager.user_loader
@@ -153,6 +172,14 @@ def _register_session_rules(app: Flask) -> None:
         )
 
 
+def _register_timer(app: Flask) -> None:
+    """First before_request hook: the Server-Timing header covers everything."""
+
+    @app.before_request
+    def _start_timer():
+        g.ep_started = time.perf_counter()
+
+
 def _register_security_headers(app: Flask) -> None:
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -174,6 +201,10 @@ def _register_security_headers(app: Flask) -> None:
         if request.endpoint != "static":
             # Pages carry personal data: never kept by the browser or proxies.
             h["Cache-Control"] = "no-store"
+        started = g.get("ep_started")
+        if started is not None:
+            # Server time, read by bench/ scripts and browser dev tools.
+            h["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 
 
