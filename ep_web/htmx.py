@@ -11,7 +11,8 @@ def is_partial() -> bool:
     )
 
 
-def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context):
+def render_page_or_fragment(page: str, fragment: str, /, status: int = 200, **context):
+    # page/fragment are positional-only: the context may hold a "page" (pagination).
     template = fragment if is_partial() else page
     response = make_response(render_template(template, **context), status)
     response.headers["Vary"] = "HX-Request"

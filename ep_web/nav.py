@@ -5,21 +5,40 @@ from flask_login import current_user
 from ep_web.models import Profile
 
 _NAV = {
-    Profile.TECHNICIEN: [("main.index", "Accueil")],
+    Profile.TECHNICIEN: [
+        ("main.index", "Accueil"),
+        ("demandes.new", "Nouvelle demande"),
+        ("demandes.index", "Historique"),
+    ],
     Profile.GESTIONNAIRE: [
         ("gestion.index", "Techniciens"),
         ("gestion.requests", "Demandes à la caisse"),
         ("gestion.habilitations", "Habilitations"),
     ],
-    Profile.AGENT: [("main.index", "Accueil")],
+    Profile.AGENT: [("traitement.index", "File des demandes")],
     Profile.ADMIN_CAISSE: [
         ("caisse.partenaires", "Partenaires"),
         ("caisse.requests", "Demandes des partenaires"),
         ("caisse.agents", "Agents"),
         ("caisse.audit", "Journal"),
     ],
-    Profile.ADMIN_NATIONAL: [("national.caisses", "Caisses"), ("national.audit", "Journal")],
+    Profile.ADMIN_NATIONAL: [
+        ("national.caisses", "Caisses"),
+        ("national.audit", "Journal"),
+        ("national.jobs", "Tâches"),
+    ],
 }
+
+
+# Issue 5: tickets, news, maintenance (appended to each profile's menu).
+_NAV_SUPPORT = {
+    Profile.TECHNICIEN: [("news.index", "Actualités"), ("tickets.index", "Signaler un problème")],
+    Profile.GESTIONNAIRE: [("news.index", "Actualités"), ("tickets.index", "Signaler un problème")],
+    Profile.ADMIN_CAISSE: [("caisse_tickets.index", "Tickets"), ("caisse_news.index", "Actualités")],
+    Profile.ADMIN_NATIONAL: [("national_tickets.index", "Tickets escaladés"), ("maintenance.index", "Maintenance")],
+}
+for _profile, _entries in _NAV_SUPPORT.items():
+    _NAV.setdefault(_profile, []).extend(_entries)
 
 
 def nav_items() -> list[dict]:
@@ -30,4 +49,10 @@ def nav_items() -> list[dict]:
         href = url_for(endpoint)
         items.append({"href": href, "label": label, "current": request.path == href or (
             href != "/" and request.path.startswith(href + "/"))})
+    # Nested entries (/demandes and /demandes/nouvelle): only the closest one is current.
+    current = [i for i in items if i["current"]]
+    if len(current) > 1:
+        best = max(current, key=lambda i: len(i["href"]))
+        for i in current:
+            i["current"] = i is best
     return items

@@ -45,7 +45,9 @@ class Factory:
 
     def caisse(self, **kw):
         n = next(_seq)
-        defaults = dict(name=f"CPAM Test {n}", code=f"C{n:03d}", departements=f"{n % 95 + 1:02d}",
+        # There is no département 20 (Corsica is 2A/2B): the demande domain refuses it.
+        departement = f"{n % 95 + 1:02d}".replace("20", "2A")
+        defaults = dict(name=f"CPAM Test {n}", code=f"C{n:03d}", departements=departement,
                         referent_email=f"referent{n}@caisse{n}.example", autre_canal=f"Téléphone 01 00 00 {n:02d} 00")
         defaults.update(kw)
         c = Caisse(**defaults)

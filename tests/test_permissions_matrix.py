@@ -17,6 +17,14 @@ from tests.conftest import PASSWORD
 
 PROFILES = ["anonymous", "technicien", "gestionnaire", "agent", "admin_caisse", "admin_national"]
 AREA = {"national": {"admin_national"}, "caisse": {"admin_caisse"}, "gestion": {"gestionnaire"}}
+# Issue 5: one blueprint per side for tickets and news; maintenance is national.
+AREA.update({"tickets": {"technicien", "gestionnaire"}, "caisse_tickets": {"admin_caisse"},
+             "national_tickets": {"admin_national"}, "news": {"technicien", "gestionnaire"},
+             "caisse_news": {"admin_caisse"}, "maintenance": {"admin_national"}})
+# Issue 3: the caisse processing queue is for agents only.
+AREA["traitement"] = {"agent"}
+# Issue 3: the partner's demandes (forms, history, demande pages) are for techniciens only.
+AREA["demandes"] = {"technicien"}
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text",
                     "auth.logout"}
 # Pages any logged-in profile may use on its own account.
@@ -135,6 +143,7 @@ def _check(client, w, profile, rule, endpoint, method, args):
         url = rule
         for a in args:
             url = url.replace(f"<int:{a}>", str(ids.get(a, 1)))
+        url = url.replace("<service>", "contact")  # the demande form of one service
         if ".<any(" in url:  # the export format converter: take csv
             url = url.split(".<")[0] + ".csv"
         resp = _call(client, method, url)

@@ -35,6 +35,7 @@ ACTIONS = {
     "review_answered": "Revue des habilitations : réponse",
     "export": "Export",
     "document_downloaded": "Document téléchargé",
+    "email_resent": "E-mail renvoyé",
 }
 
 

@@ -586,14 +586,9 @@ def history_query(user: Account, filters: Filters):
     return q.order_by(Demande.created_at.desc(), Demande.id.desc())
 
 
-def queue_query(user: Account, filters: Filters):
-    """SPEC §4 Caisse queue: open demandes first; urgent signalements on top,
-    then by the 48-hour clock (overdue first), then oldest first."""
-    q = select(Demande).where(Demande.caisse_id == user.caisse_id)
-    if filters.status:
-        q = q.where(Demande.status == filters.status)
-    else:
-        q = q.where(Demande.status.in_(OPEN_STATUSES))
+def _queue_filtered(q, user: Account, filters: Filters):
+    """The caisse's demandes under every filter but the status."""
+    q = q.where(Demande.caisse_id == user.caisse_id)
     if filters.service:
         q = q.where(Demande.service == filters.service)
     if filters.urgent_only:
@@ -602,9 +597,29 @@ def queue_query(user: Account, filters: Filters):
         q = q.where(Demande.assigned_to_id == user.id)
     if filters.q:
         q = q.where(Demande.nom_search.like(f"%{_like(fold_name(filters.q))}%", escape="\\"))
-    q = _date_bounds(q, filters)
+    return _date_bounds(q, filters)
+
+
+def queue_query(user: Account, filters: Filters):
+    """SPEC §4 Caisse queue: open demandes first; urgent signalements on top,
+    then by the 48-hour clock (overdue first), then oldest first."""
+    q = _queue_filtered(select(Demande), user, filters)
+    if filters.status:
+        q = q.where(Demande.status == filters.status)
+    else:
+        q = q.where(Demande.status.in_(OPEN_STATUSES))
     return q.order_by(Demande.urgent.desc(), Demande.due_at.is_(None), Demande.due_at, Demande.created_at,
                       Demande.id)
+
+
+def queue_counts(user: Account, filters: Filters) -> dict[DemandeStatus, int]:
+    """How many of the caisse's demandes per status under the other filters
+    (the counts shown above the queue), in one grouped query."""
+    q = _queue_filtered(select(Demande.status, func.count()), user, filters).group_by(Demande.status)
+    counts = {status: 0 for status in DemandeStatus}
+    for status, count in db.session.execute(q):
+        counts[DemandeStatus(status)] = count
+    return counts
 
 
 def _like(text: str) -> str:

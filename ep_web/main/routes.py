@@ -1,4 +1,4 @@
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ep_web.domain.conventions import conventions_in_force
@@ -15,9 +15,11 @@ def index():
         return redirect(url_for("gestion.index"))
     if profile == Profile.ADMIN_CAISSE:
         return redirect(url_for("caisse.partenaires"))
+    if profile == Profile.AGENT:
+        return redirect(url_for("traitement.index"))
     if profile == Profile.ADMIN_NATIONAL:
         return redirect(url_for("national.caisses"))
     if profile == Profile.TECHNICIEN:
         conventions = sorted(conventions_in_force(current_user.partenaire_id), key=lambda c: c.caisse.name)
         return render_template("main/technicien.html", conventions=conventions)
-    return render_template("main/agent.html")
+    abort(404)

@@ -1,5 +1,5 @@
 """The national administration: caisses, their référents, the whole audit log."""
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -11,7 +11,7 @@ from ep_web.domain.conventions import in_force_filter
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.forms import attach_error
-from ep_web.models import Account, AccountStatus, Caisse, Convention, Profile
+from ep_web.models import Account, AccountStatus, Caisse, Convention, EmailStatus, JobRun, OutboxEmail, Profile
 from ep_web.national.forms import CaisseForm, InactivateForm, NewCaisseForm, ReferentForm
 from ep_web.permissions import get_account_or_404, profile_required
 from ep_web.transaction import commit, rollback
@@ -227,3 +227,52 @@ def resend_activation(caisse_id: int, account_id: int):
 @national_only
 def audit():
     return audit_page(caisse_id=None)
+
+
+# ---------------------------------------------------------------- tâches (job journal, failed e-mails)
+
+@bp.get("/taches")
+@national_only
+def jobs():
+    """The periodic jobs' last runs and the e-mails that could not be sent."""
+    from ep_web.domain.lifecycle import COUNT_LABELS, JOB_LABELS
+
+    name = request.args.get("job", "")
+    if name not in JOB_LABELS:
+        name = ""
+    latest_ids = select(func.max(JobRun.id)).group_by(JobRun.name)
+    latest = {r.name: r for r in db.session.scalars(select(JobRun).where(JobRun.id.in_(latest_ids)))}
+    q = select(JobRun).order_by(JobRun.id.desc()).limit(50)
+    if name:
+        q = q.where(JobRun.name == name)
+    runs = db.session.scalars(q).all()
+    by_status = dict(db.session.execute(
+        select(OutboxEmail.status, func.count(OutboxEmail.id)).group_by(OutboxEmail.status)).all())
+    failed = db.session.scalars(
+        select(OutboxEmail).where(OutboxEmail.status == EmailStatus.FAILED).order_by(OutboxEmail.id.desc()).limit(100)
+    ).all()
+    return render_template("national/jobs.html", latest=latest, runs=runs, job=name, labels=JOB_LABELS,
+                           count_labels=COUNT_LABELS, failed=failed,
+                           outbox_counts={EmailStatus(k).value: v for k, v in by_status.items()})
+
+
+@bp.post("/taches/emails/<int:email_id>/renvoyer")
+@national_only
+def resend_email(email_id: int):
+    from ep_web.domain.lifecycle import resend_failed_email
+
+    email = db.session.get(OutboxEmail, email_id)
+    if email is None:
+        abort(404)
+    try:
+        resend_failed_email(_actor(), email)
+    except NotAllowed:
+        rollback()
+        abort(403)
+    except DomainError as exc:
+        rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("national.jobs"), 303)
+    commit()
+    flash(f"L'e-mail « {email.subject} » à {email.to} est renvoyé.", "success")
+    return redirect(url_for("national.jobs"), 303)

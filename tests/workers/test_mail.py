@@ -1,50 +1,41 @@
 """The outbox: written in the caller's transaction, sent after commit — in-process
-without Redis, by an RQ worker with Redis; never lost when Redis is down."""
+without Redis, by an RQ worker with Redis; never lost when Redis or SMTP is
+down; retried with backoff; sent at most once, even when a worker dies."""
 import os
-import socket
-import time
-from email import message_from_bytes, policy
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from ep_web.domain.accounts import create_technicien
 from ep_web.extensions import db
-from ep_web.models import EmailStatus, OutboxEmail
+from ep_web.models import EmailStatus, JobRun, OutboxEmail
 from ep_web.transaction import commit, rollback
-from workers.mail import MAX_ATTEMPTS, flush_outbox, send_email
+from tests.workers.conftest import NO_REDIS, REDIS_URL, free_port, work
+from workers.mail import (
+    CLAIM_TIMEOUT,
+    INTERRUPTED,
+    MAX_ATTEMPTS,
+    backoff,
+    flush_outbox,
+    send_email,
+    send_pending,
+)
 
-REDIS_URL = os.environ.get("EP_TEST_REDIS_URL", "")
-
-
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp(app):
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port)
-    yield sink
-    controller.stop()
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _new_tech(w, n=1):
     return create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{n}", "prenom": "Ada",
                                               "email": f"ada{n}@{w.partenaire.domain_list[0]}"})
+
+
+def _statuses():
+    db.session.expire_all()
+    return db.session.scalars(db.select(OutboxEmail.status).order_by(OutboxEmail.id)).all()
 
 
 def test_rolled_back_change_sends_nothing(app, make, smtp):
@@ -65,6 +56,7 @@ def test_sent_by_smtp_after_commit_in_process(app, make, smtp):
     assert msg["To"] == tech.email
     assert msg.is_multipart()  # text + HTML
     assert tech.login in msg.get_body(("plain",)).get_content()
+    assert "é" in msg.get_body(("plain",)).get_content()  # UTF-8 survives the SMTP dialogue
     assert db.session.get(OutboxEmail, 1).status == EmailStatus.SENT
 
 
@@ -76,17 +68,75 @@ def test_without_smtp_the_local_outbox_folder_gets_the_message(app, make, tmp_pa
     assert len(files) == 1 and b"/activation/" in files[0].read_bytes()
 
 
-def test_smtp_down_keeps_it_pending_then_failed_after_last_try(app, make):
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=_free_port(), SMTP_TIMEOUT=1)
+def test_backoff_grows_then_caps():
+    assert [backoff(n) for n in (1, 2, 3, 4)] == [timedelta(minutes=m) for m in (1, 5, 25, 125)]
+    assert backoff(5) == backoff(7) == timedelta(hours=6)
+
+
+def test_smtp_down_retries_with_backoff_then_fails_after_the_last_try(app, make, clock):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(), SMTP_TIMEOUT=1)
     w = make.world()
     _new_tech(w)
     commit()
     email = db.session.scalars(db.select(OutboxEmail)).one()
     assert email.status == EmailStatus.PENDING and email.attempts == 1 and "Error" in email.last_error
-    for _ in range(MAX_ATTEMPTS - 1):
-        send_email(email.id)
+    assert email.next_attempt_at == clock.now() + timedelta(minutes=1)
+    # Not before its time: neither the RQ job nor the flush touches it.
+    assert send_email(email.id) is False
+    assert send_pending()["sent"] == 0
     db.session.refresh(email)
+    assert email.attempts == 1
+    for attempt in range(2, MAX_ATTEMPTS + 1):
+        clock.advance(seconds=backoff(attempt - 1).total_seconds())
+        assert send_pending() == {"sent": 0, "not_sent": 1, "interrupted": 0}
+        db.session.refresh(email)
+        assert email.attempts == attempt
     assert email.status == EmailStatus.FAILED
+    clock.advance(days=2)
+    assert send_pending()["not_sent"] == 0  # failed: never tried again by itself
+
+
+def test_smtp_down_then_up_is_delivered_once_by_the_flush(app, make, clock, smtp):
+    smtp.server.stop()  # the SMTP server is down when the request commits
+    w = make.world()
+    _new_tech(w)
+    commit()
+    assert _statuses() == [EmailStatus.PENDING]
+    smtp.server.start()  # back up, same port
+    assert flush_outbox()["sent"] == 0  # backoff not elapsed yet
+    clock.advance(minutes=1)
+    assert flush_outbox() == {"sent": 1, "not_sent": 0, "interrupted": 0}
+    clock.advance(days=1)
+    assert flush_outbox()["sent"] == 0
+    assert smtp.to() == [f"ada1@{w.partenaire.domain_list[0]}"]
+    assert _statuses() == [EmailStatus.SENT]
+    run = db.session.scalars(db.select(JobRun).where(JobRun.name == "flush_outbox").order_by(JobRun.id)).all()[1]
+    assert run.status == "ok" and run.counts == {"sent": 1, "not_sent": 0, "interrupted": 0}
+
+
+def test_permanent_refusal_fails_at_once(app, make, smtp):
+    w = make.world()
+    smtp.refuse_rcpt = f"ada1@{w.partenaire.domain_list[0]}"
+    _new_tech(w)
+    commit()
+    email = db.session.scalars(db.select(OutboxEmail)).one()
+    assert email.status == EmailStatus.FAILED and email.attempts == 1 and "550" in email.last_error
+
+
+def test_no_answer_after_the_data_is_uncertain_and_never_resent(app, make, clock, smtp):
+    """The server got the message but its answer never came (timeout): it may
+    be delivered, so it is failed for a person to check, not retried."""
+    app.config["SMTP_TIMEOUT"] = 1
+    smtp.hold = lambda msg: True
+    w = make.world()
+    _new_tech(w)
+    commit()
+    smtp.release.set()
+    email = db.session.scalars(db.select(OutboxEmail)).one()
+    assert email.status == EmailStatus.FAILED and "incertain" in email.last_error
+    clock.advance(days=1)
+    assert flush_outbox()["sent"] == 0
+    assert len(smtp.messages) == 1
 
 
 def test_a_sent_email_is_never_sent_twice(app, make, smtp):
@@ -94,38 +144,106 @@ def test_a_sent_email_is_never_sent_twice(app, make, smtp):
     _new_tech(w)
     commit()
     assert send_email(1) is False
-    assert flush_outbox() == 0
+    assert flush_outbox()["sent"] == 0
     assert len(smtp.messages) == 1
 
 
 def test_redis_down_loses_nothing(app, make, smtp):
-    app.config["REDIS_URL"] = f"redis://127.0.0.1:{_free_port()}/0"
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
     w = make.world()
     tech = _new_tech(w)
     commit()  # the account exists even though the job could not be queued
     assert tech.id is not None and smtp.messages == []
-    assert db.session.scalars(db.select(OutboxEmail.status)).all() == [EmailStatus.PENDING]
-    assert flush_outbox() == 1
+    assert _statuses() == [EmailStatus.PENDING]
+    assert flush_outbox()["sent"] == 1
     assert len(smtp.messages) == 1
 
 
-@pytest.mark.skipif(not REDIS_URL, reason="EP_TEST_REDIS_URL not set (.ci/run sets it)")
-def test_rq_worker_sends_after_commit(app, make, smtp):
-    from redis import Redis
-    from rq import Queue, SimpleWorker
+def test_crash_between_claim_and_send_is_never_resent(app, make, clock, smtp, monkeypatch):
+    """A worker dies after claiming (pending → sending) and maybe after SMTP
+    accepted: nobody can tell, so the row is failed for review after the claim
+    timeout, never sent again by the flush."""
+    import workers.mail as mail
 
-    app.config["REDIS_URL"] = REDIS_URL
-    conn = Redis.from_url(REDIS_URL)
-    queue = Queue(app.config["RQ_QUEUE"], connection=conn)
-    queue.empty()
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing sent at commit
+    w = make.world()
+    _new_tech(w, 1)
+    _new_tech(w, 2)
+    commit()
+
+    class WorkerKilled(BaseException):
+        pass
+
+    def die(email):
+        raise WorkerKilled  # not an Exception: nothing of send_email's handling runs
+
+    monkeypatch.setattr(mail, "transmit", die)
+    with pytest.raises(WorkerKilled):
+        send_email(1)
+    db.session.rollback()
+    monkeypatch.undo()
+    assert _statuses() == [EmailStatus.SENDING, EmailStatus.PENDING]
+    assert flush_outbox() == {"sent": 1, "not_sent": 0, "interrupted": 0}  # the rerun finishes the rest
+    clock.advance(seconds=CLAIM_TIMEOUT.total_seconds() - 1)
+    assert flush_outbox()["interrupted"] == 0  # a slow live worker keeps its claim
+    clock.advance(seconds=2)
+    assert flush_outbox() == {"sent": 0, "not_sent": 0, "interrupted": 1}
+    assert _statuses() == [EmailStatus.FAILED, EmailStatus.SENT]
+    assert db.session.get(OutboxEmail, 1).last_error == INTERRUPTED
+    assert smtp.to() == [f"ada2@{w.partenaire.domain_list[0]}"]
+
+
+def test_rq_worker_sends_after_commit(app, make, smtp, redis_queue):
     w = make.world()
     _new_tech(w)
     commit()
-    assert queue.count == 1 and smtp.messages == []
-    SimpleWorker([queue], connection=conn).work(burst=True)
-    deadline = time.monotonic() + 5
-    while not smtp.messages and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert redis_queue.count == 1 and smtp.messages == []
+    work(redis_queue)
     assert len(smtp.messages) == 1
-    db.session.expire_all()
-    assert db.session.scalars(db.select(OutboxEmail.status)).all() == [EmailStatus.SENT]
+    assert _statuses() == [EmailStatus.SENT]
+    work(redis_queue)  # nothing left, nothing resent
+    assert len(smtp.messages) == 1
+
+
+@pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS)
+def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis_queue, db_url, tmp_path):
+    """A real ``rq worker`` process is killed (SIGKILL) while it sends the second
+    of three e-mails. The rerun sends the third; the second is never sent again
+    (it may have arrived: the server had its data), it is failed for review."""
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # Redis "down" at commit: all pending
+    w = make.world()
+    for n in (1, 2, 3):
+        _new_tech(w, n)
+    commit()
+    app.config["REDIS_URL"] = REDIS_URL
+    second = f"ada2@{w.partenaire.domain_list[0]}"
+    smtp.hold = lambda msg: msg["To"] == second
+    redis_queue.enqueue("workers.mail.flush_outbox")
+    env = {**os.environ, "DATABASE_URL": db_url.replace("+psycopg", ""), "REDIS_URL": REDIS_URL,
+           "EP_SMTP_HOST": "127.0.0.1", "EP_SMTP_PORT": str(smtp.server.port), "EP_SMTP_TIMEOUT": "30",
+           "EP_RQ_QUEUE": redis_queue.name, "EP_MAIL_PRINT": "0", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--worker-class", "rq.SimpleWorker",
+         "--url", REDIS_URL, redis_queue.name],
+        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        assert smtp.received.wait(60), proc.stderr.read().decode()[-3000:] if proc.poll() is not None else "no data"
+        # SIGKILL: no cleanup at all. (A forking worker's work horse runs in a
+        # session of its own: SimpleWorker runs the job in the killed process.)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    smtp.release.set()
+    assert _statuses() == [EmailStatus.SENT, EmailStatus.SENDING, EmailStatus.PENDING]
+    # The rerun (the next periodic flush, here on a burst worker) finishes the work.
+    clock.at = datetime.now(timezone.utc)  # the killed worker used the real clock
+    redis_queue.enqueue("workers.mail.flush_outbox")
+    work(redis_queue)
+    assert _statuses() == [EmailStatus.SENT, EmailStatus.SENDING, EmailStatus.SENT]
+    clock.advance(seconds=CLAIM_TIMEOUT.total_seconds() + 1)
+    assert flush_outbox()["interrupted"] == 1
+    assert _statuses() == [EmailStatus.SENT, EmailStatus.FAILED, EmailStatus.SENT]
+    assert sorted(smtp.to()) == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2, 3))

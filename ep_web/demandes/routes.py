@@ -1,0 +1,401 @@
+"""The partner's demandes (SPEC §4): a technicien chooses the caisse and the
+service, writes the demande (identity of the person, never the NIR), follows it
+(timeline, thread, files) and reads the history of the structure.
+
+Every route: load and authorize (a technicien only; a demande of another
+structure, or to a caisse whose convention has ended, is a 404) → validate the
+form → call one domain function (ep_web.domain.demandes) → commit once → 303;
+on a DomainError, roll back and show the message next to its field with
+everything typed kept (422) — files excepted: the browser cannot re-send them,
+the page says so."""
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ep_web.demandes.forms import SERVICES, CheckForm, DemandeForm, HistoryForm, ReplyForm, typed_fields
+from ep_web.demandes.helpers import register as register_helpers
+from ep_web.domain import demandes as dm
+from ep_web.domain.errors import DomainError
+from ep_web.domain.textguard import HEALTH_CONFIRM_FIELD, find_health_terms, find_nirs, highlight, nir_message
+from ep_web.extensions import db
+from ep_web.forms import attach_error
+from ep_web.htmx import is_partial, render_page_or_fragment
+from ep_web.models import Account, AccountStatus, Attachment, Demande, DemandeStatus, Profile, Service
+from ep_web.permissions import profile_required
+from ep_web.transaction import commit, rollback
+
+bp = Blueprint("demandes", __name__, url_prefix="/demandes")
+register_helpers(bp)
+
+technicien_required = profile_required(Profile.TECHNICIEN)
+PER_PAGE = 20
+
+# Labels of the free texts, per service (the field names are the domain's).
+MESSAGE_LABELS = {
+    Service.CONTACT.value: ("Votre message", None),
+    Service.ETUDE_DOSSIER.value: ("Décrivez la situation et ce que vous demandez", None),
+    Service.SUIVI_AME.value: ("Message", "Facultatif."),
+    Service.SIGNALEMENT.value: ("Décrivez la situation de la personne", "Sans information médicale."),
+    Service.RENDEZ_VOUS.value: ("Informations complémentaires", "Facultatif."),
+    Service.DOCUMENT.value: ("Message", "Facultatif."),
+}
+# Every text the live guard may check, and those that are free texts (health warning too).
+FREE_TEXTS = {"subject", "message", "urgency_detail", "reason", "slots", "document_other", "body"}
+GUARDED = FREE_TEXTS | {"nom", "prenom"}
+
+
+def _actor() -> Account:
+    return current_user._get_current_object()
+
+
+def demande_access(view):
+    """A demande page: for the techniciens of the author's structure only.
+    Anyone else — another structure, a caisse agent, another profile — gets a
+    404: the demande's existence is not revealed (SPEC §8)."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if current_user.profile != Profile.TECHNICIEN:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _demande_or_404(demande_id: int) -> Demande:
+    demande = db.session.get(Demande, demande_id)
+    if demande is None or not dm.can_view_demande(current_user, demande):
+        abort(404)
+    return demande
+
+
+def _chosen_files(files) -> list:
+    return [f for f in (files or []) if f and f.filename]
+
+
+def _prepare(files, existing: int = 0) -> list:
+    """Uploaded files checked by the attachments domain (type by content, size,
+    count, virus scan); nothing chosen → nothing to check."""
+    files = _chosen_files(files)
+    if not files:
+        return []
+    from ep_web.domain.attachments import validate_uploads
+
+    return validate_uploads(files, existing)
+
+
+def _flag_every_nir(form, names) -> None:
+    """The domain reports the first refused field; the page shows every field
+    holding a NIR at once, so that one round trip fixes them all."""
+    for name in names:
+        field = getattr(form, name, None)
+        if field is None or field.errors:
+            continue
+        found = find_nirs(field.data or "")
+        if found:
+            field.errors = list(field.errors or []) + [nir_message(found[0])]
+
+
+# ---------------------------------------------------------------- step 1: caisse and service
+
+def _chosen_convention(conventions, caisse_id, departement):
+    """The caisse asked for, else the one of the person's département (SPEC §4
+    default), else the only one."""
+    if caisse_id:
+        for conv in conventions:
+            if conv.caisse_id == caisse_id:
+                return conv
+    if departement:
+        caisse = dm.default_caisse(current_user.partenaire_id, departement)
+        if caisse is not None:
+            return next((c for c in conventions if c.caisse_id == caisse.id), None)
+    if len(conventions) == 1:
+        return conventions[0]
+    return None
+
+
+def _services_of(conv) -> list[Service]:
+    return [s for s in Service if conv.enables(s)]
+
+
+@bp.get("/nouvelle")
+@technicien_required
+def new():
+    """Choose the caisse (proposed from the person's département) then one of
+    the services its convention enables."""
+    conventions = dm.caisses_for(current_user.partenaire_id)
+    departement = (request.args.get("departement") or "").strip().upper()[:3]
+    caisse_id = request.args.get("caisse_id", type=int)
+    conv = _chosen_convention(conventions, caisse_id, departement)
+    uncovered = bool(departement) and dm.default_caisse(current_user.partenaire_id, departement) is None
+    ctx = {"conventions": conventions, "conv": conv, "departement": departement,
+           "services": _services_of(conv) if conv else [], "uncovered": uncovered}
+    return render_page_or_fragment("demandes/new.html", "demandes/_services.html", **ctx)
+
+
+# ---------------------------------------------------------------- step 2: the form of a service
+
+def _service_or_404(service: str) -> str:
+    if service not in SERVICES:
+        abort(404)
+    return service
+
+
+def _health_hits(form, service: str) -> list[tuple[str, object]]:
+    """Each free text holding health terms, highlighted (SPEC §4 [5])."""
+    hits = []
+    for name in dm.FREE_TEXT_FIELDS[service]:
+        text = getattr(form, name).data or ""
+        matches = find_health_terms(text)
+        if matches:
+            hits.append((_label(service, name, getattr(form, name).label.text), highlight(text, matches)))
+    return hits
+
+
+def _label(service: str, name: str, default: str) -> str:
+    return MESSAGE_LABELS[service][0] if name == "message" else default
+
+
+def _duplicates(form, service: str) -> list[Demande]:
+    if not (form.caisse_id.data and form.nom.data and form.prenom.data and form.date_naissance.data):
+        return []
+    return dm.find_duplicates(form.caisse_id.data, service, form.nom.data.strip(), form.prenom.data.strip(),
+                              form.date_naissance.data)
+
+
+def _render_form(service: str, form: DemandeForm, conventions, status: int = 200, **extra):
+    ctx = {"service": Service(service), "form": form, "conventions": conventions,
+           "message_label": MESSAGE_LABELS[service], "health_hits": [], "duplicates": [], "files_lost": [],
+           "foreign_caisse": None, "can_view": lambda d: dm.can_view_demande(current_user, d)}
+    ctx.update(extra)
+    return render_template("demandes/form.html", **ctx), status
+
+
+@bp.get("/nouvelle/<service>")
+@technicien_required
+def new_service(service: str):
+    service = _service_or_404(service)
+    conventions = [c for c in dm.caisses_for(current_user.partenaire_id) if c.enables(service)]
+    if not conventions:
+        flash("Ce service n'est ouvert à votre structure par aucune des caisses avec lesquelles elle a une "
+              "convention en cours.", "error")
+        return render_template("demandes/new.html", conventions=dm.caisses_for(current_user.partenaire_id),
+                               conv=None, departement="", services=[], uncovered=False), 403
+    form = DemandeForm(formdata=None)
+    form.set_caisses(conventions)
+    departement = (request.args.get("departement") or "").strip().upper()[:3]
+    caisse_id = request.args.get("caisse_id", type=int)
+    conv = _chosen_convention(conventions, caisse_id, departement)
+    form.caisse_id.data = conv.caisse_id if conv else None
+    form.departement.data = departement
+    foreign = None
+    if caisse_id and conv is None or (conv and caisse_id and conv.caisse_id != caisse_id):
+        foreign = "La caisse choisie n'ouvre pas ce service à votre structure : choisissez-en une autre."
+    return _render_form(service, form, conventions, foreign_caisse=foreign)
+
+
+@bp.post("/nouvelle/<service>")
+@technicien_required
+def create(service: str):
+    """SPEC §4: create the demande; every refusal comes back next to its field."""
+    service = _service_or_404(service)
+    conventions = [c for c in dm.caisses_for(current_user.partenaire_id) if c.enables(service)]
+    form = DemandeForm()
+    form.set_caisses(conventions)
+    chosen = _chosen_files(request.files.getlist(form.files.name))
+    if form.validate_on_submit():
+        try:
+            prepared = _prepare(chosen)
+            demande = dm.create_demande(_actor(), form.to_input(service), prepared)
+        except DomainError as exc:
+            rollback()
+            attach_error(form, exc)
+            extra = {}
+            if exc.field == HEALTH_CONFIRM_FIELD:
+                extra["health_hits"] = _health_hits(form, service)
+            if exc.field == "duplicate_confirmed":
+                extra["duplicates"] = _duplicates(form, service)
+        else:
+            commit()
+            flash(f"Votre demande {demande.reference} est transmise à la {demande.caisse.name}. "
+                  "Vous serez prévenu(e) par e-mail de chaque réponse.", "success")
+            return redirect(url_for("demandes.show", demande_id=demande.id), 303)
+    else:
+        extra = {}
+    _flag_every_nir(form, typed_fields(service))
+    if form.duplicate_confirmed.data and not extra.get("duplicates"):
+        extra["duplicates"] = _duplicates(form, service)
+    if form.health_confirmed.data and not extra.get("health_hits"):
+        extra["health_hits"] = _health_hits(form, service)
+    return _render_form(service, form, conventions, 422, files_lost=[f.filename for f in chosen], **extra)
+
+
+# ---------------------------------------------------------------- the live guard
+
+@bp.post("/verification")
+@technicien_required
+def check():
+    """Live feedback while typing (htmx, debounced): the NIR message (masked)
+    for any typed field, and the health terms highlighted for a free text. The
+    same checks run on submit — this only helps."""
+    form = CheckForm()
+    name = form.field.data or ""
+    if name not in GUARDED:
+        return render_template("demandes/_guard.html", nir=None, health=None)
+    value = (request.form.get(name) or "")[:4000]
+    nirs = find_nirs(value)
+    health = None
+    if name in FREE_TEXTS:
+        matches = find_health_terms(value)
+        if matches:
+            health = {"terms": list(dict.fromkeys(m.term for m in matches)), "text": highlight(value, matches)}
+    return render_template("demandes/_guard.html", nir=nir_message(nirs[0]) if nirs else None, health=health)
+
+
+# ---------------------------------------------------------------- one demande
+
+def _render_show(demande: Demande, reply_form: ReplyForm | None = None, status: int = 200, **extra):
+    ctx = {"demande": demande, "reply_form": reply_form or ReplyForm(formdata=None),
+           "download_endpoint": "demandes.download", "health_hits": [], "files_lost": [],
+           "max_files": _max_files(), "complement_message": _complement_message(demande)}
+    ctx.update(extra)
+    return render_template("demandes/show.html", **ctx), status
+
+
+def _max_files() -> int:
+    from flask import current_app
+
+    return current_app.config["MAX_ATTACHMENTS"]
+
+
+def _complement_message(demande: Demande):
+    """The caisse's last message when it waits for a complement."""
+    if demande.status != DemandeStatus.ATTENTE_COMPLEMENT:
+        return None
+    return next((m for m in reversed(demande.messages) if m.from_caisse), None)
+
+
+@bp.get("/<int:demande_id>")
+@demande_access
+def show(demande_id: int):
+    """The demande for the structure: person, content, timeline, thread, files
+    and the reply form (this is the page the author's e-mails link to)."""
+    return _render_show(_demande_or_404(demande_id))
+
+
+@bp.get("/<int:demande_id>/messages")
+@demande_access
+def messages(demande_id: int):
+    """The thread alone (htmx), or the demande page at the thread."""
+    demande = _demande_or_404(demande_id)
+    if is_partial():
+        return render_template("demandes/_thread.html", demande=demande)
+    return redirect(url_for("demandes.show", demande_id=demande.id, _anchor="echanges"), 303)
+
+
+@bp.post("/<int:demande_id>/messages")
+@demande_access
+def reply(demande_id: int):
+    """A message (and files) from the structure; answers a complement request."""
+    demande = _demande_or_404(demande_id)
+    form = ReplyForm()
+    chosen = _chosen_files(request.files.getlist(form.files.name))
+    if form.validate_on_submit():
+        was_waiting = demande.status == DemandeStatus.ATTENTE_COMPLEMENT
+        try:
+            prepared = _prepare(chosen, existing=len(demande.attachments))
+            dm.partner_reply(_actor(), demande, form.body.data or "",
+                             health_confirmed=bool(form.health_confirmed.data), prepared_files=prepared)
+        except DomainError as exc:
+            rollback()
+            db.session.refresh(demande)
+            attach_error(form, exc)
+        else:
+            commit()
+            flash("Votre complément est transmis à la caisse." if was_waiting
+                  else "Votre message est transmis à la caisse.", "success")
+            return redirect(url_for("demandes.show", demande_id=demande.id, _anchor="echanges"), 303)
+    _flag_every_nir(form, ("body",))
+    hits = []
+    if form.health_confirmed.errors or form.health_confirmed.data:
+        matches = find_health_terms(form.body.data or "")
+        if matches:
+            hits = [("Votre message", highlight(form.body.data or "", matches))]
+    return _render_show(demande, form, 422, health_hits=hits, files_lost=[f.filename for f in chosen])
+
+
+@bp.get("/<int:demande_id>/pieces/<int:attachment_id>")
+@demande_access
+def download(demande_id: int, attachment_id: int):
+    """SPEC §4/§7: a file of one of the structure's demandes, served as an
+    attachment to the techniciens of the structure only; each download is audited."""
+    demande = _demande_or_404(demande_id)
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.demande_id != demande.id:
+        abort(404)
+    from ep_web.domain.attachments import send_attachment
+
+    dm.record_download(_actor(), attachment)
+    commit()
+    return send_attachment(attachment)
+
+
+# ---------------------------------------------------------------- history
+
+def _history_filters(form: HistoryForm) -> dm.Filters:
+    """The filters as typed; a value the form refused (an unreadable date) is ignored."""
+    service = form.service.data if form.service.data in SERVICES else ""
+    status = form.status.data if form.status.data in DemandeStatus._value2member_map_ else ""
+    return dm.Filters(
+        service=service, status=status, caisse_id=form.caisse_id.data, author_id=form.author_id.data,
+        date_from=form.date_from.data if not form.date_from.errors else None,
+        date_to=form.date_to.data if not form.date_to.errors else None,
+        q=(form.q.data or "").strip()[:100],
+    )
+
+
+def _authors() -> list[Account]:
+    """The structure's techniciens (deleted accounts have no name left to pick)."""
+    return list(db.session.scalars(
+        select(Account).where(Account.partenaire_id == current_user.partenaire_id,
+                              Account.profile == Profile.TECHNICIEN, Account.status != AccountStatus.DELETED)
+        .order_by(Account.nom, Account.prenom, Account.id)))
+
+
+def _args(**override) -> dict:
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args.update(override)
+    return {k: v for k, v in args.items() if v}
+
+
+def _page_url(page: int) -> str:
+    return url_for("demandes.index", **_args(page=page if page > 1 else None))
+
+
+@bp.get("")
+@technicien_required
+def index():
+    """SPEC §4 History: every demande of the structure (not only the user's),
+    filters, search by the person's name, 20 per page; the results region is
+    the same markup for the page and for htmx."""
+    form = HistoryForm(formdata=request.args)
+    form.caisse_id.choices = [("", "Toutes les caisses")] + [(c.caisse_id, c.caisse.name)
+                                                              for c in dm.caisses_for(current_user.partenaire_id)]
+    form.author_id.choices = [("", "Tous les auteurs")] + [(a.id, a.full_name) for a in _authors()]
+    form.validate()
+    filters = _history_filters(form)
+    query = dm.history_query(current_user, filters).options(selectinload(Demande.caisse),
+                                                            selectinload(Demande.author))
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows, total, pages = dm.paginate(query, page, PER_PAGE)
+    if page > pages:
+        page = pages
+        rows, total, pages = dm.paginate(query, page, PER_PAGE)
+    filtered = any(v for k, v in request.args.items() if k != "page")
+    ctx = {"form": form, "rows": rows, "total": total, "page": page, "pages": pages, "page_url": _page_url,
+           "filtered": filtered}
+    return render_page_or_fragment("demandes/index.html", "demandes/_history_results.html", **ctx)

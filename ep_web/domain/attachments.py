@@ -1,0 +1,378 @@
+"""Attachments (SPEC §4): PDF, JPEG or PNG only, recognised by content; 10 MB
+each, 5 per demande; virus-scanned by clamd when configured; stored outside
+the web root under a generated name; downloaded only as an attachment.
+
+The flow for a route::
+
+    prepared = attachments.validate_uploads(form.files.data, len(demande.attachments))
+    for p in prepared:
+        attachments.store(p, uploader=current_user, demande=demande)
+    commit()
+
+Orphan files: ``store`` writes the file before the row is committed. When the
+transaction that added the row ends without a commit (rollback, exception,
+session closed), the files it wrote are deleted at once (session events below).
+What that cannot cover — a process killed between write and commit, a rolled
+back SAVEPOINT inside a committed transaction — ``remove_orphans()`` deletes
+later: files with no row, older than a grace period (the purge job calls it).
+"""
+import hashlib
+import logging
+import os
+import re
+import secrets
+import tempfile
+import time
+import unicodedata
+from dataclasses import dataclass, field as dc_field
+from datetime import timedelta
+from pathlib import Path
+from typing import IO
+
+from flask import current_app, send_file
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
+
+from ep_web.clamav import Clamd, ClamdError
+from ep_web.clock import now
+from ep_web.domain.errors import DomainError
+from ep_web.extensions import db
+from ep_web.models.demande import Attachment
+
+log = logging.getLogger(__name__)
+
+KINDS = {
+    # kind: (magic number at offset 0, MIME type, label)
+    "pdf": (b"%PDF-", "application/pdf", "PDF"),
+    "jpeg": (b"\xff\xd8\xff", "image/jpeg", "JPEG"),
+    "png": (b"\x89PNG\r\n\x1a\n", "image/png", "PNG"),
+}
+SNIFF_BYTES = 8
+READ_CHUNK = 64 * 1024
+STORED_NAME = re.compile(r"^[0-9a-f]{32}$")
+PART_SUFFIX = ".part"
+_PENDING = "ep_attachment_files"
+
+
+def sniff(head: bytes) -> str | None:
+    """The file's kind ("pdf", "jpeg", "png") read from its first bytes, or
+    None. SPEC §4: the type is recognised by content, never by the name, the
+    extension or the type the browser declared.
+
+    Magic numbers, not a library: the three formats are fixed and each is
+    identified by its signature at offset 0 (ISO 32000 ``%PDF-``, JPEG SOI +
+    marker ``FF D8 FF``, the 8-byte PNG signature), which is all a library such
+    as ``filetype`` (unreleased since 2022) would check for them too."""
+    for kind, (magic, _, _) in KINDS.items():
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+@dataclass
+class PreparedFile:
+    """An upload that passed every check, held in a temporary file (in memory
+    up to 1 MB, then on disk, unlinked) until ``store`` writes it."""
+
+    original_name: str
+    kind: str
+    content_type: str
+    size: int
+    sha256: str
+    data: IO[bytes] = dc_field(repr=False)
+
+    def close(self) -> None:
+        self.data.close()
+
+
+def clean_name(name: str | None) -> str:
+    """The name shown and offered on download: the last path component (some
+    browsers send a full path), NFC, without control or bidi characters (an
+    RLO can disguise ``photo‮fdp.exe``), at most 255 characters, extension kept."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(c for c in name if unicodedata.category(c) not in {"Cc", "Cf", "Cs", "Zl", "Zp"})
+    name = " ".join(name.split()).strip(" .")
+    if len(name) > 255:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 10:
+            name = stem[: 254 - len(ext)] + "." + ext
+        else:
+            name = name[:255]
+    return name or "fichier"
+
+
+def _kinds_label(allowed) -> str:
+    labels = [KINDS[k][2] for k in allowed]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " ou " + labels[-1]
+
+
+def _mb(n: int) -> str:
+    mb = n / (1024 * 1024)
+    return f"{mb:g}".replace(".", ",")
+
+
+def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"), field: str = "files") -> list[PreparedFile]:
+    """Check the files of one form submission (SPEC §4) and return them ready
+    to store: empty file inputs are skipped; at most ``MAX_ATTACHMENTS`` in all
+    (``existing_count`` already attached plus these); each at most
+    ``MAX_ATTACHMENT_BYTES``, counted while reading (Content-Length is not
+    trusted); virus-scanned by clamd when ``CLAMD_SOCKET``/``CLAMD_ADDRESS`` is
+    set — and refused if clamd cannot answer (fail closed); its kind sniffed
+    from its content among ``allowed``.
+
+    Raises DomainError(message, field) naming each refused file and why; the
+    scan runs before the type check so that an infected file is reported as
+    such. Nothing is written to UPLOAD_DIR here."""
+    config = current_app.config
+    limit, max_count = config["MAX_ATTACHMENT_BYTES"], config["MAX_ATTACHMENTS"]
+    files = [f for f in (files or []) if f is not None and (f.filename or "").strip()]
+    if existing_count + len(files) > max_count:
+        room = max(max_count - existing_count, 0)
+        if existing_count == 0:
+            msg = f"Vous pouvez joindre {max_count} fichiers au maximum ; vous en avez choisi {len(files)}."
+        elif room == 0:
+            msg = f"{existing_count} fichiers sont déjà joints : c'est le maximum ({max_count}), vous ne pouvez plus en ajouter."
+        else:
+            msg = (f"Vous pouvez joindre {max_count} fichiers au maximum : {existing_count} sont déjà joints, "
+                   f"vous pouvez en ajouter {room} (vous en avez choisi {len(files)}).")
+        raise DomainError(msg, field)
+
+    scanner = Clamd.from_config(config)
+    prepared: list[PreparedFile] = []
+    refusals: list[str] = []
+    try:
+        for storage in files:
+            name = clean_name(storage.filename)
+            item = _read(storage, name, limit)
+            if isinstance(item, str):
+                refusals.append(item)
+                continue
+            data, size, digest, head = item
+            if size == 0:
+                data.close()
+                refusals.append(f"« {name} » est vide.")
+                continue
+            if scanner is not None:
+                data.seek(0)
+                try:
+                    signature = scanner.scan(data)
+                except ClamdError as exc:
+                    data.close()
+                    log.error("antivirus indisponible : %s", exc)
+                    raise DomainError(f"« {name} » : analyse antivirus indisponible, réessayez plus tard.", field) from exc
+                if signature:
+                    data.close()
+                    log.warning("virus refusé : %s (sha256 %s)", signature, digest)
+                    shown = signature.removesuffix(".UNOFFICIAL")
+                    refusals.append(f"« {name} » : un virus a été détecté ({shown}), le fichier est refusé.")
+                    continue
+            kind = sniff(head)
+            if kind not in allowed:
+                data.close()
+                refusals.append(f"« {name} » : format non accepté ({_kinds_label(allowed)} uniquement).")
+                continue
+            data.seek(0)
+            prepared.append(PreparedFile(name, kind, KINDS[kind][1], size, digest, data))
+        if refusals:
+            raise DomainError(" ".join(refusals), field)
+    except BaseException:
+        for p in prepared:
+            p.close()
+        raise
+    return prepared
+
+
+def _read(storage, name: str, limit: int):
+    """Copy the upload into a temporary file, chunk by chunk, stopping one
+    byte past the limit. Returns (file, size, sha256, head) or a refusal."""
+    stream = storage.stream
+    try:
+        stream.seek(0)
+    except (AttributeError, OSError):
+        pass
+    data = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+    digest, size, head = hashlib.sha256(), 0, b""
+    while chunk := stream.read(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            data.close()
+            return f"« {name} » dépasse {_mb(limit)} Mo."
+        if len(head) < SNIFF_BYTES:
+            head += chunk[: SNIFF_BYTES - len(head)]
+        digest.update(chunk)
+        data.write(chunk)
+    return data, size, digest.hexdigest(), head
+
+
+def upload_dir() -> Path:
+    """UPLOAD_DIR, created private (0700). Refuses a folder under static/:
+    files must never be reachable without the permission check of a route."""
+    path = Path(current_app.config["UPLOAD_DIR"]).resolve()
+    static = Path(current_app.static_folder).resolve() if current_app.static_folder else None
+    if static is not None and (path == static or static in path.parents):
+        raise RuntimeError(f"UPLOAD_DIR ({path}) ne doit pas être sous static/ ({static})")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, message=None,
+          from_caisse: bool = False) -> Attachment:
+    """Write a validated file to UPLOAD_DIR under a random 32-hex name (no
+    extension, mode 0600) and add its Attachment row (flush, no commit).
+    SPEC §4: stored outside the web root under a generated name.
+
+    The file is written to ``<name>.part`` then renamed, so a stored name never
+    points to half a file. If the transaction ends without a commit, the file
+    is deleted (see the module docstring)."""
+    if (demande is None) == (ticket is None):
+        raise ValueError("store() needs exactly one of demande= or ticket=")
+    folder = upload_dir()
+    stored_name = secrets.token_hex(16)
+    final, part = folder / stored_name, folder / (stored_name + PART_SUFFIX)
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        with os.fdopen(fd, "wb") as out:
+            prepared.data.seek(0)
+            while chunk := prepared.data.read(READ_CHUNK):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(part, final)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    finally:
+        prepared.close()
+
+    session = db.session()
+    session.info.setdefault(_PENDING, []).append(str(final))
+    try:
+        if message is not None and message.id is None:
+            session.flush()
+        attachment = Attachment(
+            demande=demande,
+            message_id=message.id if message is not None else None,
+            uploaded_by_id=uploader.id,
+            from_caisse=from_caisse,
+            original_name=prepared.original_name,
+            stored_name=stored_name,
+            content_type=prepared.content_type,
+            size=prepared.size,
+            sha256=prepared.sha256,
+            created_at=now(),
+        )
+        if ticket is not None:
+            ticket.attachments.append(attachment)
+        session.add(attachment)
+        session.flush()
+    except BaseException:
+        final.unlink(missing_ok=True)
+        raise
+    return attachment
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_committed_files(session, *_):
+    # A SAVEPOINT's commit is not the end: the outer transaction may roll back.
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_uncommitted_files(session, transaction):
+    if transaction.parent is None:
+        for path in session.info.pop(_PENDING, []):
+            Path(path).unlink(missing_ok=True)
+
+
+def _path_of(stored_name: str) -> Path:
+    if not STORED_NAME.match(stored_name or ""):
+        raise ValueError(f"nom de fichier stocké invalide : {stored_name!r}")
+    return upload_dir() / stored_name
+
+
+def open_for_download(attachment: Attachment) -> tuple[Path, str, str]:
+    """(path on disk, name offered to the browser, MIME type) of a stored
+    file; FileNotFoundError if the file is gone (purged).
+
+    No permission check here: the caller has already loaded the demande or
+    ticket through the permissions loaders (another structure's or caisse's
+    object is a 404) and audits the download (``document_downloaded``)."""
+    path = _path_of(attachment.stored_name)
+    if not path.is_file():
+        raise FileNotFoundError(attachment.stored_name)
+    return path, attachment.original_name, attachment.content_type
+
+
+def send_attachment(attachment: Attachment):
+    """The download response: always ``Content-Disposition: attachment`` (never
+    rendered by the browser), the MIME type found by sniffing, ``nosniff``,
+    ``no-store`` (personal data) and a sandboxing CSP in case it is opened.
+
+    Does NOT check permissions: the route loads and authorises the demande or
+    ticket first (SPEC §8), then calls this. 404 if the file is missing."""
+    try:
+        path, name, mimetype = open_for_download(attachment)
+    except (FileNotFoundError, ValueError):
+        raise NotFound() from None
+    response = send_file(path, mimetype=mimetype, as_attachment=True, download_name=name,
+                         conditional=False, etag=False, max_age=None)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def delete_files(stored_names) -> int:
+    """Delete stored files (the purge job, SPEC §7, after deleting their rows).
+    Missing files are ignored; names that are not ours are skipped. Returns
+    how many files were deleted."""
+    deleted = 0
+    for stored_name in stored_names:
+        try:
+            path = _path_of(stored_name)
+        except ValueError:
+            log.warning("delete_files : nom ignoré %r", stored_name)
+            continue
+        try:
+            path.unlink()
+            deleted += 1
+        except FileNotFoundError:
+            pass
+    return deleted
+
+
+def remove_orphans(older_than: timedelta = timedelta(hours=1), at: float | None = None) -> int:
+    """Delete files of UPLOAD_DIR that no Attachment row names (a transaction
+    that never committed, a crash) and leftover ``.part`` files, once older
+    than ``older_than`` so that an upload still in flight is left alone.
+    ``at`` is the reference time in epoch seconds, default the system time
+    (not the injected clock: it is compared with file mtimes, which the system
+    writes). Returns how many files were deleted."""
+    folder = upload_dir()
+    limit = (at if at is not None else time.time()) - older_than.total_seconds()
+    candidates: dict[str, Path] = {}
+    deleted = 0
+    for path in folder.iterdir():
+        try:
+            if not path.is_file() or path.stat().st_mtime > limit:
+                continue
+        except FileNotFoundError:
+            continue
+        if path.name.endswith(PART_SUFFIX) and STORED_NAME.match(path.name[: -len(PART_SUFFIX)]):
+            path.unlink(missing_ok=True)
+            deleted += 1
+        elif STORED_NAME.match(path.name):
+            candidates[path.name] = path
+    names = list(candidates)
+    for i in range(0, len(names), 500):
+        batch = names[i:i + 500]
+        known = set(db.session.scalars(select(Attachment.stored_name).where(Attachment.stored_name.in_(batch))))
+        for name in batch:
+            if name not in known:
+                candidates[name].unlink(missing_ok=True)
+                deleted += 1
+    return deleted

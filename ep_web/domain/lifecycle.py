@@ -1,0 +1,667 @@
+"""The scheduled lifecycle (SPEC §3, §4, §7): rules that apply by themselves
+when a date passes. The periodic jobs of ``workers/`` call these functions.
+
+Every rule here is *set-based* and *idempotent*:
+
+- one ``UPDATE … WHERE <the rule> RETURNING id`` changes every row the rule
+  selects (no Python loop over the accounts); the WHERE clause is also what
+  makes a second run a no-op, because the row no longer matches once changed;
+- e-mails are written only for the rows that UPDATE returned, in the same
+  transaction. Under concurrency the UPDATE is the claim: on PostgreSQL a
+  second run blocks on the row locks, re-checks the WHERE clause after the
+  first commits and returns nothing, so nobody is warned or reminded twice;
+- audit events are inserted in bulk for the returned rows.
+
+Like every domain function these flush and never commit: the job commits once
+(``workers.journal.run_job``), so the change, its audit trail and its e-mails
+exist together or not at all.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask import current_app, render_template
+from sqlalchemy import Date, String, and_, case, cast, delete, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy.orm import aliased
+
+from ep_web.clock import now, to_paris, today
+from ep_web.domain.conventions import in_force_filter
+from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.extensions import db
+from ep_web.mail import PENDING_KEY
+from ep_web.models import (
+    OPEN_STATUSES,
+    SEAT_STATUSES,
+    Account,
+    AccountStatus,
+    AccountToken,
+    Attachment,
+    AuditEvent,
+    Caisse,
+    Convention,
+    ConventionState,
+    Demande,
+    DemandeEvent,
+    DemandeMessage,
+    DemandeStatus,
+    EmailStatus,
+    GestionnaireRequest,
+    HabilitationReview,
+    JobRun,
+    OutboxEmail,
+    Partenaire,
+    PasswordHistory,
+    Profile,
+    RequestStatus,
+    ReviewItem,
+    Service,
+)
+
+# SPEC §3: "after a warning e-mail a week before".
+IDLE_WARNING_NOTICE = timedelta(days=7)
+# The nightly run starts a few seconds or minutes later or earlier from one
+# night to the next: a warning sent at 00:05:30 must allow the inactivation
+# at 00:05:10 seven nights later, or the account would get a day more.
+RUN_JITTER = timedelta(hours=1)
+# SPEC §3: the password-expiry reminder goes 14 days before.
+PASSWORD_REMINDER_BEFORE = timedelta(days=14)
+# Habilitation reviews: first reminder a week before the deadline, then weekly
+# while unanswered (overdue ones also go to the caisse).
+REVIEW_REMINDER_BEFORE = timedelta(days=7)
+REVIEW_REMINDER_EVERY = timedelta(days=7)
+# Signalements (SPEC §4, 48 h): agents are alerted when less than this is left.
+SIGNALEMENT_ALERT_BEFORE = timedelta(hours=12)
+# The job journal keeps this much history.
+JOURNAL_KEEP = timedelta(days=90)
+# IN (…) lists are cut to stay far below SQLite's bound-parameter limit.
+CHUNK = 500
+
+# Shown on the jobs page (admin_national).
+JOB_LABELS = {
+    "renew_and_end_conventions": "Conventions : reconduction tacite, fin à échéance, fin de convention",
+    "apply_gestionnaire_inactivations": "Départ des gestionnaires à la date convenue",
+    "warn_idle_techniciens": "Avertissement avant inactivation (3 mois sans connexion)",
+    "inactivate_idle_techniciens": "Inactivation des techniciens sans connexion depuis 3 mois",
+    "delete_inactive_accounts": "Suppression des comptes inactifs depuis 6 mois",
+    "remind_password_expiry": "Rappel d'expiration des mots de passe",
+    "remind_habilitation_reviews": "Rappel des revues des habilitations",
+    "purge_closed_demandes": "Purge des demandes clôturées (durée de conservation)",
+    "alert_signalements": "Alerte des agents : signalements à 48 heures",
+    "send_news_digests": "Lettre d'actualités (résumé par e-mail)",
+    "flush_outbox": "Envoi des e-mails en attente",
+}
+COUNT_LABELS = {
+    "warned": "avertis",
+    "inactivated": "inactivés",
+    "deleted": "supprimés",
+    "techniciens_reattached": "techniciens rattachés",
+    "renewed": "reconduites",
+    "ended": "terminées",
+    "accounts_inactivated": "comptes inactivés",
+    "reminded": "relancés",
+    "alerted": "signalements alertés",
+    "demandes": "demandes purgées",
+    "files": "fichiers",
+    "files_removed": "fichiers effacés",
+    "journal_pruned": "lignes de journal purgées",
+    "orphan_files_removed": "fichiers orphelins effacés",
+    "digests": "résumés",
+    "emails": "e-mails écrits",
+    "sent": "envoyés",
+    "not_sent": "non envoyés",
+    "interrupted": "envois interrompus",
+}
+
+REASON_IDLE = "Inactivation automatique : aucune connexion depuis 3 mois"
+REASON_LEAVING = "Départ du gestionnaire à la date convenue"
+REASON_END = "Fin de convention"
+END_REASON = "Arrivée à échéance (dénoncée ou non reconduite)"
+
+
+# ---------------------------------------------------------------- SQL helpers
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _random_nonce():
+    """A fresh 32-hex-character session nonce per row, computed by the database:
+    the sessions of an account changed in bulk end at their next request."""
+    if _dialect() == "postgresql":
+        return func.md5(cast(func.random(), String) + cast(func.clock_timestamp(), String) + cast(Account.id, String))
+    return func.lower(func.hex(func.randomblob(16)))
+
+
+def _plus_one_year(column):
+    """ends_on + 1 year, 29 February → 28 February (as conventions._one_year_after)."""
+    if _dialect() == "postgresql":
+        return cast(column.op("+")(text("interval '1 year'")), Date)
+    return case(
+        (func.strftime("%m-%d", column) == "02-29", func.date(column, "-1 day", "+1 year")),
+        else_=func.date(column, "+1 year"),
+    )
+
+
+def _chunks(seq, size=CHUNK):
+    seq = list(seq)
+    for i in range(0, len(seq), size):
+        yield seq[i:i + size]
+
+
+def _not_suspended():
+    """The partner (if any) is not suspended by a caisse (SPEC §3, fraud)."""
+    return or_(
+        Account.partenaire_id.is_(None),
+        ~exists().where(Partenaire.id == Account.partenaire_id, Partenaire.suspended_at.is_not(None)),
+    )
+
+
+def _audit_rows(rows, action: str, **details) -> int:
+    """Bulk audit events (SPEC §7) written by the system (no actor)."""
+    if not rows:
+        return 0
+    at = now()
+    db.session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "at": at,
+                "action": action,
+                "actor_id": None,
+                "actor_login": "",
+                "target_type": target_type,
+                "target_id": target_id,
+                "caisse_id": caisse_id,
+                "partenaire_id": partenaire_id,
+                "ip": "",
+                "details": {**details, **extra, "automatic": True},
+            }
+            for target_type, target_id, caisse_id, partenaire_id, extra in rows
+        ],
+    )
+    return len(rows)
+
+
+def _email(to: str, template: str, subject: str, **context) -> dict:
+    """One outbox row, rendered from the paired templates like ep_web.mail.queue_email."""
+    context.setdefault("base_url", current_app.config["BASE_URL"].rstrip("/"))
+    context.setdefault("subject", subject)
+    return {
+        "to": to,
+        "subject": subject,
+        "body_text": render_template(f"email/{template}.txt", **context),
+        "body_html": render_template(f"email/{template}.html", **context),
+        "template": template,
+        "status": EmailStatus.PENDING,
+        "attempts": 0,
+        "last_error": "",
+        "created_at": now(),
+    }
+
+
+def _write_emails(rows: list[dict]) -> int:
+    """Insert the outbox rows in the current transaction (they are sent once the
+    job has committed: see workers.journal)."""
+    if rows:
+        db.session.execute(insert(OutboxEmail), rows)
+    return len(rows)
+
+
+def _inactivate_where(*where, reason: str):
+    """Inactivate every account matching ``where`` in one UPDATE; returns
+    (id, partenaire_id, caisse_id, profile) of the accounts changed. Same effects
+    as accounts.inactivate: status, date, reason, no pending schedule, sessions
+    ended (nonce rotated); the quota seat is freed by the status itself."""
+    stmt = (
+        update(Account)
+        .where(*where)
+        .values(
+            status=AccountStatus.INACTIVE,
+            inactivated_at=now(),
+            inactivation_reason=reason,
+            scheduled_inactivation_on=None,
+            session_nonce=_random_nonce(),
+        )
+        .returning(Account.id, Account.partenaire_id, Account.caisse_id, Account.profile)
+        .execution_options(synchronize_session=False)
+    )
+    changed = db.session.execute(stmt).all()
+    _audit_rows(
+        [("account", r.id, r.caisse_id, r.partenaire_id, {}) for r in changed],
+        "account_inactivated",
+        reason=reason,
+    )
+    return changed
+
+
+# ---------------------------------------------------------------- idle techniciens
+
+def _last_activity():
+    """The latest of activation, login and reactivation, each compared on its
+    own below; creation only for an account that has none of them."""
+    return func.coalesce(Account.activated_at, Account.last_login_at, Account.reactivated_at, Account.created_at)
+
+
+def _idle_since(cutoff: datetime):
+    """No activation, login nor reactivation after ``cutoff`` (SPEC §3: the 3
+    months count from the latest of them; a never-activated account counts
+    from its creation)."""
+    return and_(
+        _last_activity() < cutoff,
+        or_(Account.activated_at.is_(None), Account.activated_at < cutoff),
+        or_(Account.last_login_at.is_(None), Account.last_login_at < cutoff),
+        or_(Account.reactivated_at.is_(None), Account.reactivated_at < cutoff),
+    )
+
+
+def _warned_since_last_activity():
+    """The idle warning was sent after the latest activity (a login or a
+    reactivation after the warning cancels it)."""
+    w = Account.idle_warning_sent_at
+    return and_(
+        w.is_not(None),
+        w >= _last_activity(),
+        or_(Account.activated_at.is_(None), w >= Account.activated_at),
+        or_(Account.last_login_at.is_(None), w >= Account.last_login_at),
+        or_(Account.reactivated_at.is_(None), w >= Account.reactivated_at),
+    )
+
+
+def _idle_rule_applies(on: date):
+    """The per-caisse setting (SPEC §3, seed 000; on by default). A partner may
+    work with several caisses: its techniciens are inactivated only if EVERY
+    caisse it holds a convention in force with keeps the setting on. One caisse
+    that turned it off protects the account, because inactivating it would cut
+    that caisse's partner off against the caisse's own choice. A partner with no
+    convention in force gets the default (on). Suspended partners are left
+    alone: their users cannot log in, so the idle clock would be meaningless."""
+    disabled = (
+        select(literal(1))
+        .select_from(Convention)
+        .join(Caisse, Caisse.id == Convention.caisse_id)
+        .where(Convention.partenaire_id == Account.partenaire_id, *in_force_filter(on),
+               Caisse.idle_inactivation_enabled.is_(False))
+        .exists()
+    )
+    return and_(
+        Account.profile == Profile.TECHNICIEN,
+        Account.status.in_(SEAT_STATUSES),
+        ~disabled,
+        _not_suspended(),
+    )
+
+
+def warn_idle_techniciens() -> dict:
+    """SPEC §3: a warning e-mail one week before the 3-month idle inactivation.
+    Sent once per idle period (a login or a reactivation starts a new one)."""
+    t = now()
+    days = current_app.config["IDLE_INACTIVATION_DAYS"]
+    cutoff = t - timedelta(days=days) + IDLE_WARNING_NOTICE
+    rows = db.session.execute(
+        update(Account)
+        .where(_idle_rule_applies(today()), _idle_since(cutoff), ~_warned_since_last_activity())
+        .values(idle_warning_sent_at=t)
+        .returning(Account.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    on = to_paris(t + IDLE_WARNING_NOTICE).date()
+    emails = []
+    for chunk in _chunks(rows):
+        for a in db.session.execute(
+            select(Account.email, Account.prenom, Account.nom, Account.login, Account.status)
+            .where(Account.id.in_(chunk))
+        ):
+            emails.append(_email(a.email, "idle_warning", "Votre compte Espace Partenaires va être inactivé",
+                                 account=a, pending=a.status == AccountStatus.PENDING, on=on,
+                                 months=round(days / 30.4)))
+    return {"warned": len(rows), "emails": _write_emails(emails)}
+
+
+def inactivate_idle_techniciens() -> dict:
+    """SPEC §3: techniciens with no login for 3 months are inactivated — only
+    after the warning, sent at least a week before (an account that was never
+    warned is warned first: catching up after an outage never skips the week)."""
+    t = now()
+    cutoff = t - timedelta(days=current_app.config["IDLE_INACTIVATION_DAYS"])
+    changed = _inactivate_where(
+        _idle_rule_applies(today()),
+        _idle_since(cutoff),
+        _warned_since_last_activity(),
+        Account.idle_warning_sent_at <= t - IDLE_WARNING_NOTICE + RUN_JITTER,
+        reason=REASON_IDLE,
+    )
+    return {"inactivated": len(changed)}
+
+
+# ---------------------------------------------------------------- deletion
+
+def delete_inactive_accounts() -> dict:
+    """SPEC §3: an account inactive for 6 months is deleted: its personal data is
+    erased (identity, e-mail, password and its history, pending links, the
+    inactivation reason, which may name the person), its sessions are dead, it
+    leaves the lists; the row and its opaque login stay so that the demandes it
+    wrote keep their author, shown as "compte supprimé" (Account.full_name)."""
+    t = now()
+    cutoff = t - timedelta(days=current_app.config["DELETION_AFTER_INACTIVE_DAYS"])
+    ids = db.session.execute(
+        update(Account)
+        .where(Account.status == AccountStatus.INACTIVE, Account.inactivated_at.is_not(None),
+               Account.inactivated_at <= cutoff)
+        .values(
+            status=AccountStatus.DELETED,
+            deleted_at=t,
+            civilite="", nom="", prenom="", fonction="", telephone="", email="",
+            password_hash=None,
+            inactivation_reason="",
+            scheduled_inactivation_on=None,
+            idle_warning_sent_at=None,
+            password_reminder_sent_at=None,
+            news_digest=False,
+            session_nonce=_random_nonce(),
+        )
+        .returning(Account.id, Account.partenaire_id, Account.caisse_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for chunk in _chunks([r.id for r in ids]):
+        db.session.execute(delete(PasswordHistory).where(PasswordHistory.account_id.in_(chunk)))
+        db.session.execute(delete(AccountToken).where(AccountToken.account_id.in_(chunk)))
+        # Handled requests about the account carried its identity (modification).
+        db.session.execute(
+            update(GestionnaireRequest)
+            .where(GestionnaireRequest.target_account_id.in_(chunk),
+                   GestionnaireRequest.status != RequestStatus.PENDING)
+            .values(payload={})
+            .execution_options(synchronize_session=False)
+        )
+    _audit_rows([("account", r.id, r.caisse_id, r.partenaire_id, {}) for r in ids], "account_deleted",
+                reason="Compte inactif depuis 6 mois : données personnelles effacées")
+    return {"deleted": len(ids)}
+
+
+# ---------------------------------------------------------------- gestionnaires leaving
+
+def reattach_orphan_techniciens() -> int:
+    """SPEC §3 [2.2.3]: techniciens whose gestionnaire is gone stay active and are
+    attached to a remaining active gestionnaire of the partner (the oldest
+    account, as accounts._reattach_techniciens), or to none if none is left."""
+    manager = aliased(Account)
+    successor = aliased(Account)
+    gone = select(manager.id).where(
+        manager.profile == Profile.GESTIONNAIRE,
+        manager.status.in_((AccountStatus.INACTIVE, AccountStatus.DELETED)),
+    )
+    first_active = (
+        select(func.min(successor.id))
+        .where(successor.partenaire_id == Account.partenaire_id, successor.profile == Profile.GESTIONNAIRE,
+               successor.status == AccountStatus.ACTIVE)
+        .scalar_subquery()
+    )
+    return db.session.execute(
+        update(Account)
+        .where(Account.profile == Profile.TECHNICIEN, Account.manager_id.in_(gone))
+        .values(manager_id=first_active)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def apply_gestionnaire_inactivations() -> dict:
+    """SPEC §3 [2.2.3]: the caisse inactivates a leaving gestionnaire on the agreed
+    date (scheduled by accounts.schedule_gestionnaire_inactivation); the
+    techniciens it managed are attached to a remaining gestionnaire."""
+    changed = _inactivate_where(
+        Account.scheduled_inactivation_on.is_not(None),
+        Account.scheduled_inactivation_on <= today(),
+        Account.status.in_(SEAT_STATUSES),
+        reason=REASON_LEAVING,
+    )
+    return {"inactivated": len(changed), "techniciens_reattached": reattach_orphan_techniciens()}
+
+
+# ---------------------------------------------------------------- conventions
+
+def renew_and_end_conventions() -> dict:
+    """SPEC §2-3: conventions renew tacitly for a year unless denounced; a
+    denounced (or non-renewable) convention ends after its end date; then the
+    end-of-convention rule: a partner left with no convention in force loses
+    all its accounts (inactivated); one that keeps another convention only
+    loses access to the ended caisse, which is derived from the conventions in
+    force (nothing to write).
+
+    A convention is in force up to and including ``ends_on``: it is renewed or
+    ended the day after (the nightly run is scheduled just after midnight,
+    Paris time)."""
+    on = today()
+    # Tacit renewal, one year at a time until the end date is reached again
+    # (a single run catches up after a long outage, so a second run is a no-op).
+    renewed: dict[int, tuple] = {}
+    while True:
+        rows = db.session.execute(
+            update(Convention)
+            .where(Convention.state == ConventionState.ACTIVE, Convention.tacit_renewal.is_(True),
+                   Convention.ends_on < on)
+            .values(ends_on=_plus_one_year(Convention.ends_on))
+            .returning(Convention.id, Convention.ends_on, Convention.caisse_id, Convention.partenaire_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        if not rows:
+            break
+        for r in rows:
+            renewed[r.id] = r
+    _audit_rows(
+        [("convention", r.id, r.caisse_id, r.partenaire_id, {"ends_on": r.ends_on.isoformat()})
+         for r in renewed.values()],
+        "convention_changed", change="tacit_renewal",
+    )
+
+    ended = db.session.execute(
+        update(Convention)
+        .where(Convention.state.in_((ConventionState.ACTIVE, ConventionState.DENONCEE)), Convention.ends_on < on)
+        .values(state=ConventionState.TERMINEE, ended_at=now(), end_reason=END_REASON)
+        .returning(Convention.id, Convention.caisse_id, Convention.partenaire_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    _audit_rows([("convention", r.id, r.caisse_id, r.partenaire_id, {}) for r in ended],
+                "convention_changed", change=ConventionState.TERMINEE.value, reason=END_REASON)
+
+    inactivated = apply_end_of_conventions(on)
+    return {"renewed": len(renewed), "ended": len(ended), "accounts_inactivated": inactivated}
+
+
+def apply_end_of_conventions(on: date | None = None) -> int:
+    """SPEC §3 end of convention, for every partner at once: the accounts of a
+    partner whose conventions have ended and which has none in force any more
+    are inactivated. (A partner that never had a convention has no account.)"""
+    on = on or today()
+    any_ended = exists().where(
+        Convention.partenaire_id == Account.partenaire_id,
+        Convention.state.in_((ConventionState.TERMINEE, ConventionState.RESILIEE)),
+    )
+    in_force = exists().where(Convention.partenaire_id == Account.partenaire_id, *in_force_filter(on))
+    changed = _inactivate_where(
+        Account.partenaire_id.is_not(None),
+        Account.profile.in_((Profile.TECHNICIEN, Profile.GESTIONNAIRE)),
+        Account.status.in_(SEAT_STATUSES),
+        any_ended,
+        ~in_force,
+        reason=REASON_END,
+    )
+    return len(changed)
+
+
+# ---------------------------------------------------------------- reminders
+
+def remind_password_expiry() -> dict:
+    """SPEC §3: passwords expire after PASSWORD_MAX_AGE_DAYS (0 = never); a
+    reminder e-mail goes 14 days before, once per password."""
+    days = current_app.config["PASSWORD_MAX_AGE_DAYS"]
+    if not days:
+        return {"reminded": 0, "emails": 0}
+    t = now()
+    max_age = timedelta(days=days)
+    rows = db.session.execute(
+        update(Account)
+        .where(
+            Account.status == AccountStatus.ACTIVE,
+            Account.password_changed_at.is_not(None),
+            Account.password_changed_at <= t - max_age + PASSWORD_REMINDER_BEFORE,
+            Account.password_changed_at > t - max_age,
+            or_(Account.password_reminder_sent_at.is_(None),
+                Account.password_reminder_sent_at < Account.password_changed_at),
+            _not_suspended(),
+        )
+        .values(password_reminder_sent_at=t)
+        .returning(Account.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    emails = []
+    for chunk in _chunks(rows):
+        for a in db.session.execute(
+            select(Account.email, Account.prenom, Account.nom, Account.login, Account.password_changed_at)
+            .where(Account.id.in_(chunk))
+        ):
+            emails.append(_email(a.email, "password_expiry", "Votre mot de passe expire bientôt",
+                                 account=a, expires_on=to_paris(a.password_changed_at + max_age).date()))
+    return {"reminded": len(rows), "emails": _write_emails(emails)}
+
+
+def remind_habilitation_reviews() -> dict:
+    """SPEC §3 [4.2]: unanswered reviews are reminded — to the partner's active
+    gestionnaires a week before the deadline, then every week while unanswered;
+    once the deadline has passed the caisse's referent mailbox is told too."""
+    t = now()
+    on = today()
+    reviews = db.session.execute(
+        update(HabilitationReview)
+        .where(
+            HabilitationReview.completed_at.is_(None),
+            HabilitationReview.deadline <= on + REVIEW_REMINDER_BEFORE,
+            or_(HabilitationReview.reminded_at.is_(None),
+                HabilitationReview.reminded_at <= t - REVIEW_REMINDER_EVERY + RUN_JITTER),
+        )
+        .values(reminded_at=t)
+        .returning(HabilitationReview.id, HabilitationReview.partenaire_id, HabilitationReview.caisse_id,
+                   HabilitationReview.deadline)
+        .execution_options(synchronize_session=False)
+    ).all()
+    emails = []
+    for review in reviews:  # bounded: the reviews due for a reminder today
+        left = db.session.scalar(
+            select(func.count(ReviewItem.id)).where(ReviewItem.review_id == review.id, ReviewItem.decision.is_(None))
+        )
+        caisse = db.session.get(Caisse, review.caisse_id)
+        partenaire = db.session.get(Partenaire, review.partenaire_id)
+        overdue = review.deadline < on
+        subject = ("Revue des habilitations en retard" if overdue
+                   else "Rappel : revue des habilitations à terminer")
+        for g in db.session.scalars(
+            select(Account).where(Account.partenaire_id == review.partenaire_id,
+                                  Account.profile == Profile.GESTIONNAIRE,
+                                  Account.status == AccountStatus.ACTIVE).order_by(Account.id)
+        ):
+            emails.append(_email(g.email, "review_reminder", subject, recipient=g, caisse=caisse,
+                                 partenaire=partenaire, deadline=review.deadline, left=left, overdue=overdue,
+                                 for_caisse=False))
+        if overdue and caisse.referent_email:
+            emails.append(_email(caisse.referent_email, "review_reminder", subject, recipient=None, caisse=caisse,
+                                 partenaire=partenaire, deadline=review.deadline, left=left, overdue=True,
+                                 for_caisse=True))
+    return {"reminded": len(reviews), "emails": _write_emails(emails)}
+
+
+# ---------------------------------------------------------------- demandes
+
+def alert_signalements() -> dict:
+    """SPEC §4 [seed 003 art. 3]: the caisse contacts the person within 48 hours.
+    When an open signalement has less than SIGNALEMENT_ALERT_BEFORE left (or is
+    overdue) the caisse's active agents get one alert, once per demande, grouped
+    in one e-mail per agent. The e-mail carries references and deadlines only,
+    never the person's identity (SPEC §8). A caisse with no active agent gets it
+    on its referent mailbox."""
+    t = now()
+    due = db.session.execute(
+        update(Demande)
+        .where(Demande.service == Service.SIGNALEMENT.value, Demande.status.in_(OPEN_STATUSES),
+               Demande.due_at.is_not(None), Demande.due_at <= t + SIGNALEMENT_ALERT_BEFORE,
+               Demande.alert_sent_at.is_(None))
+        .values(alert_sent_at=t)
+        .returning(Demande.id, Demande.reference, Demande.caisse_id, Demande.due_at, Demande.urgent)
+        .execution_options(synchronize_session=False)
+    ).all()
+    by_caisse: dict[int, list] = {}
+    for d in sorted(due, key=lambda d: (not d.urgent, d.due_at)):
+        by_caisse.setdefault(d.caisse_id, []).append(
+            {"id": d.id, "reference": d.reference, "due_at": to_paris(d.due_at), "overdue": d.due_at <= t,
+             "urgent": d.urgent})
+    emails = []
+    for caisse_id, items in by_caisse.items():  # bounded: caisses with a signalement due
+        caisse = db.session.get(Caisse, caisse_id)
+        agents = db.session.execute(
+            select(Account.email, Account.prenom, Account.nom)
+            .where(Account.caisse_id == caisse_id, Account.profile == Profile.AGENT,
+                   Account.status == AccountStatus.ACTIVE).order_by(Account.id)
+        ).all()
+        recipients = [(a.email, a) for a in agents] or [(caisse.referent_email, None)]
+        subject = (f"Signalements : délai de 48 heures bientôt atteint ou dépassé ({len(items)})")
+        for to, agent in recipients:
+            if to:
+                emails.append(_email(to, "signalement_alert", subject, recipient=agent, caisse=caisse,
+                                     items=items))
+    return {"alerted": len(due), "emails": _write_emails(emails)}
+
+
+def purge_closed_demandes() -> dict:
+    """SPEC §7: closed demandes and their files are purged RETENTION_DAYS after
+    closure (default 2 years): the rows (events, messages, attachments with
+    them) and the files in UPLOAD_DIR.
+
+    Files go first, then the rows. If the run stops in between (crash, error),
+    the rows are still due and the next run deletes them, skipping the files
+    already gone: the purge converges without relying on the orphan sweep
+    (attachments.remove_orphans, also run here, for uploads that never
+    committed)."""
+    from ep_web.domain import attachments
+
+    cutoff = now() - timedelta(days=current_app.config["RETENTION_DAYS"])
+    due = select(Demande.id).where(Demande.status == DemandeStatus.CLOTUREE, Demande.closed_at.is_not(None),
+                                   Demande.closed_at <= cutoff)
+    names = db.session.scalars(select(Attachment.stored_name).where(Attachment.demande_id.in_(due))).all()
+    removed = attachments.delete_files(names)
+    # Explicit child deletes: the ON DELETE CASCADE is not enforced on SQLite.
+    for child in (Attachment, DemandeMessage, DemandeEvent):
+        db.session.execute(delete(child).where(child.demande_id.in_(due))
+                           .execution_options(synchronize_session=False))
+    purged = db.session.execute(delete(Demande).where(Demande.id.in_(due))
+                                .execution_options(synchronize_session=False)).rowcount
+    return {"demandes": purged, "files": len(names), "files_removed": removed,
+            "orphan_files_removed": attachments.remove_orphans()}
+
+
+def prune_journal() -> int:
+    """The job journal keeps JOURNAL_KEEP of history (finished runs only)."""
+    return db.session.execute(
+        delete(JobRun).where(JobRun.started_at < now() - JOURNAL_KEEP, JobRun.status != "running")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+# ---------------------------------------------------------------- failed e-mails
+
+def resend_failed_email(actor: Account, email: OutboxEmail) -> None:
+    """The outbox sends each e-mail at most once: after the last try, or when a
+    worker stopped in the middle of sending (it may or may not have reached the
+    recipient), the e-mail is marked failed. Only a person — admin_national,
+    who sees the failed e-mails on the jobs page — decides to send it again."""
+    if actor.profile != Profile.ADMIN_NATIONAL:
+        raise NotAllowed("Action réservée à l'administration nationale.")
+    if email.status != EmailStatus.FAILED:
+        raise DomainError("Seul un e-mail en échec peut être renvoyé.")
+    email.status = EmailStatus.PENDING
+    email.attempts = 0
+    email.next_attempt_at = None
+    email.claimed_at = None
+    email.last_error = ""
+    db.session.flush()
+    db.session.info.setdefault(PENDING_KEY, []).append(email.id)
+    from ep_web.domain import audit
+
+    audit.record("email_resent", actor, target=email, email_id=email.id, template=email.template)

@@ -1,0 +1,64 @@
+"""Maintenance windows (SPEC §5): the request gate (503 page during a window),
+the banner's context variable, and the national admin's routes (routes.py)."""
+from flask import Flask, has_request_context, make_response, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from ep_web.models import Profile
+
+# Reachable by everyone during a window: static files (the page's own CSS),
+# the login page (admin_national must be able to log in and end the window)
+# and logout. Everything else answers the maintenance page, except for
+# admin_national, who keeps the whole portal.
+OPEN_DURING_MAINTENANCE = {"static", "auth.login", "auth.logout"}
+
+
+def current_state():
+    """The maintenance state of this request, read once from the database
+    (never cached across requests: a window ended early lifts the page at once)."""
+    from ep_web.domain.maintenance import state
+
+    # Kept on the request, not on ``g``: an app context may outlive one request
+    # (tests, CLI), and a stale state would hide a window that just ended.
+    req = request._get_current_object()
+    cached = getattr(req, "_ep_maintenance", None)
+    if cached is None:
+        cached = req._ep_maintenance = state()
+    return cached
+
+
+def _is_national() -> bool:
+    return bool(current_user and current_user.is_authenticated and current_user.profile == Profile.ADMIN_NATIONAL)
+
+
+def maintenance_response(window):
+    """The 503 page: dates, message, and each caisse's "autre canal"."""
+    from ep_web.domain.maintenance import retry_after_seconds
+    from ep_web.extensions import db
+    from ep_web.models import Caisse
+
+    caisses = db.session.scalars(select(Caisse).order_by(Caisse.name)).all()
+    response = make_response(render_template("maintenance/unavailable.html", window=window, caisses=caisses,
+                                             hide_maintenance_banner=True), 503)
+    response.headers["Retry-After"] = str(retry_after_seconds(window))
+    if request.headers.get("HX-Request") == "true":
+        # htmx does not swap a 503: reload the whole page, which shows the maintenance page.
+        response.headers["HX-Refresh"] = "true"
+    return response
+
+
+def register_maintenance(app: Flask) -> None:
+    @app.before_request
+    def maintenance_gate():
+        if request.endpoint in OPEN_DURING_MAINTENANCE:
+            return None
+        maintenance = current_state()
+        if not maintenance.active or _is_national():
+            return None
+        return maintenance_response(maintenance.current)
+
+    @app.context_processor
+    def maintenance_context():
+        if not has_request_context() or request.endpoint == "static":
+            return {}
+        return {"maintenance": current_state()}
