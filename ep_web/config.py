@@ -89,6 +89,7 @@ class Config:
     # ClamAV's clamd (INSTREAM): a unix socket path, or host:port. Unset = no scan.
     CLAMD_SOCKET = os.environ.get("EP_CLAMD_SOCKET", "")
     CLAMD_ADDRESS = os.environ.get("EP_CLAMD_ADDRESS", "")
+    CLAMD_TIMEOUT = _int("EP_CLAMD_TIMEOUT", 30)
 
     # Demandes (SPEC §4, §7).
     SIGNALEMENT_SLA_HOURS = 48

@@ -95,6 +95,7 @@ def app(db_url, clock, tmp_path):
             "REDIS_URL": "",
             "SMTP_HOST": "",
             "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
             "MAIL_PRINT": False,
             "BASE_URL": "http://ep.test",
             "EP_INSECURE_COOKIES": True,

@@ -142,8 +142,7 @@ def send_email(email_id: int) -> bool:
     with app_context():
         if not _claim(email_id):
             return False
-        email = db.session.get(OutboxEmail, email_id)
-        db.session.refresh(email)
+        email = db.session.get(OutboxEmail, email_id)  # expired by the claim's commit: loaded afresh
         try:
             transmit(email)
         except Uncertain as exc:

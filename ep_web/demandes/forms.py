@@ -29,7 +29,6 @@ from ep_web.domain.demandes import (
 from ep_web.forms import choices
 from ep_web.models import SERVICE_LABELS, DemandeStatus, Service
 
-ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
 
 
 def _int_or_none(value):

@@ -113,7 +113,8 @@ def _mb(n: int) -> str:
     return f"{mb:g}".replace(".", ",")
 
 
-def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"), field: str = "files") -> list[PreparedFile]:
+def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
+                     field: str = "files") -> list[PreparedFile]:
     """Check the files of one form submission (SPEC §4) and return them ready
     to store: empty file inputs are skipped; at most ``MAX_ATTACHMENTS`` in all
     (``existing_count`` already attached plus these); each at most
@@ -133,7 +134,8 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
         if existing_count == 0:
             msg = f"Vous pouvez joindre {max_count} fichiers au maximum ; vous en avez choisi {len(files)}."
         elif room == 0:
-            msg = f"{existing_count} fichiers sont déjà joints : c'est le maximum ({max_count}), vous ne pouvez plus en ajouter."
+            msg = (f"{existing_count} fichiers sont déjà joints : c'est le maximum ({max_count}), "
+                   "vous ne pouvez plus en ajouter.")
         else:
             msg = (f"Vous pouvez joindre {max_count} fichiers au maximum : {existing_count} sont déjà joints, "
                    f"vous pouvez en ajouter {room} (vous en avez choisi {len(files)}).")
@@ -161,7 +163,8 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
                 except ClamdError as exc:
                     data.close()
                     log.error("antivirus indisponible : %s", exc)
-                    raise DomainError(f"« {name} » : analyse antivirus indisponible, réessayez plus tard.", field) from exc
+                    raise DomainError(f"« {name} » : analyse antivirus indisponible, réessayez plus tard.",
+                                      field) from exc
                 if signature:
                     data.close()
                     log.warning("virus refusé : %s (sha256 %s)", signature, digest)

@@ -10,7 +10,7 @@ a DomainError, roll back and show the message next to its field with what was
 typed kept (422)."""
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ep_web.clock import now
@@ -174,7 +174,9 @@ def _render_demande(demande: Demande, status: int = 200, notice: str | None = No
         if notice:
             parts.append(("traitement/_flash_oob.html", {"notice": notice}))
         return render_fragments(*parts, status=status)
-    return render_template("traitement/show.html", **ctx), status
+    response = make_response(render_template("traitement/show.html", **ctx), status)
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 @bp.get("/demandes/<int:demande_id>")
@@ -202,7 +204,6 @@ def _act(demande_id: int, form_name: str | None, action, success: str):
         action(_actor(), demande, form)
     except DomainError as exc:
         rollback()
-        db.session.refresh(demande)
         if exc.field and form_name:
             attach_error(form, exc)
             return _render_demande(demande, 422, **forms)
