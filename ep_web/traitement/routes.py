@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from ep_web.clock import now
 from ep_web.domain import demandes as dm
@@ -137,7 +138,8 @@ def index():
         total = sum(n for status, n in counts.items() if status in OPEN_STATUSES)
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
-    query = dm.queue_query(current_user, filters).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
+    query = (dm.queue_query(current_user, filters).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
+             .options(selectinload(Demande.partenaire), selectinload(Demande.assigned_to)))
     rows = list(db.session.scalars(query))
     ctx = {
         "form": form, "rows": rows, "total": total, "page_no": page, "pages": pages, "filters": filters,
