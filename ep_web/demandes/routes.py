@@ -164,7 +164,7 @@ def _duplicates(form, service: str) -> list[Demande]:
     if not (form.caisse_id.data and form.nom.data and form.prenom.data and form.date_naissance.data):
         return []
     return dm.find_duplicates(form.caisse_id.data, service, form.nom.data.strip(), form.prenom.data.strip(),
-                              form.date_naissance.data)
+                              form.date_naissance.data, partenaire_id=current_user.partenaire_id)
 
 
 def _render_form(service: str, form: DemandeForm, conventions, status: int = 200, **extra):

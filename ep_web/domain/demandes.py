@@ -236,7 +236,9 @@ def check_identity(data: DemandeInput) -> dict:
 def find_duplicates(caisse_id: int, service: str, nom: str, prenom: str, born: date,
                     partenaire_id: int | None = None) -> list[Demande]:
     """SPEC §4: an open demande for the same person (nom, prénom, date de
-    naissance) and the same service at the same caisse."""
+    naissance) and the same service at the same caisse — among the author's
+    own structure's demandes: another structure's demandes are never revealed
+    to a partner (SPEC §8); the caisse sees both in its queue."""
     q = select(Demande).where(
         Demande.caisse_id == caisse_id,
         Demande.service == service,
@@ -244,6 +246,8 @@ def find_duplicates(caisse_id: int, service: str, nom: str, prenom: str, born: d
         Demande.date_naissance == born,
         Demande.status.in_(OPEN_STATUSES),
     )
+    if partenaire_id is not None:
+        q = q.where(Demande.partenaire_id == partenaire_id)
     return list(db.session.scalars(q.order_by(Demande.created_at.desc()).limit(5)))
 
 
@@ -283,7 +287,7 @@ def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Dem
     check_health(free, data.health_confirmed)
     if not data.duplicate_confirmed:
         dups = find_duplicates(conv.caisse_id, data.service, identity["nom"], identity["prenom"],
-                               identity["date_naissance"])
+                               identity["date_naissance"], partenaire_id=actor.partenaire_id)
         if dups:
             refs = ", ".join(d.reference for d in dups)
             raise DomainError(

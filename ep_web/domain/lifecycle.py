@@ -183,14 +183,17 @@ def _audit_rows(rows, action: str, **details) -> int:
 
 
 def _email(to: str, template: str, subject: str, **context) -> dict:
-    """One outbox row, rendered from the paired templates like ep_web.mail.queue_email."""
+    """One outbox row, rendered from the paired templates like ep_web.mail.queue_email
+    (straight from the Jinja environment: e-mail templates need no request
+    context, and a catch-up run may render tens of thousands)."""
+    env = current_app.jinja_env
     context.setdefault("base_url", current_app.config["BASE_URL"].rstrip("/"))
     context.setdefault("subject", subject)
     return {
         "to": to,
         "subject": subject,
-        "body_text": render_template(f"email/{template}.txt", **context),
-        "body_html": render_template(f"email/{template}.html", **context),
+        "body_text": env.get_template(f"email/{template}.txt").render(context),
+        "body_html": env.get_template(f"email/{template}.html").render(context),
         "template": template,
         "status": EmailStatus.PENDING,
         "attempts": 0,
@@ -199,12 +202,20 @@ def _email(to: str, template: str, subject: str, **context) -> dict:
     }
 
 
-def _write_emails(rows: list[dict]) -> int:
-    """Insert the outbox rows in the current transaction (they are sent once the
-    job has committed: see workers.journal)."""
-    if rows:
-        db.session.execute(insert(OutboxEmail), rows)
-    return len(rows)
+def _write_emails(rows) -> int:
+    """Insert outbox rows (an iterable, rendered lazily) in the current
+    transaction, CHUNK at a time so that memory stays flat however many there
+    are. They are sent once the job has committed (see workers.journal)."""
+    written, batch = 0, []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= CHUNK:
+            db.session.execute(insert(OutboxEmail), batch)
+            written, batch = written + len(batch), []
+    if batch:
+        db.session.execute(insert(OutboxEmail), batch)
+        written += len(batch)
+    return written
 
 
 def _inactivate_where(*where, reason: str):
@@ -305,16 +316,18 @@ def warn_idle_techniciens() -> dict:
         .execution_options(synchronize_session=False)
     ).scalars().all()
     on = to_paris(t + IDLE_WARNING_NOTICE).date()
-    emails = []
-    for chunk in _chunks(rows):
-        for a in db.session.execute(
-            select(Account.email, Account.prenom, Account.nom, Account.login, Account.status)
-            .where(Account.id.in_(chunk))
-        ):
-            emails.append(_email(a.email, "idle_warning", "Votre compte Espace Partenaires va être inactivé",
-                                 account=a, pending=a.status == AccountStatus.PENDING, on=on,
-                                 months=round(days / 30.4)))
-    return {"warned": len(rows), "emails": _write_emails(emails)}
+
+    def emails():
+        for chunk in _chunks(rows):
+            for a in db.session.execute(
+                select(Account.email, Account.prenom, Account.nom, Account.login, Account.status)
+                .where(Account.id.in_(chunk))
+            ).all():
+                yield _email(a.email, "idle_warning", "Votre compte Espace Partenaires va être inactivé",
+                             account=a, pending=a.status == AccountStatus.PENDING, on=on,
+                             months=round(days / 30.4))
+
+    return {"warned": len(rows), "emails": _write_emails(emails())}
 
 
 def inactivate_idle_techniciens() -> dict:
@@ -513,15 +526,17 @@ def remind_password_expiry() -> dict:
         .returning(Account.id)
         .execution_options(synchronize_session=False)
     ).scalars().all()
-    emails = []
-    for chunk in _chunks(rows):
-        for a in db.session.execute(
-            select(Account.email, Account.prenom, Account.nom, Account.login, Account.password_changed_at)
-            .where(Account.id.in_(chunk))
-        ):
-            emails.append(_email(a.email, "password_expiry", "Votre mot de passe expire bientôt",
-                                 account=a, expires_on=to_paris(a.password_changed_at + max_age).date()))
-    return {"reminded": len(rows), "emails": _write_emails(emails)}
+
+    def emails():
+        for chunk in _chunks(rows):
+            for a in db.session.execute(
+                select(Account.email, Account.prenom, Account.nom, Account.login, Account.password_changed_at)
+                .where(Account.id.in_(chunk))
+            ).all():
+                yield _email(a.email, "password_expiry", "Votre mot de passe expire bientôt",
+                             account=a, expires_on=to_paris(a.password_changed_at + max_age).date())
+
+    return {"reminded": len(rows), "emails": _write_emails(emails())}
 
 
 def remind_habilitation_reviews() -> dict:

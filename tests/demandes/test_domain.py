@@ -92,6 +92,16 @@ def test_duplicate_must_be_confirmed(app, make):
     dm.create_demande(w.technicien, _input(w.caisse, "document"))
 
 
+def test_duplicates_never_reveal_another_structures_demandes(app, make):
+    w = make.world()
+    other = make.partenaire(w.caisse)
+    other_tech = make.technicien(other)
+    theirs = dm.create_demande(other_tech, _input(w.caisse))
+    commit()
+    mine = dm.create_demande(w.technicien, _input(w.caisse))  # no warning, nothing revealed
+    assert mine.reference != theirs.reference
+
+
 def test_health_terms_need_confirmation(app, make):
     w = make.world()
     inp = _input(w.caisse)

@@ -233,14 +233,14 @@ def test_duplicate_warning_then_confirmed(client, login, w):
     assert len(demandes()) == 2 and demandes()[1].duplicate_confirmed
 
 
-def test_duplicate_of_another_structure_is_named_without_a_link(client, login, w):
+def test_another_structures_demande_is_never_revealed_as_a_duplicate(client, login, w):
+    """SPEC §8 over the duplicate rule: the warning covers the structure's own demandes only."""
     make_demande(w.other_technicien, w.caisse, nom="Martin", prenom="Léa", date_naissance=date(1980, 5, 17))
     (theirs,) = demandes()
     login(w.technicien)
     resp = create(client, "contact", w.caisse)
-    assert resp.status_code == 422
-    assert f'href="/demandes/{theirs.id}"' not in resp.get_data(as_text=True)
-    assert "faite par une autre structure" in body(resp)
+    assert resp.status_code == 303
+    assert theirs.reference not in client.get(resp.headers["Location"]).get_data(as_text=True)
 
 
 def test_health_warning_highlights_then_confirmed(client, login, w):
