@@ -5,7 +5,7 @@ import re
 import pytest
 
 from ep_web.domain import demandes as dm
-from ep_web.models import Outcome
+from ep_web.models import DemandeStatus, Outcome
 from ep_web.transaction import commit
 
 
@@ -176,3 +176,14 @@ def test_no_inline_script_or_style(app, w, queue, login):
         assert "style=" not in html
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), url
         assert " on" + "click=" not in html
+
+
+def test_queue_counts_follow_the_other_filters(app, w, queue):
+    dm.close(w.agent, queue.plain, Outcome.TRAITEE.value)
+    commit()
+    counts = dm.queue_counts(w.agent, dm.Filters())
+    assert counts[DemandeStatus.TRANSMISE] == 5 and counts[DemandeStatus.CLOTUREE] == 1
+    assert counts[DemandeStatus.PRISE_EN_CHARGE] == 0
+    only_signalements = dm.queue_counts(w.agent, dm.Filters(service="signalement", status="cloturee"))
+    assert only_signalements[DemandeStatus.TRANSMISE] == 4 and only_signalements[DemandeStatus.CLOTUREE] == 0
+    assert sum(dm.queue_counts(w.other_agent, dm.Filters()).values()) == 1  # its own caisse only
