@@ -24,8 +24,17 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PASSWORD = "Bench-Partenaires-2026!"
 SERVICES = ["contact", "etude_dossier", "suivi_ame", "signalement", "rendez_vous", "document"]
 STATUSES = ["cloturee"] * 16 + ["prise_en_charge"] * 2 + ["transmise", "attente_complement"]
-NOMS = ["Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau", "Laurent",
-        "Simon", "Michel", "Lefebvre", "Leroy", "Roux", "David", "Bertrand", "Morel", "Fournier", "Girard"]
+# Surnames: the 20 commonest French ones (about 4 % of people each way too
+# common for a name search) plus 6 000 made-up ones from syllables, drawn with
+# a long tail, so that a name search is as selective as on real data.
+_COMMON = ["Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau", "Laurent",
+           "Simon", "Michel", "Lefebvre", "Leroy", "Roux", "David", "Bertrand", "Morel", "Fournier", "Girard"]
+_SYL = ["ba", "ber", "bou", "ca", "char", "cou", "da", "del", "du", "fa", "fon", "ga", "gil", "gou", "la", "lan",
+        "le", "lou", "ma", "mar", "mon", "na", "nou", "pa", "per", "pou", "ra", "ren", "rou", "sa", "ser", "ta",
+        "ter", "tou", "va", "ver", "vi"]
+_rnd = random.Random(7)
+NOMS = _COMMON * 15 + sorted({(_rnd.choice(_SYL) + _rnd.choice(_SYL) + _rnd.choice(_SYL)).capitalize()
+                            for _ in range(9000)})
 PRENOMS = ["Léa", "Hugo", "Emma", "Louis", "Chloé", "Jules", "Inès", "Adam", "Lina", "Noah", "Manon", "Paul"]
 
 
@@ -119,7 +128,7 @@ def main() -> None:
                 service = SERVICES[i % 6]
                 status = STATUSES[i % len(STATUSES)]
                 created = now - timedelta(minutes=(i * 1.05) % (730 * 24 * 60))
-                nom, prenom = NOMS[i % len(NOMS)], PRENOMS[(i // 7) % len(PRENOMS)]
+                nom, prenom = NOMS[(i * 7919) % len(NOMS)], PRENOMS[(i // 7) % len(PRENOMS)]
                 closed = created + timedelta(days=3) if status == "cloturee" else None
                 due = created + timedelta(hours=48) if service == "signalement" else None
                 yield (f"EP-B-{i:09d}", service, c, p, (p - 1) * 2 + 1 + (i % 2), status,
@@ -133,8 +142,10 @@ def main() -> None:
                                "message", "health_confirmed", "consent", "urgent", "urgency_reason",
                                "duplicate_confirmed", "created_at", "updated_at", "due_at", "closed_at"], rows())
         conn.commit()
-        conn.execute("ANALYZE")
         conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")  # what autovacuum does on a live database
+        conn.autocommit = False
         big = conn.execute("SELECT partenaire_id, count(*) FROM demande GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone()
         bigc = conn.execute("SELECT caisse_id, count(*) FROM demande WHERE status <> 'cloturee' GROUP BY 1 "
                             "ORDER BY 2 DESC LIMIT 1").fetchone()

@@ -225,6 +225,15 @@ def _register_template_helpers(app: Flask) -> None:
             value = to_paris(value).date()
         return value.strftime("%d/%m/%Y")
 
+    @app.template_filter("count")
+    def format_count(value: int) -> str:
+        """A result count, "plus de 1 000" past the cap of the lists."""
+        from ep_web.domain.demandes import COUNT_CAP
+
+        if value > COUNT_CAP:
+            return "plus de " + f"{COUNT_CAP:,}".replace(",", "\u202f")
+        return f"{value:,}".replace(",", "\u202f")
+
     @app.context_processor
     def inject():
         return {"nav_items": nav_items(), "today": _today}

@@ -69,6 +69,8 @@ class Config:
     SESSION_IDLE_MINUTES = _int("EP_SESSION_IDLE_MINUTES", 30)
     SESSION_ABSOLUTE_HOURS = _int("EP_SESSION_ABSOLUTE_HOURS", 12)
     HTTPS = _bool("EP_HTTPS", False)
+    # Plain-http development only (dev.py up sets it): no Secure flag, no __Host- prefix.
+    EP_INSECURE_COOKIES = _bool("EP_INSECURE_COOKIES", False)
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 

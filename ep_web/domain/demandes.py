@@ -571,11 +571,25 @@ def _date_bounds(q, filters: Filters):
     return q
 
 
+def hidden_caisse_ids(partenaire_id: int) -> list[int]:
+    """Caisses the structure had a convention with but no longer has one in
+    force: their demandes are hidden (SPEC §3). Usually none."""
+    visible = set(visible_caisse_ids(partenaire_id))
+    every = db.session.scalars(select(Convention.caisse_id).where(Convention.partenaire_id == partenaire_id)).all()
+    return sorted(set(every) - visible)
+
+
 def history_query(user: Account, filters: Filters):
     """SPEC §4 History: every demande of the technicien's structure (not only
-    its own) to caisses still in convention, newest first."""
-    caisses = visible_caisse_ids(user.partenaire_id)
-    q = select(Demande).where(Demande.partenaire_id == user.partenaire_id, Demande.caisse_id.in_(caisses or [-1]))
+    its own) to caisses still in convention, newest first.
+
+    Demandes only go to caisses in convention, so excluding the caisses whose
+    convention has ended is the same as keeping the visible ones — and keeps
+    the newest-first index scan (partenaire_id, created_at, id) usable."""
+    q = select(Demande).where(Demande.partenaire_id == user.partenaire_id)
+    hidden = hidden_caisse_ids(user.partenaire_id)
+    if hidden:
+        q = q.where(Demande.caisse_id.not_in(hidden))
     if filters.service:
         q = q.where(Demande.service == filters.service)
     if filters.status:
@@ -618,11 +632,12 @@ def queue_query(user: Account, filters: Filters):
 
 def queue_counts(user: Account, filters: Filters) -> dict[DemandeStatus, int]:
     """How many of the caisse's demandes per status under the other filters
-    (the counts shown above the queue), in one grouped query."""
-    q = _queue_filtered(select(Demande.status, func.count()), user, filters).group_by(Demande.status)
-    counts = {status: 0 for status in DemandeStatus}
-    for status, count in db.session.execute(q):
-        counts[DemandeStatus(status)] = count
+    (the counts shown above the queue), each capped at COUNT_CAP + 1 so a large
+    caisse pays for at most that many index entries per status."""
+    counts = {}
+    for status in DemandeStatus:
+        q = _queue_filtered(select(Demande.id), user, filters).where(Demande.status == status)
+        counts[status] = capped_count(q)
     return counts
 
 
@@ -630,12 +645,31 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# Past this many results the lists say "plus de 1 000" and offer 50 pages: a
+# busy user refines with the filters, and counting 50 000 rows on every
+# keystroke would cost more than the page itself (bench/pages.py).
+COUNT_CAP = 1000
+
+
+def capped_count(query) -> int:
+    """The number of rows of a select, up to COUNT_CAP + 1 (selecting a
+    constant lets PostgreSQL answer from the index alone where it can)."""
+    from sqlalchemy import literal_column
+
+    limited = query.with_only_columns(literal_column("1")).order_by(None).limit(COUNT_CAP + 1).subquery()
+    return db.session.scalar(select(func.count()).select_from(limited))
+
+
+def page_count(total: int, per_page: int) -> int:
+    return max(1, min(-(-total // per_page), COUNT_CAP // per_page))
+
+
 def paginate(query, page: int, per_page: int = 20):
-    """(rows, total, pages) for a select; the count runs on the same filters."""
-    page = max(1, page)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    """(rows, total, pages) for a select; the total is capped (see COUNT_CAP)."""
+    total = capped_count(query)
+    pages = page_count(total, per_page)
+    page = min(max(1, page), pages)
     rows = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
-    pages = max(1, -(-total // per_page))
     return rows, total, pages
 
 

@@ -1,7 +1,7 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ep_web.extensions import db
@@ -31,6 +31,7 @@ class DemandeStatus(str, enum.Enum):
 
 
 OPEN_STATUSES = (DemandeStatus.TRANSMISE, DemandeStatus.PRISE_EN_CHARGE, DemandeStatus.ATTENTE_COMPLEMENT)
+_OPEN_SQL = "status IN ('transmise', 'prise_en_charge', 'attente_complement')"
 
 
 class Outcome(str, enum.Enum):
@@ -68,10 +69,20 @@ class Demande(db.Model):
 
     __tablename__ = "demande"
     __table_args__ = (
-        Index("ix_demande_partenaire_created", "partenaire_id", "created_at"),
-        Index("ix_demande_caisse_queue", "caisse_id", "status", "urgent", "due_at"),
+        # The history, newest first (read backwards).
+        Index("ix_demande_partenaire_created", "partenaire_id", "created_at", "id"),
         Index("ix_demande_partenaire_nom", "partenaire_id", "nom_search"),
         Index("ix_demande_duplicate", "caisse_id", "service", "nom_search", "date_naissance"),
+        # The queue's order (domain.demandes.queue_query), so LIMIT 20 reads 20
+        # index entries: open demandes only, and per status for the filters.
+        Index("ix_demande_queue_open", "caisse_id", text("urgent DESC"), text("(due_at IS NULL)"), "due_at",
+              "created_at", "id", postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL)),
+        Index("ix_demande_queue_status", "caisse_id", "status", text("urgent DESC"), text("(due_at IS NULL)"),
+              "due_at", "created_at", "id"),
+        # Name search (LIKE '%…%'): a trigram index on PostgreSQL (pg_trgm);
+        # SQLite, the development database, gets a plain index.
+        Index("ix_demande_nom_trgm", "nom_search", postgresql_using="gin",
+              postgresql_ops={"nom_search": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

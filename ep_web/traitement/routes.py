@@ -136,7 +136,7 @@ def index():
         total = counts[DemandeStatus(filters.status)]
     else:
         total = sum(n for status, n in counts.items() if status in OPEN_STATUSES)
-    pages = max(1, -(-total // PER_PAGE))
+    pages = dm.page_count(total, PER_PAGE)
     page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
     query = (dm.queue_query(current_user, filters).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
              .options(selectinload(Demande.partenaire), selectinload(Demande.assigned_to)))

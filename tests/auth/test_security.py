@@ -69,3 +69,15 @@ def test_audit_log_is_append_only_in_orm_and_database(app, make):
             with db.engine.begin() as conn:
                 conn.execute(text(sql))
     assert db.session.scalar(db.select(db.func.count(AuditEvent.id))) == 1
+
+
+def test_insecure_cookies_only_when_asked_by_the_environment():
+    import subprocess
+    import sys
+
+    probe = ("from ep_web import create_app; a = create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://'}); "
+             "print(a.config['SESSION_COOKIE_SECURE'], a.config['SESSION_COOKIE_NAME'])")
+    for env, expected in (({"EP_INSECURE_COOKIES": "1"}, "False ep_session"), ({}, "True __Host-ep_session")):
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                             env={"PATH": "/usr/bin:/bin", **env})
+        assert out.stdout.strip() == expected
