@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import Date, String, and_, case, cast, delete, exists, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import aliased
 

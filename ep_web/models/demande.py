@@ -70,15 +70,18 @@ class Demande(db.Model):
     __tablename__ = "demande"
     __table_args__ = (
         # The history, newest first (read backwards).
-        Index("ix_demande_partenaire_created", "partenaire_id", "created_at", "id"),
+        # INCLUDE: the filters and capped counts read the index alone (PostgreSQL).
+        Index("ix_demande_partenaire_created", "partenaire_id", "created_at", "id",
+              postgresql_include=["caisse_id", "service", "status", "author_id"]),
         Index("ix_demande_partenaire_nom", "partenaire_id", "nom_search"),
         Index("ix_demande_duplicate", "caisse_id", "service", "nom_search", "date_naissance"),
         # The queue's order (domain.demandes.queue_query), so LIMIT 20 reads 20
         # index entries: open demandes only, and per status for the filters.
         Index("ix_demande_queue_open", "caisse_id", text("urgent DESC"), text("(due_at IS NULL)"), "due_at",
-              "created_at", "id", postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL)),
+              "created_at", "id", postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL),
+              postgresql_include=["status", "service", "assigned_to_id"]),
         Index("ix_demande_queue_status", "caisse_id", "status", text("urgent DESC"), text("(due_at IS NULL)"),
-              "due_at", "created_at", "id"),
+              "due_at", "created_at", "id", postgresql_include=["service", "assigned_to_id"]),
         # Name search (LIKE '%…%'): a trigram index on PostgreSQL (pg_trgm);
         # SQLite, the development database, gets a plain index.
         Index("ix_demande_nom_trgm", "nom_search", postgresql_using="gin",

@@ -17,11 +17,14 @@ ORDER = [sa.text("urgent DESC"), sa.text("(due_at IS NULL)"), "due_at", "created
 
 def upgrade():
     op.drop_index("ix_demande_partenaire_created", table_name="demande")
-    op.create_index("ix_demande_partenaire_created", "demande", ["partenaire_id", "created_at", "id"])
+    op.create_index("ix_demande_partenaire_created", "demande", ["partenaire_id", "created_at", "id"],
+                    postgresql_include=["caisse_id", "service", "status", "author_id"])
     op.drop_index("ix_demande_caisse_queue", table_name="demande")
     op.create_index("ix_demande_queue_open", "demande", ["caisse_id", *ORDER],
-                    postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN))
-    op.create_index("ix_demande_queue_status", "demande", ["caisse_id", "status", *ORDER])
+                    postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN),
+                    postgresql_include=["status", "service", "assigned_to_id"])
+    op.create_index("ix_demande_queue_status", "demande", ["caisse_id", "status", *ORDER],
+                    postgresql_include=["service", "assigned_to_id"])
     if op.get_bind().dialect.name == "postgresql":
         # pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")

@@ -6,7 +6,7 @@ import os
 import socket
 import threading
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from email import message_from_bytes, policy
 
 import pytest
@@ -131,5 +131,3 @@ def make_demande(author, caisse, *, service="contact", status=DemandeStatus.TRAN
     db.session.commit()
     return d
 
-
-__all__ = ["timedelta"]

@@ -1,6 +1,4 @@
 """admin_national's jobs page: the last runs, the failed e-mails, "Renvoyer"."""
-from datetime import timedelta
-
 from ep_web.extensions import db
 from ep_web.models import AuditEvent, EmailStatus, JobRun, OutboxEmail
 from workers import accounts as account_jobs
@@ -64,5 +62,3 @@ def test_other_profiles_cannot_see_nor_resend(app, make, clock, login):
     db.session.expire_all()
     assert db.session.get(OutboxEmail, failed.id).status == EmailStatus.FAILED
 
-
-__all__ = ["timedelta"]

@@ -2,9 +2,8 @@
 e-mails sent after the commit — in-process here), with the clock moved across
 the dates of SPEC §3, §4 and §7. Every job is also run twice: the second run
 changes nothing more."""
-from datetime import date, datetime, timedelta, timezone
-
 import secrets
+from datetime import date, timedelta
 
 import pytest
 
@@ -527,5 +526,3 @@ def test_cli_runs_every_periodic_job_once(app, make, clock, partner):
     assert "warn_idle_techniciens: {'warned': 2, 'emails': 2}" in result.output
     assert _count(JobRun) >= len(JOBS)
 
-
-__all__ = ["datetime", "timezone"]

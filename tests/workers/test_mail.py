@@ -159,6 +159,19 @@ def test_redis_down_loses_nothing(app, make, smtp):
     assert len(smtp.messages) == 1
 
 
+def test_the_flush_drains_a_backlog_batch_after_batch(app, make, smtp, monkeypatch):
+    import workers.mail as mail
+
+    monkeypatch.setattr(mail, "FLUSH_BATCH", 2)
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # a backlog piles up while Redis is down
+    w = make.world()
+    for n in range(1, 6):
+        _new_tech(w, n)
+    commit()
+    assert flush_outbox() == {"sent": 5, "not_sent": 0, "interrupted": 0}
+    assert len(smtp.messages) == 5 and _statuses() == [EmailStatus.SENT] * 5
+
+
 def test_crash_between_claim_and_send_is_never_resent(app, make, clock, smtp, monkeypatch):
     """A worker dies after claiming (pending → sending) and maybe after SMTP
     accepted: nobody can tell, so the row is failed for review after the claim

@@ -6,8 +6,6 @@ convention's end date and 6 months of inactivity. At each step: exactly which
 accounts changed, exactly which e-mails were sent."""
 from datetime import timedelta
 
-import pytest
-
 from ep_web.domain.accounts import schedule_gestionnaire_inactivation
 from ep_web.domain.auth import authenticate
 from ep_web.extensions import db
@@ -169,5 +167,3 @@ def test_the_rq_cron_schedule(app, make, clock, redis_queue, monkeypatch):
     work(redis_queue)
     assert sorted(db.session.scalars(db.select(JobRun.name)).all()) == ["alert_signalements", "flush_outbox"]
 
-
-__all__ = ["pytest"]
