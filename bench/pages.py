@@ -148,7 +148,7 @@ def main() -> None:
                     params.update(du="01/01/2026", au="30/06/2026")
                 yield "/traitement?" + urllib.parse.urlencode(params)
 
-        results = {}
+        results, slow = {}, {}
         for label, login, paths in (
             (f"history, largest structure ({big_n} demandes)", logins["big"], lambda: history_paths(big_p)),
             (f"history, median structure ({typ_n} demandes)", logins["typical"], lambda: history_paths(typ_p)),
@@ -158,12 +158,18 @@ def main() -> None:
             client.login(login)
             for path in list(paths())[:30]:  # warm-up
                 client.timed(path)
-            times = [client.timed(path) for path in paths()]
-            results[label] = times
+            pairs = [(path, client.timed(path)) for path in paths()]
+            results[label] = [t for _, t in pairs]
+            slow[label] = sorted(pairs, key=lambda p: -p[1])[:5]
         print(f"\n{total} demandes; gunicorn 2 sync workers; {args.requests} requests per page kind\n")
         print(f"{'page':<50} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
         for label, times in results.items():
             print(f"{label:<50} {statistics.median(times):8.1f} {pct(times, 95):8.1f} {max(times):8.1f}")
+        if os.environ.get("BENCH_VERBOSE"):
+            for label, pairs in slow.items():
+                print(f"\nslowest of {label}:")
+                for path, t in pairs:
+                    print(f"  {t:8.1f} ms  {path}")
     finally:
         server.terminate()
         server.wait(10)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
@@ -599,7 +599,7 @@ def history_query(user: Account, filters: Filters):
     if filters.author_id:
         q = q.where(Demande.author_id == filters.author_id)
     if filters.q:
-        q = q.where(Demande.nom_search.like(f"%{_like(fold_name(filters.q))}%", escape="\\"))
+        q = q.where(name_matches(filters.q))
     q = _date_bounds(q, filters)
     return q.order_by(Demande.created_at.desc(), Demande.id.desc())
 
@@ -614,7 +614,7 @@ def _queue_filtered(q, user: Account, filters: Filters):
     if filters.mine:
         q = q.where(Demande.assigned_to_id == user.id)
     if filters.q:
-        q = q.where(Demande.nom_search.like(f"%{_like(fold_name(filters.q))}%", escape="\\"))
+        q = q.where(name_matches(filters.q))
     return _date_bounds(q, filters)
 
 
@@ -645,6 +645,19 @@ def queue_counts(user: Account, filters: Filters) -> dict[DemandeStatus, int]:
     for status, n in db.session.execute(union_all(*parts)):  # one round trip
         counts[DemandeStatus(status)] = n
     return counts
+
+
+def name_matches(raw: str):
+    """The person's name contains the typed text (accents and case ignored);
+    with 1 or 2 characters, a word of the name starts with it ("du" finds
+    Dupont and Le Duc, not Mendu). Both forms are answered by the trigram
+    index on PostgreSQL: pg_trgm pads word beginnings, so even a two-letter
+    word start is selective, where '%du%' would read the whole index."""
+    term = _like(fold_name(raw))
+    if len(term) >= 3:
+        return Demande.nom_search.like(f"%{term}%", escape="\\")
+    return or_(Demande.nom_search.like(f"{term}%", escape="\\"),
+               Demande.nom_search.like(f"% {term}%", escape="\\"))
 
 
 def _like(text: str) -> str:

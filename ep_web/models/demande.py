@@ -72,14 +72,14 @@ class Demande(db.Model):
         # The history, newest first (read backwards).
         # INCLUDE: the filters and capped counts read the index alone (PostgreSQL).
         Index("ix_demande_partenaire_created", "partenaire_id", "created_at", "id",
-              postgresql_include=["caisse_id", "service", "status", "author_id"]),
+              postgresql_include=["caisse_id", "service", "status", "author_id", "nom_search"]),
         Index("ix_demande_partenaire_nom", "partenaire_id", "nom_search"),
         Index("ix_demande_duplicate", "caisse_id", "service", "nom_search", "date_naissance"),
         # The queue's order (domain.demandes.queue_query), so LIMIT 20 reads 20
         # index entries: open demandes only, and per status for the filters.
         Index("ix_demande_queue_open", "caisse_id", text("urgent DESC"), text("(due_at IS NULL)"), "due_at",
               "created_at", "id", postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL),
-              postgresql_include=["status", "service", "assigned_to_id"]),
+              postgresql_include=["status", "service", "assigned_to_id", "nom_search"]),
         Index("ix_demande_queue_status", "caisse_id", "status", text("urgent DESC"), text("(due_at IS NULL)"),
               "due_at", "created_at", "id", postgresql_include=["service", "assigned_to_id"]),
         # Name search (LIKE '%…%'): a trigram index on PostgreSQL (pg_trgm);

@@ -66,7 +66,7 @@ class Partenaire(db.Model):
 
     parent: Mapped["Partenaire | None"] = relationship(remote_side=[id], back_populates="sites")
     sites: Mapped[list["Partenaire"]] = relationship(back_populates="parent")
-    conventions = relationship("Convention", back_populates="partenaire", lazy="selectin")
+    conventions = relationship("Convention", back_populates="partenaire")
 
     @property
     def domain_list(self) -> list[str]:

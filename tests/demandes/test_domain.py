@@ -232,6 +232,8 @@ def test_history_shows_the_whole_structure_with_filters(app, make, clock):
     q = lambda **f: dm.paginate(dm.history_query(w.technicien, dm.Filters(**f)), 1)[1]  # noqa: E731
     assert q() == 2
     assert q(q="dupont") == 1 and q(q="DURAND léa") == 1
+    # 1-2 characters: the start of a word of the name
+    assert q(q="du") == 2 and q(q="Ré") == 0 and q(q="l") == 2 and q(q="ea") == 0
     assert q(service="document") == 1
     assert q(author_id=colleague.id) == 1
     assert q(date_from=clock.now().date() + timedelta(days=1)) == 0
