@@ -81,7 +81,7 @@ class Demande(db.Model):
               "created_at", "id", postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL),
               postgresql_include=["status", "service", "assigned_to_id", "nom_search"]),
         Index("ix_demande_queue_status", "caisse_id", "status", text("urgent DESC"), text("(due_at IS NULL)"),
-              "due_at", "created_at", "id", postgresql_include=["service", "assigned_to_id"]),
+              "due_at", "created_at", "id", postgresql_include=["service", "assigned_to_id", "nom_search"]),
         # Name search (LIKE '%…%'): a trigram index on PostgreSQL (pg_trgm);
         # SQLite, the development database, gets a plain index.
         Index("ix_demande_nom_trgm", "nom_search", postgresql_using="gin",

@@ -24,7 +24,7 @@ def upgrade():
                     postgresql_where=sa.text(OPEN), sqlite_where=sa.text(OPEN),
                     postgresql_include=["status", "service", "assigned_to_id", "nom_search"])
     op.create_index("ix_demande_queue_status", "demande", ["caisse_id", "status", *ORDER],
-                    postgresql_include=["service", "assigned_to_id"])
+                    postgresql_include=["service", "assigned_to_id", "nom_search"])
     if op.get_bind().dialect.name == "postgresql":
         # pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
