@@ -47,6 +47,38 @@ def _account(login, profile, civilite, prenom, nom, email, password_hash, **extr
     return account
 
 
+def _demo_activity(ref: Account, tech: Account, caisse: Caisse) -> None:
+    """A few demandes and a news item, through the domain (same rules as the
+    app), once: the fictitious people below exist nowhere."""
+    from datetime import date
+
+    from ep_web.domain.demandes import DemandeInput, create_demande
+    from ep_web.domain.news import create_news
+    from ep_web.models import Demande, News
+    from ep_web.transaction import commit
+
+    if db.session.scalar(select(Demande.id).limit(1)) is None:
+        samples = [
+            ("signalement", "Mme", "Exemple", "Alice", date(1979, 4, 2),
+             {"difficulty_kinds": ["droits", "soins"], "message": "Droits fermés depuis deux mois, "
+              "la personne ne peut plus se faire soigner.", "urgency_reason": "droits_bloques"}, True),
+            ("document", "M.", "Fictif", "Bruno", date(1965, 11, 23),
+             {"document_kind": "attestation_droits", "message": "Attestation demandée par le bailleur."}, False),
+            ("contact", "Mme", "Imaginaire", "Chloé", date(1990, 7, 14),
+             {"subject": "Changement d'adresse", "message": "La personne a déménagé, merci de mettre à jour."},
+             False),
+        ]
+        for service, civ, nom, prenom, born, details, urgent in samples:
+            create_demande(tech, DemandeInput(service=service, caisse_id=caisse.id, civilite=civ, nom=nom,
+                                              prenom=prenom, date_naissance=born, departement="74",
+                                              details=details, consent=True, urgent=urgent))
+    if db.session.scalar(select(News.id).limit(1)) is None:
+        create_news(ref, title="Bienvenue sur l'Espace Partenaires",
+                    body="Le portail remplace les échanges par e-mail.\n\n**Rappel** : ne saisissez jamais de "
+                         "numéro de sécurité sociale dans les textes.", publish_at=now())
+    commit()
+
+
 def seed(password: str = DEMO_PASSWORD) -> list[tuple[str, str, str]]:
     """Idempotent: running it twice leaves one copy of everything."""
     from ep_web.transaction import commit
@@ -103,6 +135,7 @@ def seed(password: str = DEMO_PASSWORD) -> list[tuple[str, str, str]]:
     tech = _account("TDEMO001", Profile.TECHNICIEN, "M.", "Théo", "Terrain", "travailleur.social@ccas-villedemo.example",
                     pw, partenaire_id=ccas.id, fonction="Travailleur social", manager_id=gest.id, created_by_id=gest.id)
     commit()
+    _demo_activity(ref, tech, alpes)
     return [
         ("admin_national", nat.login, f"{nat.full_name} — administration nationale"),
         ("admin_caisse", ref.login, f"{ref.full_name} — {alpes.name}"),

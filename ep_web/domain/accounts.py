@@ -483,22 +483,6 @@ def schedule_gestionnaire_inactivation(actor: Account, gestionnaire: Account, on
     audit.record("account_inactivation_scheduled", actor, target=gestionnaire, on=on.isoformat())
 
 
-def apply_scheduled_inactivations(on: date | None = None) -> int:
-    """Inactivate gestionnaires whose agreed leaving date has come (SPEC §3 [2.2.3])."""
-    on = on or today()
-    due = db.session.scalars(
-        select(Account).where(
-            Account.scheduled_inactivation_on.is_not(None),
-            Account.scheduled_inactivation_on <= on,
-            Account.status.in_((AccountStatus.ACTIVE, AccountStatus.PENDING)),
-        )
-    ).all()
-    for account in due:
-        inactivate(account, actor=None, reason="Départ du gestionnaire à la date convenue", notify=False,
-                   enforce_permission=False)
-    return len(due)
-
-
 # ---------------------------------------------------------------- CGU
 
 def current_cgu() -> CguVersion | None:
