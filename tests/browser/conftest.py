@@ -372,3 +372,14 @@ def axe_check(page) -> list[dict]:
     violations = axe_violations(page)
     assert not violations, f"axe-core on {page.url}:\n{format_violations(violations)}"
     return violations
+
+
+def log_in(page, login: str, password: str | None = None) -> None:
+    """Log in through the real form (real CSRF), as a person would."""
+    from tests.conftest import PASSWORD
+
+    page.goto("/connexion")
+    page.get_by_role("textbox", name="Identifiant").fill(login)
+    page.get_by_role("textbox", name="Mot de passe", exact=True).fill(password or PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state()

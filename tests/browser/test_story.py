@@ -8,20 +8,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import _browser, axe_check, live_server, page, screenshot, smtp_server  # noqa: F401
+from tests.browser.conftest import _browser, axe_check, live_server, log_in, page, screenshot, smtp_server  # noqa: F401
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 NEW_PASSWORD = "Glacier-Orage-Piano-47"
 DOMAIN = "ccas-essai.example"
-
-
-def log_in(page, login, password):
-    page.goto("/connexion")
-    page.locator("#login").fill(login)
-    page.locator("#password").fill(password)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_load_state()
 
 
 def log_out(page):

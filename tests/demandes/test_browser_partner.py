@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.browser.conftest import log_in as _log_in
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     _browser,
     axe_check,
@@ -24,12 +25,6 @@ expect = require_playwright().expect
 NIR = "2 84 12 74 215 032 " + f"{97 - int('2841274215032') % 97:02d}"
 
 
-def _log_in(page, login):
-    page.goto("/connexion")
-    page.get_by_role("textbox", name="Identifiant").fill(login)
-    page.get_by_role("textbox", name="Mot de passe", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_load_state()
 
 
 def test_technicien_signalement_with_a_nir_then_fixed(page, live_server, screenshot):

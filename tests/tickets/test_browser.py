@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.browser.conftest import log_in as _log_in
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     _browser,
     axe_check,
@@ -23,12 +24,6 @@ pytestmark = pytest.mark.browser
 expect = require_playwright().expect
 
 
-def _log_in(page, login):
-    page.goto("/connexion")
-    page.get_by_role("textbox", name="Identifiant").fill(login)
-    page.get_by_role("textbox", name="Mot de passe", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_load_state()
 
 
 def _log_out(page):

@@ -9,6 +9,7 @@ import pytest
 
 from ep_web.domain import demandes as dm
 from ep_web.transaction import commit
+from tests.browser.conftest import log_in as _log_in
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     _browser,
     axe_check,
@@ -26,12 +27,6 @@ expect = require_playwright().expect
 REPLY = "Nous avons joint la personne ce jour : un rendez-vous lui est proposé à l'accueil."
 
 
-def _log_in(page, login):
-    page.goto("/connexion")
-    page.locator("#login").fill(login)
-    page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_load_state()
 
 
 def _wait_for_mail(smtp_server, to: str, subject_part: str):
