@@ -218,7 +218,6 @@ def test_rq_worker_sends_after_commit(app, make, smtp, redis_queue):
     assert len(smtp.messages) == 1
 
 
-@pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS)
 def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis_queue, db_url, tmp_path):
     """A real ``rq worker`` process is killed (SIGKILL) while it sends the second
     of three e-mails. The rerun sends the third; the second is never sent again
