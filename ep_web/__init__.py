@@ -208,6 +208,8 @@ def _register_security_headers(app: Flask) -> None:
         if request.endpoint != "static":
             # Pages carry personal data: never kept by the browser or proxies.
             h["Cache-Control"] = "no-store"
+            # Any page may answer an htmx request with a fragment (ep_web.htmx).
+            response.vary.add("HX-Request")
         started = g.get("ep_started")
         if started is not None:
             # Server time, read by bench/ scripts and browser dev tools.

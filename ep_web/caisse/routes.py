@@ -38,9 +38,8 @@ from ep_web.domain.accounts import (
     resend_activation,
     schedule_gestionnaire_inactivation,
 )
+from ep_web.domain.access import caisse_in_force, conventions_in_force
 from ep_web.domain.conventions import (
-    caisse_in_force,
-    conventions_in_force,
     create_convention,
     denounce,
     renew,

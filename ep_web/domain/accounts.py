@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit, quotas
-from ep_web.domain.conventions import caisse_in_force, conventions_in_force
+from ep_web.domain.access import caisse_in_force, conventions_in_force
+from ep_web.permissions.partenaires import can_manage_account
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.passwords import set_password
 from ep_web.extensions import db
@@ -192,7 +193,7 @@ def send_activation(account: Account) -> None:
 def resend_activation(actor: Account, account: Account) -> None:
     """SPEC §3: a new single-use activation link for an account not activated yet
     (the earlier links stop working), sent by someone who manages the account."""
-    if not can_manage_partner_account(actor, account):
+    if not can_manage_account(actor, account):
         raise NotAllowed("Vous ne pouvez pas gérer ce compte.")
     if account.status != AccountStatus.PENDING:
         raise DomainError("Ce compte est déjà activé (ou inactif) : aucun lien d'activation à renvoyer.")
@@ -335,22 +336,6 @@ def modify_gestionnaire(actor: Account, gestionnaire: Account, data: dict) -> li
 
 # ---------------------------------------------------------------- inactivation
 
-def can_manage_partner_account(actor: Account, account: Account) -> bool:
-    """A gestionnaire manages its partner's techniciens; an admin_caisse manages the
-    accounts of partners it has a convention in force with, and its caisse's agents."""
-    if account.status == AccountStatus.DELETED or account.id == actor.id:
-        return False
-    if actor.profile == Profile.GESTIONNAIRE:
-        return account.profile == Profile.TECHNICIEN and account.partenaire_id == actor.partenaire_id
-    if actor.profile == Profile.ADMIN_CAISSE:
-        if account.profile.is_partner:
-            return caisse_in_force(actor.caisse_id, account.partenaire_id)
-        return account.caisse_id == actor.caisse_id and account.profile == Profile.AGENT
-    if actor.profile == Profile.ADMIN_NATIONAL:
-        return account.profile == Profile.ADMIN_CAISSE
-    return False
-
-
 def active_gestionnaires(partenaire_id: int, exclude_id: int | None = None) -> list[Account]:
     q = select(Account).where(
         Account.partenaire_id == partenaire_id,
@@ -384,7 +369,7 @@ def inactivate(
 
     When a caisse inactivates a partner account (fraud, loss, theft — SPEC §3
     [4.1]), the partner's gestionnaires are notified."""
-    if enforce_permission and (actor is None or not can_manage_partner_account(actor, account)):
+    if enforce_permission and (actor is None or not can_manage_account(actor, account)):
         raise NotAllowed("Vous ne pouvez pas inactiver ce compte.")
     if account.status not in (AccountStatus.ACTIVE, AccountStatus.PENDING):
         raise DomainError("Ce compte est déjà inactif.")
@@ -416,7 +401,7 @@ def inactivate(
 def reactivate_technicien(actor: Account, account: Account) -> None:
     """SPEC §3: a gestionnaire reactivates an inactive technicien until its
     deletion, within quota."""
-    if actor.profile != Profile.GESTIONNAIRE or not can_manage_partner_account(actor, account):
+    if actor.profile != Profile.GESTIONNAIRE or not can_manage_account(actor, account):
         raise NotAllowed("Vous ne pouvez pas réactiver ce compte.")
     if account.status != AccountStatus.INACTIVE:
         raise DomainError("Ce compte n'est pas inactif.")
@@ -442,7 +427,7 @@ def reactivate_technicien(actor: Account, account: Account) -> None:
 def report_misuse(actor: Account, account: Account, reason: str) -> None:
     """SPEC §3 [4.1]: a gestionnaire who detects misuse reports it in one action,
     which inactivates the account at once and alerts the caisse(s)."""
-    if actor.profile != Profile.GESTIONNAIRE or not can_manage_partner_account(actor, account):
+    if actor.profile != Profile.GESTIONNAIRE or not can_manage_account(actor, account):
         raise NotAllowed("Vous ne pouvez pas signaler ce compte.")
     reason = (reason or "").strip()
     if not reason:
@@ -465,7 +450,7 @@ def report_misuse(actor: Account, account: Account, reason: str) -> None:
 def schedule_gestionnaire_inactivation(actor: Account, gestionnaire: Account, on: date) -> None:
     """SPEC §3 [2.2.3]: the caisse inactivates a leaving gestionnaire on the agreed
     date (applied by the daily job; today means now)."""
-    if actor.profile != Profile.ADMIN_CAISSE or not can_manage_partner_account(actor, gestionnaire):
+    if actor.profile != Profile.ADMIN_CAISSE or not can_manage_account(actor, gestionnaire):
         raise NotAllowed("Action réservée à la caisse.")
     if gestionnaire.profile != Profile.GESTIONNAIRE:
         raise DomainError("Seuls les gestionnaires sont inactivés à une date.")

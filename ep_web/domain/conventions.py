@@ -5,40 +5,11 @@ from sqlalchemy import select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
+from ep_web.domain.access import conventions_in_force
+from ep_web.domain.accounts import inactivate
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.models import Account, Convention, ConventionState, Partenaire, Profile, Service
-
-
-def in_force_filter(on: date):
-    return (
-        Convention.state.in_((ConventionState.ACTIVE, ConventionState.DENONCEE)),
-        Convention.signed_on <= on,
-        Convention.ends_on >= on,
-    )
-
-
-def conventions_in_force(partenaire_id: int, on: date | None = None) -> list[Convention]:
-    on = on or today()
-    return list(
-        db.session.scalars(select(Convention).where(Convention.partenaire_id == partenaire_id, *in_force_filter(on)))
-    )
-
-
-def caisse_in_force(caisse_id: int, partenaire_id: int, on: date | None = None) -> bool:
-    """Does the caisse hold a convention in force with the partner?"""
-    return any(c.caisse_id == caisse_id for c in conventions_in_force(partenaire_id, on))
-
-
-def caisse_knows(caisse_id: int, partenaire_id: int) -> bool:
-    """Has the caisse ever signed a convention with the partner (it keeps seeing
-    the partner's file after the end)?"""
-    return (
-        db.session.scalar(
-            select(Convention.id).where(Convention.caisse_id == caisse_id, Convention.partenaire_id == partenaire_id).limit(1)
-        )
-        is not None
-    )
 
 
 def _require_admin_of(actor: Account, caisse_id: int) -> None:
@@ -160,8 +131,6 @@ def apply_end_of_convention(partenaire_id: int, actor: Account | None = None) ->
     goes (access is always derived from conventions in force, so nothing to do)."""
     if conventions_in_force(partenaire_id):
         return 0
-    from ep_web.domain.accounts import inactivate
-
     accounts = db.session.scalars(
         select(Account).where(
             Account.partenaire_id == partenaire_id,

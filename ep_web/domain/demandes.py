@@ -12,7 +12,8 @@ from sqlalchemy import func, or_, select, update
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
-from ep_web.domain.conventions import conventions_in_force
+from ep_web.domain.access import conventions_in_force
+from ep_web.permissions.demandes import can_view_demande
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.textguard import check_health, check_texts
 from ep_web.extensions import db
@@ -339,17 +340,6 @@ def visible_caisse_ids(partenaire_id: int) -> list[int]:
     """SPEC §3: once a convention has ended, the structure no longer sees that
     caisse's demandes."""
     return [c.caisse_id for c in conventions_in_force(partenaire_id)]
-
-
-def can_view_demande(user: Account, demande: Demande) -> bool:
-    """Techniciens see every demande of their structure to a caisse still in
-    convention; agents see their caisse's demandes."""
-    if user.profile == Profile.TECHNICIEN:
-        return demande.partenaire_id == user.partenaire_id and demande.caisse_id in visible_caisse_ids(
-            user.partenaire_id)
-    if user.profile == Profile.AGENT:
-        return demande.caisse_id == user.caisse_id
-    return False
 
 
 # ---------------------------------------------------------------- lifecycle

@@ -25,7 +25,7 @@ from sqlalchemy import Date, String, and_, case, cast, delete, exists, func, ins
 from sqlalchemy.orm import aliased
 
 from ep_web.clock import now, to_paris, today
-from ep_web.domain.conventions import in_force_filter
+from ep_web.domain.access import in_force_filter
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.mail import PENDING_KEY

@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import func, or_, select, update
 
 from ep_web.clock import now, today
-from ep_web.domain.conventions import conventions_in_force, in_force_filter
+from ep_web.domain.access import conventions_in_force, in_force_filter
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.textguard import check_texts
 from ep_web.extensions import db

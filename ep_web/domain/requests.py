@@ -18,7 +18,7 @@ from ep_web.domain.accounts import (
     schedule_gestionnaire_inactivation,
 )
 from ep_web.domain.calendar import add_working_days
-from ep_web.domain.conventions import caisse_in_force
+from ep_web.domain.access import caisse_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.mail import queue_email

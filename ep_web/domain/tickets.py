@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
-from ep_web.domain.conventions import conventions_in_force
+from ep_web.domain.access import conventions_in_force
+from ep_web.permissions.tickets import PARTNER_PROFILES, ticket_side
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.textguard import check_partner_text
 from ep_web.extensions import db
@@ -44,25 +45,9 @@ PORTAL_AREAS = {
 }
 
 OPEN_STATUSES = (TicketStatus.OUVERT, TicketStatus.EN_COURS, TicketStatus.ESCALADE)
-PARTNER_PROFILES = (Profile.TECHNICIEN, Profile.GESTIONNAIRE)
 
 
 # ---------------------------------------------------------------- visibility
-
-def side_of(account: Account, ticket: Ticket) -> str | None:
-    """'partner', 'caisse' or 'national' when the account may see the ticket, else None."""
-    if account.profile in PARTNER_PROFILES and account.partenaire_id == ticket.partenaire_id:
-        return "partner"
-    if account.profile == Profile.ADMIN_CAISSE and account.caisse_id == ticket.caisse_id:
-        return "caisse"
-    if account.profile == Profile.ADMIN_NATIONAL and ticket.escalated_at is not None:
-        return "national"
-    return None
-
-
-def can_view(account: Account, ticket: Ticket) -> bool:
-    return side_of(account, ticket) is not None
-
 
 def _listing(where, status: TicketStatus | None) -> list[Ticket]:
     q = select(Ticket).where(*where)
@@ -224,7 +209,7 @@ def reply(actor: Account, ticket: Ticket, body: str, *, health_confirmed: bool =
     - ``resolve``: the answer also closes the ticket (the caisse for its
       non-escalated tickets, national support for escalated ones).
     Every answer passes the NIR guard and the health warning, like the partner's texts."""
-    side = side_of(actor, ticket)
+    side = ticket_side(actor, ticket)
     if side is None:
         raise NotAllowed("Ce ticket n'est pas visible pour votre compte.")
     if ticket.status == TicketStatus.RESOLU:
@@ -261,7 +246,7 @@ def _check_can_resolve(side: str, ticket: Ticket) -> None:
 
 def take(actor: Account, ticket: Ticket) -> None:
     """SPEC §5: the caisse's referent takes an open ticket ("en cours")."""
-    if side_of(actor, ticket) != "caisse":
+    if ticket_side(actor, ticket) != "caisse":
         raise NotAllowed("Action réservée au référent de la caisse destinataire.")
     if ticket.status != TicketStatus.OUVERT:
         raise DomainError("Seul un ticket ouvert peut être pris en charge.")
@@ -273,7 +258,7 @@ def take(actor: Account, ticket: Ticket) -> None:
 def resolve(actor: Account, ticket: Ticket) -> None:
     """SPEC §5: the caisse's referent resolves its non-escalated tickets; national
     support resolves escalated ones. The partner is e-mailed."""
-    side = side_of(actor, ticket)
+    side = ticket_side(actor, ticket)
     if side not in ("caisse", "national"):
         raise NotAllowed("Action réservée à la caisse destinataire ou au support national.")
     if ticket.status == TicketStatus.RESOLU:
@@ -291,7 +276,7 @@ def resolve(actor: Account, ticket: Ticket) -> None:
 def escalate(actor: Account, ticket: Ticket) -> None:
     """SPEC §5: in one step, the caisse's referent passes an open or in-progress
     ticket to national support, who is e-mailed and sees it from then on."""
-    if side_of(actor, ticket) != "caisse":
+    if ticket_side(actor, ticket) != "caisse":
         raise NotAllowed("Action réservée au référent de la caisse destinataire.")
     if ticket.status not in (TicketStatus.OUVERT, TicketStatus.EN_COURS):
         raise DomainError("Seul un ticket ouvert ou en cours peut être escaladé.")
@@ -307,7 +292,7 @@ def record_screenshot_download(actor: Account, ticket: Ticket, attachment: Attac
     """SPEC §7: every document download is audited — a ticket's screenshot too.
     The caller has checked that the actor sees the ticket and that the file
     belongs to it."""
-    if side_of(actor, ticket) is None or attachment.ticket_id != ticket.id:
+    if ticket_side(actor, ticket) is None or attachment.ticket_id != ticket.id:
         raise NotAllowed("Ce fichier n'est pas visible pour votre compte.")
     audit.record("document_downloaded", actor, target=attachment, caisse_id=ticket.caisse_id,
                  partenaire_id=ticket.partenaire_id, ticket=ticket.reference)

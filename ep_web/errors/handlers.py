@@ -16,7 +16,14 @@ _TEXTS = {
 
 
 def render_error(code: int, title: str | None = None, message: str | None = None):
+    """The French error page; an htmx request gets only the alert, which
+    static/js/app.js shows in the page's #flash region."""
+    from ep_web.htmx import is_partial
+
     default_title, default_message = _TEXTS.get(code, _TEXTS[500])
+    if is_partial():
+        return render_template("_alert.html", category="error", title=title or default_title,
+                               message=message or default_message), code
     return (
         render_template("errors/error.html", code=code, title=title or default_title, message=message or default_message),
         code,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ep_web import exports
 from ep_web.clock import today
 from ep_web.domain import accounts as account_rules
-from ep_web.domain.conventions import conventions_in_force
+from ep_web.domain.access import conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.habilitations import HEADERS, habilitation_rows
 from ep_web.domain.quotas import limit, seats_used

@@ -1,7 +1,7 @@
 from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ep_web.domain.conventions import conventions_in_force
+from ep_web.domain.access import conventions_in_force
 from ep_web.models import Profile
 
 bp = Blueprint("main", __name__)

@@ -6,19 +6,18 @@
   resolves escalated tickets.
 A ticket outside the user's side (another structure, another caisse, not
 escalated) is a 404."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
+from ep_web.actions import run
 from ep_web.domain import tickets as domain
-from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.textguard import HEALTH_CONFIRM_FIELD, find_health_terms, highlight
-from ep_web.extensions import db
-from ep_web.forms import attach_error
 from ep_web.htmx import render_page_or_fragment
-from ep_web.models import Attachment, Profile, Ticket, TicketStatus
+from ep_web.models import Profile, Ticket, TicketStatus
 from ep_web.permissions import profile_required
+from ep_web.permissions.tickets import get_screenshot_or_404, get_ticket_or_404
 from ep_web.tickets.forms import ActionForm, FilterForm, ReplyForm, TicketForm
-from ep_web.transaction import commit, rollback
+from ep_web.transaction import commit
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 caisse_bp = Blueprint("caisse_tickets", __name__, url_prefix="/caisse/tickets")
@@ -33,13 +32,6 @@ national_only = profile_required(Profile.ADMIN_NATIONAL)
 
 def _actor():
     return current_user._get_current_object()
-
-
-def _get_ticket_or_404(ticket_id: int, side: str) -> Ticket:
-    ticket = db.session.get(Ticket, ticket_id)
-    if ticket is None or domain.side_of(current_user, ticket) != side:
-        abort(404)
-    return ticket
 
 
 def _health_hits(texts: dict[str, str]) -> list:
@@ -62,13 +54,14 @@ def _index(side: str, fetch):
                                    caisses=domain.ticket_caisses(current_user.partenaire_id) if side == "partner" else [])
 
 
-def _show(side: str, ticket: Ticket, form: ReplyForm | None = None, status: int = 200, health_hits=None):
+def _show(side: str, ticket: Ticket, form: ReplyForm | None = None, status: int = 200, health_hits=None,
+          refusal: str | None = None):
     if form is None:
         form = ReplyForm(formdata=None)
     can_resolve = side == "national" and ticket.status == TicketStatus.ESCALADE or (
         side == "caisse" and ticket.status in (TicketStatus.OUVERT, TicketStatus.EN_COURS))
     return render_template(
-        "tickets/show.html", side=side, bp=BLUEPRINT_OF[side], ticket=ticket, form=form,
+        "tickets/show.html", side=side, bp=BLUEPRINT_OF[side], ticket=ticket, form=form, refusal=refusal,
         action_form=ActionForm(formdata=None), health_hits=health_hits or [], can_resolve=can_resolve,
         can_reply=ticket.status != TicketStatus.RESOLU,
         can_take=side == "caisse" and ticket.status == TicketStatus.OUVERT,
@@ -77,54 +70,38 @@ def _show(side: str, ticket: Ticket, form: ReplyForm | None = None, status: int 
 
 
 def _reply(side: str, ticket_id: int):
-    ticket = _get_ticket_or_404(ticket_id, side)
+    ticket = get_ticket_or_404(ticket_id, side)
     form = ReplyForm()
-    if not form.validate():
-        return _show(side, ticket, form, 422)
     resolve = bool(form.resolve.data) and side != "partner"
-    try:
-        domain.reply(_actor(), ticket, form.body.data or "", health_confirmed=bool(form.health_confirmed.data),
-                     resolve=resolve)
-    except NotAllowed:
-        rollback()
-        abort(403)
-    except DomainError as exc:
-        rollback()
-        attach_error(form, exc)
-        hits = _health_hits({"Votre message": form.body.data or ""}) if exc.field == HEALTH_CONFIRM_FIELD else []
-        return _show(side, ticket, form, 422, hits)
-    commit()
+
+    def render(status, refusal):
+        hits = (_health_hits({"Votre message": form.body.data or ""})
+                if HEALTH_CONFIRM_FIELD in form.errors else [])
+        return _show(side, ticket, form, status, hits, refusal)
+
     if side == "partner":
-        flash("Votre message est ajouté au ticket : la caisse est prévenue.", "success")
+        success = "Votre message est ajouté au ticket : la caisse est prévenue."
     else:
-        flash("La réponse est envoyée : l'auteur et les gestionnaires de la structure sont prévenus par e-mail."
-              + (" Le ticket est résolu." if resolve else ""), "success")
-    return redirect(url_for(f"{BLUEPRINT_OF[side]}.show", ticket_id=ticket.id, _anchor="fil"), 303)
+        success = ("La réponse est envoyée : l'auteur et les gestionnaires de la structure sont prévenus par e-mail."
+                   + (" Le ticket est résolu." if resolve else ""))
+    return run(
+        lambda: domain.reply(_actor(), ticket, form.body.data or "",
+                             health_confirmed=bool(form.health_confirmed.data), resolve=resolve),
+        form=form, render=render, success=success,
+        then=url_for(f"{BLUEPRINT_OF[side]}.show", ticket_id=ticket.id, _anchor="fil"),
+    )
 
 
 def _act(side: str, ticket_id: int, operation, success: str):
-    ticket = _get_ticket_or_404(ticket_id, side)
-    if not ActionForm().validate():
-        abort(400)
-    try:
-        operation(_actor(), ticket)
-    except NotAllowed:
-        rollback()
-        abort(403)
-    except DomainError as exc:
-        rollback()
-        flash(exc.message, "error")
-        return redirect(url_for(f"{BLUEPRINT_OF[side]}.show", ticket_id=ticket.id), 303)
-    commit()
-    flash(success, "success")
-    return redirect(url_for(f"{BLUEPRINT_OF[side]}.show", ticket_id=ticket.id), 303)
+    ticket = get_ticket_or_404(ticket_id, side)
+    return run(lambda: operation(_actor(), ticket), form=ActionForm(),
+               render=lambda status, refusal: _show(side, ticket, status=status, refusal=refusal),
+               success=success, then=url_for(f"{BLUEPRINT_OF[side]}.show", ticket_id=ticket.id))
 
 
 def _screenshot(side: str, ticket_id: int, attachment_id: int):
-    ticket = _get_ticket_or_404(ticket_id, side)
-    attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or attachment.ticket_id != ticket.id:
-        abort(404)
+    ticket = get_ticket_or_404(ticket_id, side)
+    attachment = get_screenshot_or_404(ticket, attachment_id)
     from ep_web.domain.attachments import send_attachment
 
     domain.record_screenshot_download(_actor(), ticket, attachment)
@@ -158,34 +135,30 @@ def new():
 def create():
     form = TicketForm()
     files = [f for f in request.files.getlist("screenshot") if f and f.filename]
-    if not form.validate():
-        return _new_page(form, 422, file_lost=bool(files))
-    try:
-        ticket = domain.open_ticket(
+
+    def render(status, refusal):
+        hits = (_health_hits({"Description du problème": form.description.data or ""})
+                if HEALTH_CONFIRM_FIELD in form.errors else [])
+        return _new_page(form, status, hits, file_lost=bool(files) and "screenshot" not in form.errors)
+
+    return run(
+        lambda: domain.open_ticket(
             _actor(), caisse_id=form.caisse_id.data, subject=form.subject.data or "",
             description=form.description.data or "", area=form.area.data or "",
             page_detail=form.page_detail.data or "", health_confirmed=bool(form.health_confirmed.data),
             screenshots=files,
-        )
-    except NotAllowed:
-        rollback()
-        abort(403)
-    except DomainError as exc:
-        rollback()
-        attach_error(form, exc)
-        hits = (_health_hits({"Description du problème": form.description.data or ""})
-                if exc.field == HEALTH_CONFIRM_FIELD else [])
-        return _new_page(form, 422, hits, file_lost=bool(files) and exc.field != "screenshot")
-    commit()
-    flash(f"Votre signalement est transmis à {ticket.caisse.name} sous la référence {ticket.reference}. "
-          "Vous serez prévenu(e) par e-mail de chaque réponse.", "success")
-    return redirect(url_for("tickets.show", ticket_id=ticket.id), 303)
+        ),
+        form=form, render=render,
+        success=lambda ticket: (f"Votre signalement est transmis à {ticket.caisse.name} sous la référence "
+                                f"{ticket.reference}. Vous serez prévenu(e) par e-mail de chaque réponse."),
+        then=lambda ticket: url_for("tickets.show", ticket_id=ticket.id),
+    )
 
 
 @bp.get("/<int:ticket_id>")
 @partner_only
 def show(ticket_id: int):
-    return _show("partner", _get_ticket_or_404(ticket_id, "partner"))
+    return _show("partner", get_ticket_or_404(ticket_id, "partner"))
 
 
 @bp.post("/<int:ticket_id>/messages")
@@ -211,7 +184,7 @@ def caisse_index():
 @caisse_bp.get("/<int:ticket_id>", endpoint="show")
 @caisse_only
 def caisse_show(ticket_id: int):
-    return _show("caisse", _get_ticket_or_404(ticket_id, "caisse"))
+    return _show("caisse", get_ticket_or_404(ticket_id, "caisse"))
 
 
 @caisse_bp.post("/<int:ticket_id>/messages", endpoint="reply")
@@ -256,7 +229,7 @@ def national_index():
 @national_bp.get("/<int:ticket_id>", endpoint="show")
 @national_only
 def national_show(ticket_id: int):
-    return _show("national", _get_ticket_or_404(ticket_id, "national"))
+    return _show("national", get_ticket_or_404(ticket_id, "national"))
 
 
 @national_bp.post("/<int:ticket_id>/messages", endpoint="reply")

@@ -10,20 +10,19 @@ a DomainError, roll back and show the message next to its field with what was
 typed kept (422)."""
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, make_response, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
+from ep_web.actions import run
 from ep_web.clock import now
+from ep_web.demandes.helpers import register as register_demande_helpers
 from ep_web.domain import demandes as dm
-from ep_web.domain.errors import DomainError
 from ep_web.domain.textguard import find_health_terms, highlight
 from ep_web.extensions import db
-from ep_web.forms import attach_error
 from ep_web.htmx import is_partial, render_fragments, render_page_or_fragment
-from ep_web.demandes.helpers import register as register_demande_helpers
-from ep_web.models import OPEN_STATUSES, Account, Attachment, Demande, DemandeStatus, Profile
-from ep_web.permissions import profile_required
+from ep_web.models import OPEN_STATUSES, Account, Demande, DemandeStatus, Profile
+from ep_web.permissions import get_attachment_or_404, get_demande_or_404, profile_required
 from ep_web.traitement.forms import (
     SERVICE_SHORT,
     ActionForm,
@@ -33,7 +32,7 @@ from ep_web.traitement.forms import (
     QueueFilterForm,
     ReplyForm,
 )
-from ep_web.transaction import commit, rollback
+from ep_web.transaction import commit
 
 bp = Blueprint("traitement", __name__, url_prefix="/traitement")
 
@@ -43,14 +42,6 @@ PER_PAGE = 20
 
 def _actor() -> Account:
     return current_user._get_current_object()
-
-
-def _demande_or_404(demande_id: int) -> Demande:
-    """A demande of another caisse does not exist for this agent (SPEC §8)."""
-    demande = db.session.get(Demande, demande_id)
-    if demande is None or not dm.can_view_demande(current_user, demande):
-        abort(404)
-    return demande
 
 
 # ---------------------------------------------------------------- template helpers
@@ -174,22 +165,20 @@ def _render_demande(demande: Demande, status: int = 200, notice: str | None = No
     if is_partial():
         parts = [("traitement/_demande.html", ctx)]
         if notice:
-            parts.append(("traitement/_flash_oob.html", {"notice": notice}))
+            parts.append(("_flash_oob.html", {"message": notice, "category": "success"}))
         return render_fragments(*parts, status=status)
-    response = make_response(render_template("traitement/show.html", **ctx), status)
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return make_response(render_template("traitement/show.html", **ctx), status)
 
 
 @bp.get("/demandes/<int:demande_id>")
 @agent_required
 def show(demande_id: int):
-    return _render_demande(_demande_or_404(demande_id))
+    return _render_demande(get_demande_or_404(demande_id))
 
 
 def _act(demande_id: int, form_name: str | None, action, success: str):
     """One action on a demande: POST → domain → commit → 303 (or fragment)."""
-    demande = _demande_or_404(demande_id)
+    demande = get_demande_or_404(demande_id)
     if form_name:
         cls, prefix = FORMS[form_name]
         form = cls(prefix=prefix)
@@ -198,23 +187,12 @@ def _act(demande_id: int, form_name: str | None, action, success: str):
     else:
         form = ActionForm()
     forms = {form_name: form} if form_name else {}
-    if not form.validate_on_submit():
-        if not form_name:
-            abort(400)
-        return _render_demande(demande, 422, **forms)
-    try:
-        action(_actor(), demande, form)
-    except DomainError as exc:
-        rollback()
-        if exc.field and form_name:
-            attach_error(form, exc)
-            return _render_demande(demande, 422, **forms)
-        return _render_demande(demande, 422, refusal=exc.message, **forms)
-    commit()
-    if is_partial():
-        return _render_demande(demande, notice=success)
-    flash(success, "success")
-    return redirect(url_for("traitement.show", demande_id=demande.id), 303)
+    return run(
+        lambda: action(_actor(), demande, form), form=form,
+        render=lambda status, refusal: _render_demande(demande, status, refusal=refusal, **forms),
+        success=success, then=url_for("traitement.show", demande_id=demande.id),
+        fragment=lambda _, notice: _render_demande(demande, notice=notice),
+    )
 
 
 def _prepared(demande: Demande, files) -> list:
@@ -283,10 +261,8 @@ def close(demande_id: int):
 @agent_required
 def download(demande_id: int, attachment_id: int):
     """SPEC §4/§7: a file of this caisse's demande; each download is audited."""
-    demande = _demande_or_404(demande_id)
-    attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or attachment.demande_id != demande.id:
-        abort(404)
+    demande = get_demande_or_404(demande_id)
+    attachment = get_attachment_or_404(demande, attachment_id)
     from ep_web.domain.attachments import send_attachment
 
     dm.record_download(_actor(), attachment)

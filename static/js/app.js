@@ -15,3 +15,46 @@ document.addEventListener("htmx:afterSwap", function (event) {
   var invalid = root && root.isConnected ? root.querySelector("[aria-invalid='true']") : null;
   if (invalid) { invalid.focus(); }
 });
+// An htmx request answered with an error (400/403/404/413/500…) swaps nothing:
+// show the server's alert (templates/_alert.html) in #flash, or a message of our own.
+(function () {
+  var TEXTS = {
+    400: "La demande n'a pas pu être comprise. Rechargez la page et recommencez.",
+    403: "Cette action vous est refusée.",
+    404: "Cet élément n'existe plus ou vous n'y avez pas accès.",
+    413: "Le fichier envoyé dépasse la taille autorisée.",
+    429: "Trop de tentatives : patientez quelques minutes avant de recommencer.",
+    503: "Le service est momentanément indisponible. Réessayez plus tard."
+  };
+  function showAlert(node) {
+    var flash = document.getElementById("flash");
+    if (!flash) { return; }
+    flash.replaceChildren(node);
+    node.setAttribute("tabindex", "-1");
+    node.focus();
+  }
+  function alertFrom(status, html) {
+    var found = null;
+    if (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      found = doc.querySelector("[data-ep-alert]");
+    }
+    if (found) { return document.importNode(found, true); }
+    var div = document.createElement("div");
+    div.className = "fr-alert fr-alert--error fr-alert--sm fr-mb-3w";
+    div.setAttribute("role", "alert");
+    var p = document.createElement("p");
+    p.textContent = TEXTS[status] || "Une erreur inattendue est survenue. Réessayez plus tard.";
+    div.appendChild(p);
+    return div;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    showAlert(alertFrom(xhr.status, xhr.responseText));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    var div = alertFrom(0, "");
+    div.querySelector("p").textContent = "Le serveur ne répond pas : vérifiez votre connexion puis réessayez. Votre saisie est conservée.";
+    showAlert(div);
+  });
+})();

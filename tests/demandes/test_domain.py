@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ep_web.permissions import can_view_demande
 from ep_web.domain import demandes as dm
 from ep_web.domain.conventions import terminate
 from ep_web.domain.errors import DomainError, NotAllowed
@@ -191,15 +192,15 @@ def test_ended_convention_hides_demandes_and_blocks_new_ones(app, make):
     make.convention(w.partenaire, w.other_caisse)
     d = dm.create_demande(w.technicien, _input(w.caisse))
     commit()
-    assert dm.can_view_demande(w.technicien, d)
+    assert can_view_demande(w.technicien, d)
     terminate(w.admin, [c for c in w.partenaire.conventions if c.caisse_id == w.caisse.id][0])
     commit()
-    assert not dm.can_view_demande(w.technicien, d)
+    assert not can_view_demande(w.technicien, d)
     rows, total, _ = dm.paginate(dm.history_query(w.technicien, dm.Filters()), 1)
     assert total == 0
     with pytest.raises(DomainError, match="pas de convention"):
         dm.create_demande(w.technicien, _input(w.caisse))
-    assert dm.can_view_demande(w.agent, d)  # the caisse keeps its file
+    assert can_view_demande(w.agent, d)  # the caisse keeps its file
 
 
 def test_queue_order_urgent_then_sla_then_age(app, make, clock):

@@ -11,7 +11,8 @@ from ep_web.domain.accounts import (
     schedule_gestionnaire_inactivation,
 )
 from ep_web.domain.calendar import add_working_days
-from ep_web.domain.conventions import caisse_in_force, denounce, renew, terminate
+from ep_web.domain.access import caisse_in_force
+from ep_web.domain.conventions import denounce, renew, terminate
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.requests import accept_request, file_request, refuse_request
 from ep_web.domain.reviews import answer_item, open_review

@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from ep_web.permissions import can_view_demande
 from ep_web.domain import demandes as dm
 from ep_web.domain.errors import DomainError
 from ep_web.extensions import db
@@ -65,7 +66,7 @@ def test_habilitee_attach_then_download_audited(app, habilitee, new_demande, log
     agent.get(link)
     assert len(_audits()) == 2  # each download
     # The partner side: the technicien may see it, and its download is audited the same way.
-    assert dm.can_view_demande(w.technicien, d)
+    assert can_view_demande(w.technicien, d)
     from ep_web.domain.attachments import send_attachment
 
     with app.test_request_context():
@@ -75,7 +76,7 @@ def test_habilitee_attach_then_download_audited(app, habilitee, new_demande, log
         resp.direct_passthrough = False
         assert resp.headers["Content-Disposition"].startswith("attachment") and resp.get_data() == PDF
     assert _audits()[-1].actor_id == w.technicien.id
-    assert not dm.can_view_demande(w.other_technicien, d)
+    assert not can_view_demande(w.other_technicien, d)
 
 
 def test_reply_with_a_file_for_a_structure_habilitee(app, habilitee, new_demande, login):

@@ -1,29 +1,11 @@
-"""Permissions in two layers: a coarse profile check on the route
-(``profile_required``), then an object check once the object is loaded
-(the ``get_<noun>_or_404`` loaders). An object outside the user's structure or
-caisse is a 404: its existence is not revealed."""
-from functools import wraps
-
+"""Who sees and manages partners, conventions, accounts, gestionnaire
+requests and habilitation reviews (SPEC §3, §8)."""
 from flask import abort
-from flask_login import current_user, login_required
+from flask_login import current_user
 
-from ep_web.domain.conventions import caisse_knows
+from ep_web.domain.access import caisse_in_force, caisse_knows
 from ep_web.extensions import db
 from ep_web.models import Account, AccountStatus, Convention, GestionnaireRequest, HabilitationReview, Partenaire, Profile
-
-
-def profile_required(*profiles: Profile):
-    def decorator(view):
-        @wraps(view)
-        @login_required
-        def wrapped(*args, **kwargs):
-            if current_user.profile not in profiles:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 def can_view_partenaire(user: Account, partenaire: Partenaire) -> bool:
@@ -58,6 +40,22 @@ def can_view_account(user: Account, account: Account) -> bool:
             return caisse_knows(user.caisse_id, account.partenaire_id)
         return account.caisse_id == user.caisse_id
     if user.profile == Profile.ADMIN_NATIONAL:
+        return account.profile == Profile.ADMIN_CAISSE
+    return False
+
+
+def can_manage_account(actor: Account, account: Account) -> bool:
+    """A gestionnaire manages its partner's techniciens; an admin_caisse manages the
+    accounts of partners it has a convention in force with, and its caisse's agents."""
+    if account.status == AccountStatus.DELETED or account.id == actor.id:
+        return False
+    if actor.profile == Profile.GESTIONNAIRE:
+        return account.profile == Profile.TECHNICIEN and account.partenaire_id == actor.partenaire_id
+    if actor.profile == Profile.ADMIN_CAISSE:
+        if account.profile.is_partner:
+            return caisse_in_force(actor.caisse_id, account.partenaire_id)
+        return account.caisse_id == actor.caisse_id and account.profile == Profile.AGENT
+    if actor.profile == Profile.ADMIN_NATIONAL:
         return account.profile == Profile.ADMIN_CAISSE
     return False
 

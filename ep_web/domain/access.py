@@ -1,0 +1,41 @@
+"""Who has access now (SPEC §3 end of convention): the conventions in force
+between partners and caisses. A small module of its own, imported by the
+accounts, conventions, demandes and permission rules alike."""
+from datetime import date
+
+from sqlalchemy import select
+
+from ep_web.clock import today
+from ep_web.extensions import db
+from ep_web.models import Convention, ConventionState
+
+
+def in_force_filter(on: date):
+    return (
+        Convention.state.in_((ConventionState.ACTIVE, ConventionState.DENONCEE)),
+        Convention.signed_on <= on,
+        Convention.ends_on >= on,
+    )
+
+
+def conventions_in_force(partenaire_id: int, on: date | None = None) -> list[Convention]:
+    on = on or today()
+    return list(
+        db.session.scalars(select(Convention).where(Convention.partenaire_id == partenaire_id, *in_force_filter(on)))
+    )
+
+
+def caisse_in_force(caisse_id: int, partenaire_id: int, on: date | None = None) -> bool:
+    """Does the caisse hold a convention in force with the partner?"""
+    return any(c.caisse_id == caisse_id for c in conventions_in_force(partenaire_id, on))
+
+
+def caisse_knows(caisse_id: int, partenaire_id: int) -> bool:
+    """Has the caisse ever signed a convention with the partner (it keeps seeing
+    the partner's file after the end)?"""
+    return (
+        db.session.scalar(
+            select(Convention.id).where(Convention.caisse_id == caisse_id, Convention.partenaire_id == partenaire_id).limit(1)
+        )
+        is not None
+    )
