@@ -42,6 +42,12 @@ class Config:
 
     REDIS_URL = os.environ.get("REDIS_URL", "")
     RQ_QUEUE = os.environ.get("EP_RQ_QUEUE", "ep")
+    # E-mails have their own queue, listed first by the workers (default "<RQ_QUEUE>-mail").
+    RQ_MAIL_QUEUE = os.environ.get("EP_RQ_MAIL_QUEUE", "")
+    # E-mails claimed at once by one sending job, sent over one SMTP connection.
+    MAIL_BATCH = _int("EP_MAIL_BATCH", 100)
+    # /metrics: a bearer token; without one, loopback requests only.
+    METRICS_TOKEN = os.environ.get("EP_METRICS_TOKEN", "")
 
     # Mail: SMTP when EP_SMTP_HOST is set, otherwise a local outbox folder.
     SMTP_HOST = os.environ.get("EP_SMTP_HOST", "")

@@ -1,22 +1,77 @@
 """Run a job on RQ when ``REDIS_URL`` is set, in-process otherwise.
 
 Jobs receive ids, never objects. A failure to reach Redis never loses work:
-the outbox row stays pending and the periodic flush sends it later.
+the outbox row stays pending and the periodic flush (or the first worker to
+see Redis again) sends it later.
+
+E-mails have a queue of their own (``RQ_MAIL_QUEUE``, listed first by the
+workers): they never wait behind a nightly sweep. A commit does not queue one
+job per e-mail: it *kicks* the mail queue — one ``workers.mail.drain`` job is
+queued unless one is already waiting — and that job claims every due e-mail
+at once (see workers/mail.py). Under load, twenty commits make one job.
 """
 import importlib
 import logging
+import time
+from datetime import timedelta
 
 from flask import current_app
 
 log = logging.getLogger(__name__)
 
+# The web side must not hang on Redis: a request waits at most this long
+# before leaving its e-mails to the flush.
+REDIS_CONNECT_TIMEOUT_S = 1
+REDIS_SOCKET_TIMEOUT_S = 2
+# After a failure, this process leaves Redis alone for a while instead of
+# paying the connection timeout on every request.
+REDIS_RETRY_AFTER_S = 5
+# A kick older than this is forgotten (its job was lost): the next commit queues another.
+KICK_TTL_S = 60
+DRAIN = "workers.mail.drain"
 
-def get_queue():
+_down_until: dict[str, float] = {}
+
+
+def queue_name(config=None) -> str:
+    return (config or current_app.config)["RQ_QUEUE"]
+
+
+def mail_queue_name(config=None) -> str:
+    config = config or current_app.config
+    return config.get("RQ_MAIL_QUEUE") or f"{config['RQ_QUEUE']}-mail"
+
+
+def redis_connection(app=None):
+    """One client per app and URL (a pool of connections, thread-safe, reset
+    after a fork by redis-py itself)."""
     from redis import Redis
+
+    app = app or current_app._get_current_object()
+    url = app.config["REDIS_URL"]
+    cached = app.extensions.get("ep_redis")
+    if cached is None or cached[0] != url:
+        conn = Redis.from_url(url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+                              socket_timeout=REDIS_SOCKET_TIMEOUT_S, health_check_interval=30)
+        cached = app.extensions["ep_redis"] = (url, conn)
+    return cached[1]
+
+
+def get_queue(name: str | None = None):
     from rq import Queue
 
+    return Queue(name or queue_name(), connection=redis_connection())
+
+
+def _redis_usable() -> bool:
     url = current_app.config["REDIS_URL"]
-    return Queue(current_app.config["RQ_QUEUE"], connection=Redis.from_url(url))
+    return bool(url) and _down_until.get(url, 0) <= time.monotonic()
+
+
+def _redis_failed(what: str) -> None:
+    url = current_app.config["REDIS_URL"]
+    _down_until[url] = time.monotonic() + REDIS_RETRY_AFTER_S
+    log.warning("Redis unreachable (%s); left for the periodic flush", what, exc_info=True)
 
 
 def _resolve(path: str):
@@ -24,14 +79,66 @@ def _resolve(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-def enqueue(path: str, *args) -> None:
+def enqueue(path: str, *args, queue: str | None = None, **options) -> None:
     if current_app.config["REDIS_URL"]:
+        if not _redis_usable():
+            return
         try:
-            get_queue().enqueue(path, *args)
+            get_queue(queue).enqueue(path, *args, **options)
         except Exception:  # Redis down: the periodic flush picks the work up
-            log.exception("could not enqueue %s%r; left for the periodic flush", path, args)
+            _redis_failed(f"enqueue {path}")
         return
     try:
         _resolve(path)(*args)
     except Exception:
         log.exception("in-process job %s%r failed", path, args)
+
+
+def _drain_timeout() -> int:
+    from workers.mail import DRAIN_TIMEOUT_S
+
+    return DRAIN_TIMEOUT_S
+
+
+def kick_key(config=None) -> str:
+    return f"ep:{mail_queue_name(config)}:kick"
+
+
+def kick_mail() -> bool:
+    """Make sure one drain job is waiting on the mail queue. True if this call queued it."""
+    if not _redis_usable():
+        return False
+    try:
+        conn = redis_connection()
+        if not conn.set(kick_key(), "1", nx=True, ex=KICK_TTL_S):
+            return False  # a drain job is already waiting: it will claim our e-mails too
+        get_queue(mail_queue_name()).enqueue(DRAIN, result_ttl=0, job_timeout=_drain_timeout())
+        return True
+    except Exception:
+        _redis_failed("mail kick")
+        return False
+
+
+def schedule_mail_retry(delay: timedelta) -> None:
+    """A drain job at the time the first retry is due (RQ's scheduler, run by
+    the workers), on the mail queue: a retry never waits for the periodic flush
+    nor behind unrelated jobs."""
+    if not _redis_usable():
+        return
+    try:
+        get_queue(mail_queue_name()).enqueue_in(delay, DRAIN, result_ttl=0, job_timeout=_drain_timeout())
+    except Exception:
+        _redis_failed("mail retry")
+
+
+def dispatch_emails(email_ids: list[int]) -> None:
+    """After a commit: RQ sends them (kick), or this process does, now."""
+    if not email_ids:
+        return
+    if current_app.config["REDIS_URL"]:
+        kick_mail()
+        return
+    try:
+        _resolve("workers.mail.send_emails")(email_ids)
+    except Exception:
+        log.exception("in-process sending of e-mails %r failed; left for the periodic flush", email_ids)

@@ -1,6 +1,6 @@
 """The request commits once; e-mails queued during it leave only after the commit."""
 from ep_web.extensions import db
-from ep_web.jobs import enqueue
+from ep_web.jobs import dispatch_emails
 from ep_web.mail import PENDING_KEY
 
 
@@ -11,8 +11,7 @@ def commit() -> None:
     except Exception:
         db.session.rollback()
         raise
-    for email_id in pending:
-        enqueue("workers.mail.send_email", email_id)
+    dispatch_emails(pending)
 
 
 def rollback() -> None:

@@ -10,9 +10,9 @@ counts, errors, duration), shown to admin_national on /national/taches.
    once, together with its audit events and the outbox rows of its e-mails —
    the change and its e-mails exist together or not at all;
 3. the JobRun is closed with the counts, or with the error after a rollback;
-4. after the commit, one ``flush_outbox`` is dispatched for the e-mails written
-   (RQ when Redis is up, in-process otherwise; if Redis is down the next
-   periodic flush sends them).
+4. after the commit, the e-mails written are dispatched: the mail queue is
+   kicked (RQ), or ``flush_outbox`` runs in-process without Redis; if Redis is
+   down the next periodic flush sends them.
 """
 import logging
 import time
@@ -82,7 +82,12 @@ def run_job(name: str, work, *, dispatch: bool = True) -> dict:
         run.counts = counts
         db.session.commit()
         if dispatch and (pending or counts.get("emails")):
-            from ep_web.jobs import enqueue
+            from flask import current_app
 
-            enqueue("workers.mail.flush_outbox")
+            from ep_web.jobs import enqueue, kick_mail
+
+            if current_app.config["REDIS_URL"]:
+                kick_mail()
+            else:
+                enqueue("workers.mail.flush_outbox")
         return counts

@@ -1,4 +1,4 @@
-"""Sending the outbox: at most once, retried with backoff, never lost.
+"""Sending the outbox: at most once, in batches, retried with backoff, never lost.
 
 The rule is **at most once**: an e-mail that may already have reached the
 recipient is never sent again automatically. Activation and reset links,
@@ -6,31 +6,36 @@ alerts and reminders are better missing (visible, and resendable by a person)
 than duplicated (two different links, a partner alerted twice).
 
 - An outbox row is written in the same transaction as the change that causes
-  it (``ep_web.mail.queue_email``, or the periodic jobs in bulk), and sent
-  after the commit by ``send_email`` (RQ, or in-process without Redis).
-- ``send_email`` first *claims* the row — ``pending → sending`` with
-  ``claimed_at``, in its own committed transaction — and only the worker whose
-  UPDATE matched talks to SMTP. Two workers, an RQ job and the periodic flush,
-  or a job run twice: only one sends.
+  it (``ep_web.mail.queue_email``, or the periodic jobs in bulk). After the
+  commit, the mail queue is kicked (``ep_web.jobs.kick_mail``): one ``drain``
+  job, whoever committed and however many e-mails they wrote.
+- A sending job first *claims* its e-mails — ``pending → sending`` with
+  ``claimed_at``, up to MAIL_BATCH rows in one UPDATE (``FOR UPDATE SKIP
+  LOCKED`` on PostgreSQL, so that two workers take different rows), in its own
+  committed transaction — and only then talks to SMTP, over one connection for
+  the whole batch. Two workers, a drain and the periodic flush, or a job run
+  twice: each row is claimed by one of them only.
+- Just before a message goes to SMTP its ``send_started_at`` is committed
+  (together with the previous message's result: one commit per message).
 - SMTP failures before the message data was handed over (server down,
   connection refused, 4xx on MAIL/RCPT/DATA) are certain non-deliveries: the
   row goes back to ``pending`` with ``next_attempt_at`` = now + backoff (1 min,
-  5 min, 25 min, 2 h, then every 6 h), and to ``failed`` after MAX_ATTEMPTS.
-  A permanent refusal (5xx) is ``failed`` at once: retrying cannot help.
+  5 min, 25 min, 2 h, then every 6 h), and to ``failed`` after MAX_ATTEMPTS. A
+  drain job is scheduled on the mail queue for the first retry (RQ's
+  scheduler, run by the workers): the retry does not wait for the periodic
+  flush nor behind other jobs. A permanent refusal (5xx) is ``failed`` at once.
 - A failure *after* the message data was sent (connection lost or timeout
   while waiting for the server's final answer) is ambiguous: the server may
   have queued it. The row is ``failed`` with "envoi incertain", never retried.
-- A worker that dies between the claim and the end leaves the row in
-  ``sending``. Nobody can tell whether SMTP accepted it, so after
-  CLAIM_TIMEOUT (far longer than any send: SMTP_TIMEOUT is seconds) the
-  periodic flush marks it ``failed`` "envoi interrompu, à vérifier" instead of
-  sending it again. The same holds if the database is lost right after SMTP
-  accepted the message.
+- A worker that dies during a batch leaves its rows in ``sending``. After
+  CLAIM_TIMEOUT (far longer than a batch may last: BATCH_BUDGET_S, and RQ's job
+  timeout) the periodic flush puts those it never started back to
+  ``pending`` (certainly not sent) and marks the one it had started
+  ``failed`` "envoi interrompu, à vérifier" instead of sending it again.
 - ``failed`` e-mails are listed to admin_national on the jobs page, with a
   "Renvoyer" action (``ep_web.domain.lifecycle.resend_failed_email``).
 - ``flush_outbox`` (every few minutes) sends what is pending and due: e-mails
-  whose RQ job could not be queued because Redis was down at commit time,
-  retries whose backoff has elapsed.
+  whose kick could not reach Redis, retries whose job was lost.
 """
 import logging
 import smtplib
@@ -39,7 +44,7 @@ from datetime import timedelta
 from email.utils import parseaddr
 
 from flask import current_app
-from sqlalchemy import or_, update
+from sqlalchemy import and_, or_, select, update
 
 from ep_web.clock import now
 from ep_web.extensions import db
@@ -52,7 +57,14 @@ MAX_ATTEMPTS = 8
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_FACTOR = 5
 BACKOFF_MAX = timedelta(hours=6)
-CLAIM_TIMEOUT = timedelta(minutes=15)
+# Longer than any live claim can last: a batch starts no message after
+# BATCH_BUDGET_S, one message takes a few SMTP_TIMEOUTs at most, and RQ kills a
+# drain job after DRAIN_TIMEOUT_S (+60 s for a stuck one).
+CLAIM_TIMEOUT = timedelta(minutes=5)
+# A job starts no new message after this many seconds: what it claimed and did
+# not start goes back to pending at once and a successor is kicked.
+BATCH_BUDGET_S = 60
+DRAIN_TIMEOUT_S = 180
 FLUSH_BATCH = 500
 FLUSH_BUDGET_S = 240  # real seconds of sending per flush run (runs every 5 minutes)
 
@@ -69,28 +81,57 @@ class Permanent(Exception):
     """The server refused for good (5xx)."""
 
 
+class Unreachable(Exception):
+    """No SMTP session could be opened: nothing of the batch can go now."""
+
+
 def backoff(attempts: int) -> timedelta:
     """Delay before the next try after ``attempts`` failed ones."""
     return min(BACKOFF_FIRST * BACKOFF_FACTOR ** max(attempts - 1, 0), BACKOFF_MAX)
 
 
-def _smtp_send(email: OutboxEmail) -> None:
-    """The SMTP dialogue, step by step, so that we know whether a failure came
-    before or after the message data was handed over."""
-    from ep_web.mail import build_message
+class Transport:
+    """One SMTP session for a batch (opened on the first message, reopened
+    after a failure), or the local outbox folder when no SMTP host is set."""
 
-    cfg = current_app.config
-    msg = build_message(email)
-    sender = parseaddr(msg["From"])[1]
-    smtp_cls = smtplib.SMTP_SSL if cfg["SMTP_SSL"] else smtplib.SMTP
-    smtp = smtp_cls(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"])
-    try:
-        smtp.ehlo_or_helo_if_needed()
-        if cfg["SMTP_STARTTLS"]:
-            smtp.starttls()
-            smtp.ehlo()
-        if cfg["SMTP_USER"]:
-            smtp.login(cfg["SMTP_USER"], cfg["SMTP_PASSWORD"])
+    def __init__(self, config):
+        self.cfg = config
+        self.smtp = None
+
+    def _open(self):
+        cfg = self.cfg
+        smtp_cls = smtplib.SMTP_SSL if cfg["SMTP_SSL"] else smtplib.SMTP
+        try:
+            smtp = smtp_cls(cfg["SMTP_HOST"], cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"])
+            smtp.ehlo_or_helo_if_needed()
+            if cfg["SMTP_STARTTLS"]:
+                smtp.starttls()
+                smtp.ehlo()
+            if cfg["SMTP_USER"]:
+                smtp.login(cfg["SMTP_USER"], cfg["SMTP_PASSWORD"])
+        except Exception as exc:
+            raise Unreachable(f"{type(exc).__name__}: {exc}") from exc
+        return smtp
+
+    def send(self, email: OutboxEmail) -> None:
+        from ep_web.mail import build_message, deliver
+
+        if not self.cfg["SMTP_HOST"]:
+            deliver(email)
+            return
+        if self.smtp is None:
+            self.smtp = self._open()
+        try:
+            self._dialogue(self.smtp, email, build_message(email))
+        except Exception:
+            self.close()  # the session's state is unknown: the next message opens a new one
+            raise
+
+    @staticmethod
+    def _dialogue(smtp, email, msg) -> None:
+        """The SMTP dialogue of one message, step by step, so that we know
+        whether a failure came before or after the message data was handed over."""
+        sender = parseaddr(msg["From"])[1]
         # The bodies are UTF-8 in 8 bits: say so where the server knows how (RFC 6152).
         code, resp = smtp.mail(sender, ["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else [])
         if code != 250:
@@ -109,79 +150,174 @@ def _smtp_send(email: OutboxEmail) -> None:
             raise
         except Exception as exc:  # no final answer: maybe accepted
             raise Uncertain(f"{type(exc).__name__}: {exc}") from exc
-    finally:
+
+    def close(self) -> None:
+        if self.smtp is None:
+            return
+        smtp, self.smtp = self.smtp, None
         try:
             smtp.quit()
-        except Exception:  # the message is accepted (or not) whatever QUIT says
+        except Exception:  # the messages are accepted (or not) whatever QUIT says
             smtp.close()
 
 
-def transmit(email: OutboxEmail) -> None:
-    """Hand one message to SMTP, or to the local outbox folder without SMTP."""
-    if current_app.config["SMTP_HOST"]:
-        _smtp_send(email)
-        return
-    from ep_web.mail import deliver
-
-    deliver(email)
+def _due(t):
+    return and_(OutboxEmail.status == EmailStatus.PENDING,
+                or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= t))
 
 
-def _claim(email_id: int) -> bool:
+def claim(limit: int, ids: list[int] | None = None) -> list[int]:
+    """Claim up to ``limit`` due e-mails (of ``ids`` when given), oldest
+    first, and commit the claim before anything is sent."""
     t = now()
-    claimed = db.session.execute(
+    chosen = select(OutboxEmail.id).where(_due(t))
+    if ids is not None:
+        chosen = chosen.where(OutboxEmail.id.in_(ids))
+    # SKIP LOCKED: a second worker takes the next rows instead of waiting for
+    # these (ignored by SQLite, whose writers take turns anyway).
+    chosen = chosen.order_by(OutboxEmail.id).limit(limit).with_for_update(skip_locked=True)
+    claimed = db.session.scalars(
         update(OutboxEmail)
-        .where(OutboxEmail.id == email_id, OutboxEmail.status == EmailStatus.PENDING,
-               or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= t))
-        .values(status=EmailStatus.SENDING, attempts=OutboxEmail.attempts + 1, claimed_at=t)
+        .where(OutboxEmail.id.in_(chosen.scalar_subquery()), _due(t))
+        .values(status=EmailStatus.SENDING, attempts=OutboxEmail.attempts + 1, claimed_at=t,
+                send_started_at=None)
+        .returning(OutboxEmail.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).all()
     db.session.commit()
-    return bool(claimed)
+    return sorted(claimed)
+
+
+def _retry_or_fail(email: OutboxEmail, error: str) -> None:
+    email.last_error = error[:2000]
+    email.claimed_at = None
+    email.send_started_at = None
+    if email.attempts >= MAX_ATTEMPTS:
+        email.status = EmailStatus.FAILED
+    else:
+        email.status = EmailStatus.PENDING
+        email.next_attempt_at = now() + backoff(email.attempts)
+
+
+def _release(email: OutboxEmail) -> None:
+    """Claimed, never started, and we are alive: back to pending, no try spent."""
+    email.status = EmailStatus.PENDING
+    email.attempts = max(email.attempts - 1, 0)
+    email.claimed_at = None
+
+
+def send_claimed(ids: list[int]) -> dict:
+    """Send e-mails this process claimed, over one SMTP session. Returns counts
+    (and schedules the first retry when some must be tried again)."""
+    counts = {"sent": 0, "retry": 0, "failed": 0, "released": 0}
+    if not ids:
+        return counts
+    emails = db.session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(ids)).order_by(OutboxEmail.id)).all()
+    transport = Transport(current_app.config)
+    started = time.monotonic()
+    unreachable = None
+    retry_at = None
+    try:
+        for email in emails:
+            if unreachable is not None:
+                # The server could not be reached for the previous message: no
+                # point waiting SMTP_TIMEOUT for each of the others.
+                _retry_or_fail(email, unreachable)
+            elif time.monotonic() - started > BATCH_BUDGET_S:
+                _release(email)
+                counts["released"] += 1
+                continue
+            else:
+                email.send_started_at = now()
+                db.session.commit()  # with the previous message's result
+                try:
+                    transport.send(email)
+                except Uncertain as exc:
+                    log.error("e-mail %s: uncertain delivery, not retried: %s", email.id, exc)
+                    email.status = EmailStatus.FAILED
+                    email.last_error = f"{UNCERTAIN} ({exc})"[:2000]
+                except Permanent as exc:
+                    log.error("e-mail %s refused for good: %s", email.id, exc)
+                    email.status = EmailStatus.FAILED
+                    email.last_error = f"Refus définitif du serveur SMTP : {exc}"[:2000]
+                except Unreachable as exc:
+                    log.warning("SMTP unreachable, e-mail %s not sent (attempt %s): %s", email.id, email.attempts, exc)
+                    unreachable = f"Serveur SMTP injoignable : {exc}"
+                    _retry_or_fail(email, unreachable)
+                except Exception as exc:  # certainly not sent: retry later, or give up
+                    log.warning("e-mail %s not sent (attempt %s): %s", email.id, email.attempts, exc)
+                    _retry_or_fail(email, f"{type(exc).__name__}: {exc}")
+                else:
+                    email.status = EmailStatus.SENT
+                    email.sent_at = now()
+                    email.last_error = ""
+                    counts["sent"] += 1
+                    continue
+            if email.status == EmailStatus.FAILED:
+                counts["failed"] += 1
+            else:
+                counts["retry"] += 1
+                retry_at = min(filter(None, (retry_at, email.next_attempt_at)))
+        db.session.commit()
+    finally:
+        transport.close()
+    from ep_web.jobs import kick_mail, schedule_mail_retry
+
+    if counts["released"]:
+        kick_mail()
+    if retry_at is not None and current_app.config["REDIS_URL"]:
+        schedule_mail_retry(max(retry_at - now(), timedelta(seconds=1)))
+    return counts
+
+
+def send_emails(email_ids: list[int]) -> dict:
+    """Send these outbox e-mails now if they are still pending and due (the
+    in-process dispatch after a commit, and tests)."""
+    with app_context():
+        return send_claimed(claim(len(email_ids), email_ids))
 
 
 def send_email(email_id: int) -> bool:
-    """Send one outbox e-mail, at most once (see the module docstring). True if
-    this call sent it."""
-    with app_context():
-        if not _claim(email_id):
-            return False
-        email = db.session.get(OutboxEmail, email_id)  # expired by the claim's commit: loaded afresh
-        try:
-            transmit(email)
-        except Uncertain as exc:
-            log.error("e-mail %s: uncertain delivery, not retried: %s", email_id, exc)
-            email.status = EmailStatus.FAILED
-            email.last_error = f"{UNCERTAIN} ({exc})"[:2000]
-        except Permanent as exc:
-            log.error("e-mail %s refused for good: %s", email_id, exc)
-            email.status = EmailStatus.FAILED
-            email.last_error = f"Refus définitif du serveur SMTP : {exc}"[:2000]
-        except Exception as exc:  # certainly not sent: retry later, or give up
-            log.warning("e-mail %s not sent (attempt %s): %s", email_id, email.attempts, exc)
-            email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            email.claimed_at = None
-            if email.attempts >= MAX_ATTEMPTS:
-                email.status = EmailStatus.FAILED
-            else:
-                email.status = EmailStatus.PENDING
-                email.next_attempt_at = now() + backoff(email.attempts)
-        else:
-            email.status = EmailStatus.SENT
-            email.sent_at = now()
-            email.last_error = ""
-            db.session.commit()
-            return True
-        db.session.commit()
-        return False
+    """Send one outbox e-mail, at most once. True if this call sent it."""
+    return send_emails([email_id])["sent"] == 1
+
+
+def drain() -> dict:
+    """The mail queue's job: claim a batch of due e-mails and send it. When the
+    batch is full, a successor is kicked first, so that a second worker (if
+    one is free) sends the next batch meanwhile."""
+    from ep_web.jobs import kick_key, kick_mail, redis_connection
+
+    with app_context() as app:
+        if app.config["REDIS_URL"]:
+            try:
+                # Forgotten before the claim: a commit from now on kicks a new
+                # job, and anything committed before is in this claim.
+                redis_connection().delete(kick_key())
+            except Exception:
+                log.warning("could not clear the mail kick", exc_info=True)
+        batch = max(app.config["MAIL_BATCH"], 1)
+        ids = claim(batch)
+        if len(ids) == batch:
+            kick_mail()
+        return send_claimed(ids)
 
 
 def recover_interrupted() -> int:
-    """Claims older than CLAIM_TIMEOUT belong to a dead worker: failed, to be
+    """Claims older than CLAIM_TIMEOUT belong to a dead worker. Rows it never
+    started go back to pending; the one it had started is failed, to be
     checked by a person, never resent automatically (at most once)."""
+    stale = and_(OutboxEmail.status == EmailStatus.SENDING,
+                 or_(OutboxEmail.claimed_at.is_(None), OutboxEmail.claimed_at < now() - CLAIM_TIMEOUT))
+    db.session.execute(
+        update(OutboxEmail)
+        .where(stale, OutboxEmail.send_started_at.is_(None), OutboxEmail.claimed_at.is_not(None))
+        .values(status=EmailStatus.PENDING, claimed_at=None, attempts=OutboxEmail.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
     return db.session.execute(
         update(OutboxEmail)
-        .where(OutboxEmail.status == EmailStatus.SENDING,
-               or_(OutboxEmail.claimed_at.is_(None), OutboxEmail.claimed_at < now() - CLAIM_TIMEOUT))
+        .where(stale)
         .values(status=EmailStatus.FAILED, last_error=INTERRUPTED)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -198,24 +334,16 @@ def send_pending() -> dict:
         started = time.monotonic()
         sent = tried = 0
         while time.monotonic() - started < FLUSH_BUDGET_S:
-            ids = db.session.scalars(
-                db.select(OutboxEmail.id)
-                .where(OutboxEmail.status == EmailStatus.PENDING,
-                       or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= now()))
-                .order_by(OutboxEmail.id)
-                .limit(FLUSH_BATCH)
-            ).all()
-            db.session.commit()
-            batch = sum(1 for i in ids if send_email(i))
-            sent, tried = sent + batch, tried + len(ids)
-            if len(ids) < FLUSH_BATCH or not batch:
+            ids = claim(FLUSH_BATCH)
+            counts = send_claimed(ids)
+            sent, tried = sent + counts["sent"], tried + len(ids) - counts["released"]
+            if len(ids) < FLUSH_BATCH or not counts["sent"]:
                 break
         return {"sent": sent, "not_sent": tried - sent, "interrupted": interrupted}
 
 
 def flush_outbox() -> dict:
-    """The periodic flush (journaled): the safety net when Redis or SMTP was down.
-    Each e-mail is claimed and committed on its own (see send_email)."""
+    """The periodic flush (journaled): the safety net when Redis or SMTP was down."""
     from workers.journal import run_job
 
     return run_job("flush_outbox", send_pending, dispatch=False)

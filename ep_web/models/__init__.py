@@ -27,6 +27,7 @@ from ep_web.models.demande import (  # noqa: F401
     DemandeStatus,
     Outcome,
 )
+from ep_web.models.monitoring import MonitorIncident, WorkerHeartbeat  # noqa: F401
 from ep_web.models.outbox import EmailStatus, OutboxEmail  # noqa: F401
 from ep_web.models.support import (  # noqa: F401
     JobRun,

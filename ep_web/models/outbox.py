@@ -1,7 +1,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Integer, String, Text
+from sqlalchemy import Enum, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ep_web.extensions import db
@@ -20,6 +20,11 @@ class OutboxEmail(db.Model):
     sent after commit by a job (SPEC §3, issue 'e-mails')."""
 
     __tablename__ = "outbox_email"
+    __table_args__ = (
+        # The batch claim reads the oldest pending rows (workers.mail).
+        Index("ix_outbox_email_pending", "id", postgresql_where=text("status = 'pending'"),
+              sqlite_where=text("status = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to: Mapped[str] = mapped_column(String(254))
@@ -40,3 +45,6 @@ class OutboxEmail(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A sending claim older than a timeout means a crashed worker (see workers.mail).
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set just before this message goes to SMTP. A claim left by a dead worker
+    # without it was certainly never sent: it goes back to pending, not failed.
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

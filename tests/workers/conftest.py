@@ -102,22 +102,28 @@ def redis_queue(app):
     from redis import Redis
     from rq import Queue
 
+    from ep_web.jobs import kick_key, mail_queue_name
+
     conn = Redis.from_url(REDIS_URL)
     conn.ping()
     name = f"ep-test-{uuid.uuid4().hex[:10]}"
-    app.config.update(REDIS_URL=REDIS_URL, RQ_QUEUE=name)
+    app.config.update(REDIS_URL=REDIS_URL, RQ_QUEUE=name, RQ_MAIL_QUEUE="")
     queue = Queue(name, connection=conn)
+    queue.mail = Queue(mail_queue_name(app.config), connection=conn)
     yield queue
-    queue.empty()
-    queue.delete(delete_jobs=True)
+    for q in (queue, queue.mail):
+        q.empty()
+        q.delete(delete_jobs=True)
+    conn.delete(kick_key(app.config))
 
 
 def work(queue) -> None:
-    """An RQ SimpleWorker in burst mode: runs every job queued (and the jobs
-    those jobs queue) in this process, then returns."""
+    """An RQ SimpleWorker in burst mode on the mail queue then ``queue``, as the
+    workers listen: runs every job queued (and the jobs those jobs queue) in
+    this process, then returns."""
     from rq import SimpleWorker
 
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    SimpleWorker([queue.mail, queue], connection=queue.connection).work(burst=True)
 
 
 _refs = iter(range(1, 10**6))

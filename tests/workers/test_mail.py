@@ -187,10 +187,10 @@ def test_crash_between_claim_and_send_is_never_resent(app, make, clock, smtp, mo
     class WorkerKilled(BaseException):
         pass
 
-    def die(email):
+    def die(self, email):
         raise WorkerKilled  # not an Exception: nothing of send_email's handling runs
 
-    monkeypatch.setattr(mail, "transmit", die)
+    monkeypatch.setattr(mail.Transport, "send", die)
     with pytest.raises(WorkerKilled):
         send_email(1)
     db.session.rollback()
@@ -210,7 +210,7 @@ def test_rq_worker_sends_after_commit(app, make, smtp, redis_queue):
     w = make.world()
     _new_tech(w)
     commit()
-    assert redis_queue.count == 1 and smtp.messages == []
+    assert redis_queue.mail.count == 1 and redis_queue.count == 0 and smtp.messages == []
     work(redis_queue)
     assert len(smtp.messages) == 1
     assert _statuses() == [EmailStatus.SENT]
@@ -220,8 +220,11 @@ def test_rq_worker_sends_after_commit(app, make, smtp, redis_queue):
 
 def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis_queue, db_url, tmp_path):
     """A real ``rq worker`` process is killed (SIGKILL) while it sends the second
-    of three e-mails. The rerun sends the third; the second is never sent again
-    (it may have arrived: the server had its data), it is failed for review."""
+    of three e-mails it claimed together. Nobody can tell at once that the
+    worker is dead, so its claims are left alone until CLAIM_TIMEOUT; then the
+    third (never started) goes back to pending and is sent, and the second is
+    never sent again (it may have arrived: the server had its data), it is
+    failed for review."""
     app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # Redis "down" at commit: all pending
     w = make.world()
     for n in (1, 2, 3):
@@ -249,13 +252,15 @@ def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     smtp.release.set()
-    assert _statuses() == [EmailStatus.SENT, EmailStatus.SENDING, EmailStatus.PENDING]
-    # The rerun (the next periodic flush, here on a burst worker) finishes the work.
+    assert _statuses() == [EmailStatus.SENT, EmailStatus.SENDING, EmailStatus.SENDING]
+    # The next periodic flush (here on a burst worker) leaves a live-looking claim alone...
     clock.at = datetime.now(timezone.utc)  # the killed worker used the real clock
     redis_queue.enqueue("workers.mail.flush_outbox")
     work(redis_queue)
-    assert _statuses() == [EmailStatus.SENT, EmailStatus.SENDING, EmailStatus.SENT]
+    assert _statuses() == [EmailStatus.SENT, EmailStatus.SENDING, EmailStatus.SENDING]
+    # ... and once the claim is too old for a live worker, finishes the work.
     clock.advance(seconds=CLAIM_TIMEOUT.total_seconds() + 1)
-    assert flush_outbox()["interrupted"] == 1
+    assert flush_outbox() == {"sent": 1, "not_sent": 0, "interrupted": 1}
     assert _statuses() == [EmailStatus.SENT, EmailStatus.FAILED, EmailStatus.SENT]
+    assert db.session.get(OutboxEmail, 3).attempts == 1  # the claim that never started cost no try
     assert sorted(smtp.to()) == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2, 3))
