@@ -160,7 +160,11 @@ def test_the_rq_cron_schedule(app, make, clock, redis_queue, monkeypatch):
     assert jobs["workers.periodic.nightly_sweep"].cron == "5 23 * * *"
     assert jobs["workers.demandes.alert_signalements"].interval == 15 * 60
     assert jobs["workers.mail.flush_outbox"].interval == 5 * 60
-    assert {j.queue_name for j in jobs.values()} == {redis_queue.name}
+    assert {j.func_name: j.queue_name for j in jobs.values()} == {
+        "workers.periodic.nightly_sweep": redis_queue.name,
+        "workers.demandes.alert_signalements": redis_queue.name,
+        "workers.mail.flush_outbox": redis_queue.mail.name,  # e-mail never waits behind a sweep
+    }
     enqueued = scheduler.enqueue_jobs()
     assert sorted(j.func_name for j in enqueued) == ["workers.demandes.alert_signalements",
                                                      "workers.mail.flush_outbox"]

@@ -1,0 +1,111 @@
+"""The worker and the scheduler, run as in production (``python -m
+workers.worker`` / ``workers.scheduler``), against a Redis of our own that
+the test kills and starts again: both processes stay up, say in their
+heartbeat that they wait for Redis, and work again when it is back, without
+anyone restarting them."""
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ep_web import jobs
+from ep_web.domain.accounts import create_technicien
+from ep_web.extensions import db
+from ep_web.models import EmailStatus, OutboxEmail, WorkerHeartbeat
+from ep_web.transaction import commit
+from tests.servers import RedisServer, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _new_tech(w, n):
+    create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{n}", "prenom": "Ada",
+                                       "email": f"ada{n}@{w.partenaire.domain_list[0]}"})
+    commit()
+
+
+def _states():
+    db.session.rollback()  # see what the other processes committed
+    return {hb.name: hb.state for hb in db.session.scalars(db.select(WorkerHeartbeat))}
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer()
+    server.start()
+    yield server
+    server.kill()
+
+
+def _spawn(module, env, log):
+    return subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def test_worker_and_scheduler_ride_out_a_redis_outage(app, make, smtp, redis_server, db_url, tmp_path):
+    queue = f"ep-res-{uuid.uuid4().hex[:8]}"
+    app.config.update(REDIS_URL=redis_server.url, RQ_QUEUE=queue, RQ_MAIL_QUEUE="")
+    env = {**os.environ, "DATABASE_URL": db_url.replace("+psycopg", ""), "REDIS_URL": redis_server.url,
+           "EP_RQ_QUEUE": queue, "EP_SMTP_HOST": "127.0.0.1", "EP_SMTP_PORT": str(smtp.server.port),
+           "EP_MAIL_PRINT": "0", "EP_WORKER_NAME": "worker-test", "EP_SCHEDULER_NAME": "scheduler-test",
+           "PYTHONPATH": str(ROOT)}
+    log_path = tmp_path / "processes.log"
+    w = make.world()
+    with open(log_path, "wb") as log:
+        worker = _spawn("workers.worker", env, log)
+        scheduler = _spawn("workers.scheduler", env, log)
+        procs = (worker, scheduler)
+
+        def alive():
+            return all(p.poll() is None for p in procs)
+
+        def sent(n):
+            return lambda: len(smtp.messages) >= n or not alive()
+
+        try:
+            _new_tech(w, 1)
+            wait_until(sent(1), 60, message="the first e-mail")
+            assert alive(), log_path.read_text()[-3000:]
+            wait_until(lambda: _states() == {"worker-test": "idle", "scheduler-test": "scheduling"}, 60,
+                       message="both heartbeats")
+
+            redis_server.kill()
+            wait_until(lambda: set(_states().values()) == {"redis_unavailable"} or not alive(), 60,
+                       message="both processes to notice Redis is gone")
+            assert alive(), log_path.read_text()[-3000:]
+            _new_tech(w, 2)  # committed while Redis is down: its e-mail waits in the outbox
+            assert len(smtp.messages) == 1
+
+            redis_server.start()  # same port, empty: what was queued in Redis is gone
+            wait_until(sent(2), 90, message="the e-mail written during the outage")
+            wait_until(lambda: _states() == {"worker-test": "idle", "scheduler-test": "scheduling"}, 60,
+                       message="both heartbeats back to normal")
+            jobs._down_until.clear()  # this test process paused Redis after its failed kick
+            _new_tech(w, 3)  # a new job after the outage
+            wait_until(sent(3), 60, message="an e-mail after the outage")
+            assert alive(), log_path.read_text()[-3000:]
+            assert sorted(smtp.to()) == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2, 3))
+
+            def statuses():
+                db.session.rollback()
+                return set(db.session.scalars(db.select(OutboxEmail.status)))
+
+            # The server has the message a moment before the worker records it.
+            wait_until(lambda: statuses() == {EmailStatus.SENT}, 30, message="every e-mail recorded as sent")
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p in procs:
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+    assert [p.returncode for p in procs] == [0, 0], log_path.read_text()[-3000:]
+    assert _states() == {}  # a clean stop removes the heartbeat: nobody is told it went silent
+    text = log_path.read_text()
+    assert "Redis unreachable" in text or "could not connect to Redis" in text
