@@ -13,6 +13,8 @@ from ep_web.extensions import csrf, db, login_manager, migrate
 
 # Pages for anonymous visitors: an ended session there is simply cleared.
 _PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text"}
+# The probes and the metrics: no session, no user, no gate.
+_PROBES = {"ops.healthz", "ops.readyz", "ops.metrics"}
 # Endpoints reachable while a gate (CGU, expired password) is pending.
 _GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password"}
 
@@ -33,7 +35,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         # switch to a generic plan, blind to how skewed a structure's or a
         # caisse's data is (bench/pages.py: 0.1 ms custom vs 74 ms generic).
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        options["connect_args"] = {"prepare_threshold": None, **options.get("connect_args", {})}
+        # connect_timeout: a database that does not answer fails the request
+        # (a French 503 page) instead of holding it until the proxy gives up.
+        options["connect_args"] = {"prepare_threshold": None, "connect_timeout": app.config["DB_CONNECT_TIMEOUT"],
+                                   **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     os.makedirs(app.instance_path, exist_ok=True)
     app.extensions["ep_clock"] = app.config.get("CLOCK") or Clock()
@@ -74,7 +79,9 @@ def _register_blueprints(app: Flask) -> None:
     from ep_web.national.routes import bp as national_bp
     from ep_web.traitement.routes import bp as traitement_bp
 
-    for bp in (errors_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp):
+    from ep_web.ops.routes import bp as ops_bp
+
+    for bp in (errors_bp, ops_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp):
         app.register_blueprint(bp)
     # Issue 5: dysfunction tickets (one blueprint per side), news, maintenance.
     from ep_web.maintenance.routes import bp as maintenance_bp
@@ -120,7 +127,7 @@ def _unauthorized():
 def _register_session_rules(app: Flask) -> None:
     @app.before_request
     def enforce_session_limits():
-        if request.endpoint == "static":
+        if request.endpoint == "static" or request.endpoint in _PROBES:
             return None
         # The user is loaded afresh for every request, even where an app context
         # outlives one request (tests, CLI): a stale user would outlive its revocation.
@@ -212,8 +219,18 @@ def _register_security_headers(app: Flask) -> None:
             response.vary.add("HX-Request")
         started = g.get("ep_started")
         if started is not None:
+            elapsed = time.perf_counter() - started
             # Server time, read by bench/ scripts and browser dev tools.
-            h["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+            h["Server-Timing"] = f"app;dur={elapsed * 1000:.1f}"
+            if request.endpoint != "static":
+                from ep_web.metrics import observe
+
+                observe(request.endpoint, request.method, response.status_code, elapsed)
+        if response.status_code < 500 and request.endpoint not in _PROBES and not g.get("ep_bare"):
+            from ep_web.availability import refresh_if_stale
+
+            # The copy the 500/503 pages show when the database is down.
+            refresh_if_stale(app)
         return response
 
 
@@ -245,6 +262,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject():
+        if g.get("ep_bare"):  # an error page that must not touch the database
+            return {"nav_items": [], "today": _today}
         return {"nav_items": nav_items(), "today": _today}
 
     def _today() -> date:

@@ -39,6 +39,7 @@ class Config:
 
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    DB_CONNECT_TIMEOUT = _int("EP_DB_CONNECT_TIMEOUT", 5)  # seconds (PostgreSQL)
 
     REDIS_URL = os.environ.get("REDIS_URL", "")
     RQ_QUEUE = os.environ.get("EP_RQ_QUEUE", "ep")

@@ -2,15 +2,15 @@
 the banner's context variable, and the national admin's routes (routes.py)."""
 from flask import Flask, has_request_context, make_response, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 
 from ep_web.models import Profile
 
 # Reachable by everyone during a window: static files (the page's own CSS),
 # the login page (admin_national must be able to log in and end the window)
 # and logout. Everything else answers the maintenance page, except for
-# admin_national, who keeps the whole portal.
-OPEN_DURING_MAINTENANCE = {"static", "auth.login", "auth.logout"}
+# admin_national, who keeps the whole portal. The probes (/healthz, /readyz,
+# /metrics) answer for the process, whatever the portal shows its users.
+OPEN_DURING_MAINTENANCE = {"static", "auth.login", "auth.logout", "ops.healthz", "ops.readyz", "ops.metrics"}
 
 
 def current_state():
@@ -33,11 +33,13 @@ def _is_national() -> bool:
 
 def maintenance_response(window):
     """The 503 page: dates, message, and each caisse's "autre canal"."""
+    from ep_web.availability import cached_channels, refresh
     from ep_web.domain.maintenance import retry_after_seconds
-    from ep_web.extensions import db
-    from ep_web.models import Caisse
 
-    caisses = db.session.scalars(select(Caisse).order_by(Caisse.name)).all()
+    try:
+        caisses = refresh()  # and keeps the copy the error pages show when the database is down
+    except Exception:
+        caisses = cached_channels()
     response = make_response(render_template("maintenance/unavailable.html", window=window, caisses=caisses,
                                              hide_maintenance_banner=True), 503)
     response.headers["Retry-After"] = str(retry_after_seconds(window))
@@ -59,6 +61,8 @@ def register_maintenance(app: Flask) -> None:
 
     @app.context_processor
     def maintenance_context():
-        if not has_request_context() or request.endpoint == "static":
+        from flask import g
+
+        if not has_request_context() or request.endpoint == "static" or g.get("ep_bare"):
             return {}
         return {"maintenance": current_state()}

@@ -234,7 +234,9 @@ def audit():
 @bp.get("/taches")
 @national_only
 def jobs():
-    """The periodic jobs' last runs and the e-mails that could not be sent."""
+    """What is late (on top, in red), the workers, the periodic jobs' last
+    runs and the e-mails that could not be sent."""
+    from ep_web.domain import monitoring
     from ep_web.domain.lifecycle import COUNT_LABELS, JOB_LABELS
 
     name = request.args.get("job", "")
@@ -252,7 +254,9 @@ def jobs():
         select(OutboxEmail).where(OutboxEmail.status == EmailStatus.FAILED).order_by(OutboxEmail.id.desc()).limit(100)
     ).all()
     return render_template("national/jobs.html", latest=latest, runs=runs, job=name, labels=JOB_LABELS,
-                           count_labels=COUNT_LABELS, failed=failed,
+                           count_labels=COUNT_LABELS, failed=failed, late=monitoring.late_items(),
+                           heartbeats=monitoring.heartbeats(), is_silent=monitoring.is_silent,
+                           state_labels=monitoring.STATE_LABELS,
                            outbox_counts={EmailStatus(k).value: v for k, v in by_status.items()})
 
 

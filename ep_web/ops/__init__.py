@@ -1,0 +1,1 @@
+"""Operations: the probes (/healthz, /readyz) and the Prometheus metrics (/metrics)."""
