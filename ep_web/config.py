@@ -47,6 +47,9 @@ class Config:
     RQ_MAIL_QUEUE = os.environ.get("EP_RQ_MAIL_QUEUE", "")
     # E-mails claimed at once by one sending job, sent over one SMTP connection.
     MAIL_BATCH = _int("EP_MAIL_BATCH", 100)
+    # Sending results committed together: after a worker is killed mid-batch,
+    # at most this many e-mails are "envoi interrompu" (to check by hand).
+    MAIL_CHUNK = _int("EP_MAIL_CHUNK", 10)
     # /metrics: a bearer token; without one, loopback requests only.
     METRICS_TOKEN = os.environ.get("EP_METRICS_TOKEN", "")
 

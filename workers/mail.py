@@ -15,8 +15,10 @@ than duplicated (two different links, a partner alerted twice).
   committed transaction — and only then talks to SMTP, over one connection for
   the whole batch. Two workers, a drain and the periodic flush, or a job run
   twice: each row is claimed by one of them only.
-- Just before a message goes to SMTP its ``send_started_at`` is committed
-  (together with the previous message's result: one commit per message).
+- Before a chunk of messages goes to SMTP their ``send_started_at`` is
+  committed, together with the results of the previous chunk (one commit
+  every MAIL_CHUNK messages or CHUNK_S seconds, not one per message: a commit
+  costs more than sending a message).
 - SMTP failures before the message data was handed over (server down,
   connection refused, 4xx on MAIL/RCPT/DATA) are certain non-deliveries: the
   row goes back to ``pending`` with ``next_attempt_at`` = now + backoff (1 min,
@@ -30,8 +32,9 @@ than duplicated (two different links, a partner alerted twice).
 - A worker that dies during a batch leaves its rows in ``sending``. After
   CLAIM_TIMEOUT (far longer than a batch may last: BATCH_BUDGET_S, and RQ's job
   timeout) the periodic flush puts those it never started back to
-  ``pending`` (certainly not sent) and marks the one it had started
-  ``failed`` "envoi interrompu, à vérifier" instead of sending it again.
+  ``pending`` (certainly not sent) and marks those of the chunk in flight
+  ``failed`` "envoi interrompu, à vérifier" instead of sending them again
+  (some of them may have left: at most MAIL_CHUNK e-mails to check by hand).
 - ``failed`` e-mails are listed to admin_national on the jobs page, with a
   "Renvoyer" action (``ep_web.domain.lifecycle.resend_failed_email``).
 - ``flush_outbox`` (every few minutes) sends what is pending and due: e-mails
@@ -65,6 +68,9 @@ CLAIM_TIMEOUT = timedelta(minutes=5)
 # not start goes back to pending at once and a successor is kicked.
 BATCH_BUDGET_S = 60
 DRAIN_TIMEOUT_S = 180
+DRAIN_LOOP_S = 30
+# Results are committed every MAIL_CHUNK messages (setting) or CHUNK_S seconds (see send_claimed).
+CHUNK_S = 0.5
 FLUSH_BATCH = 500
 FLUSH_BUDGET_S = 240  # real seconds of sending per flush run (runs every 5 minutes)
 
@@ -188,77 +194,119 @@ def claim(limit: int, ids: list[int] | None = None) -> list[int]:
     return sorted(claimed)
 
 
-def _retry_or_fail(email: OutboxEmail, error: str) -> None:
-    email.last_error = error[:2000]
-    email.claimed_at = None
-    email.send_started_at = None
+class _Row:
+    """What sending needs of an outbox row, read once (no ORM object to reload
+    after each commit); ``build_message`` and ``deliver`` read these names."""
+
+    __slots__ = ("id", "to", "subject", "body_text", "body_html", "attempts")
+
+    def __init__(self, row):
+        for name in self.__slots__:
+            setattr(self, name, getattr(row, name))
+
+
+def _retry_or_fail(email: _Row, error: str) -> dict:
+    values = {"id": email.id, "last_error": error[:2000], "claimed_at": None, "send_started_at": None}
     if email.attempts >= MAX_ATTEMPTS:
-        email.status = EmailStatus.FAILED
+        values["status"] = EmailStatus.FAILED
     else:
-        email.status = EmailStatus.PENDING
-        email.next_attempt_at = now() + backoff(email.attempts)
+        values["status"] = EmailStatus.PENDING
+        values["next_attempt_at"] = now() + backoff(email.attempts)
+    return values
 
 
-def _release(email: OutboxEmail) -> None:
+def _release(email: _Row) -> dict:
     """Claimed, never started, and we are alive: back to pending, no try spent."""
-    email.status = EmailStatus.PENDING
-    email.attempts = max(email.attempts - 1, 0)
-    email.claimed_at = None
+    return {"id": email.id, "status": EmailStatus.PENDING, "attempts": max(email.attempts - 1, 0),
+            "claimed_at": None, "send_started_at": None}
+
+
+def _record(sent: list[int], others: list[dict], start_next: list[int]) -> None:
+    """One commit: the results so far, and the start mark of the next chunk."""
+    t = now()
+    if sent:
+        db.session.execute(update(OutboxEmail).where(OutboxEmail.id.in_(sent))
+                           .values(status=EmailStatus.SENT, sent_at=t, last_error="")
+                           .execution_options(synchronize_session=False))
+    for values in others:  # failures are rare: one statement each
+        db.session.execute(update(OutboxEmail).where(OutboxEmail.id == values["id"])
+                           .values(**{k: v for k, v in values.items() if k != "id"})
+                           .execution_options(synchronize_session=False))
+    if start_next:
+        db.session.execute(update(OutboxEmail).where(OutboxEmail.id.in_(start_next)).values(send_started_at=t)
+                           .execution_options(synchronize_session=False))
+    db.session.commit()
+    sent.clear()
+    others.clear()
 
 
 def send_claimed(ids: list[int]) -> dict:
     """Send e-mails this process claimed, over one SMTP session. Returns counts
-    (and schedules the first retry when some must be tried again)."""
+    (and schedules the first retry when some must be tried again).
+
+    Results are committed by chunks of at most MAIL_CHUNK messages or CHUNK_S
+    seconds (a commit per message would cost more than the message itself),
+    and a chunk is marked started before its first message goes: if the
+    worker dies, the rows of the chunk in flight are "envoi interrompu" (maybe
+    sent), the later ones go back to pending (certainly not sent)."""
     counts = {"sent": 0, "retry": 0, "failed": 0, "released": 0}
     if not ids:
         return counts
-    emails = db.session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(ids)).order_by(OutboxEmail.id)).all()
+    rows = db.session.execute(select(OutboxEmail.id, OutboxEmail.to, OutboxEmail.subject, OutboxEmail.body_text,
+                                     OutboxEmail.body_html, OutboxEmail.attempts)
+                              .where(OutboxEmail.id.in_(ids)).order_by(OutboxEmail.id)).all()
+    emails = [_Row(r) for r in rows]
+    chunk = max(current_app.config["MAIL_CHUNK"], 1)
     transport = Transport(current_app.config)
     started = time.monotonic()
     unreachable = None
     retry_at = None
+    sent, others = [], []
+    chunk_end = 0  # emails[:chunk_end] are marked started
+    chunk_at = 0.0
     try:
-        for email in emails:
+        for i, email in enumerate(emails):
             if unreachable is not None:
                 # The server could not be reached for the previous message: no
                 # point waiting SMTP_TIMEOUT for each of the others.
-                _retry_or_fail(email, unreachable)
+                others.append(_retry_or_fail(email, unreachable))
             elif time.monotonic() - started > BATCH_BUDGET_S:
-                _release(email)
+                others.append(_release(email))
                 counts["released"] += 1
                 continue
             else:
-                email.send_started_at = now()
-                db.session.commit()  # with the previous message's result
+                if i >= chunk_end or time.monotonic() - chunk_at > CHUNK_S:
+                    chunk_end = max(chunk_end, min(i + chunk, len(emails)))
+                    _record(sent, others, [e.id for e in emails[i:chunk_end]])
+                    chunk_at = time.monotonic()
                 try:
                     transport.send(email)
                 except Uncertain as exc:
                     log.error("e-mail %s: uncertain delivery, not retried: %s", email.id, exc)
-                    email.status = EmailStatus.FAILED
-                    email.last_error = f"{UNCERTAIN} ({exc})"[:2000]
+                    others.append({"id": email.id, "status": EmailStatus.FAILED,
+                                   "last_error": f"{UNCERTAIN} ({exc})"[:2000]})
                 except Permanent as exc:
                     log.error("e-mail %s refused for good: %s", email.id, exc)
-                    email.status = EmailStatus.FAILED
-                    email.last_error = f"Refus définitif du serveur SMTP : {exc}"[:2000]
+                    others.append({"id": email.id, "status": EmailStatus.FAILED,
+                                   "last_error": f"Refus définitif du serveur SMTP : {exc}"[:2000]})
                 except Unreachable as exc:
                     log.warning("SMTP unreachable, e-mail %s not sent (attempt %s): %s", email.id, email.attempts, exc)
                     unreachable = f"Serveur SMTP injoignable : {exc}"
-                    _retry_or_fail(email, unreachable)
+                    others.append(_retry_or_fail(email, unreachable))
                 except Exception as exc:  # certainly not sent: retry later, or give up
                     log.warning("e-mail %s not sent (attempt %s): %s", email.id, email.attempts, exc)
-                    _retry_or_fail(email, f"{type(exc).__name__}: {exc}")
+                    others.append(_retry_or_fail(email, f"{type(exc).__name__}: {exc}"))
                 else:
-                    email.status = EmailStatus.SENT
-                    email.sent_at = now()
-                    email.last_error = ""
+                    sent.append(email.id)
                     counts["sent"] += 1
                     continue
-            if email.status == EmailStatus.FAILED:
+            outcome = others[-1]
+            if outcome["status"] == EmailStatus.FAILED:
                 counts["failed"] += 1
             else:
                 counts["retry"] += 1
-                retry_at = min(filter(None, (retry_at, email.next_attempt_at)))
-        db.session.commit()
+                retry_at = min(filter(None, (retry_at, outcome.get("next_attempt_at"))))
+        _record(sent, others, [])
     finally:
         transport.close()
     from ep_web.jobs import kick_mail, schedule_mail_retry
@@ -283,24 +331,35 @@ def send_email(email_id: int) -> bool:
 
 
 def drain() -> dict:
-    """The mail queue's job: claim a batch of due e-mails and send it. When the
-    batch is full, a successor is kicked first, so that a second worker (if
-    one is free) sends the next batch meanwhile."""
+    """The mail queue's job: claim a batch of due e-mails and send it, and
+    again while there are some (for at most DRAIN_LOOP_S: under steady load
+    one job keeps sending, without a fork and RQ's bookkeeping per batch).
+    When a batch is full, a successor is kicked first, so that a second
+    worker (if one is free) sends the next batch meanwhile."""
     from ep_web.jobs import kick_key, kick_mail, redis_connection
 
+    totals = {"sent": 0, "retry": 0, "failed": 0, "released": 0}
     with app_context() as app:
-        if app.config["REDIS_URL"]:
-            try:
-                # Forgotten before the claim: a commit from now on kicks a new
-                # job, and anything committed before is in this claim.
-                redis_connection().delete(kick_key())
-            except Exception:
-                log.warning("could not clear the mail kick", exc_info=True)
         batch = max(app.config["MAIL_BATCH"], 1)
-        ids = claim(batch)
-        if len(ids) == batch:
-            kick_mail()
-        return send_claimed(ids)
+        started = time.monotonic()
+        while time.monotonic() - started < DRAIN_LOOP_S:
+            if app.config["REDIS_URL"]:
+                try:
+                    # Forgotten before each claim: a commit from now on kicks a
+                    # new job, and anything committed before is in this claim.
+                    redis_connection().delete(kick_key())
+                except Exception:
+                    log.warning("could not clear the mail kick", exc_info=True)
+            ids = claim(batch)
+            if not ids:
+                break
+            if len(ids) == batch:
+                kick_mail()
+            for key, value in send_claimed(ids).items():
+                totals[key] += value
+            if totals["retry"] and not totals["sent"]:
+                break  # SMTP is down: the scheduled retry takes over
+        return totals
 
 
 def recover_interrupted() -> int:

@@ -236,7 +236,8 @@ def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis
     redis_queue.enqueue("workers.mail.flush_outbox")
     env = {**os.environ, "DATABASE_URL": db_url.replace("+psycopg", ""), "REDIS_URL": REDIS_URL,
            "EP_SMTP_HOST": "127.0.0.1", "EP_SMTP_PORT": str(smtp.server.port), "EP_SMTP_TIMEOUT": "30",
-           "EP_RQ_QUEUE": redis_queue.name, "EP_MAIL_PRINT": "0", "PYTHONPATH": str(ROOT)}
+           "EP_RQ_QUEUE": redis_queue.name, "EP_MAIL_PRINT": "0", "PYTHONPATH": str(ROOT),
+           "EP_MAIL_CHUNK": "1"}  # each message marked started on its own (see the chunked test below)
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--worker-class", "rq.SimpleWorker",
          "--url", REDIS_URL, redis_queue.name],
@@ -264,3 +265,40 @@ def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis
     assert _statuses() == [EmailStatus.SENT, EmailStatus.FAILED, EmailStatus.SENT]
     assert db.session.get(OutboxEmail, 3).attempts == 1  # the claim that never started cost no try
     assert sorted(smtp.to()) == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2, 3))
+
+
+def test_a_crash_in_a_chunk_leaves_the_chunk_to_check_and_the_rest_pending(app, make, clock, smtp, monkeypatch):
+    """Results are committed by chunks: a worker that dies in the middle of
+    one leaves that chunk "envoi interrompu" (maybe sent: never resent), and
+    the chunks it never started go back to pending (certainly not sent)."""
+    import workers.mail as mail
+
+    app.config.update(MAIL_CHUNK=2, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")  # nothing sent at commit
+    w = make.world()
+    for n in range(1, 6):
+        _new_tech(w, n)
+    commit()
+
+    class WorkerKilled(BaseException):
+        pass
+
+    real_send = mail.Transport.send
+    calls = []
+
+    def send_then_die(self, email):
+        calls.append(email.id)
+        if len(calls) == 4:
+            raise WorkerKilled
+        real_send(self, email)
+
+    monkeypatch.setattr(mail.Transport, "send", send_then_die)
+    with pytest.raises(WorkerKilled):
+        send_pending()
+    db.session.rollback()
+    monkeypatch.undo()
+    # 1, 2: committed as sent with the start of the chunk 3-4; 3 left, 4 in flight; 5 never started.
+    assert _statuses() == [EmailStatus.SENT] * 2 + [EmailStatus.SENDING] * 3
+    clock.advance(seconds=CLAIM_TIMEOUT.total_seconds() + 1)
+    assert flush_outbox() == {"sent": 1, "not_sent": 0, "interrupted": 2}
+    assert _statuses() == [EmailStatus.SENT] * 2 + [EmailStatus.FAILED] * 2 + [EmailStatus.SENT]
+    assert sorted(smtp.to()) == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2, 3, 5))
