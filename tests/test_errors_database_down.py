@@ -60,6 +60,8 @@ def test_engine_on_a_closed_port(app, make, tmp_path):
     availability.forget()
     assert "CPAM de la Haute-Savoie" in _text(client.get("/"))
 
+    resp = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert resp.status_code == 403 and "Accès refusé" in _text(resp)  # a 4xx page too, without the database
     assert client.get("/healthz").status_code == 200
     readyz = client.get("/readyz")
     assert readyz.status_code == 503 and readyz.get_json()["checks"]["database"] == "OperationalError"

@@ -54,9 +54,20 @@ def render_error(code: int, title: str | None = None, message: str | None = None
     title, message = title or default_title, message or default_message
     if code >= 500:
         return render_unavailable(code, title, message)
-    if is_partial():
-        return render_template("_alert.html", category="error", title=title, message=message), code
-    return render_template("errors/error.html", code=code, title=title, message=message), code
+    try:
+        if is_partial():
+            return render_template("_alert.html", category="error", title=title, message=message), code
+        return render_template("errors/error.html", code=code, title=title, message=message), code
+    except Exception as exc:  # the page's menu or banner needs the database, which is gone
+        if not is_database_down(exc):
+            raise
+        from ep_web.extensions import db
+
+        try:
+            db.session.rollback()
+        except Exception:
+            pass
+        return render_unavailable(code, title, message)
 
 
 def render_unavailable(code: int, title: str, message: str):

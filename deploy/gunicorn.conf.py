@@ -1,0 +1,33 @@
+"""gunicorn settings for Espace Partenaires (deploy/systemd/ep-web.service, Procfile).
+
+Several worker processes share the Prometheus counters through
+PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode): the folder
+is emptied before gunicorn starts (ExecStartPre / the Procfile), and the
+files of a worker process that exits are merged by ``child_exit``.
+"""
+import os
+
+bind = os.environ.get("EP_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("EP_WEB_WORKERS", "2"))
+threads = int(os.environ.get("EP_WEB_THREADS", "4"))
+timeout = 60
+graceful_timeout = 30
+# The app is imported once in the master: workers fork with it built.
+preload_app = True
+accesslog = "-"
+
+
+def post_fork(server, worker):
+    # The master built the app (preload_app): each worker opens its own database connections.
+    from app import app
+    from ep_web.extensions import db
+
+    with app.app_context():
+        db.engine.dispose(close=False)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
