@@ -29,6 +29,11 @@ REDIS_RETRY_AFTER_S = 5
 # A kick older than this is forgotten (its job was lost): the next commit queues another.
 KICK_TTL_S = 60
 DRAIN = "workers.mail.drain"
+# A drain job's outcome lives in the outbox rows, not in RQ: no result to
+# keep, and a failed one (database down, worker killed) says nothing the
+# outbox and /national/taches do not say better — it leaves RQ's failed list
+# after an hour instead of crowding out real failures for a year.
+DRAIN_OPTIONS = {"result_ttl": 0, "failure_ttl": 3600}
 
 _down_until: dict[str, float] = {}
 
@@ -112,7 +117,7 @@ def kick_mail() -> bool:
         conn = redis_connection()
         if not conn.set(kick_key(), "1", nx=True, ex=KICK_TTL_S):
             return False  # a drain job is already waiting: it will claim our e-mails too
-        get_queue(mail_queue_name()).enqueue(DRAIN, result_ttl=0, job_timeout=_drain_timeout())
+        get_queue(mail_queue_name()).enqueue(DRAIN, **DRAIN_OPTIONS, job_timeout=_drain_timeout())
         return True
     except Exception:
         _redis_failed("mail kick")
@@ -126,7 +131,7 @@ def schedule_mail_retry(delay: timedelta) -> None:
     if not _redis_usable():
         return
     try:
-        get_queue(mail_queue_name()).enqueue_in(delay, DRAIN, result_ttl=0, job_timeout=_drain_timeout())
+        get_queue(mail_queue_name()).enqueue_in(delay, DRAIN, **DRAIN_OPTIONS, job_timeout=_drain_timeout())
     except Exception:
         _redis_failed("mail retry")
 

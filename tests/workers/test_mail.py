@@ -302,3 +302,33 @@ def test_a_crash_in_a_chunk_leaves_the_chunk_to_check_and_the_rest_pending(app, 
     assert flush_outbox() == {"sent": 1, "not_sent": 0, "interrupted": 2}
     assert _statuses() == [EmailStatus.SENT] * 2 + [EmailStatus.FAILED] * 2 + [EmailStatus.SENT]
     assert sorted(smtp.to()) == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2, 3, 5))
+
+
+def test_a_retry_is_scheduled_on_the_mail_queue_ahead_of_other_work(app, make, clock, smtp, redis_queue):
+    """SMTP is down when the drain runs: the e-mail goes back to pending with
+    its backoff, and a drain job is scheduled on the mail queue for that time
+    (RQ's scheduler, run by the workers, queues it then): the retry neither
+    waits for the periodic flush nor behind the jobs of the other queue."""
+    smtp.server.stop()
+    w = make.world()
+    _new_tech(w)
+    commit()
+    work(redis_queue)
+    email = db.session.scalars(db.select(OutboxEmail)).one()
+    assert email.status == EmailStatus.PENDING and email.attempts == 1
+    registry = redis_queue.mail.scheduled_job_registry
+    (job_id,) = registry.get_job_ids()
+    delay = (registry.get_scheduled_time(job_id) - datetime.now(timezone.utc)).total_seconds()
+    assert 50 <= delay <= 61  # the first backoff is a minute
+    job = redis_queue.mail.fetch_job(job_id)
+    assert job.func_name == "workers.mail.drain"
+
+    smtp.server.start()
+    clock.advance(minutes=1)
+    redis_queue.enqueue("workers.periodic.nightly_sweep")  # unrelated work, queued first
+    registry.remove(job)
+    redis_queue.mail.enqueue_job(job)  # what RQ's scheduler does when the time comes
+    from rq import SimpleWorker
+
+    SimpleWorker([redis_queue.mail, redis_queue], connection=redis_queue.connection).work(burst=True, max_jobs=1)
+    assert _statuses() == [EmailStatus.SENT] and redis_queue.count == 1  # the sweep still waits
