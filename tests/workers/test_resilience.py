@@ -109,3 +109,57 @@ def test_worker_and_scheduler_ride_out_a_redis_outage(app, make, smtp, redis_ser
     assert _states() == {}  # a clean stop removes the heartbeat: nobody is told it went silent
     text = log_path.read_text()
     assert "Redis unreachable" in text or "could not connect to Redis" in text
+
+
+def test_the_worker_rides_out_a_postgresql_outage(redis_server, smtp, tmp_path, clock):
+    """A PostgreSQL of our own, stopped under a running worker: the worker
+    stays up (its heartbeat says in the log that the database is gone), and
+    sends the next e-mail once PostgreSQL is back, without a restart."""
+    from flask_migrate import upgrade
+
+    from ep_web import create_app
+    from tests.factories import Factory
+    from tests.servers import PostgresCluster
+
+    cluster = PostgresCluster()
+    worker = None
+    log_path = tmp_path / "worker.log"
+    try:
+        cluster.init()
+        cluster.start()
+        url = cluster.createdb("ep")
+        queue = f"ep-res-{uuid.uuid4().hex[:8]}"
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_server.url,
+                          "RQ_QUEUE": queue, "RQ_MAIL_QUEUE": "", "SMTP_HOST": "127.0.0.1",
+                          "SMTP_PORT": smtp.server.port, "MAIL_PRINT": False, "CLOCK": clock})
+        with app.app_context():
+            upgrade()
+            w = Factory(clock).world()
+            env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""), "REDIS_URL": redis_server.url,
+                   "EP_RQ_QUEUE": queue, "EP_SMTP_HOST": "127.0.0.1", "EP_SMTP_PORT": str(smtp.server.port),
+                   "EP_MAIL_PRINT": "0", "EP_WORKER_NAME": "worker-pg", "PYTHONPATH": str(ROOT)}
+            with open(log_path, "wb") as log:
+                worker = _spawn("workers.worker", env, log)
+                _new_tech(w, 1)
+                wait_until(lambda: len(smtp.messages) >= 1 or worker.poll() is not None, 60, message="e-mail 1")
+
+                cluster.stop()
+                wait_until(lambda: "database (heartbeat) unreachable" in log_path.read_text()
+                           or worker.poll() is not None, 60, message="the worker to notice")
+                assert worker.poll() is None, log_path.read_text()[-3000:]
+
+                cluster.start()
+                _new_tech(w, 2)  # the app's pool reconnects by itself (pre-ping)
+                wait_until(lambda: len(smtp.messages) >= 2 or worker.poll() is not None, 60, message="e-mail 2")
+                assert worker.poll() is None, log_path.read_text()[-3000:]
+                assert sorted(smtp.to()) == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2))
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+        cluster.destroy()
