@@ -35,7 +35,9 @@ def _rules():
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True})
     out = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint.startswith("errors."):
+        # ops.*: the probes answer anyone (they say nothing); /metrics has a guard of
+        # its own (token, or this machine only), tested in tests/test_ops.py.
+        if rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint.startswith(("errors.", "ops.")):
             continue
         for method in sorted((rule.methods or set()) & {"GET", "POST"}):
             out.append(pytest.param(rule.rule, rule.endpoint, method, sorted(rule.arguments),
