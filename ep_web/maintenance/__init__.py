@@ -2,7 +2,6 @@
 the banner's context variable, and the national admin's routes (routes.py)."""
 from flask import Flask, has_request_context, make_response, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 
 from ep_web.models import Profile
 
@@ -33,11 +32,10 @@ def _is_national() -> bool:
 
 def maintenance_response(window):
     """The 503 page: dates, message, and each caisse's "autre canal"."""
+    from ep_web.domain.caisses import caisses_by_name
     from ep_web.domain.maintenance import retry_after_seconds
-    from ep_web.extensions import db
-    from ep_web.models import Caisse
 
-    caisses = db.session.scalars(select(Caisse).order_by(Caisse.name)).all()
+    caisses = caisses_by_name()
     response = make_response(render_template("maintenance/unavailable.html", window=window, caisses=caisses,
                                              hide_maintenance_banner=True), 503)
     response.headers["Retry-After"] = str(retry_after_seconds(window))

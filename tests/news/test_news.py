@@ -12,6 +12,7 @@ from ep_web.domain import news as domain
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.models import ConventionState, News, NewsRead, PartenaireType
+from ep_web.permissions import can_read_news
 from ep_web.transaction import commit
 
 
@@ -207,14 +208,14 @@ def test_target_types_and_conventions_in_force(app, world, make, login, clock):
     ase_tech = make.technicien(ase)
     n_ase = _news(world, title="Pour l'ASE", targets=["ase"], clock=clock)
     n_all = _news(world, title="Pour tous", clock=clock)
-    assert domain.can_read(ase_tech, n_ase) and domain.can_read(ase_tech, n_all)
-    assert not domain.can_read(world.technicien, n_ase)  # a CCAS
+    assert can_read_news(ase_tech, n_ase) and can_read_news(ase_tech, n_all)
+    assert not can_read_news(world.technicien, n_ase)  # a CCAS
     assert [n for n, _ in domain.news_for_partner(world.technicien)] == [n_all]
     # A structure whose convention ended no longer reads the caisse's news.
     conv = world.partenaire.conventions[0]
     conv.state = ConventionState.TERMINEE
     db.session.commit()
-    assert not domain.can_read(world.technicien, n_all)
+    assert not can_read_news(world.technicien, n_all)
     assert domain.news_for_partner(world.technicien) == []
     c = login(world.technicien)
     assert c.get(f"/actualites/{n_all.id}").status_code == 404
