@@ -305,3 +305,32 @@ def test_digest_job_is_registered_and_journaled(app, world, clock, outbox):
     assert len(outbox(world.technicien.email)) == 1
     JOBS["send_news_digests"]()
     assert len(outbox(world.technicien.email)) == 1
+
+
+def test_refusals_come_back_with_the_domains_message(app, world, login, clock):
+    c = login(world.admin)
+    nir = "1 85 05 78 006 084 36"
+    resp = c.post("/caisse/actualites/nouvelle", data={"title": "Permanence", "body": f"Appelez pour {nir}",
+                                                      "publish_at": "2026-03-02T10:00"})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert 'id="body-error"' in page and "numéro de sécurité sociale (NIR)" in page
+    assert 'value="Permanence"' in page  # what was typed is kept
+    assert db.session.scalar(db.select(db.func.count(News.id))) == 0
+    # A subscription choice the page never offers is refused with a French message.
+    t = login(world.technicien, c=app.test_client())
+    resp = t.post("/actualites/abonnement", data={"subscribe": "2"})
+    assert resp.status_code == 422 and "Choix d&#39;abonnement non compris : recommencez." in resp.get_data(as_text=True)
+    db.session.refresh(world.technicien)
+    assert not world.technicien.news_digest
+
+
+def test_news_loaders(app, world, login, clock):
+    """The read check and the referent's loader live in ep_web.permissions.news."""
+    from ep_web.permissions import can_manage_news
+
+    n = _news(world, clock=clock)
+    assert can_manage_news(world.admin, n) and not can_manage_news(world.other_admin, n)
+    assert not can_manage_news(world.technicien, n)
+    assert can_read_news(world.technicien, n) and not can_read_news(world.admin, n)
+    assert login(world.admin).get("/caisse/actualites/999999").status_code == 404
