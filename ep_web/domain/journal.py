@@ -21,8 +21,9 @@ class JobsOverview:
 
 
 def jobs_overview(job: str = "") -> JobsOverview:
-    """The jobs page: did every periodic rule run, and did every e-mail leave?
-    ``job`` keeps the last runs of that job only."""
+    """The jobs page (SPEC §3, §7: rules that apply by themselves; SPEC §4, §6:
+    e-mails): did every periodic rule run, and did every e-mail leave? ``job``
+    keeps the last runs of that job only."""
     latest_ids = select(func.max(JobRun.id)).group_by(JobRun.name)
     latest = {r.name: r for r in db.session.scalars(select(JobRun).where(JobRun.id.in_(latest_ids)))}
     q = select(JobRun).order_by(JobRun.id.desc()).limit(RUNS_SHOWN)
