@@ -1,59 +1,24 @@
-"""Searching the audit log (SPEC §7), for the national administration (every
-event) and for a caisse's référent (its own events only, SPEC §8).
+"""The audit-log search page (SPEC §7), for the national administration (every
+event) and for a caisse's référent (its own events only, SPEC §8). The search
+itself is ep_web.domain.audit.search_events.
 
 ``audit_page(caisse_id)`` is self-contained: any route may return it; the
 filters come from the query string and the links point back to the calling
 route."""
 import unicodedata
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from flask import abort, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import and_, or_, select
 from wtforms import SelectField, StringField
 
-from ep_web.clock import PARIS, to_paris
-from ep_web.domain.audit import ACTIONS
-from ep_web.extensions import db
+from ep_web.clock import to_paris
+from ep_web.domain.audit import ACTIONS, AuditFilters, search_events
+from ep_web.domain.caisses import caisse_names
 from ep_web.forms import choices
 from ep_web.htmx import render_page_or_fragment
-from ep_web.models import AuditEvent, Caisse, Convention, Partenaire, Profile
-
-PER_PAGE = 50
-
-
-@dataclass
-class AuditFilters:
-    action: str = ""
-    login: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
-    partenaire_id: int | None = None
-    caisse_id: int | None = None  # a filter, only offered to the national administration
-
-    def as_args(self) -> dict:
-        """Back to query-string values (for the pagination links)."""
-        out = {
-            "evenement": self.action,
-            "auteur": self.login,
-            "du": self.date_from.isoformat() if self.date_from else "",
-            "au": self.date_to.isoformat() if self.date_to else "",
-            "partenaire": str(self.partenaire_id) if self.partenaire_id else "",
-            "caisse": str(self.caisse_id) if self.caisse_id else "",
-        }
-        return {k: v for k, v in out.items() if v}
-
-
-@dataclass
-class AuditResults:
-    events: list
-    total: int
-    page: int
-    pages: int
-    caisse_names: dict = field(default_factory=dict)
-    partenaire_names: dict = field(default_factory=dict)
+from ep_web.models import Profile
 
 
 class AuditSearchForm(FlaskForm):
@@ -124,64 +89,6 @@ def read_filters(form: AuditSearchForm, *, allow_caisse: bool) -> AuditFilters:
     return f
 
 
-def scope_clause(caisse_id: int):
-    """What a caisse may see (SPEC §8: never another caisse's data): the events
-    about the caisse itself, and the events of the partners it has (or had) a
-    convention with that no other caisse wrote (a partner shared by two caisses
-    shows each caisse its own actions, plus the partner's own)."""
-    partners = select(Convention.partenaire_id).where(Convention.caisse_id == caisse_id)
-    return or_(
-        AuditEvent.caisse_id == caisse_id,
-        and_(AuditEvent.caisse_id.is_(None), AuditEvent.partenaire_id.in_(partners)),
-    )
-
-
-def _paris_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=PARIS)
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def search_events(caisse_id: int | None, filters: AuditFilters, page: int = 1) -> AuditResults:
-    """Newest first, PER_PAGE by page; ``caisse_id`` restricts to that caisse's scope."""
-    q = select(AuditEvent)
-    if caisse_id is not None:
-        q = q.where(scope_clause(caisse_id))
-    if filters.action:
-        q = q.where(AuditEvent.action == filters.action)
-    if filters.login:
-        q = q.where(AuditEvent.actor_login.ilike(f"%{_escape_like(filters.login)}%", escape="\\"))
-    if filters.date_from:
-        q = q.where(AuditEvent.at >= _paris_midnight_utc(filters.date_from))
-    if filters.date_to:
-        q = q.where(AuditEvent.at < _paris_midnight_utc(filters.date_to + timedelta(days=1)))
-    if filters.partenaire_id:
-        q = q.where(AuditEvent.partenaire_id == filters.partenaire_id)
-    if filters.caisse_id:
-        # The national view of one caisse is what that caisse itself sees.
-        q = q.where(scope_clause(filters.caisse_id))
-    q = q.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-
-    page = max(1, page)
-    pagination = db.paginate(q, page=page, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
-    if pagination.pages and page > pagination.pages:
-        page = pagination.pages
-        pagination = db.paginate(q, page=page, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
-    events = list(pagination.items)
-
-    caisse_ids = {e.caisse_id for e in events if e.caisse_id}
-    partenaire_ids = {e.partenaire_id for e in events if e.partenaire_id}
-    caisse_names = dict(db.session.execute(select(Caisse.id, Caisse.name).where(Caisse.id.in_(caisse_ids))).all()) \
-        if caisse_ids else {}
-    partenaire_names = dict(
-        db.session.execute(select(Partenaire.id, Partenaire.name).where(Partenaire.id.in_(partenaire_ids))).all()
-    ) if partenaire_ids else {}
-    return AuditResults(events=events, total=pagination.total or 0, page=page, pages=pagination.pages or 1,
-                        caisse_names=caisse_names, partenaire_names=partenaire_names)
-
-
 def _sort_key(label: str) -> str:
     """Alphabetical order as a French reader expects it: « Échec » with the E."""
     return unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().lower()
@@ -210,9 +117,7 @@ def audit_page(caisse_id: int | None):
     form = AuditSearchForm(formdata=request.args)
     form.evenement.choices = choices([("", "Toutes les actions")] + sorted(ACTIONS.items(), key=lambda kv: _sort_key(kv[1])))
     if national:
-        form.caisse.choices = choices([("", "Toutes les caisses")] + [
-            (str(cid), name) for cid, name in db.session.execute(select(Caisse.id, Caisse.name).order_by(Caisse.name))
-        ])
+        form.caisse.choices = choices([("", "Toutes les caisses")] + [(str(cid), name) for cid, name in caisse_names()])
     filters = read_filters(form, allow_caisse=national)
     results = search_events(caisse_id, filters, _page_number())
 
@@ -222,7 +127,8 @@ def audit_page(caisse_id: int | None):
     def page_url(n: int) -> str:
         return url_for(endpoint, **view_args, **filters.as_args(), page=n)
 
-    scope_caisse = db.session.get(Caisse, caisse_id) if caisse_id is not None else None
+    # _check_access made sure a caisse's search is its own référent's.
+    scope_caisse = current_user.caisse if caisse_id is not None else None
     has_errors = any(f.errors for f in form)
     return render_page_or_fragment(
         "audit/search.html",

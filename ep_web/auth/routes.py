@@ -3,16 +3,15 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ep_web.actions import run
 from ep_web.auth.forms import ChangePasswordForm, CguForm, ForgotForm, LoginForm, NewPasswordForm
 from ep_web.clock import now
 from ep_web.domain import audit
-from ep_web.domain.accounts import accept_cgu, current_cgu, peek_token, request_password_reset, use_token
-from ep_web.domain.auth import authenticate
-from ep_web.domain.errors import DomainError
-from ep_web.domain.passwords import set_password, verify_password
-from ep_web.forms import attach_error
+from ep_web.domain import auth as domain
+from ep_web.domain.accounts import accept_cgu, current_cgu, request_password_reset, use_token
 from ep_web.models import TokenPurpose
-from ep_web.transaction import commit, rollback
+from ep_web.permissions.auth import get_token_or_410
+from ep_web.transaction import commit
 
 bp = Blueprint("auth", __name__)
 
@@ -32,16 +31,16 @@ def login():
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        try:
-            account = authenticate(form.login.data, form.password.data, ip=request.remote_addr or "")
-        except DomainError as exc:
-            commit()  # keep the failure count and the audit event
-            form.password.data = ""
-            attach_error(form, exc)
-            return render_template("auth/login.html", form=form), 422
+        attempt = domain.attempt_login(form.login.data, form.password.data, ip=request.remote_addr or "")
+        # Not the action runner: a refused login is kept (failure count, lock,
+        # audit event), so this commits whatever the outcome.
         commit()
+        if attempt.account is None:
+            form.password.data = ""
+            form.form_errors = [attempt.refusal]
+            return render_template("auth/login.html", form=form), 422
         session.clear()  # no fixation: a fresh session for the new identity
-        login_user(account)
+        login_user(attempt.account)
         session["ep_started"] = session["ep_seen"] = now().isoformat()
         return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
     status = 422 if form.is_submitted() else 200
@@ -59,26 +58,28 @@ def logout():
     return redirect(url_for("auth.login"), 303)
 
 
+def _end_session() -> None:
+    logout_user()
+    session.clear()
+
+
 def _token_page(raw: str, purpose: TokenPurpose, template: str, success: str):
-    try:
-        token = peek_token(raw, purpose)
-    except DomainError as exc:
-        return render_template("auth/token_invalid.html", message=exc.message), 410
+    token = get_token_or_410(raw, purpose)
     form = NewPasswordForm()
-    if form.validate_on_submit():
-        try:
-            use_token(raw, purpose, form.password.data)
-        except DomainError as exc:
-            rollback()
-            attach_error(form, exc)
-            return render_template(template, form=form, account=token.account), 422
-        commit()
-        logout_user()
-        session.clear()
-        flash(success, "success")
-        return redirect(url_for("auth.login"), 303)
-    status = 422 if form.is_submitted() else 200
-    return render_template(template, form=form, account=token.account), status
+
+    def render(status: int, refusal: str | None = None):
+        return render_template(template, form=form, account=token.account), status
+
+    if not form.is_submitted():
+        return render(200)
+
+    def call():
+        use_token(raw, purpose, form.password.data)
+        # Whoever was logged in on this browser is not the account that chose a
+        # password: log in again with it (the success message survives the clear).
+        _end_session()
+
+    return run(call, form=form, render=render, success=success, then=url_for("auth.login"))
 
 
 @bp.route("/activation/<token>", methods=["GET", "POST"])
@@ -106,30 +107,36 @@ def forgot():
     return render_template("auth/forgot.html", form=form), 422 if form.is_submitted() else 200
 
 
+def _stay_logged_in(account) -> None:
+    """The password change rotated the session nonce (other sessions end):
+    this session is logged in again, with its start time kept."""
+    started = session.get("ep_started")
+    login_user(account)
+    session["ep_started"] = started or now().isoformat()
+
+
 @bp.route("/mot-de-passe", methods=["GET", "POST"])
 @login_required
 def change_password():
     form = ChangePasswordForm()
     account = current_user._get_current_object()
-    if form.validate_on_submit():
-        if not verify_password(account.password_hash, form.current.data):
-            form.current.errors = ["Mot de passe actuel incorrect."]
-            return render_template("auth/change_password.html", form=form), 422
-        try:
-            set_password(account, form.password.data)
-            audit.record("password_changed", account, target=account, ip=request.remote_addr or "")
-        except DomainError as exc:
-            rollback()
-            attach_error(form, exc)
-            return render_template("auth/change_password.html", form=form), 422
-        commit()
-        # The nonce rotated: log this session in again, others end.
-        started = session.get("ep_started")
-        login_user(account)
-        session["ep_started"] = started or now().isoformat()
-        flash("Votre mot de passe est changé.", "success")
-        return redirect(url_for("main.index"), 303)
-    return render_template("auth/change_password.html", form=form), 422 if form.is_submitted() else 200
+
+    def render(status: int, refusal: str | None = None):
+        return render_template("auth/change_password.html", form=form), status
+
+    if not form.is_submitted():
+        return render(200)
+
+    def call():
+        domain.change_password(account, form.current.data, form.password.data, ip=request.remote_addr or "")
+        _stay_logged_in(account)
+
+    return run(call, form=form, render=render, success="Votre mot de passe est changé.", then=url_for("main.index"))
+
+
+def _version(raw: str | None) -> int:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 0
 
 
 @bp.route("/cgu", methods=["GET", "POST"])
@@ -139,16 +146,18 @@ def cgu():
     if cgu_version is None:
         return redirect(url_for("main.index"))
     form = CguForm(version=str(cgu_version.version))
-    if form.validate_on_submit():
-        try:
-            accept_cgu(current_user._get_current_object(), int(form.version.data or 0))
-        except (DomainError, ValueError) as exc:
-            rollback()
-            flash(getattr(exc, "message", "Relisez les conditions."), "warning")
-            return redirect(url_for("auth.cgu"), 303)
-        commit()
-        return redirect(_safe_next(request.args.get("next")) or url_for("main.index"), 303)
-    return render_template("auth/cgu.html", form=form, cgu=cgu_version), 422 if form.is_submitted() else 200
+
+    def render(status: int, refusal: str | None = None):
+        if refusal:
+            # The text changed under the reader: the new version is to be read and ticked anew.
+            form.version.data = str(cgu_version.version)
+            form.accept.data = False
+        return render_template("auth/cgu.html", form=form, cgu=cgu_version, refusal=refusal), status
+
+    if not form.is_submitted():
+        return render(200)
+    return run(lambda: accept_cgu(current_user._get_current_object(), _version(form.version.data)),
+               form=form, render=render, then=_safe_next(request.args.get("next")) or url_for("main.index"))
 
 
 @bp.get("/cgu/texte")

@@ -2,30 +2,32 @@
 service, writes the demande (identity of the person, never the NIR), follows it
 (timeline, thread, files) and reads the history of the structure.
 
-Every route: load and authorize (a technicien only; a demande of another
-structure, or to a caisse whose convention has ended, is a 404) → validate the
-form → call one domain function (ep_web.domain.demandes) → commit once → 303;
-on a DomainError, roll back and show the message next to its field with
-everything typed kept (422) — files excepted: the browser cannot re-send them,
-the page says so."""
+Every route: load and authorize (ep_web.permissions: a technicien only; a
+demande of another structure, or to a caisse whose convention has ended, is a
+404), then hand one domain call (ep_web.domain.demandes) to ep_web.actions.run:
+commit once → 303; on a refusal, the message next to its field with everything
+typed kept (422) — files excepted: the browser cannot re-send them, the page
+says so."""
 from functools import wraps
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
+from ep_web.actions import run
 from ep_web.demandes.forms import SERVICES, CheckForm, DemandeForm, HistoryForm, ReplyForm, typed_fields
 from ep_web.demandes.helpers import register as register_helpers
 from ep_web.domain import demandes as dm
-from ep_web.domain.errors import DomainError
-from ep_web.domain.textguard import HEALTH_CONFIRM_FIELD, find_health_terms, find_nirs, highlight, nir_message
-from ep_web.extensions import db
-from ep_web.forms import attach_error
+from ep_web.domain.textguard import find_health_terms, find_nirs, highlight, nir_message
 from ep_web.htmx import is_partial, render_page_or_fragment
-from ep_web.models import Account, AccountStatus, Attachment, Demande, DemandeStatus, Profile, Service
-from ep_web.permissions import profile_required
-from ep_web.transaction import commit, rollback
+from ep_web.models import Account, Demande, DemandeStatus, Profile, Service
+from ep_web.permissions import (
+    can_view_demande,
+    get_attachment_or_404,
+    get_demande_or_404,
+    get_service_or_404,
+    profile_required,
+)
+from ep_web.transaction import commit
 
 bp = Blueprint("demandes", __name__, url_prefix="/demandes")
 register_helpers(bp)
@@ -64,13 +66,6 @@ def demande_access(view):
         return view(*args, **kwargs)
 
     return wrapped
-
-
-def _demande_or_404(demande_id: int) -> Demande:
-    demande = db.session.get(Demande, demande_id)
-    if demande is None or not dm.can_view_demande(current_user, demande):
-        abort(404)
-    return demande
 
 
 def _chosen_files(files) -> list:
@@ -139,12 +134,6 @@ def new():
 
 # ---------------------------------------------------------------- step 2: the form of a service
 
-def _service_or_404(service: str) -> str:
-    if service not in SERVICES:
-        abort(404)
-    return service
-
-
 def _health_hits(form, service: str) -> list[tuple[str, object]]:
     """Each free text holding health terms, highlighted (SPEC §4 [5])."""
     hits = []
@@ -170,7 +159,7 @@ def _duplicates(form, service: str) -> list[Demande]:
 def _render_form(service: str, form: DemandeForm, conventions, status: int = 200, **extra):
     ctx = {"service": Service(service), "form": form, "conventions": conventions,
            "message_label": MESSAGE_LABELS[service], "health_hits": [], "duplicates": [], "files_lost": [],
-           "foreign_caisse": None, "can_view": lambda d: dm.can_view_demande(current_user, d)}
+           "foreign_caisse": None, "can_view": lambda d: can_view_demande(current_user, d)}
     ctx.update(extra)
     return render_template("demandes/form.html", **ctx), status
 
@@ -178,7 +167,7 @@ def _render_form(service: str, form: DemandeForm, conventions, status: int = 200
 @bp.get("/nouvelle/<service>")
 @technicien_required
 def new_service(service: str):
-    service = _service_or_404(service)
+    service = get_service_or_404(service)
     conventions = [c for c in dm.caisses_for(current_user.partenaire_id) if c.enables(service)]
     if not conventions:
         flash("Ce service n'est ouvert à votre structure par aucune des caisses avec lesquelles elle a une "
@@ -202,36 +191,28 @@ def new_service(service: str):
 @technicien_required
 def create(service: str):
     """SPEC §4: create the demande; every refusal comes back next to its field."""
-    service = _service_or_404(service)
+    service = get_service_or_404(service)
     conventions = [c for c in dm.caisses_for(current_user.partenaire_id) if c.enables(service)]
     form = DemandeForm()
     form.set_caisses(conventions)
     chosen = _chosen_files(request.files.getlist(form.files.name))
-    if form.validate_on_submit():
-        try:
-            prepared = _prepare(chosen)
-            demande = dm.create_demande(_actor(), form.to_input(service), prepared)
-        except DomainError as exc:
-            rollback()
-            attach_error(form, exc)
-            extra = {}
-            if exc.field == HEALTH_CONFIRM_FIELD:
-                extra["health_hits"] = _health_hits(form, service)
-            if exc.field == "duplicate_confirmed":
-                extra["duplicates"] = _duplicates(form, service)
-        else:
-            commit()
-            flash(f"Votre demande {demande.reference} est transmise à la {demande.caisse.name}. "
-                  "Vous serez prévenu(e) par e-mail de chaque réponse.", "success")
-            return redirect(url_for("demandes.show", demande_id=demande.id), 303)
-    else:
+
+    def render(status: int, refusal: str | None):
+        # A refusal that names no field is already on top of the form (form_errors).
+        _flag_every_nir(form, typed_fields(service))
         extra = {}
-    _flag_every_nir(form, typed_fields(service))
-    if form.duplicate_confirmed.data and not extra.get("duplicates"):
-        extra["duplicates"] = _duplicates(form, service)
-    if form.health_confirmed.data and not extra.get("health_hits"):
-        extra["health_hits"] = _health_hits(form, service)
-    return _render_form(service, form, conventions, 422, files_lost=[f.filename for f in chosen], **extra)
+        if form.health_confirmed.errors or form.health_confirmed.data:
+            extra["health_hits"] = _health_hits(form, service)
+        if form.duplicate_confirmed.errors or form.duplicate_confirmed.data:
+            extra["duplicates"] = _duplicates(form, service)
+        return _render_form(service, form, conventions, status, files_lost=[f.filename for f in chosen], **extra)
+
+    return run(
+        lambda: dm.create_demande(_actor(), form.to_input(service), _prepare(chosen)), form=form, render=render,
+        success=lambda demande: (f"Votre demande {demande.reference} est transmise à la {demande.caisse.name}. "
+                                 "Vous serez prévenu(e) par e-mail de chaque réponse."),
+        then=lambda demande: url_for("demandes.show", demande_id=demande.id),
+    )
 
 
 # ---------------------------------------------------------------- the live guard
@@ -284,14 +265,14 @@ def _complement_message(demande: Demande):
 def show(demande_id: int):
     """The demande for the structure: person, content, timeline, thread, files
     and the reply form (this is the page the author's e-mails link to)."""
-    return _render_show(_demande_or_404(demande_id))
+    return _render_show(get_demande_or_404(demande_id))
 
 
 @bp.get("/<int:demande_id>/messages")
 @demande_access
 def messages(demande_id: int):
     """The thread alone (htmx), or the demande page at the thread."""
-    demande = _demande_or_404(demande_id)
+    demande = get_demande_or_404(demande_id)
     if is_partial():
         return render_template("demandes/_thread.html", demande=demande)
     return redirect(url_for("demandes.show", demande_id=demande.id, _anchor="echanges"), 303)
@@ -301,31 +282,29 @@ def messages(demande_id: int):
 @demande_access
 def reply(demande_id: int):
     """A message (and files) from the structure; answers a complement request."""
-    demande = _demande_or_404(demande_id)
+    demande = get_demande_or_404(demande_id)
     form = ReplyForm()
     chosen = _chosen_files(request.files.getlist(form.files.name))
-    if form.validate_on_submit():
-        was_waiting = demande.status == DemandeStatus.ATTENTE_COMPLEMENT
-        try:
-            prepared = _prepare(chosen, existing=len(demande.attachments))
-            dm.partner_reply(_actor(), demande, form.body.data or "",
-                             health_confirmed=bool(form.health_confirmed.data), prepared_files=prepared)
-        except DomainError as exc:
-            rollback()
-            db.session.refresh(demande)
-            attach_error(form, exc)
-        else:
-            commit()
-            flash("Votre complément est transmis à la caisse." if was_waiting
-                  else "Votre message est transmis à la caisse.", "success")
-            return redirect(url_for("demandes.show", demande_id=demande.id, _anchor="echanges"), 303)
-    _flag_every_nir(form, ("body",))
-    hits = []
-    if form.health_confirmed.errors or form.health_confirmed.data:
-        matches = find_health_terms(form.body.data or "")
-        if matches:
-            hits = [("Votre message", highlight(form.body.data or "", matches))]
-    return _render_show(demande, form, 422, health_hits=hits, files_lost=[f.filename for f in chosen])
+    was_waiting = demande.status == DemandeStatus.ATTENTE_COMPLEMENT
+
+    def render(status: int, refusal: str | None):
+        # A refusal that names no field is already on top of the form (form_errors).
+        _flag_every_nir(form, ("body",))
+        hits = []
+        if form.health_confirmed.errors or form.health_confirmed.data:
+            matches = find_health_terms(form.body.data or "")
+            if matches:
+                hits = [("Votre message", highlight(form.body.data or "", matches))]
+        return _render_show(demande, form, status, health_hits=hits, files_lost=[f.filename for f in chosen])
+
+    return run(
+        lambda: dm.partner_reply(_actor(), demande, form.body.data or "",
+                                 health_confirmed=bool(form.health_confirmed.data),
+                                 prepared_files=_prepare(chosen, existing=len(demande.attachments))),
+        form=form, render=render,
+        success="Votre complément est transmis à la caisse." if was_waiting else "Votre message est transmis à la caisse.",
+        then=url_for("demandes.show", demande_id=demande.id, _anchor="echanges"),
+    )
 
 
 @bp.get("/<int:demande_id>/pieces/<int:attachment_id>")
@@ -333,10 +312,8 @@ def reply(demande_id: int):
 def download(demande_id: int, attachment_id: int):
     """SPEC §4/§7: a file of one of the structure's demandes, served as an
     attachment to the techniciens of the structure only; each download is audited."""
-    demande = _demande_or_404(demande_id)
-    attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or attachment.demande_id != demande.id:
-        abort(404)
+    demande = get_demande_or_404(demande_id)
+    attachment = get_attachment_or_404(demande, attachment_id)
     from ep_web.domain.attachments import send_attachment
 
     dm.record_download(_actor(), attachment)
@@ -358,14 +335,6 @@ def _history_filters(form: HistoryForm) -> dm.Filters:
     )
 
 
-def _authors() -> list[Account]:
-    """The structure's techniciens (deleted accounts have no name left to pick)."""
-    return list(db.session.scalars(
-        select(Account).where(Account.partenaire_id == current_user.partenaire_id,
-                              Account.profile == Profile.TECHNICIEN, Account.status != AccountStatus.DELETED)
-        .order_by(Account.nom, Account.prenom, Account.id)))
-
-
 def _args(**override) -> dict:
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     args.update(override)
@@ -385,16 +354,12 @@ def index():
     form = HistoryForm(formdata=request.args)
     form.caisse_id.choices = [("", "Toutes les caisses")] + [(c.caisse_id, c.caisse.name)
                                                               for c in dm.caisses_for(current_user.partenaire_id)]
-    form.author_id.choices = [("", "Tous les auteurs")] + [(a.id, a.full_name) for a in _authors()]
+    form.author_id.choices = [("", "Tous les auteurs")] + [(a.id, a.full_name)
+                                                         for a in dm.history_authors(current_user.partenaire_id)]
     form.validate()
     filters = _history_filters(form)
-    query = dm.history_query(current_user, filters).options(selectinload(Demande.caisse),
-                                                            selectinload(Demande.author))
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    rows, total, pages = dm.paginate(query, page, PER_PAGE)
-    if page > pages:
-        page = pages
-        rows, total, pages = dm.paginate(query, page, PER_PAGE)
+    rows, total, pages, page = dm.history_page(current_user, filters, request.args.get("page", 1, type=int) or 1,
+                                               PER_PAGE)
     filtered = any(v for k, v in request.args.items() if k != "page")
     ctx = {"form": form, "rows": rows, "total": total, "page": page, "pages": pages, "page_url": _page_url,
            "filtered": filtered}

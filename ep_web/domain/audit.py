@@ -1,7 +1,13 @@
-"""Audit log (SPEC §7): every security-relevant action, append-only."""
-from ep_web.clock import now
+"""Audit log (SPEC §7): every security-relevant action, append-only, and its
+search by the admins (a caisse sees its own events only, SPEC §8)."""
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import and_, or_, select
+
+from ep_web.clock import PARIS, now
 from ep_web.extensions import db
-from ep_web.models import Account, AuditEvent
+from ep_web.models import Account, AuditEvent, Caisse, Convention, Partenaire
 
 # The actions written; labels for the admin search page.
 ACTIONS = {
@@ -67,3 +73,100 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+# ---------------------------------------------------------------- search (SPEC §7)
+
+PER_PAGE = 50
+
+
+@dataclass
+class AuditFilters:
+    action: str = ""
+    login: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    partenaire_id: int | None = None
+    caisse_id: int | None = None  # a filter, only offered to the national administration
+
+    def as_args(self) -> dict:
+        """Back to query-string values (for the pagination links)."""
+        out = {
+            "evenement": self.action,
+            "auteur": self.login,
+            "du": self.date_from.isoformat() if self.date_from else "",
+            "au": self.date_to.isoformat() if self.date_to else "",
+            "partenaire": str(self.partenaire_id) if self.partenaire_id else "",
+            "caisse": str(self.caisse_id) if self.caisse_id else "",
+        }
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass
+class AuditResults:
+    events: list
+    total: int
+    page: int
+    pages: int
+    caisse_names: dict = field(default_factory=dict)
+    partenaire_names: dict = field(default_factory=dict)
+
+
+def scope_clause(caisse_id: int):
+    """What a caisse may see (SPEC §8: never another caisse's data): the events
+    about the caisse itself, and the events of the partners it has (or had) a
+    convention with that no other caisse wrote (a partner shared by two caisses
+    shows each caisse its own actions, plus the partner's own)."""
+    partners = select(Convention.partenaire_id).where(Convention.caisse_id == caisse_id)
+    return or_(
+        AuditEvent.caisse_id == caisse_id,
+        and_(AuditEvent.caisse_id.is_(None), AuditEvent.partenaire_id.in_(partners)),
+    )
+
+
+def _paris_midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=PARIS)
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_events(caisse_id: int | None, filters: AuditFilters, page: int = 1) -> AuditResults:
+    """SPEC §7: the admins search the audit log, newest first, PER_PAGE by page
+    (a page past the end shows the last); ``caisse_id`` restricts the search to
+    that caisse's scope (SPEC §8, :func:`scope_clause`)."""
+    q = select(AuditEvent)
+    if caisse_id is not None:
+        q = q.where(scope_clause(caisse_id))
+    if filters.action:
+        q = q.where(AuditEvent.action == filters.action)
+    if filters.login:
+        q = q.where(AuditEvent.actor_login.ilike(f"%{_escape_like(filters.login)}%", escape="\\"))
+    if filters.date_from:
+        q = q.where(AuditEvent.at >= _paris_midnight_utc(filters.date_from))
+    if filters.date_to:
+        q = q.where(AuditEvent.at < _paris_midnight_utc(filters.date_to + timedelta(days=1)))
+    if filters.partenaire_id:
+        q = q.where(AuditEvent.partenaire_id == filters.partenaire_id)
+    if filters.caisse_id:
+        # The national view of one caisse is what that caisse itself sees.
+        q = q.where(scope_clause(filters.caisse_id))
+    q = q.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+
+    page = max(1, page)
+    pagination = db.paginate(q, page=page, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
+    if pagination.pages and page > pagination.pages:
+        page = pagination.pages
+        pagination = db.paginate(q, page=page, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
+    events = list(pagination.items)
+
+    caisse_ids = {e.caisse_id for e in events if e.caisse_id}
+    partenaire_ids = {e.partenaire_id for e in events if e.partenaire_id}
+    caisse_names = dict(db.session.execute(select(Caisse.id, Caisse.name).where(Caisse.id.in_(caisse_ids))).all()) \
+        if caisse_ids else {}
+    partenaire_names = dict(
+        db.session.execute(select(Partenaire.id, Partenaire.name).where(Partenaire.id.in_(partenaire_ids))).all()
+    ) if partenaire_ids else {}
+    return AuditResults(events=events, total=pagination.total or 0, page=page, pages=pagination.pages or 1,
+                        caisse_names=caisse_names, partenaire_names=partenaire_names)

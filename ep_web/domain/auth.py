@@ -1,4 +1,5 @@
 """Login with throttling (SPEC §3). The error never tells whether the login exists."""
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -7,7 +8,7 @@ from sqlalchemy import select
 from ep_web.clock import now
 from ep_web.domain import audit
 from ep_web.domain.errors import DomainError
-from ep_web.domain.passwords import verify_password
+from ep_web.domain.passwords import set_password, verify_password
 from ep_web.extensions import db
 from ep_web.models import Account, AccountStatus, LoginThrottle
 
@@ -46,11 +47,20 @@ def _fail(row: LoginThrottle, limit: int) -> bool:
     return False
 
 
-def authenticate(login: str, password: str, ip: str = "") -> Account:
-    """Return the account if the credentials are right and the account may log in.
+@dataclass
+class LoginAttempt:
+    """The outcome of a login: the account, or the message to show. A refused
+    attempt is not rolled back: its failure count, lock and audit event are the
+    throttle's memory (SPEC §3), so the caller commits in both cases."""
 
-    SPEC §3: repeated failures lock the identifier for a while — whether or not it
-    exists, so the answer never tells. Raises DomainError with the message to show."""
+    account: Account | None
+    refusal: str | None = None
+
+
+def attempt_login(login: str, password: str, ip: str = "") -> LoginAttempt:
+    """SPEC §3: the account if the credentials are right and the account may log
+    in. Repeated failures lock the identifier for a while — whether or not it
+    exists, so the answer never tells."""
     login = (login or "").strip().upper()[:60]
     max_failures = current_app.config["LOGIN_MAX_FAILURES"]
     minutes = current_app.config["LOGIN_LOCK_MINUTES"]
@@ -58,7 +68,7 @@ def authenticate(login: str, password: str, ip: str = "") -> Account:
     ip_row = _throttle(f"ip:{ip}") if ip else None
     if _locked(login_row) or (ip_row is not None and _locked(ip_row)):
         verify_password(None, password)  # same time as a real attempt
-        raise DomainError(LOCKED.format(minutes=minutes))
+        return LoginAttempt(None, LOCKED.format(minutes=minutes))
 
     account = db.session.scalar(select(Account).where(Account.login == login)) if login else None
     ok = verify_password(account.password_hash if account else None, password)
@@ -69,14 +79,32 @@ def authenticate(login: str, password: str, ip: str = "") -> Account:
         audit.record("login_failed", account, ip=ip, actor_login=login[:60])
         if locked:
             audit.record("login_locked", account, ip=ip, actor_login=login[:60])
-            raise DomainError(LOCKED.format(minutes=minutes))
-        raise DomainError(BAD_CREDENTIALS)
+            return LoginAttempt(None, LOCKED.format(minutes=minutes))
+        return LoginAttempt(None, BAD_CREDENTIALS)
 
     if account.status != AccountStatus.ACTIVE or (account.partenaire is not None and account.partenaire.is_suspended):
         audit.record("login_failed", account, ip=ip, why="inactive")
-        raise DomainError(INACTIVE)
+        return LoginAttempt(None, INACTIVE)
     login_row.failures = 0
     account.last_login_at = now()
     account.idle_warning_sent_at = None
     audit.record("login", account, target=account, ip=ip)
-    return account
+    return LoginAttempt(account)
+
+
+def authenticate(login: str, password: str, ip: str = "") -> Account:
+    """SPEC §3: :func:`attempt_login` for callers that want the account or a
+    DomainError with the message to show."""
+    attempt = attempt_login(login, password, ip)
+    if attempt.account is None:
+        raise DomainError(attempt.refusal)
+    return attempt.account
+
+
+def change_password(account: Account, current: str, new: str, ip: str = "") -> None:
+    """SPEC §3 Passwords: a logged-in user changes their password by giving the
+    current one; the new one follows the rules (set_password). Audited (SPEC §7)."""
+    if not verify_password(account.password_hash, current or ""):
+        raise DomainError("Mot de passe actuel incorrect.", "current")
+    set_password(account, new)
+    audit.record("password_changed", account, target=account, ip=ip)

@@ -3,12 +3,13 @@ import re
 
 from sqlalchemy import func, select
 
-from ep_web.clock import now
+from ep_web.clock import now, today
 from ep_web.domain import audit
+from ep_web.domain.access import in_force_filter
 from ep_web.domain.accounts import create_caisse_account, normalize_email, resend_activation
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
-from ep_web.models import Account, AccountStatus, Caisse, Profile
+from ep_web.models import Account, AccountStatus, Caisse, Convention, Profile
 
 CAISSE_FIELDS = ("name", "code", "departements", "address", "referent_email", "autre_canal",
                  "idle_inactivation_enabled")
@@ -134,3 +135,50 @@ def resend_referent_activation(actor: Account, account: Account) -> None:
     if account.status != AccountStatus.PENDING:
         raise DomainError("Ce compte n'attend plus d'activation : aucun lien n'est renvoyé.")
     resend_activation(actor, account)
+
+
+# ---------------------------------------------------------------- what national support reads
+
+def caisses_by_name() -> list[Caisse]:
+    """Every caisse, by name: national's list (SPEC §1) and the maintenance
+    page, which gives each caisse's "autre canal" (SPEC §5)."""
+    return list(db.session.scalars(select(Caisse).order_by(Caisse.name)))
+
+
+def partners_in_force(caisse_id: int | None = None) -> dict[int, int]:
+    """SPEC §2: the number of partners holding a convention in force, by caisse
+    (one caisse when ``caisse_id`` is given)."""
+    q = (select(Convention.caisse_id, func.count(func.distinct(Convention.partenaire_id)))
+         .where(*in_force_filter(today())).group_by(Convention.caisse_id))
+    if caisse_id is not None:
+        q = q.where(Convention.caisse_id == caisse_id)
+    return dict(db.session.execute(q).all())
+
+
+def referent_counts() -> dict[int, dict[str, int]]:
+    """SPEC §1: by caisse, its référents (admin_caisse) active and awaiting
+    activation, keyed by status value: a caisse with none needs national's attention."""
+    counts: dict[int, dict[str, int]] = {}
+    for caisse_id, status, n in db.session.execute(
+        select(Account.caisse_id, Account.status, func.count(Account.id))
+        .where(Account.profile == Profile.ADMIN_CAISSE,
+               Account.status.in_((AccountStatus.ACTIVE, AccountStatus.PENDING)))
+        .group_by(Account.caisse_id, Account.status)
+    ):
+        counts.setdefault(caisse_id, {})[AccountStatus(status).value] = n
+    return counts
+
+
+def referents(caisse_id: int) -> list[Account]:
+    """SPEC §1: the caisse's référents (admin_caisse accounts) not deleted, by name."""
+    return list(db.session.scalars(
+        select(Account)
+        .where(Account.caisse_id == caisse_id, Account.profile == Profile.ADMIN_CAISSE,
+               Account.status != AccountStatus.DELETED)
+        .order_by(Account.nom, Account.prenom, Account.id)
+    ))
+
+
+def caisse_names() -> list[tuple[int, str]]:
+    """(id, name) of every caisse by name: national's caisse filters (SPEC §1, §7)."""
+    return [(cid, name) for cid, name in db.session.execute(select(Caisse.id, Caisse.name).order_by(Caisse.name))]

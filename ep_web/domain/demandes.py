@@ -691,3 +691,25 @@ def sla_state(demande: Demande) -> str | None:
         return "overdue"
     return "soon" if left <= timedelta(hours=12) else "ok"
 
+
+
+# ---------------------------------------------------------------- the partner's history page
+
+def history_page(user: Account, filters: Filters, page: int, per_page: int = 20):
+    """SPEC §4 History: one page of the structure's demandes, newest first, with
+    their caisse and author loaded in the same round trips; returns (rows,
+    capped total, page count, the page shown — a page past the end shows the last)."""
+    from sqlalchemy.orm import selectinload
+
+    query = history_query(user, filters).options(selectinload(Demande.caisse), selectinload(Demande.author))
+    rows, total, pages = paginate(query, page, per_page)
+    return rows, total, pages, min(max(1, page), pages)
+
+
+def history_authors(partenaire_id: int) -> list[Account]:
+    """SPEC §4 History, filter by author: the structure's techniciens by name
+    (deleted accounts have no name left to pick, SPEC §3 Deletion)."""
+    return list(db.session.scalars(
+        select(Account).where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
+                              Account.status != AccountStatus.DELETED)
+        .order_by(Account.nom, Account.prenom, Account.id)))

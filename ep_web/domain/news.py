@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import func, or_, select, update
 
 from ep_web.clock import now, today
-from ep_web.domain.access import conventions_in_force, in_force_filter
+from ep_web.domain.access import in_force_filter
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.textguard import check_texts
 from ep_web.extensions import db
@@ -32,12 +32,12 @@ from ep_web.models import (
     PartenaireType,
     Profile,
 )
+from ep_web.permissions.news import PARTNER_PROFILES, can_read_news, readable_caisse_ids, targets
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
 # A digest at most once a week per user (override: NEWS_DIGEST_DAYS).
 DIGEST_DAYS = 7
-PARTNER_PROFILES = (Profile.TECHNICIEN, Profile.GESTIONNAIRE)
 
 # ---------------------------------------------------------------- Markdown
 
@@ -163,29 +163,9 @@ def read_counts(news_ids: list[int]) -> dict[int, int]:
 
 # ---------------------------------------------------------------- reading (partner users)
 
-def _targets(news: News, partenaire: Partenaire) -> bool:
-    return not news.target_types or partenaire.type.value in news.target_types
-
-
-def _partner_caisse_ids(account: Account) -> list[int]:
-    if account.profile not in PARTNER_PROFILES or account.partenaire_id is None:
-        return []
-    return sorted({c.caisse_id for c in conventions_in_force(account.partenaire_id)})
-
-
-def can_read(account: Account, news: News) -> bool:
-    """SPEC §6, §8: a partner user reads a published news item of a caisse its
-    structure holds a convention in force with, when it targets its type."""
-    return (
-        news.publish_at <= now()
-        and news.caisse_id in _partner_caisse_ids(account)
-        and _targets(news, account.partenaire)
-    )
-
-
 def news_for_partner(account: Account) -> list[tuple[News, bool]]:
     """The news a partner user may read, newest first, each with its read flag."""
-    caisse_ids = _partner_caisse_ids(account)
+    caisse_ids = readable_caisse_ids(account)
     if not caisse_ids:
         return []
     rows = db.session.execute(
@@ -194,7 +174,7 @@ def news_for_partner(account: Account) -> list[tuple[News, bool]]:
         .where(News.caisse_id.in_(caisse_ids), News.publish_at <= now())
         .order_by(News.publish_at.desc(), News.id.desc())
     ).all()
-    return [(news, read_id is not None) for news, read_id in rows if _targets(news, account.partenaire)]
+    return [(news, read_id is not None) for news, read_id in rows if targets(news, account.partenaire)]
 
 
 def unread_count(account: Account) -> int:
@@ -204,7 +184,7 @@ def unread_count(account: Account) -> int:
 def mark_read(account: Account, news: News) -> bool:
     """Opening a news item marks it read for this user (once). Returns True
     when it was unread."""
-    if not can_read(account, news):
+    if not can_read_news(account, news):
         raise NotAllowed("Cette actualité n'est pas destinée à votre structure.")
     exists = db.session.scalar(
         select(NewsRead.id).where(NewsRead.news_id == news.id, NewsRead.account_id == account.id)

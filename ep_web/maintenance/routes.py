@@ -1,16 +1,13 @@
 """The national admin schedules, cancels and ends maintenance windows (SPEC §5)."""
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, render_template, url_for
 from flask_login import current_user
 
+from ep_web.actions import run
 from ep_web.clock import now
 from ep_web.domain import maintenance as domain
-from ep_web.domain.errors import DomainError
-from ep_web.extensions import db
-from ep_web.forms import attach_error
 from ep_web.maintenance.forms import ActionForm, MaintenanceForm
-from ep_web.models import MaintenanceWindow, Profile
-from ep_web.permissions import profile_required
-from ep_web.transaction import commit, rollback
+from ep_web.models import Profile
+from ep_web.permissions import get_window_or_404, profile_required
 
 bp = Blueprint("maintenance", __name__, url_prefix="/national/maintenance")
 
@@ -20,19 +17,16 @@ STATUS_LABELS = {"programmee": "Programmée", "en_cours": "En cours", "terminee"
 STATUS_BADGES = {"programmee": "fr-badge--info", "en_cours": "fr-badge--warning", "terminee": "", "annulee": ""}
 
 
-def _get_window_or_404(window_id: int) -> MaintenanceWindow:
-    window = db.session.get(MaintenanceWindow, window_id)
-    if window is None:
-        abort(404)
-    return window
+def _actor():
+    return current_user._get_current_object()
 
 
-def _page(form: MaintenanceForm, status: int = 200):
+def _page(form: MaintenanceForm, status: int = 200, refusal: str | None = None):
     at = now()
     windows = [(w, domain.window_status(w, at)) for w in domain.windows_for_admin()]
     return render_template("maintenance/index.html", form=form, windows=windows, labels=STATUS_LABELS,
                            badges=STATUS_BADGES, action_form=ActionForm(formdata=None),
-                           notice_days=domain.NOTICE_DAYS), status
+                           notice_days=domain.NOTICE_DAYS, refusal=refusal), status
 
 
 @bp.get("")
@@ -44,35 +38,24 @@ def index():
 @bp.post("")
 @national_only
 def create():
+    # A refusal shows next to its field or at the top of the form (form_error).
     form = MaintenanceForm()
-    if not form.validate():
-        return _page(form, 422)
-    try:
-        window = domain.schedule(current_user._get_current_object(), form.starts_at.data, form.ends_at.data,
-                                 form.message.data or "")
-    except DomainError as exc:
-        rollback()
-        attach_error(form, exc)
-        return _page(form, 422)
-    commit()
-    flash("La maintenance est programmée : le bandeau d'annonce s'affiche "
-          f"{domain.NOTICE_DAYS} jours avant son début.", "success")
-    return redirect(url_for("maintenance.index", _anchor=f"maintenance-{window.id}"), 303)
+    return run(
+        lambda: domain.schedule(_actor(), form.starts_at.data, form.ends_at.data, form.message.data or ""),
+        form=form, render=lambda status, refusal: _page(form, status),
+        success=("La maintenance est programmée : le bandeau d'annonce s'affiche "
+                 f"{domain.NOTICE_DAYS} jours avant son début."),
+        then=lambda window: url_for("maintenance.index", _anchor=f"maintenance-{window.id}"),
+    )
 
 
 def _act(window_id: int, operation, success: str):
-    window = _get_window_or_404(window_id)
-    if not ActionForm().validate():
-        abort(400)
-    try:
-        operation(current_user._get_current_object(), window)
-    except DomainError as exc:
-        rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("maintenance.index"), 303)
-    commit()
-    flash(success, "success")
-    return redirect(url_for("maintenance.index"), 303)
+    window = get_window_or_404(window_id)
+    return run(
+        lambda: operation(_actor(), window), form=ActionForm(),
+        render=lambda status, refusal: _page(MaintenanceForm(formdata=None), status, refusal),
+        success=success, then=url_for("maintenance.index"),
+    )
 
 
 @bp.post("/<int:window_id>/annuler")

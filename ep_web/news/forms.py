@@ -1,7 +1,7 @@
 """Forms of the news area. The rules live in ep_web.domain.news."""
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import AnyOf, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ep_web.forms import REQUIRED, choices
@@ -38,8 +38,12 @@ class NewsForm(FlaskForm):
     )
 
 
+DIGEST_NOT_UNDERSTOOD = "Choix d'abonnement non compris : recommencez."
+
+
 class DigestForm(FlaskForm):
-    subscribe = HiddenField(validators=[InputRequired()])
+    subscribe = HiddenField(validators=[InputRequired(DIGEST_NOT_UNDERSTOOD),
+                                        AnyOf(("0", "1"), message=DIGEST_NOT_UNDERSTOOD)])
 
 
 class ActionForm(FlaskForm):

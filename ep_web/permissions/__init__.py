@@ -55,3 +55,25 @@ __all__ = [
     "get_request_or_404", "get_review_or_404",
     "can_view_ticket", "get_ticket_or_404", "ticket_side",
 ]
+
+from ep_web.permissions.demandes import get_service_or_404  # noqa: E402
+from ep_web.permissions.maintenance import get_window_or_404  # noqa: E402
+from ep_web.permissions.national import (  # noqa: E402
+    can_manage_caisse,
+    get_caisse_or_404,
+    get_outbox_email_or_404,
+    get_referent_or_404,
+)
+from ep_web.permissions.news import (  # noqa: E402
+    can_manage_news,
+    can_read_news,
+    get_caisse_news_or_404,
+    get_news_or_404,
+)
+
+__all__ += [
+    "get_service_or_404",
+    "get_window_or_404",
+    "can_manage_caisse", "get_caisse_or_404", "get_outbox_email_or_404", "get_referent_or_404",
+    "can_manage_news", "can_read_news", "get_caisse_news_or_404", "get_news_or_404",
+]

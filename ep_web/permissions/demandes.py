@@ -4,7 +4,7 @@ from flask_login import current_user
 
 from ep_web.domain.access import conventions_in_force
 from ep_web.extensions import db
-from ep_web.models import Account, Attachment, Demande, Profile
+from ep_web.models import Account, Attachment, Demande, Profile, Service
 
 
 def can_view_demande(user: Account, demande: Demande) -> bool:
@@ -33,3 +33,10 @@ def get_attachment_or_404(demande: Demande, attachment_id: int) -> Attachment:
     if attachment is None or attachment.demande_id != demande.id:
         abort(404)
     return attachment
+
+
+def get_service_or_404(service: str) -> str:
+    """A service named in the URL (SPEC §4 table); an unknown one is a 404."""
+    if service not in Service._value2member_map_:
+        abort(404)
+    return service

@@ -128,6 +128,40 @@ def test_cgu_gate_first_login_and_new_version(client, make, login):
     assert "/cgu" in client.get("/").headers["Location"]
 
 
+def test_cgu_changed_while_reading_asks_to_read_the_new_version(client, make, login):
+    make.cgu(1)
+    w = make.world()
+    w.technicien.cgu_version = None
+    db.session.commit()
+    login(w.technicien)
+    make.cgu(2)  # published while the technicien was reading version 1
+    resp = client.post("/cgu", data={"version": "1", "accept": "y"})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "Les conditions ont changé entre-temps : relisez la nouvelle version." in page
+    assert re.search(r'name="version"[^>]*value="2"', page) and "checked" not in page
+    assert client.post("/cgu", data={"version": "pas-un-nombre", "accept": "y"}).status_code == 422
+    assert client.post("/cgu", data={"version": "2", "accept": "y"}).status_code == 303
+    db.session.refresh(w.technicien)
+    assert w.technicien.cgu_version == 2
+
+
+def test_password_change_refusals_come_back_next_to_their_field(client, make, login):
+    w = make.world()
+    login(w.technicien)
+    resp = client.post("/mot-de-passe", data={"current": "Pas-le-bon-42!", "password": "Rq7!vLm#T9wz",
+                                              "confirm": "Rq7!vLm#T9wz"})
+    assert resp.status_code == 422
+    assert re.search(r'id="current-error"[^>]*>.*?Mot de passe actuel incorrect\.', resp.get_data(as_text=True), re.S)
+    resp = client.post("/mot-de-passe", data={"current": PASSWORD, "password": "court", "confirm": "court"})
+    assert resp.status_code == 422 and 'id="password-error"' in resp.get_data(as_text=True)
+    resp = client.post("/mot-de-passe", data={"current": PASSWORD, "password": "Rq7!vLm#T9wz",
+                                              "confirm": "Rq7!vLm#T9wz"})
+    assert resp.status_code == 303
+    assert client.get("/").status_code == 200  # this session stays logged in
+    assert db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "password_changed"))
+
+
 def test_expired_password_forces_a_change(client, make, login, clock):
     w = make.world()
     login(w.technicien)

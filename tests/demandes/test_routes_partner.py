@@ -335,6 +335,30 @@ def test_live_guard_is_for_techniciens(client, login, w):
     assert client.post("/demandes/verification", data={"field": "nom", "nom": NIR}).status_code == 403
 
 
+def test_htmx_errors_answer_a_dsfr_alert_for_the_flash_region(client, login, w, app):
+    """static/js/app.js moves the alert of an htmx error answer into #flash."""
+
+    def alert(resp) -> str:
+        text = body(resp)
+        assert "data-ep-alert" in text and 'role="alert"' in text and "<html" not in text, text[:500]
+        return text
+
+    agent = login(w.agent, c=app.test_client())
+    resp = agent.post("/demandes/verification", data={"field": "nom", "nom": "Martin"}, headers=HTMX)
+    assert resp.status_code == 403 and "Accès refusé" in alert(resp)
+    login(w.technicien)
+    resp = client.get("/demandes/999999/messages", headers=HTMX)
+    assert resp.status_code == 404 and "Page introuvable" in alert(resp)
+    resp = client.get("/demandes/nouvelle/inconnu", headers=HTMX)
+    assert resp.status_code == 404 and "Page introuvable" in alert(resp)
+    d = make_demande(w.technicien, w.caisse)
+    app.config["MAX_CONTENT_LENGTH"] = 4096
+    resp = client.post(f"/demandes/{d.id}/messages", headers=HTMX, content_type="multipart/form-data",
+                       data={"body": "Voici la pièce.", "files": [(io.BytesIO(PDF + b"0" * 8192), "gros.pdf")]})
+    assert resp.status_code == 413 and "Le fichier envoyé dépasse la taille autorisée." in alert(resp)
+    assert [m.body for m in d.messages] == []
+
+
 # ---------------------------------------------------------------- attachments
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -201,3 +201,18 @@ def test_only_national_manages_maintenance(app, world, clock, login, profile):
     assert c.post("/national/maintenance", data={}).status_code == 403
     assert c.post(f"/national/maintenance/{w.id}/annuler").status_code == 403
     assert db.session.get(MaintenanceWindow, w.id).cancelled_at is None
+
+
+def test_a_refused_action_shows_the_domains_message(app, world, clock, login):
+    at = clock.now()
+    later = maintenance.schedule(world.national, at + timedelta(days=1), at + timedelta(days=1, hours=1))
+    commit()
+    national = login(world.national)
+    resp = national.post(f"/national/maintenance/{later.id}/terminer")
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "Cette maintenance n&#39;a pas commencé : annulez-la plutôt." in page and 'id="flash"' in page
+    assert national.post(f"/national/maintenance/{later.id}/annuler").status_code == 303
+    resp = national.post(f"/national/maintenance/{later.id}/annuler")
+    assert resp.status_code == 422 and "Cette maintenance est déjà annulée." in resp.get_data(as_text=True)
+    assert national.post("/national/maintenance/999999/annuler").status_code == 404

@@ -6,7 +6,8 @@ import pytest
 from flask_login import login_user
 from sqlalchemy import select
 
-from ep_web.audit_search import AuditFilters, audit_page, search_events
+from ep_web.audit_search import audit_page
+from ep_web.domain.audit import AuditFilters, search_events
 from ep_web.domain import audit
 from ep_web.extensions import db
 from ep_web.models import AuditEvent

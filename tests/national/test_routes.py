@@ -1,4 +1,5 @@
 """The national administration's pages, through the client."""
+import html
 import re
 
 import pytest
@@ -115,9 +116,12 @@ def test_add_resend_and_inactivate_referents(client, make, login, outbox):
     resp = client.post(f"/national/caisses/{w.caisse.id}/referents/{new.id}/activation")
     assert resp.status_code == 303
     assert len(outbox(identity["email"])) == 2
-    # An active account gets no activation link.
+    # An active account gets no activation link: the caisse page again, the reason on top.
     resp = client.post(f"/national/caisses/{w.caisse.id}/referents/{w.admin.id}/activation")
-    assert resp.status_code == 303 and len(outbox(w.admin.email)) == 0
+    assert resp.status_code == 422 and len(outbox(w.admin.email)) == 0
+    page = html.unescape(resp.get_data(as_text=True))
+    assert "Ce compte n'attend plus d'activation : aucun lien n'est renvoyé." in page
+    assert w.caisse.name in page
 
     assert client.get(f"/national/caisses/{w.caisse.id}/referents/{w.admin.id}/inactiver").status_code == 200
     resp = client.post(f"/national/caisses/{w.caisse.id}/referents/{w.admin.id}/inactiver",
@@ -175,3 +179,23 @@ def test_anonymous_is_sent_to_login(client, make):
     for method, url in _national_routes(w.caisse.id, w.admin.id):
         resp = client.open(url, method=method)
         assert resp.status_code == 302 and "/connexion" in resp.headers["Location"], url
+
+
+def test_a_refused_caisse_comes_back_with_the_domains_message_and_what_was_typed(client, make, login):
+    w = make.world()
+    login(w.national)
+    resp = client.post("/national/caisses/nouvelle", data={**FORM, "code": w.caisse.code})
+    assert resp.status_code == 422
+    page = html.unescape(resp.get_data(as_text=True))
+    message = re.search(r'id="code-error"[^>]*>(.*?)</div>', page, re.S)
+    assert message and f"Le code {w.caisse.code} est déjà celui d'une autre caisse." in message.group(1)
+    assert 'value="CPAM de Test-sur-Mer"' in page  # what was typed is kept
+    assert db.session.scalar(select(Caisse).where(Caisse.name == FORM["name"])) is None
+
+
+def test_national_loaders_are_404_for_what_does_not_exist(client, make, login):
+    w = make.world()
+    login(w.national)
+    assert client.get("/national/caisses/999999").status_code == 404
+    assert client.post("/national/caisses/999999/referents/nouveau", data=FORM).status_code == 404
+    assert client.post("/national/taches/emails/999999/renvoyer").status_code == 404

@@ -12,6 +12,7 @@ from ep_web.domain import news as domain
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.models import ConventionState, News, NewsRead, PartenaireType
+from ep_web.permissions import can_read_news
 from ep_web.transaction import commit
 
 
@@ -207,14 +208,14 @@ def test_target_types_and_conventions_in_force(app, world, make, login, clock):
     ase_tech = make.technicien(ase)
     n_ase = _news(world, title="Pour l'ASE", targets=["ase"], clock=clock)
     n_all = _news(world, title="Pour tous", clock=clock)
-    assert domain.can_read(ase_tech, n_ase) and domain.can_read(ase_tech, n_all)
-    assert not domain.can_read(world.technicien, n_ase)  # a CCAS
+    assert can_read_news(ase_tech, n_ase) and can_read_news(ase_tech, n_all)
+    assert not can_read_news(world.technicien, n_ase)  # a CCAS
     assert [n for n, _ in domain.news_for_partner(world.technicien)] == [n_all]
     # A structure whose convention ended no longer reads the caisse's news.
     conv = world.partenaire.conventions[0]
     conv.state = ConventionState.TERMINEE
     db.session.commit()
-    assert not domain.can_read(world.technicien, n_all)
+    assert not can_read_news(world.technicien, n_all)
     assert domain.news_for_partner(world.technicien) == []
     c = login(world.technicien)
     assert c.get(f"/actualites/{n_all.id}").status_code == 404
@@ -304,3 +305,32 @@ def test_digest_job_is_registered_and_journaled(app, world, clock, outbox):
     assert len(outbox(world.technicien.email)) == 1
     JOBS["send_news_digests"]()
     assert len(outbox(world.technicien.email)) == 1
+
+
+def test_refusals_come_back_with_the_domains_message(app, world, login, clock):
+    c = login(world.admin)
+    nir = "1 85 05 78 006 084 36"
+    resp = c.post("/caisse/actualites/nouvelle", data={"title": "Permanence", "body": f"Appelez pour {nir}",
+                                                      "publish_at": "2026-03-02T10:00"})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert 'id="body-error"' in page and "numéro de sécurité sociale (NIR)" in page
+    assert 'value="Permanence"' in page  # what was typed is kept
+    assert db.session.scalar(db.select(db.func.count(News.id))) == 0
+    # A subscription choice the page never offers is refused with a French message.
+    t = login(world.technicien, c=app.test_client())
+    resp = t.post("/actualites/abonnement", data={"subscribe": "2"})
+    assert resp.status_code == 422 and "Choix d&#39;abonnement non compris : recommencez." in resp.get_data(as_text=True)
+    db.session.refresh(world.technicien)
+    assert not world.technicien.news_digest
+
+
+def test_news_loaders(app, world, login, clock):
+    """The read check and the referent's loader live in ep_web.permissions.news."""
+    from ep_web.permissions import can_manage_news
+
+    n = _news(world, clock=clock)
+    assert can_manage_news(world.admin, n) and not can_manage_news(world.other_admin, n)
+    assert not can_manage_news(world.technicien, n)
+    assert can_read_news(world.technicien, n) and not can_read_news(world.admin, n)
+    assert login(world.admin).get("/caisse/actualites/999999").status_code == 404

@@ -46,8 +46,9 @@ def test_resend_a_failed_email(app, make, clock, login, tmp_path):
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
     audit = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "email_resent")).one()
     assert audit.actor_id == w.national.id and audit.target_id == failed.id
-    # Not failed any more: nothing to resend, said plainly.
-    resp = client.post(f"/national/taches/emails/{failed.id}/renvoyer", follow_redirects=True)
+    # Not failed any more: nothing to resend, said plainly on the jobs page.
+    resp = client.post(f"/national/taches/emails/{failed.id}/renvoyer")
+    assert resp.status_code == 422 and "Tâches planifiées" in resp.get_data(as_text=True)
     assert "Seul un e-mail en échec peut être renvoyé." in resp.get_data(as_text=True)
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
     assert client.post("/national/taches/emails/999/renvoyer").status_code == 404

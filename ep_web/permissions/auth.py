@@ -1,0 +1,15 @@
+"""Activation and reset links (SPEC §3): single-use and time-limited."""
+from flask import abort, make_response, render_template
+
+from ep_web.domain.accounts import peek_token
+from ep_web.domain.errors import DomainError
+from ep_web.models import AccountToken, TokenPurpose
+
+
+def get_token_or_410(raw: str, purpose: TokenPurpose) -> AccountToken:
+    """The token of a link still valid; otherwise the 410 page saying why (unknown,
+    used, expired, or the account no longer active) and what to do instead."""
+    try:
+        return peek_token(raw, purpose)
+    except DomainError as exc:
+        abort(make_response(render_template("auth/token_invalid.html", message=exc.message), 410))
