@@ -61,11 +61,11 @@ _SEPARATORS = (
     r"._/\\\-"  # bullets and middle dots stay out: they separate list items
     "\u00ad\u058a\u05be\u1400\u1806\u180e\u2010-\u2015\u2024\u2043\u2044"
     "\u200b-\u200f\u2060-\u2064\u2212\u2215\u2e17\u2e1a\u2e3a\u2e3b\u2e40\u2e5d"
-    "\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\ufeff\uff0d\uff0e\uff0f"
+    "\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\ufeff\uff0d\uff0e\uff0f\U00010ead"
 )
 # A letter only counts as Corsica's A/B right after a 2 and when no other letter
 # follows ("2A", "185052a123456"; not "2Avenue").
-_GROUP = r"(?:\d*2[ABab](?![^\W\d_])\d*|\d+)"
+_GROUP = r"\d+(?:(?<=2)[ABab](?![^\W\d_])\d*)?"  # starts with \d: the scan skips prose fast
 _CHAIN = re.compile(rf"{_GROUP}(?:[{_SEPARATORS}]+{_GROUP})*")
 _GROUP_RE = re.compile(_GROUP)
 # IBANs hold long digit runs in groups of four. They are found by their own
@@ -74,6 +74,7 @@ _GROUP_RE = re.compile(_GROUP)
 # search; the ISO 13616 checksum tells where one ends when a word or another
 # number follows on the line.
 _IBAN_START = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]{2}[0-9]{2}(?=[ \u00a0\u202f]?[0-9A-Za-z])")
+_IBAN_HINT = re.compile(r"[0-9]{2}")  # the first digits of a run: found faster than the letters
 _IBAN_SPACES = " \u00a0\u202f"
 
 
@@ -86,8 +87,9 @@ def _blank_ibans(text: str) -> str:
     """The text with every IBAN replaced by "#" (same length, so the offsets
     of what is found later still point into the text)."""
     out, done = [], 0
-    for m in _IBAN_START.finditer(text):
-        if m.start() < done:
+    for hint in _IBAN_HINT.finditer(text):
+        m = _IBAN_START.match(text, hint.start() - 2) if hint.start() - 2 >= done else None
+        if m is None:
             continue
         j, compact, end, shape_end = m.end(), m.group(), None, None
         while j < len(text) and len(compact) < 34:
@@ -269,15 +271,10 @@ def _refused(spans: tuple[list, list, list], i: int, j: int) -> bool:
 def _chain_nirs(text: str, chain: re.Match, found: list) -> None:
     base = chain.start()
     matches = list(_GROUP_RE.finditer(chain.group()))
-    groups = [(base + g.start(), base + g.end()) for g in matches]
     chars = [_ascii(g.group()) for g in matches]
-    seps = [text[groups[k][1]:groups[k + 1][0]] for k in range(len(groups) - 1)]
     lengths = [len(c) for c in chars]
-    plus_led = base > 0 and (text[base - 1] in "+\uff0b" or text[max(0, base - 4):base].rstrip().endswith("(0)"))
-    amount_follows = bool(_AMOUNT_AFTER.match(text, chain.end()))
-    spans = _look_alikes(chars, lengths, seps, plus_led, amount_follows)
-    candidates = []
-    n = len(groups)
+    n = len(chars)
+    shaped = []
     for i in range(n):
         ends, total = {}, 0
         for j in range(i, n):
@@ -286,15 +283,24 @@ def _chain_nirs(text: str, chain: re.Match, found: list) -> None:
                 ends[total] = j + 1
             if total >= 15:
                 break
-        for size in (15, 13):  # the key is part of the match when it is there
+        for size in (15, 13):
             j = ends.get(size)
-            if j is None:
-                continue
-            stream = "".join(chars[i:j])
-            if _nir_shaped(stream) and not _refused(spans, i, j):
-                key_valid = None if size == 13 else nir_key(stream[:13]) == int(stream[13:])
-                candidates.append((i, j, stream, key_valid))
-                break
+            if j is not None:
+                stream = "".join(chars[i:j])
+                if _nir_shaped(stream):
+                    shaped.append((i, j, stream))
+    if not shaped:
+        return
+    groups = [(base + g.start(), base + g.end()) for g in matches]
+    seps = [text[groups[k][1]:groups[k + 1][0]] for k in range(n - 1)]
+    plus_led = base > 0 and (text[base - 1] in "+\uff0b" or text[max(0, base - 4):base].rstrip().endswith("(0)"))
+    amount_follows = bool(_AMOUNT_AFTER.match(text, chain.end()))
+    spans = _look_alikes(chars, lengths, seps, plus_led, amount_follows)
+    candidates, taken = [], set()
+    for i, j, stream in shaped:  # per start, with its key when it has one (15 before 13)
+        if i not in taken and not _refused(spans, i, j):
+            taken.add(i)
+            candidates.append((i, j, stream, None if len(stream) == 13 else nir_key(stream[:13]) == int(stream[13:])))
     # Overlapping candidates ("à 14h30. 1 85 ..." also reads "30 1 85 ..."):
     # a valid key is the strongest evidence, then the leftmost wins.
     chosen: list[tuple] = []
@@ -313,8 +319,16 @@ def find_nirs(text: str | None) -> list[NirMatch]:
     text = text or ""
     if len(text) < 13:
         return []
-    if _IBAN_START.search(text):
-        text = _blank_ibans(text)
+    found = _scan(text)
+    if found:
+        # Rare: only then look for IBANs, whose digit runs read as NIRs.
+        blanked = _blank_ibans(text)
+        if blanked is not text:
+            found = _scan(blanked)
+    return found
+
+
+def _scan(text: str) -> list[NirMatch]:
     found: list[NirMatch] = []
     for chain in _CHAIN.finditer(text):
         if chain.end() - chain.start() >= 13:

@@ -174,7 +174,8 @@ def sentence(r: random.Random, *, numbers: bool = True, first: int = 0) -> str:
 
 def embed(r: random.Random, spelled: str) -> tuple[str, int]:
     """The spelled number inside a French message; returns the text and where
-    the number starts."""
+    the number starts. (Pass a plain ``random.Random`` under hypothesis: the
+    prose is not worth its draws.)"""
     before = " ".join(sentence(r) for _ in range(r.randint(0, 3)))
     lead = r.choice(["", "", "NIR : ", "NIR ", "n° ", "numéro de sécurité sociale ", "(", "« ", "sécu: ",
                      "Mme Durand, née le 12/03/1985, NIR ", "Tél. 06 12 34 56 78, NIR : "])
@@ -187,7 +188,7 @@ def embed(r: random.Random, spelled: str) -> tuple[str, int]:
 # ---------------------------------------------------------------- look-alikes
 
 def _digits(r: random.Random, n: int) -> str:
-    return "".join(r.choice("0123456789") for _ in range(n))
+    return f"{r.randrange(10 ** n):0{n}d}"
 
 
 def _luhn_complete(r: random.Random, digits: str) -> str:
@@ -344,12 +345,14 @@ def look_alike(r: random.Random, labelled: bool | None = None) -> tuple[str, str
     return make.__name__, text
 
 
-def look_alike_message(r: random.Random) -> str:
+def look_alike_message(r: random.Random, prose: random.Random | None = None) -> str:
     """A message as partners write them: French text and 1-5 look-alikes, each
-    introduced by a word, some on one line ("Tél. 06 ... - SIRET 123 ...")."""
+    introduced by a word, some on one line ("Tél. 06 ... - SIRET 123 ...").
+    The words come from ``prose`` when given."""
+    prose = prose or r
     parts = [look_alike(r, labelled=True)[1] for _ in range(r.randint(1, 5))]
     joiner = r.choice([" ", " - ", " – ", ", ", "\n", " / ", " · ", " ; "])
-    return f"{sentence(r)} {joiner.join(parts)} {sentence(r, first=1)}"
+    return f"{sentence(prose)} {joiner.join(parts)} {sentence(prose, first=1)}"
 
 
 def look_alike_pileup(r: random.Random) -> str:
