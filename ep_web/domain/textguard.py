@@ -42,11 +42,14 @@ from ep_web.domain.errors import DomainError
 # starts or ends in the middle of a group (inside a longer number) is not.
 #
 # Within a longer chain the window must also not cut through a look-alike that
-# people type next to each other on one line (phone numbers, dates, SIRET/SIREN,
-# references): "0033 6 12 34 56 78 0033 6 98 76 54 32" holds the NIR-shaped
-# window "6 12 34 56 78 0033" across two phone numbers. Look-alikes *inside* the
-# window are fine, since a NIR written in pairs ("1 85 05 78 00 60 84 36")
-# contains a phone-shaped run.
+# people type next to each other on one line, each recognised by its own
+# grammar (phone numbers, dates, SIRET/SIREN with their Luhn key, EAN-13 codes,
+# fiscal numbers, references, amounts; IBANs are blanked out beforehand):
+# "0033 6 12 34 56 78 0033 6 98 76 54 32" holds the NIR-shaped window
+# "6 12 34 56 78 0033" across two phone numbers. Most look-alikes may sit
+# *inside* the window, since a NIR written in pairs ("1 85 05 78 00 60 84 36")
+# contains a phone-shaped run; those a NIR never contains (a date with a
+# 4-digit year, a reference, an amount, a number after "+") may not.
 #
 # Trade-off, decided and tested: a 13-digit number starting with 1 to 8 that
 # has the NIR's shape *is* a NIR without its key, so it is refused even when it
@@ -258,14 +261,31 @@ def _look_alikes(chars: list[str], lengths: list[int], seps: list[str], plus_led
     return weak, strong, padded
 
 
-def _refused(spans: tuple[list, list, list], i: int, j: int) -> bool:
+# A window spans at most 15 groups and a look-alike at most 12 (a number after
+# "+"), so only the look-alikes starting that far before it can touch it.
+_REACH = 16
+
+
+def _by_start(spans: list[tuple]) -> dict[int, list[tuple]]:
+    index: dict[int, list[tuple]] = {}
+    for span in spans:
+        index.setdefault(span[0], []).append(span)
+    return index
+
+
+def _refused(spans: tuple[dict, dict, dict], i: int, j: int) -> bool:
     """A window is refused when it cuts a weak look-alike, touches a strong
     one, or is a phone or SIRET number plus one group ("74000 - 06 12 34 56 78",
     "SIRET 123 456 789 00012 2 salariés")."""
     weak, strong, padded = spans
-    return (any(a < j and b > i and not (i <= a and b <= j) for a, b in weak)
-            or any(a < j and b > i for a, b in strong)
-            or any((a == i and b == j - 1) or (first and a == i + 1 and b == j) for a, b, first in padded))
+    for a in range(max(0, i - _REACH), j):
+        if any(b > i and not (i <= a and b <= j) for _, b in weak.get(a, ())):
+            return True
+        if any(b > i for _, b in strong.get(a, ())):
+            return True
+        if any((a == i and b == j - 1) or (first and a == i + 1 and b == j) for _, b, first in padded.get(a, ())):
+            return True
+    return False
 
 
 def _chain_nirs(text: str, chain: re.Match, found: list) -> None:
@@ -295,7 +315,7 @@ def _chain_nirs(text: str, chain: re.Match, found: list) -> None:
     seps = [text[groups[k][1]:groups[k + 1][0]] for k in range(n - 1)]
     plus_led = base > 0 and (text[base - 1] in "+\uff0b" or text[max(0, base - 4):base].rstrip().endswith("(0)"))
     amount_follows = bool(_AMOUNT_AFTER.match(text, chain.end()))
-    spans = _look_alikes(chars, lengths, seps, plus_led, amount_follows)
+    spans = tuple(_by_start(s) for s in _look_alikes(chars, lengths, seps, plus_led, amount_follows))
     candidates, taken = [], set()
     for i, j, stream in shaped:  # per start, with its key when it has one (15 before 13)
         if i not in taken and not _refused(spans, i, j):
@@ -303,9 +323,10 @@ def _chain_nirs(text: str, chain: re.Match, found: list) -> None:
             candidates.append((i, j, stream, None if len(stream) == 13 else nir_key(stream[:13]) == int(stream[13:])))
     # Overlapping candidates ("à 14h30. 1 85 ..." also reads "30 1 85 ..."):
     # a valid key is the strongest evidence, then the leftmost wins.
-    chosen: list[tuple] = []
+    chosen, taken_groups = [], bytearray(n)
     for cand in sorted(candidates, key=lambda c: (c[3] is not True, c[0])):
-        if all(cand[1] <= c[0] or cand[0] >= c[1] for c in chosen):
+        if not any(taken_groups[cand[0]:cand[1]]):
+            taken_groups[cand[0]:cand[1]] = b"\x01" * (cand[1] - cand[0])
             chosen.append(cand)
     for i, j, stream, key_valid in sorted(chosen):
         body = stream[:13]
