@@ -221,7 +221,7 @@ def _look_alikes(chars: list[str], lengths: list[int], seps: list[str], plus_led
             if total == 10 and shape in _PHONE_GROUPINGS and _PHONE.fullmatch("".join(chars[a:b])):
                 weak.append((a, b))
                 if shape in ((2, 2, 2, 2, 2), (1, 3, 3, 3)):
-                    padded.append((a, b, True))
+                    padded.append((a, b, True))  # 74000 - 06 12 34 56 78
             elif total == 13 and (shape in ((13,), (1, 6, 6)) and _ean("".join(chars[a:b]))
                                   or shape in ((13,), (2, 2, 3, 3, 3)) and chars[a][0] == "0"):
                 weak.append((a, b))  # EAN-13 codes, fiscal numbers (01 23 456 789 012)
@@ -235,6 +235,8 @@ def _look_alikes(chars: list[str], lengths: list[int], seps: list[str], plus_led
                     weak.append((a, b))
                     if total == 14 and b - a >= 4:
                         padded.append((a, b, False))  # SIRET 123 456 789 00012 2 salariés
+        if lengths[a] == 13 and chars[a].startswith("0033"):
+            strong.append((a, a + 1))  # 0033612345678
         if chars[a] in ("33", "0033"):  # 0033 6 12 34 56 78, 33 6 12 34 56 78
             rest = 0
             for b in range(a + 1, min(n, a + 6)):
