@@ -221,7 +221,8 @@ def phone_national(r: random.Random) -> str:
     if form < 0.75:
         return digits
     if form < 0.85:  # each gap its own separator, as when retyped by hand
-        return "".join(digits[i:i + 2] + (r.choice([" ", ".", "-", "\u00a0"]) if i < 8 else "") for i in range(0, 10, 2))
+        seps = [r.choice([" ", ".", "-", "\u00a0"]) for _ in range(4)] + [""]
+        return "".join(digits[2 * k:2 * k + 2] + seps[k] for k in range(5))
     return _regroup(r, "08" + _digits(r, 8), [1, 3, 3, 3], " ")  # 0 800 123 456
 
 
@@ -231,7 +232,8 @@ def phone_international(r: random.Random) -> str:
     return r.choice([
         "+33 " + pairs, "+33 (0)" + pairs, "+33" + national, "0033 " + pairs, "0033" + national,
         "+33 0" + pairs, "+33.6." + _regroup(r, national[1:], [2] * 4, "."),
-        "+262 692 " + _regroup(r, _digits(r, 6), [2, 2, 2], " "), "+590 690 " + _regroup(r, _digits(r, 6), [2] * 3, " "),
+        "+262 692 " + _regroup(r, _digits(r, 6), [2, 2, 2], " "),
+        "+590 690 " + _regroup(r, _digits(r, 6), [2] * 3, " "),
         "+32 2 " + _regroup(r, _digits(r, 7), [3, 2, 2], " "), "+41 22 " + _regroup(r, _digits(r, 7), [3, 2, 2], " "),
     ])
 
@@ -296,7 +298,8 @@ def amount(r: random.Random) -> str:
 
 
 def caf_number(r: random.Random) -> str:
-    return r.choice(["{}", "n° allocataire {}", "CAF : {}", "{} / {}".format("{}", _digits(r, 7))]).format(_digits(r, 7))
+    number = _digits(r, 7)
+    return r.choice([number, f"n° allocataire {number}", f"CAF : {number}", f"{number} / {_digits(r, 7)}"])
 
 
 def mdph_number(r: random.Random) -> str:
@@ -328,7 +331,8 @@ def reference(r: random.Random) -> str:
 LOOK_ALIKES = [phone_national, phone_international, phones_in_a_row, a_date, date_range, postcode, siren, siret, iban,
                amount, caf_number, mdph_number, fiscal_number_0, ean13, reference]
 
-LABELS = {phone_national: ["Tél.", "tél :", "portable", "Joignable au"], phone_international: ["Tél.", "depuis l'étranger"],
+LABELS = {phone_national: ["Tél.", "tél :", "portable", "Joignable au"],
+          phone_international: ["Tél.", "depuis l'étranger"],
           phones_in_a_row: ["Joignable au", "Numéros :"], a_date: ["le", "né le", "depuis le", "Date :"],
           date_range: ["période", "hébergé"], postcode: ["à", "adresse :", "CP"], siren: ["SIREN", "SIREN :"],
           siret: ["SIRET", "n° SIRET"], iban: ["IBAN", "RIB :"], amount: ["montant", "reste à charge", "dette de"],

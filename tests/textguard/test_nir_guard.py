@@ -119,7 +119,8 @@ def test_provisional_numbers_have_a_free_month(sex, month):
 def test_corsica_in_either_case_and_its_key(dep):
     fields, key = _nir(dep=dep)
     assert key == f"{nir_key(''.join(_nir(dep='19' if dep.upper() == '2A' else '18')[0])):02d}"
-    for text in (" ".join(fields + [key]), "".join(fields) + key, "".join(fields[:4]) + " " + "".join(fields[4:]) + key):
+    glued_after_corsica = "".join(fields[:4]) + " " + "".join(fields[4:]) + key
+    for text in (" ".join(fields + [key]), "".join(fields) + key, glued_after_corsica):
         found = find_nirs(text)
         assert len(found) == 1 and found[0].key_valid is True, text
     assert find_nirs(" ".join(fields + ["00"]))[0].key_valid is False  # a mistyped key is still a NIR
