@@ -91,7 +91,10 @@ def _blank_ibans(text: str) -> str:
     of what is found later still point into the text)."""
     out, done = [], 0
     for hint in _IBAN_HINT.finditer(text):
-        m = _IBAN_START.match(text, hint.start() - 2) if hint.start() - 2 >= done else None
+        start = hint.start() - 2
+        if start < done or not ("A" <= text[start + 1].upper() <= "Z"):  # most digits follow a space
+            continue
+        m = _IBAN_START.match(text, start)
         if m is None:
             continue
         j, compact, end, shape_end = m.end(), m.group(), None, None
@@ -292,12 +295,15 @@ def _refused(spans: tuple[dict, dict, dict], i: int, j: int) -> bool:
 
 def _chain_nirs(text: str, chain: re.Match, found: list) -> None:
     base = chain.start()
-    matches = list(_GROUP_RE.finditer(chain.group()))
-    chars = [_ascii(g.group()) for g in matches]
+    chars = [_ascii(g) for g in _GROUP_RE.findall(chain.group())]
     lengths = [len(c) for c in chars]
+    if sum(lengths) < 13:  # a phone number, a date...: the common case, kept cheap
+        return
     n = len(chars)
     shaped = []
     for i in range(n):
+        if chars[i][0] not in "12345678":
+            continue
         ends, total = {}, 0
         for j in range(i, n):
             total += lengths[j]
@@ -313,7 +319,7 @@ def _chain_nirs(text: str, chain: re.Match, found: list) -> None:
                     shaped.append((i, j, stream))
     if not shaped:
         return
-    groups = [(base + g.start(), base + g.end()) for g in matches]
+    groups = [(base + g.start(), base + g.end()) for g in _GROUP_RE.finditer(chain.group())]
     seps = [text[groups[k][1]:groups[k + 1][0]] for k in range(n - 1)]
     plus_led = base > 0 and (text[base - 1] in "+\uff0b" or text[max(0, base - 4):base].rstrip().endswith("(0)"))
     amount_follows = bool(_AMOUNT_AFTER.match(text, chain.end()))
