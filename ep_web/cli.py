@@ -1,9 +1,12 @@
 """``flask ep ...`` commands."""
+from collections.abc import Iterator
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
 from ep_web.domain.errors import DomainError
+from ep_web.domain.textguard import find_nirs
 
 
 def register_cli(app: Flask) -> None:
@@ -45,4 +48,84 @@ def register_cli(app: Flask) -> None:
         for name, result in run_all():
             click.echo(f"{name}: {result}")
 
+    @ep.command("scan-nir")
+    def scan_nir():
+        """List the stored rows whose text holds a NIR (never the number
+        itself); exit status 1 when there is any."""
+        from ep_web.extensions import db
+
+        rows = texts = 0
+        for table, row_id, column, text in _stored_texts(db.session):
+            texts += 1
+            if find_nirs(text):
+                rows += 1
+                click.echo(f"{table}\t{row_id}\t{column}")
+        if rows:
+            click.echo(f"{rows} texte(s) contiennent un NIR (numéros non affichés) sur {texts} textes analysés. "
+                       "Retirez-les (ou purgez les lignes) puis relancez la commande.", err=True)
+            raise SystemExit(1)
+        click.echo(f"Aucun NIR trouvé dans les {texts} textes analysés.", err=True)
+
     app.cli.add_command(ep)
+
+
+def _scanned_columns():
+    """Where typed text is stored: everything partner users type (demandes,
+    their messages, tickets, gestionnaire requests, file names, the accounts
+    gestionnaires fill in) and the other texts the NIR guard protects (news,
+    caisse replies), plus the audit log that copies reasons typed by users.
+    (model, text columns, JSON columns whose strings are scanned)."""
+    from ep_web.models import (
+        Account,
+        Attachment,
+        AuditEvent,
+        Demande,
+        DemandeMessage,
+        GestionnaireRequest,
+        News,
+        Ticket,
+        TicketMessage,
+    )
+
+    return [
+        (Demande, ("nom", "prenom", "message"), ("details",)),
+        (DemandeMessage, ("body",), ()),
+        (Ticket, ("subject", "description", "page"), ()),
+        (TicketMessage, ("body",), ()),
+        (GestionnaireRequest, ("comment", "response"), ("payload",)),
+        (Attachment, ("original_name",), ()),
+        (Account, ("nom", "prenom", "fonction", "inactivation_reason"), ()),
+        (News, ("title", "body_markdown"), ()),
+        (AuditEvent, (), ("details",)),
+    ]
+
+
+def _json_strings(value, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        yield path, str(value)  # a number typed into a field may be stored as one
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_strings(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for k, item in enumerate(value):
+            yield from _json_strings(item, f"{path}[{k}]")
+
+
+def _stored_texts(session) -> Iterator[tuple[str, int, str, str]]:
+    """(table, id, column, text) for every stored text, streamed by batches."""
+    from sqlalchemy import select
+
+    for model, columns, json_columns in _scanned_columns():
+        names = columns + json_columns
+        query = select(model.id, *(getattr(model, name) for name in names)).order_by(model.id)
+        for row in session.execute(query.execution_options(yield_per=1000)):
+            for name, value in zip(names, row[1:]):
+                if value is None:
+                    continue
+                if name in json_columns:
+                    for path, text in _json_strings(value, name):
+                        yield model.__tablename__, row[0], path, text
+                elif value:
+                    yield model.__tablename__, row[0], name, value
