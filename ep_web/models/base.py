@@ -1,11 +1,14 @@
 """Column helpers shared by the models."""
-from datetime import datetime, timezone
+import enum
+from datetime import timezone
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import DateTime, Enum, TypeDecorator
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def _enum(cls: type[enum.Enum], length: int = 20) -> Enum:
+    """A Python enum stored as its values in a VARCHAR (no native database enum:
+    adding a state is then a code change, not a migration of the type)."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class UTCDateTime(TypeDecorator):

@@ -1,11 +1,12 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class ConventionState(str, enum.Enum):
@@ -55,14 +56,11 @@ class Convention(db.Model):
     signed_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     tacit_renewal: Mapped[bool] = mapped_column(Boolean, default=True)
-    state: Mapped[ConventionState] = mapped_column(
-        Enum(ConventionState, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
-        default=ConventionState.ACTIVE,
-    )
+    state: Mapped[ConventionState] = mapped_column(_enum(ConventionState), default=ConventionState.ACTIVE)
     services: Mapped[list] = mapped_column(JSON, default=list)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     end_reason: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     partenaire = relationship("Partenaire", back_populates="conventions")
     caisse = relationship("Caisse", lazy="joined")

@@ -1,11 +1,12 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class EmailStatus(str, enum.Enum):
@@ -27,14 +28,10 @@ class OutboxEmail(db.Model):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text, default="")
     template: Mapped[str] = mapped_column(String(60), default="")
-    status: Mapped[EmailStatus] = mapped_column(
-        Enum(EmailStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
-        default=EmailStatus.PENDING,
-        index=True,
-    )
+    status: Mapped[EmailStatus] = mapped_column(_enum(EmailStatus), default=EmailStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Retry with backoff: not tried again before this time.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

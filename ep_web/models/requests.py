@@ -1,15 +1,12 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
-
-
-def _enum(cls, length=20):
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class RequestKind(str, enum.Enum):
@@ -52,7 +49,7 @@ class GestionnaireRequest(db.Model):
     wished_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     comment: Mapped[str] = mapped_column(Text, default="")
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     deadline: Mapped[date] = mapped_column(Date)
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -78,7 +75,7 @@ class HabilitationReview(db.Model):
     partenaire_id: Mapped[int] = mapped_column(ForeignKey("partenaire.id"), index=True)
     caisse_id: Mapped[int] = mapped_column(ForeignKey("caisse.id"), index=True)
     opened_by_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     deadline: Mapped[date] = mapped_column(Date)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

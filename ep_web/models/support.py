@@ -2,15 +2,12 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
-
-
-def _enum(cls, length=20):
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class TicketStatus(str, enum.Enum):
@@ -40,8 +37,8 @@ class Ticket(db.Model):
     page: Mapped[str] = mapped_column(String(200), default="")
     health_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus), default=TicketStatus.OUVERT)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -60,7 +57,7 @@ class TicketMessage(db.Model):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     ticket = relationship("Ticket", back_populates="messages")
     author = relationship("Account")
@@ -76,7 +73,7 @@ class MaintenanceWindow(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     message: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
@@ -95,8 +92,8 @@ class News(db.Model):
     publish_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Empty = every partner of the caisse; otherwise PartenaireType values.
     target_types: Mapped[list] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     caisse = relationship("Caisse")
@@ -110,7 +107,7 @@ class NewsRead(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     news_id: Mapped[int] = mapped_column(ForeignKey("news.id", ondelete="CASCADE"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
-    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 class JobRun(db.Model):
@@ -120,7 +117,7 @@ class JobRun(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), index=True)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="running")  # running, ok, failed
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
