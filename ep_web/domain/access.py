@@ -7,12 +7,12 @@ from sqlalchemy import select
 
 from ep_web.clock import today
 from ep_web.extensions import db
-from ep_web.models import Convention, ConventionState
+from ep_web.models import LIVE_STATES, Convention
 
 
 def in_force_filter(on: date):
     return (
-        Convention.state.in_((ConventionState.ACTIVE, ConventionState.DENONCEE)),
+        Convention.state.in_(LIVE_STATES),
         Convention.signed_on <= on,
         Convention.ends_on >= on,
     )

@@ -9,7 +9,7 @@ from ep_web.domain.access import conventions_in_force
 from ep_web.domain.accounts import inactivate
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
-from ep_web.models import Account, Convention, ConventionState, Partenaire, Profile, Service
+from ep_web.models import LIVE_STATES, Account, Convention, ConventionState, Partenaire, Profile, Service
 
 
 def _require_admin_of(actor: Account, caisse_id: int) -> None:
@@ -47,7 +47,7 @@ def create_convention(
         select(Convention.id).where(
             Convention.partenaire_id == partenaire.id,
             Convention.caisse_id == actor.caisse_id,
-            Convention.state.in_((ConventionState.ACTIVE, ConventionState.DENONCEE)),
+            Convention.state.in_(LIVE_STATES),
             Convention.ends_on >= signed_on,
         )
     )
@@ -78,7 +78,7 @@ def _one_year_after(d: date) -> date:
 def set_services(actor: Account, conv: Convention, services) -> None:
     """SPEC §2: services are 'activables, ou pas, par la caisse'."""
     _require_admin_of(actor, conv.caisse_id)
-    if conv.state not in (ConventionState.ACTIVE, ConventionState.DENONCEE):
+    if not conv.is_live:
         raise DomainError("Cette convention est terminée : ses services ne peuvent plus changer.", "services")
     conv.services = parse_services(services)
     db.session.flush()
@@ -89,7 +89,7 @@ def renew(actor: Account, conv: Convention) -> None:
     """Renew for one more year from the current end date (express renewal, also
     withdraws a denunciation)."""
     _require_admin_of(actor, conv.caisse_id)
-    if conv.state not in (ConventionState.ACTIVE, ConventionState.DENONCEE):
+    if not conv.is_live:
         raise DomainError("Une convention terminée ou résiliée ne se renouvelle pas : créez-en une nouvelle.")
     conv.ends_on = _one_year_after(conv.ends_on)
     conv.state = ConventionState.ACTIVE

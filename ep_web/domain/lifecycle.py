@@ -30,6 +30,7 @@ from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.mail import PENDING_KEY
 from ep_web.models import (
+    LIVE_STATES,
     OPEN_STATUSES,
     SEAT_STATUSES,
     Account,
@@ -468,7 +469,7 @@ def renew_and_end_conventions() -> dict:
 
     ended = db.session.execute(
         update(Convention)
-        .where(Convention.state.in_((ConventionState.ACTIVE, ConventionState.DENONCEE)), Convention.ends_on < on)
+        .where(Convention.state.in_(LIVE_STATES), Convention.ends_on < on)
         .values(state=ConventionState.TERMINEE, ended_at=now(), end_reason=END_REASON)
         .returning(Convention.id, Convention.caisse_id, Convention.partenaire_id)
         .execution_options(synchronize_session=False)
@@ -545,7 +546,7 @@ def remind_habilitation_reviews() -> dict:
     once the deadline has passed the caisse's referent mailbox is told too."""
     t = now()
     on = today()
-    reviews = db.session.execute(
+    ids = db.session.execute(
         update(HabilitationReview)
         .where(
             HabilitationReview.completed_at.is_(None),
@@ -554,18 +555,19 @@ def remind_habilitation_reviews() -> dict:
                 HabilitationReview.reminded_at <= t - REVIEW_REMINDER_EVERY + RUN_JITTER),
         )
         .values(reminded_at=t)
-        .returning(HabilitationReview.id, HabilitationReview.partenaire_id, HabilitationReview.caisse_id,
-                   HabilitationReview.deadline)
+        .returning(HabilitationReview.id)
         .execution_options(synchronize_session=False)
-    ).all()
+    ).scalars().all()
+    # Bounded: the reviews due for a reminder today.
+    reviews = db.session.scalars(select(HabilitationReview).where(HabilitationReview.id.in_(ids))
+                                 .order_by(HabilitationReview.id)).all()
     emails = []
-    for review in reviews:  # bounded: the reviews due for a reminder today
+    for review in reviews:
         left = db.session.scalar(
             select(func.count(ReviewItem.id)).where(ReviewItem.review_id == review.id, ReviewItem.decision.is_(None))
         )
-        caisse = db.session.get(Caisse, review.caisse_id)
-        partenaire = db.session.get(Partenaire, review.partenaire_id)
-        overdue = review.deadline < on
+        caisse, partenaire = review.caisse, review.partenaire
+        overdue = review.is_overdue_on(on)
         subject = ("Revue des habilitations en retard" if overdue
                    else "Rappel : revue des habilitations à terminer")
         for g in db.session.scalars(

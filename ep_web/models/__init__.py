@@ -13,7 +13,7 @@ from ep_web.models.account import (  # noqa: F401
 )
 from ep_web.models.audit import AuditEvent  # noqa: F401
 from ep_web.models.caisse import Caisse  # noqa: F401
-from ep_web.models.convention import SERVICE_LABELS, Convention, ConventionState, Service  # noqa: F401
+from ep_web.models.convention import LIVE_STATES, SERVICE_LABELS, Convention, ConventionState, Service  # noqa: F401
 from ep_web.models.demande import (  # noqa: F401
     GENERAL_OUTCOMES,
     OPEN_STATUSES,

@@ -38,6 +38,15 @@ class Profile(str, enum.Enum):
     def is_caisse(self) -> bool:
         return self in (Profile.AGENT, Profile.ADMIN_CAISSE)
 
+    @property
+    def is_admin(self) -> bool:
+        """The caisse's référent or national: those who answer dysfunction tickets (SPEC §5)."""
+        return self in (Profile.ADMIN_CAISSE, Profile.ADMIN_NATIONAL)
+
+    @property
+    def is_national(self) -> bool:
+        return self == Profile.ADMIN_NATIONAL
+
 
 class AccountStatus(str, enum.Enum):
     PENDING = "pending"  # created, activation link not used yet: counts in quotas
@@ -50,6 +59,12 @@ class AccountStatus(str, enum.Enum):
         return {"pending": "En attente d'activation", "active": "Actif", "inactive": "Inactif", "deleted": "Supprimé"}[
             self.value
         ]
+
+    @property
+    def badge(self) -> str:
+        """The DSFR badge class of the status."""
+        return {"pending": "fr-badge--info", "active": "fr-badge--success", "inactive": "fr-badge--error",
+                "deleted": ""}[self.value]
 
 
 SEAT_STATUSES = (AccountStatus.PENDING, AccountStatus.ACTIVE)
@@ -130,7 +145,21 @@ class Account(UserMixin, db.Model):
 
     @property
     def holds_seat(self) -> bool:
+        """Active or not yet activated: counts in the quotas (SPEC §3), and can be inactivated."""
         return self.status in SEAT_STATUSES
+
+    @property
+    def is_pending(self) -> bool:
+        """Created, the activation link not used yet."""
+        return self.status == AccountStatus.PENDING
+
+    @property
+    def is_inactive(self) -> bool:
+        return self.status == AccountStatus.INACTIVE
+
+    @property
+    def status_badge(self) -> str:
+        return self.status.badge
 
     def __repr__(self) -> str:
         return f"<Account {self.login} {self.profile.value}>"

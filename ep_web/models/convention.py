@@ -19,6 +19,14 @@ class ConventionState(str, enum.Enum):
     def label(self) -> str:
         return {"active": "Active", "denoncee": "Dénoncée", "terminee": "Terminée", "resiliee": "Résiliée"}[self.value]
 
+    @property
+    def is_live(self) -> bool:
+        """Not ended: active, or denounced and running to its end date (SPEC §2)."""
+        return self in LIVE_STATES
+
+
+LIVE_STATES = (ConventionState.ACTIVE, ConventionState.DENONCEE)
+
 
 class Service(str, enum.Enum):
     """The six partner services (SPEC §4)."""
@@ -67,10 +75,16 @@ class Convention(db.Model):
 
     def is_in_force(self, today: date) -> bool:
         """Active or denounced-but-not-yet-ended, and within its dates."""
-        return (
-            self.state in (ConventionState.ACTIVE, ConventionState.DENONCEE)
-            and self.signed_on <= today <= self.ends_on
-        )
+        return self.is_live and self.signed_on <= today <= self.ends_on
+
+    @property
+    def is_live(self) -> bool:
+        return self.state.is_live
+
+    @property
+    def is_denounced(self) -> bool:
+        """Denounced: it will not be renewed and ends at its end date (SPEC §2)."""
+        return self.state == ConventionState.DENONCEE
 
     def enables(self, service: "Service | str") -> bool:
         value = service.value if isinstance(service, Service) else service

@@ -20,6 +20,12 @@ class TicketStatus(str, enum.Enum):
     def label(self) -> str:
         return {"ouvert": "Ouvert", "en_cours": "En cours", "escalade": "Escaladé", "resolu": "Résolu"}[self.value]
 
+    @property
+    def badge(self) -> str:
+        """The DSFR badge class of the status."""
+        return {"ouvert": "fr-badge--new", "en_cours": "fr-badge--info", "escalade": "fr-badge--warning",
+                "resolu": "fr-badge--success"}[self.value]
+
 
 class Ticket(db.Model):
     """A dysfunction of the portal reported to the caisse's referent (SPEC §5)."""
@@ -76,6 +82,25 @@ class MaintenanceWindow(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    def state_at(self, at: datetime) -> str:
+        """'annulee', 'terminee', 'en_cours' or 'programmee' at ``at``."""
+        if self.cancelled_at is not None:
+            return "annulee"
+        if self.ends_at <= at:
+            return "terminee"
+        if self.starts_at <= at:
+            return "en_cours"
+        return "programmee"
+
+    @property
+    def can_cancel(self) -> bool:
+        """Only a window that has not started yet is cancelled; a running one is ended."""
+        return self.state_at(now()) == "programmee"
+
+    @property
+    def can_end(self) -> bool:
+        return self.state_at(now()) == "en_cours"
+
 
 class News(db.Model):
     """A caisse's news for its partners (SPEC §6)."""
@@ -123,3 +148,19 @@ class JobRun(db.Model):
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    _LABELS = {"running": ("En cours", "fr-badge--info"), "ok": ("Réussie", "fr-badge--success"),
+               "failed": ("En échec", "fr-badge--error"), "interrupted": ("Interrompue", "fr-badge--warning")}
+
+    @property
+    def status_label(self) -> str:
+        return self._LABELS.get(self.status, self._LABELS["running"])[0]
+
+    @property
+    def status_badge(self) -> str:
+        return self._LABELS.get(self.status, self._LABELS["running"])[1]
+
+    @property
+    def has_failed(self) -> bool:
+        """Failed or interrupted: the journal shows the error instead of the counts."""
+        return self.status in ("failed", "interrupted")
