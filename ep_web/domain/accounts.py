@@ -13,6 +13,7 @@ from ep_web.domain import audit, quotas
 from ep_web.domain.access import caisse_in_force, conventions_in_force
 from ep_web.permissions.partenaires import can_manage_account
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.lifecycle import REASON_LEAVING, inactivate_where
 from ep_web.domain.passwords import set_password
 from ep_web.extensions import db
 from ep_web.mail import queue_email
@@ -347,15 +348,6 @@ def active_gestionnaires(partenaire_id: int, exclude_id: int | None = None) -> l
     return list(db.session.scalars(q.order_by(Account.id)))
 
 
-def _reattach_techniciens(gestionnaire: Account) -> None:
-    """SPEC §3 [2.2.3]: the leaving gestionnaire's techniciens stay active and are
-    attached to a remaining gestionnaire."""
-    remaining = active_gestionnaires(gestionnaire.partenaire_id, exclude_id=gestionnaire.id)
-    successor = remaining[0] if remaining else None
-    for tech in db.session.scalars(select(Account).where(Account.manager_id == gestionnaire.id)):
-        tech.manager_id = successor.id if successor else None
-
-
 def inactivate(
     account: Account,
     *,
@@ -364,27 +356,19 @@ def inactivate(
     notify: bool = True,
     enforce_permission: bool = True,
 ) -> None:
-    """Inactivate at once: the account's sessions end at their next request (the
-    session nonce rotates). Inactive accounts free their quota seat.
+    """SPEC §3: inactivate at once: the account's sessions end at their next
+    request (the session nonce rotates). Inactive accounts free their quota seat.
 
     When a caisse inactivates a partner account (fraud, loss, theft — SPEC §3
     [4.1]), the partner's gestionnaires are notified."""
     if enforce_permission and (actor is None or not can_manage_account(actor, account)):
         raise NotAllowed("Vous ne pouvez pas inactiver ce compte.")
-    if account.status not in (AccountStatus.ACTIVE, AccountStatus.PENDING):
+    if not account.holds_seat:
         raise DomainError("Ce compte est déjà inactif.")
     reason = (reason or "").strip()
     if enforce_permission and actor.profile == Profile.ADMIN_CAISSE and not reason:
         raise DomainError("Indiquez le motif de l'inactivation.", "reason")
-    account.status = AccountStatus.INACTIVE
-    account.inactivated_at = now()
-    account.inactivation_reason = reason[:1000]
-    account.scheduled_inactivation_on = None
-    account.session_nonce = secrets.token_hex(16)
-    if account.profile == Profile.GESTIONNAIRE:
-        _reattach_techniciens(account)
-    db.session.flush()
-    audit.record("account_inactivated", actor, target=account, reason=account.inactivation_reason)
+    inactivate_where(Account.id == account.id, actor=actor, reason=reason)
     if notify and actor is not None and actor.profile == Profile.ADMIN_CAISSE and account.profile.is_partner:
         for g in active_gestionnaires(account.partenaire_id, exclude_id=account.id):
             queue_email(
@@ -461,7 +445,7 @@ def schedule_gestionnaire_inactivation(actor: Account, gestionnaire: Account, on
             "C'est le seul gestionnaire actif de la structure : un remplaçant doit être habilité d'abord.", "on"
         )
     if on == today():
-        inactivate(gestionnaire, actor=actor, reason="Départ du gestionnaire (demande de la structure)", notify=False)
+        inactivate(gestionnaire, actor=actor, reason=REASON_LEAVING, notify=False)
         return
     gestionnaire.scheduled_inactivation_on = on
     db.session.flush()

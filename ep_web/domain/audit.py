@@ -1,4 +1,6 @@
 """Audit log (SPEC §7): every security-relevant action, append-only."""
+from sqlalchemy import insert
+
 from ep_web.clock import now
 from ep_web.extensions import db
 from ep_web.models import Account, AuditEvent
@@ -67,3 +69,35 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def record_many(action: str, rows, actor: Account | None = None, **details) -> int:
+    """SPEC §7: the same event for many targets at once (the set-based rules),
+    in one INSERT. ``rows`` are (target_type, target_id, caisse_id,
+    partenaire_id, extra details). Without an actor, the event is marked
+    ``automatic`` (a scheduled rule did it)."""
+    assert action in ACTIONS, action
+    if not rows:
+        return 0
+    at = now()
+    if actor is None:
+        details = {**details, "automatic": True}
+    db.session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "at": at,
+                "action": action,
+                "actor_id": actor.id if actor is not None else None,
+                "actor_login": actor.login if actor is not None else "",
+                "target_type": target_type,
+                "target_id": target_id,
+                "caisse_id": caisse_id,
+                "partenaire_id": partenaire_id,
+                "ip": "",
+                "details": {**details, **extra},
+            }
+            for target_type, target_id, caisse_id, partenaire_id, extra in rows
+        ],
+    )
+    return len(rows)
