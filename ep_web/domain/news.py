@@ -197,10 +197,6 @@ def news_for_partner(account: Account) -> list[tuple[News, bool]]:
     return [(news, read_id is not None) for news, read_id in rows if _targets(news, account.partenaire)]
 
 
-def unread_count(account: Account) -> int:
-    return sum(1 for _, read in news_for_partner(account) if not read)
-
-
 def mark_read(account: Account, news: News) -> bool:
     """Opening a news item marks it read for this user (once). Returns True
     when it was unread."""

@@ -18,7 +18,7 @@ class EmailStatus(str, enum.Enum):
 
 class OutboxEmail(db.Model):
     """An e-mail written in the same transaction as the change that causes it,
-    sent after commit by a job (SPEC §3, issue 'e-mails')."""
+    sent after commit by a job (SPEC §3, §8; README « Background jobs »)."""
 
     __tablename__ = "outbox_email"
 
