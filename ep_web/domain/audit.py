@@ -53,7 +53,7 @@ def record(
     **details,
 ) -> AuditEvent:
     """Write one audit event in the current transaction. ``details`` must never
-    hold an insured person's data."""
+    hold an insured person's data (SPEC §7)."""
     assert action in ACTIONS, action
     event = AuditEvent(
         at=now(),

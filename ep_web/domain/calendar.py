@@ -12,6 +12,7 @@ _FR = holidays.France()  # lazily fills years as they are asked for
 
 
 def is_working_day(day: date) -> bool:
+    """SPEC §3: a weekday that is not a French public holiday."""
     return day.weekday() < 5 and day not in _FR
 
 

@@ -18,6 +18,7 @@ def _require_admin_of(actor: Account, caisse_id: int) -> None:
 
 
 def parse_services(values) -> list[str]:
+    """SPEC §2: the services the caisse enables, known values only, each once."""
     out = []
     for v in values or []:
         if v not in Service._value2member_map_:
@@ -80,7 +81,7 @@ def set_services(actor: Account, conv: Convention, services) -> None:
 
 def renew(actor: Account, conv: Convention) -> None:
     """Renew for one more year from the current end date (express renewal, also
-    withdraws a denunciation)."""
+    withdraws a denunciation) (SPEC §2)."""
     _require_admin_of(actor, conv.caisse_id)
     if not conv.is_live:
         raise DomainError("Une convention terminée ou résiliée ne se renouvelle pas : créez-en une nouvelle.")

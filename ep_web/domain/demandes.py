@@ -90,7 +90,7 @@ def _valid_departement(dep: str) -> bool:
 
 
 def fold_name(*parts: str) -> str:
-    """Lower case, no accents, single spaces: the search key of a person's name."""
+    """Lower case, no accents, single spaces: the search key of a person's name (SPEC §4 history, duplicates)."""
     text = " ".join(p.strip() for p in parts if p)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
@@ -100,7 +100,7 @@ def fold_name(*parts: str) -> str:
 # ---------------------------------------------------------------- where a technicien may send
 
 def caisses_for(partenaire_id: int) -> list[Convention]:
-    """The conventions in force of the structure, by caisse name."""
+    """The conventions in force of the structure, by caisse name (SPEC §4)."""
     return sorted(conventions_in_force(partenaire_id), key=lambda c: c.caisse.name)
 
 
@@ -115,6 +115,7 @@ def default_caisse(partenaire_id: int, departement: str) -> Caisse | None:
 
 
 def convention_for(partenaire_id: int, caisse_id: int) -> Convention | None:
+    """SPEC §4: the convention in force between the structure and that caisse, if any."""
     for conv in conventions_in_force(partenaire_id):
         if conv.caisse_id == caisse_id:
             return conv
@@ -253,7 +254,7 @@ def find_duplicates(caisse_id: int, service: str, nom: str, prenom: str, born: d
 
 
 def next_reference(prefix: str = "EP") -> str:
-    """EP-2026-000123: a per-year counter incremented under a row lock."""
+    """EP-2026-000123: a per-year counter incremented under a row lock (SPEC §4 numbered reference)."""
     year = today().year
     bumped = db.session.execute(
         update(DemandeCounter).where(DemandeCounter.year == year).values(value=DemandeCounter.value + 1)
@@ -489,6 +490,7 @@ def mark_sent_by_post(actor: Account, demande: Demande) -> None:
 
 
 def outcomes_for(demande: Demande) -> tuple[Outcome, ...]:
+    """SPEC §4: the closing outcomes of this kind of demande (signalements add the follow-up ones)."""
     return SIGNALEMENT_OUTCOMES if demande.service == Service.SIGNALEMENT.value else GENERAL_OUTCOMES
 
 
@@ -605,7 +607,7 @@ def queue_query(user: Account, filters: Filters):
 def queue_counts(user: Account, filters: Filters) -> dict[DemandeStatus, int]:
     """How many of the caisse's demandes per status under the other filters
     (the counts shown above the queue), each capped at COUNT_CAP + 1 so a large
-    caisse pays for at most that many index entries per status."""
+    caisse pays for at most that many index entries per status (SPEC §4 Caisse queue)."""
     from sqlalchemy import literal, literal_column, union_all
 
     parts = []
@@ -624,7 +626,8 @@ def name_matches(raw: str):
     with 1 or 2 characters, a word of the name starts with it ("du" finds
     Dupont and Le Duc, not Mendu). Both forms are answered by the trigram
     index on PostgreSQL: pg_trgm pads word beginnings, so even a two-letter
-    word start is selective, where '%du%' would read the whole index."""
+    word start is selective, where '%du%' would read the whole index
+    (SPEC §4 History: search by the person's name)."""
     term = _like(fold_name(raw))
     if len(term) >= 3:
         return Demande.nom_search.like(f"%{term}%", escape="\\")
@@ -644,7 +647,7 @@ COUNT_CAP = 1000
 
 def capped_count(query) -> int:
     """The number of rows of a select, up to COUNT_CAP + 1 (selecting a
-    constant lets PostgreSQL answer from the index alone where it can)."""
+    constant lets PostgreSQL answer from the index alone where it can) (SPEC §4 History, pagination)."""
     from sqlalchemy import literal_column
 
     limited = query.with_only_columns(literal_column("1")).order_by(None).limit(COUNT_CAP + 1).subquery()
@@ -652,11 +655,12 @@ def capped_count(query) -> int:
 
 
 def page_count(total: int, per_page: int) -> int:
+    """SPEC §4 History, pagination: pages for ``total`` rows, at most COUNT_CAP rows deep."""
     return max(1, min(-(-total // per_page), COUNT_CAP // per_page))
 
 
 def paginate(query, page: int, per_page: int = 20):
-    """(rows, total, pages) for a select; the total is capped (see COUNT_CAP)."""
+    """(rows, total, pages) for a select; the total is capped (see COUNT_CAP) (SPEC §4 pagination)."""
     total = capped_count(query)
     pages = page_count(total, per_page)
     page = min(max(1, page), pages)

@@ -28,7 +28,7 @@ HEADERS = ["Identifiant", "Profil", "Civilité", "Nom", "Prénom", "Fonction", "
 
 def habilitation_rows(partenaire_id: int) -> list[HabilitationRow]:
     """Every non-deleted account of the partner: gestionnaires first, then
-    techniciens; active before pending before inactive; by name."""
+    techniciens; active before pending before inactive; by name (SPEC §3 [4.2])."""
     accounts = db.session.scalars(
         select(Account).where(Account.partenaire_id == partenaire_id, Account.status != AccountStatus.DELETED)
     ).all()

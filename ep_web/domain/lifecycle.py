@@ -146,7 +146,7 @@ def _not_suspended():
 def session_nonce_sql():
     """A fresh 32-hex-character session nonce per row, drawn by the database
     from a strong random source: the sessions of every account an UPDATE
-    changes end at their next request (see ep_web._load_user)."""
+    changes end at their next request (see ep_web._load_user) (SPEC §3 sessions)."""
     if db.session.get_bind().dialect.name == "postgresql":
         return func.replace(cast(func.gen_random_uuid(), String), "-", "")
     return func.lower(func.hex(func.randomblob(16)))
@@ -440,7 +440,10 @@ def apply_end_of_conventions(on: date | None = None, *, partenaire_id: int | Non
         Convention.state.in_((ConventionState.TERMINEE, ConventionState.RESILIEE)),
     )
     in_force = exists().where(Convention.partenaire_id == Account.partenaire_id, *in_force_filter(on))
-    partner = Account.partenaire_id == partenaire_id if partenaire_id is not None else Account.partenaire_id.is_not(None)
+    if partenaire_id is None:
+        partner = Account.partenaire_id.is_not(None)
+    else:
+        partner = Account.partenaire_id == partenaire_id
     done = inactivate_where(
         partner,
         Account.profile.in_((Profile.TECHNICIEN, Profile.GESTIONNAIRE)),
@@ -604,7 +607,8 @@ def purge_closed_demandes() -> dict:
 
 
 def prune_journal() -> int:
-    """The job journal keeps JOURNAL_KEEP of history (finished runs only)."""
+    """The job journal keeps JOURNAL_KEEP of history (finished runs only)
+    (README « Background jobs »; no SPEC rule)."""
     return db.session.execute(
         delete(JobRun).where(JobRun.started_at < now() - JOURNAL_KEEP, JobRun.status != "running")
         .execution_options(synchronize_session=False)
@@ -617,7 +621,7 @@ def resend_failed_email(actor: Account, email: OutboxEmail) -> None:
     """The outbox sends each e-mail at most once: after the last try, or when a
     worker stopped in the middle of sending (it may or may not have reached the
     recipient), the e-mail is marked failed. Only a person — admin_national,
-    who sees the failed e-mails on the jobs page — decides to send it again."""
+    who sees the failed e-mails on the jobs page — decides to send it again (SPEC §3, §8 e-mails)."""
     if actor.profile != Profile.ADMIN_NATIONAL:
         raise NotAllowed("Action réservée à l'administration nationale.")
     if email.status != EmailStatus.FAILED:

@@ -64,7 +64,7 @@ def state(at: datetime | None = None) -> MaintenanceState:
 
 
 def retry_after_seconds(window: MaintenanceWindow, at: datetime | None = None) -> int:
-    """Seconds until the window ends (the 503's Retry-After), at least 1."""
+    """Seconds until the window ends (the 503's Retry-After), at least 1 (SPEC §5)."""
     at = at or now()
     remaining = (window.ends_at - at).total_seconds()
     return max(1, int(remaining + 0.999))
@@ -127,7 +127,7 @@ def end_now(actor: Account, window: MaintenanceWindow) -> None:
 
 
 def windows_for_admin(limit: int = 30) -> list[MaintenanceWindow]:
-    """The latest windows, newest first, for the national admin page."""
+    """The latest windows, newest first, for the national admin page (SPEC §5)."""
     return list(db.session.scalars(
         select(MaintenanceWindow).order_by(MaintenanceWindow.starts_at.desc(), MaintenanceWindow.id.desc()).limit(limit)
     ))

@@ -4,6 +4,12 @@ from datetime import timezone
 
 from sqlalchemy import DateTime, Enum, TypeDecorator
 
+from ep_web.clock import now
+
+# Column defaults read the injected clock (a FrozenClock governs them in tests);
+# the name stays for the model modules that import it.
+utcnow = now
+
 
 def _enum(cls: type[enum.Enum], length: int = 20) -> Enum:
     """A Python enum stored as its values in a VARCHAR (no native database enum:
