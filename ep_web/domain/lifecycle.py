@@ -39,6 +39,7 @@ from ep_web.models import (
     LIVE_STATES,
     OPEN_STATUSES,
     SEAT_STATUSES,
+    SLA_SOON,
     Account,
     AccountStatus,
     AccountToken,
@@ -61,6 +62,7 @@ from ep_web.models import (
     RequestStatus,
     ReviewItem,
     Service,
+    past_due,
 )
 
 # SPEC §3: "after a warning e-mail a week before".
@@ -76,7 +78,7 @@ PASSWORD_REMINDER_BEFORE = timedelta(days=14)
 REVIEW_REMINDER_BEFORE = timedelta(days=7)
 REVIEW_REMINDER_EVERY = timedelta(days=7)
 # Signalements (SPEC §4, 48 h): agents are alerted when less than this is left.
-SIGNALEMENT_ALERT_BEFORE = timedelta(hours=12)
+SIGNALEMENT_ALERT_BEFORE = SLA_SOON  # when the queue's clock turns « soon »
 # The job journal keeps this much history.
 JOURNAL_KEEP = timedelta(days=90)
 # IN (…) lists are cut to stay far below SQLite's bound-parameter limit.
@@ -560,7 +562,7 @@ def alert_signalements() -> dict:
     by_caisse: dict[int, list] = {}
     for d in sorted(due, key=lambda d: (not d.urgent, d.due_at)):
         by_caisse.setdefault(d.caisse_id, []).append(
-            {"id": d.id, "reference": d.reference, "due_at": to_paris(d.due_at), "overdue": d.due_at <= t,
+            {"id": d.id, "reference": d.reference, "due_at": to_paris(d.due_at), "overdue": past_due(d.due_at, t),
              "urgent": d.urgent})
     emails = []
     for caisse_id, items in by_caisse.items():  # bounded: caisses with a signalement due

@@ -19,6 +19,8 @@ from ep_web.models.demande import (  # noqa: F401
     OPEN_STATUSES,
     OUTCOME_LABELS,
     SIGNALEMENT_OUTCOMES,
+    SLA_SOON,
+    TRANSITIONS,
     Attachment,
     Demande,
     DemandeCounter,
@@ -26,6 +28,7 @@ from ep_web.models.demande import (  # noqa: F401
     DemandeMessage,
     DemandeStatus,
     Outcome,
+    past_due,
 )
 from ep_web.models.outbox import EmailStatus, OutboxEmail  # noqa: F401
 from ep_web.models.support import (  # noqa: F401
