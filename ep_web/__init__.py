@@ -69,32 +69,35 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def _register_blueprints(app: Flask) -> None:
+def _blueprints() -> list:
+    """Every blueprint of the application, in registration order."""
     from ep_web.auth.routes import bp as auth_bp
     from ep_web.caisse.routes import bp as caisse_bp
     from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp
     from ep_web.main.routes import bp as main_bp
-    from ep_web.national.routes import bp as national_bp
-    from ep_web.traitement.routes import bp as traitement_bp
-
     from ep_web.ops.routes import bp as ops_bp
-
-    for bp in (errors_bp, ops_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp):
-        app.register_blueprint(bp)
-    # Issue 5: dysfunction tickets (one blueprint per side), news, maintenance.
     from ep_web.maintenance.routes import bp as maintenance_bp
+    from ep_web.national.routes import bp as national_bp
     from ep_web.news.routes import admin_bp as caisse_news_bp
     from ep_web.news.routes import bp as news_bp
     from ep_web.tickets.routes import bp as tickets_bp
     from ep_web.tickets.routes import caisse_bp as caisse_tickets_bp
     from ep_web.tickets.routes import national_bp as national_tickets_bp
+    from ep_web.traitement.routes import bp as traitement_bp
 
-    for bp in (tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp):
+    return [
+        errors_bp, ops_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
+        # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
+        tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
+        traitement_bp, demandes_bp,
+    ]
+
+
+def _register_blueprints(app: Flask) -> None:
+    for bp in _blueprints():
         app.register_blueprint(bp)
-    app.register_blueprint(traitement_bp)
-    app.register_blueprint(demandes_bp)
 
 
 @login_manager.user_loader

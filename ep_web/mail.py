@@ -11,7 +11,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from flask import current_app, render_template
+from flask import current_app
+from sqlalchemy import insert
 
 from ep_web.extensions import db
 from ep_web.models import OutboxEmail
@@ -19,18 +20,51 @@ from ep_web.models import OutboxEmail
 PENDING_KEY = "ep_outbox_pending"
 
 
-def queue_email(to: str, template: str, subject: str, **context) -> OutboxEmail:
-    """Write an e-mail row in the current transaction; it is dispatched once the
-    transaction commits (see ``ep_web.transaction.commit``)."""
+def render_email(to: str, template: str, subject: str, **context) -> dict:
+    """The columns of one outbox row, rendered from the paired templates.
+
+    Straight from the Jinja environment, without the request's context
+    processors: an e-mail knows only what it is given (plus ``base_url`` and
+    ``subject``), whether a request or a nightly job writes it — and a
+    catch-up run of a job may render tens of thousands."""
+    env = current_app.jinja_env
     context.setdefault("base_url", current_app.config["BASE_URL"].rstrip("/"))
     context.setdefault("subject", subject)
-    text = render_template(f"email/{template}.txt", **context)
-    html = render_template(f"email/{template}.html", **context)
-    email = OutboxEmail(to=to, subject=subject, body_text=text, body_html=html, template=template)
+    return {
+        "to": to,
+        "subject": subject,
+        "body_text": env.get_template(f"email/{template}.txt").render(context),
+        "body_html": env.get_template(f"email/{template}.html").render(context),
+        "template": template,
+    }
+
+
+def queue_email(to: str, template: str, subject: str, **context) -> OutboxEmail:
+    """Write an e-mail row in the current transaction; it is dispatched once the
+    transaction commits (see ``ep_web.transaction.commit``). The set-based jobs
+    insert the same rows in bulk (ep_web.domain.lifecycle)."""
+    email = OutboxEmail(**render_email(to, template, subject, **context))
     db.session.add(email)
     db.session.flush()
     db.session.info.setdefault(PENDING_KEY, []).append(email.id)
     return email
+
+
+def write_emails(rows, batch_size: int = 500) -> int:
+    """Insert outbox rows (an iterable of :func:`render_email` results, rendered
+    lazily) in the current transaction, ``batch_size`` at a time so that memory
+    stays flat however many there are: the set-based jobs' way of queuing. They
+    are sent once the job has committed (workers.journal flushes the outbox)."""
+    written, batch = 0, []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            db.session.execute(insert(OutboxEmail), batch)
+            written, batch = written + len(batch), []
+    if batch:
+        db.session.execute(insert(OutboxEmail), batch)
+        written += len(batch)
+    return written
 
 
 def build_message(email: OutboxEmail) -> EmailMessage:

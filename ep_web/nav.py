@@ -30,7 +30,7 @@ _NAV = {
 }
 
 
-# Issue 5: tickets, news, maintenance (appended to each profile's menu).
+# Support pages (SPEC §5, §6): tickets, news, maintenance, after each profile's own entries.
 _NAV_SUPPORT = {
     Profile.TECHNICIEN: [("news.index", "Actualités"), ("tickets.index", "Signaler un problème")],
     Profile.GESTIONNAIRE: [("news.index", "Actualités"), ("tickets.index", "Signaler un problème")],

@@ -11,7 +11,6 @@ from ep_web.domain.demandes import (
     EVENT_LABELS,
     RDV_CHANNELS,
     URGENCY_REASONS,
-    sla_state,
 )
 from ep_web.models import OUTCOME_LABELS, SERVICE_LABELS, Outcome, Service
 
@@ -86,7 +85,6 @@ def file_size(size: int | None) -> str:
 
 def register(bp: Blueprint) -> None:
     """Available in every template once the blueprint is registered."""
-    bp.add_app_template_global(sla_state, "demande_sla")
     bp.add_app_template_global(demande_details, "demande_details")
     bp.add_app_template_global(service_label, "service_label")
     bp.add_app_template_global(event_label, "demande_event_label")

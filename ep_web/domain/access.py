@@ -7,18 +7,20 @@ from sqlalchemy import select
 
 from ep_web.clock import today
 from ep_web.extensions import db
-from ep_web.models import Convention, ConventionState
+from ep_web.models import LIVE_STATES, Convention
 
 
 def in_force_filter(on: date):
+    """SPEC §2-3: a convention is in force when active or denounced, signed and not past its end date."""
     return (
-        Convention.state.in_((ConventionState.ACTIVE, ConventionState.DENONCEE)),
+        Convention.state.in_(LIVE_STATES),
         Convention.signed_on <= on,
         Convention.ends_on >= on,
     )
 
 
 def conventions_in_force(partenaire_id: int, on: date | None = None) -> list[Convention]:
+    """SPEC §3 end of convention: the partner's conventions in force on ``on`` (today)."""
     on = on or today()
     return list(
         db.session.scalars(select(Convention).where(Convention.partenaire_id == partenaire_id, *in_force_filter(on)))
@@ -26,13 +28,13 @@ def conventions_in_force(partenaire_id: int, on: date | None = None) -> list[Con
 
 
 def caisse_in_force(caisse_id: int, partenaire_id: int, on: date | None = None) -> bool:
-    """Does the caisse hold a convention in force with the partner?"""
+    """Does the caisse hold a convention in force with the partner? (SPEC §3)"""
     return any(c.caisse_id == caisse_id for c in conventions_in_force(partenaire_id, on))
 
 
 def caisse_knows(caisse_id: int, partenaire_id: int) -> bool:
     """Has the caisse ever signed a convention with the partner (it keeps seeing
-    the partner's file after the end)?"""
+    the partner's file after the end)? (SPEC §3, §8)"""
     return (
         db.session.scalar(
             select(Convention.id).where(Convention.caisse_id == caisse_id, Convention.partenaire_id == partenaire_id).limit(1)

@@ -13,6 +13,7 @@ from ep_web.domain import audit, quotas
 from ep_web.domain.access import caisse_in_force, conventions_in_force
 from ep_web.permissions.partenaires import can_manage_account
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.lifecycle import REASON_LEAVING, inactivate_where
 from ep_web.domain.passwords import set_password
 from ep_web.extensions import db
 from ep_web.mail import queue_email
@@ -47,7 +48,7 @@ IDENTITY_FIELDS = ("civilite", "nom", "prenom", "fonction", "telephone", "email"
 
 def new_login(profile: Profile) -> str:
     """An opaque identifier (no name in it: it survives the account's erasure in
-    the audit log without personal data)."""
+    the audit log without personal data) (SPEC §3, §7)."""
     while True:
         login = _LOGIN_PREFIX[profile] + "".join(secrets.choice(_LOGIN_ALPHABET) for _ in range(7))
         if not db.session.scalar(select(Account.id).where(Account.login == login)):
@@ -55,6 +56,7 @@ def new_login(profile: Profile) -> str:
 
 
 def normalize_email(raw: str, field: str = "email") -> str:
+    """SPEC §3: a valid e-mail address, normalised to lower case, or a French message on ``field``."""
     raw = (raw or "").strip()
     if not raw:
         raise DomainError("Indiquez une adresse e-mail.", field)
@@ -85,7 +87,8 @@ def check_professional_email(email: str, partenaire: Partenaire, field: str = "e
 
 
 def clean_identity(data: dict, *, require_phone: bool = False) -> dict:
-    """Strip and check the identity fields of an account."""
+    """Strip and check the identity fields of an account
+    (SPEC §3: civilité, nom, prénom, fonction, téléphone, e-mail)."""
     out = {k: (data.get(k) or "").strip() for k in IDENTITY_FIELDS}
     if out["civilite"] not in ("Mme", "M."):
         raise DomainError("Choisissez la civilité.", "civilite")
@@ -122,7 +125,7 @@ def _hash_token(raw: str) -> str:
 
 def issue_token(account: Account, purpose: TokenPurpose) -> str:
     """A random, single-use, expiring link token; earlier unused ones of the same
-    purpose are voided. Only its hash is stored."""
+    purpose are voided. Only its hash is stored (SPEC §3)."""
     for old in db.session.scalars(
         select(AccountToken).where(
             AccountToken.account_id == account.id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None)
@@ -142,7 +145,7 @@ def issue_token(account: Account, purpose: TokenPurpose) -> str:
 
 
 def peek_token(raw: str, purpose: TokenPurpose) -> AccountToken:
-    """The token if it is valid, without using it."""
+    """The token if it is valid, without using it (SPEC §3)."""
     token = db.session.scalar(select(AccountToken).where(AccountToken.token_hash == _hash_token(raw or "")))
     if token is None or token.purpose != purpose:
         raise DomainError("Ce lien n'est pas valide. Demandez-en un nouveau.")
@@ -204,7 +207,7 @@ def resend_activation(actor: Account, account: Account) -> None:
 
 def request_password_reset(login_or_email: str, ip: str = "") -> None:
     """Send a reset link if the login (or e-mail) matches an active account.
-    Says nothing either way: the page answers the same."""
+    Says nothing either way: the page answers the same (SPEC §3 « Mot de passe oublié »)."""
     key = (login_or_email or "").strip()
     if not key:
         return
@@ -290,7 +293,7 @@ def create_gestionnaire(actor: Account, partenaire: Partenaire, data: dict) -> A
 
 def create_caisse_account(actor: Account, caisse: Caisse, profile: Profile, data: dict) -> Account:
     """admin_national creates admin_caisse accounts; an admin_caisse creates the
-    agents (and fellow referents) of its own caisse."""
+    agents (and fellow referents) of its own caisse (SPEC §1)."""
     if profile not in (Profile.ADMIN_CAISSE, Profile.AGENT):
         raise DomainError("Profil inconnu.", "profile")
     allowed = actor.profile == Profile.ADMIN_NATIONAL or (
@@ -306,7 +309,7 @@ def create_caisse_account(actor: Account, caisse: Caisse, profile: Profile, data
 
 
 def create_admin_national(data: dict) -> Account:
-    """The first national admin, from the command line."""
+    """The first national admin, from the command line (SPEC §1)."""
     data = clean_identity(data)
     data["email"] = normalize_email(data["email"])
     return _create(None, Profile.ADMIN_NATIONAL, data)
@@ -337,6 +340,7 @@ def modify_gestionnaire(actor: Account, gestionnaire: Account, data: dict) -> li
 # ---------------------------------------------------------------- inactivation
 
 def active_gestionnaires(partenaire_id: int, exclude_id: int | None = None) -> list[Account]:
+    """SPEC §3 [2.2.3]: the partner's active gestionnaires, oldest first (the one who inherits techniciens)."""
     q = select(Account).where(
         Account.partenaire_id == partenaire_id,
         Account.profile == Profile.GESTIONNAIRE,
@@ -347,15 +351,6 @@ def active_gestionnaires(partenaire_id: int, exclude_id: int | None = None) -> l
     return list(db.session.scalars(q.order_by(Account.id)))
 
 
-def _reattach_techniciens(gestionnaire: Account) -> None:
-    """SPEC §3 [2.2.3]: the leaving gestionnaire's techniciens stay active and are
-    attached to a remaining gestionnaire."""
-    remaining = active_gestionnaires(gestionnaire.partenaire_id, exclude_id=gestionnaire.id)
-    successor = remaining[0] if remaining else None
-    for tech in db.session.scalars(select(Account).where(Account.manager_id == gestionnaire.id)):
-        tech.manager_id = successor.id if successor else None
-
-
 def inactivate(
     account: Account,
     *,
@@ -364,27 +359,19 @@ def inactivate(
     notify: bool = True,
     enforce_permission: bool = True,
 ) -> None:
-    """Inactivate at once: the account's sessions end at their next request (the
-    session nonce rotates). Inactive accounts free their quota seat.
+    """SPEC §3: inactivate at once: the account's sessions end at their next
+    request (the session nonce rotates). Inactive accounts free their quota seat.
 
     When a caisse inactivates a partner account (fraud, loss, theft — SPEC §3
     [4.1]), the partner's gestionnaires are notified."""
     if enforce_permission and (actor is None or not can_manage_account(actor, account)):
         raise NotAllowed("Vous ne pouvez pas inactiver ce compte.")
-    if account.status not in (AccountStatus.ACTIVE, AccountStatus.PENDING):
+    if not account.holds_seat:
         raise DomainError("Ce compte est déjà inactif.")
     reason = (reason or "").strip()
     if enforce_permission and actor.profile == Profile.ADMIN_CAISSE and not reason:
         raise DomainError("Indiquez le motif de l'inactivation.", "reason")
-    account.status = AccountStatus.INACTIVE
-    account.inactivated_at = now()
-    account.inactivation_reason = reason[:1000]
-    account.scheduled_inactivation_on = None
-    account.session_nonce = secrets.token_hex(16)
-    if account.profile == Profile.GESTIONNAIRE:
-        _reattach_techniciens(account)
-    db.session.flush()
-    audit.record("account_inactivated", actor, target=account, reason=account.inactivation_reason)
+    inactivate_where(Account.id == account.id, actor=actor, reason=reason)
     if notify and actor is not None and actor.profile == Profile.ADMIN_CAISSE and account.profile.is_partner:
         for g in active_gestionnaires(account.partenaire_id, exclude_id=account.id):
             queue_email(
@@ -461,7 +448,7 @@ def schedule_gestionnaire_inactivation(actor: Account, gestionnaire: Account, on
             "C'est le seul gestionnaire actif de la structure : un remplaçant doit être habilité d'abord.", "on"
         )
     if on == today():
-        inactivate(gestionnaire, actor=actor, reason="Départ du gestionnaire (demande de la structure)", notify=False)
+        inactivate(gestionnaire, actor=actor, reason=REASON_LEAVING, notify=False)
         return
     gestionnaire.scheduled_inactivation_on = on
     db.session.flush()
@@ -471,6 +458,7 @@ def schedule_gestionnaire_inactivation(actor: Account, gestionnaire: Account, on
 # ---------------------------------------------------------------- CGU
 
 def current_cgu() -> CguVersion | None:
+    """SPEC §3 first login: the CGU version in force (the highest)."""
     return db.session.scalar(select(CguVersion).order_by(CguVersion.version.desc()).limit(1))
 
 
@@ -481,6 +469,7 @@ def needs_cgu(account: Account) -> bool:
 
 
 def accept_cgu(account: Account, version: int) -> None:
+    """SPEC §3 first login: the user accepts the current CGU version (audited, SPEC §7)."""
     cgu = current_cgu()
     if cgu is None or version != cgu.version:
         raise DomainError("Les conditions ont changé entre-temps : relisez la nouvelle version.")

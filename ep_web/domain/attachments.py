@@ -89,7 +89,7 @@ class PreparedFile:
 def clean_name(name: str | None) -> str:
     """The name shown and offered on download: the last path component (some
     browsers send a full path), NFC, without control or bidi characters (an
-    RLO can disguise ``photo‮fdp.exe``), at most 255 characters, extension kept."""
+    RLO can disguise ``photo‮fdp.exe``), at most 255 characters, extension kept (SPEC §4 attachments)."""
     name = unicodedata.normalize("NFC", name or "")
     name = re.split(r"[\\/]", name)[-1]
     name = "".join(c for c in name if unicodedata.category(c) not in {"Cc", "Cf", "Cs", "Zl", "Zp"})
@@ -211,7 +211,7 @@ def _read(storage, name: str, limit: int):
 
 def upload_dir() -> Path:
     """UPLOAD_DIR, created private (0700). Refuses a folder under static/:
-    files must never be reachable without the permission check of a route."""
+    files must never be reachable without the permission check of a route (SPEC §4 attachments)."""
     path = Path(current_app.config["UPLOAD_DIR"]).resolve()
     static = Path(current_app.static_folder).resolve() if current_app.static_folder else None
     if static is not None and (path == static or static in path.parents):
@@ -303,7 +303,7 @@ def open_for_download(attachment: Attachment) -> tuple[Path, str, str]:
 
     No permission check here: the caller has already loaded the demande or
     ticket through the permissions loaders (another structure's or caisse's
-    object is a 404) and audits the download (``document_downloaded``)."""
+    object is a 404) and audits the download (``document_downloaded``) (SPEC §4 documents)."""
     path = _path_of(attachment.stored_name)
     if not path.is_file():
         raise FileNotFoundError(attachment.stored_name)
@@ -354,7 +354,7 @@ def remove_orphans(older_than: timedelta = timedelta(hours=1), at: float | None 
     than ``older_than`` so that an upload still in flight is left alone.
     ``at`` is the reference time in epoch seconds, default the system time
     (not the injected clock: it is compared with file mtimes, which the system
-    writes). Returns how many files were deleted."""
+    writes). Returns how many files were deleted (SPEC §7)."""
     folder = upload_dir()
     limit = (at if at is not None else time.time()) - older_than.total_seconds()
     candidates: dict[str, Path] = {}

@@ -3,7 +3,7 @@ search by the admins (a caisse sees its own events only, SPEC §8)."""
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 
 from ep_web.clock import PARIS, now
 from ep_web.extensions import db
@@ -57,7 +57,7 @@ def record(
     **details,
 ) -> AuditEvent:
     """Write one audit event in the current transaction. ``details`` must never
-    hold an insured person's data."""
+    hold an insured person's data (SPEC §7)."""
     assert action in ACTIONS, action
     event = AuditEvent(
         at=now(),
@@ -170,3 +170,35 @@ def search_events(caisse_id: int | None, filters: AuditFilters, page: int = 1) -
     ) if partenaire_ids else {}
     return AuditResults(events=events, total=pagination.total or 0, page=page, pages=pagination.pages or 1,
                         caisse_names=caisse_names, partenaire_names=partenaire_names)
+
+
+def record_many(action: str, rows, actor: Account | None = None, **details) -> int:
+    """SPEC §7: the same event for many targets at once (the set-based rules),
+    in one INSERT. ``rows`` are (target_type, target_id, caisse_id,
+    partenaire_id, extra details). Without an actor, the event is marked
+    ``automatic`` (a scheduled rule did it)."""
+    assert action in ACTIONS, action
+    if not rows:
+        return 0
+    at = now()
+    if actor is None:
+        details = {**details, "automatic": True}
+    db.session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "at": at,
+                "action": action,
+                "actor_id": actor.id if actor is not None else None,
+                "actor_login": actor.login if actor is not None else "",
+                "target_type": target_type,
+                "target_id": target_id,
+                "caisse_id": caisse_id,
+                "partenaire_id": partenaire_id,
+                "ip": "",
+                "details": {**details, **extra},
+            }
+            for target_type, target_id, caisse_id, partenaire_id, extra in rows
+        ],
+    )
+    return len(rows)

@@ -1,18 +1,23 @@
-"""Working days (SPEC §3: the caisse creates a gestionnaire within 5 working days
-of the request, French public holidays excluded)."""
+"""Calendar rules: working days (SPEC §3: the caisse creates a gestionnaire
+within 5 working days of the request, French public holidays excluded) and the
+one-year term of conventions (SPEC §2)."""
 from datetime import date, timedelta
 
 import holidays
+from sqlalchemy import Date, case, cast, func, literal, select, text, type_coerce
+
+from ep_web.extensions import db
 
 _FR = holidays.France()  # lazily fills years as they are asked for
 
 
 def is_working_day(day: date) -> bool:
+    """SPEC §3: a weekday that is not a French public holiday."""
     return day.weekday() < 5 and day not in _FR
 
 
 def add_working_days(start: date, days: int) -> date:
-    """The date ``days`` working days after ``start`` (start itself not counted)."""
+    """SPEC §3: the date ``days`` working days after ``start`` (start itself not counted)."""
     current = start
     remaining = days
     while remaining > 0:
@@ -22,13 +27,23 @@ def add_working_days(start: date, days: int) -> date:
     return current
 
 
-def working_days_between(start: date, end: date) -> int:
-    """Working days after ``start`` up to and including ``end`` (negative if end < start)."""
-    if end < start:
-        return -working_days_between(end, start)
-    count, current = 0, start
-    while current < end:
-        current += timedelta(days=1)
-        if is_working_day(current):
-            count += 1
-    return count
+def _plus_one_year_sql(value):
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(value.op("+")(text("interval '1 year'")), Date)
+    # SQLite's date(…, '+1 year') turns 29 February into 1 March.
+    return type_coerce(case(
+        (func.strftime("%m-%d", value) == "02-29", func.date(value, "-1 day", "+1 year")),
+        else_=func.date(value, "+1 year"),
+    ), Date)
+
+
+def one_year_after(value):
+    """SPEC §2: a convention ends one year after its signature by default, and a
+    renewal (express or tacit) adds one year; 29 February gives 28 February.
+
+    One rule for both paths: given a column, the SQL expression of the
+    set-based tacit renewal (ep_web.domain.lifecycle); given a date, the
+    database computes that same expression."""
+    if isinstance(value, date):
+        return db.session.scalar(select(_plus_one_year_sql(literal(value, Date))))
+    return _plus_one_year_sql(value)

@@ -5,11 +5,11 @@ from sqlalchemy import select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
-from ep_web.domain.access import conventions_in_force
-from ep_web.domain.accounts import inactivate
+from ep_web.domain.calendar import one_year_after
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.lifecycle import apply_end_of_conventions
 from ep_web.extensions import db
-from ep_web.models import Account, Convention, ConventionState, Partenaire, Profile, Service
+from ep_web.models import LIVE_STATES, Account, Convention, ConventionState, Partenaire, Profile, Service
 
 
 def _require_admin_of(actor: Account, caisse_id: int) -> None:
@@ -18,6 +18,7 @@ def _require_admin_of(actor: Account, caisse_id: int) -> None:
 
 
 def parse_services(values) -> list[str]:
+    """SPEC §2: the services the caisse enables, known values only, each once."""
     out = []
     for v in values or []:
         if v not in Service._value2member_map_:
@@ -40,14 +41,14 @@ def create_convention(
     one year after signature by default; services enabled by the caisse. A
     partner holds at most one convention in force with a given caisse."""
     _require_admin_of(actor, actor.caisse_id)
-    ends_on = ends_on or _one_year_after(signed_on)
+    ends_on = ends_on or one_year_after(signed_on)
     if ends_on <= signed_on:
         raise DomainError("La date de fin doit être postérieure à la date de signature.", "ends_on")
     overlapping = db.session.scalar(
         select(Convention.id).where(
             Convention.partenaire_id == partenaire.id,
             Convention.caisse_id == actor.caisse_id,
-            Convention.state.in_((ConventionState.ACTIVE, ConventionState.DENONCEE)),
+            Convention.state.in_(LIVE_STATES),
             Convention.ends_on >= signed_on,
         )
     )
@@ -68,17 +69,10 @@ def create_convention(
     return conv
 
 
-def _one_year_after(d: date) -> date:
-    try:
-        return d.replace(year=d.year + 1)
-    except ValueError:  # 29 February
-        return d.replace(year=d.year + 1, day=28)
-
-
 def set_services(actor: Account, conv: Convention, services) -> None:
     """SPEC §2: services are 'activables, ou pas, par la caisse'."""
     _require_admin_of(actor, conv.caisse_id)
-    if conv.state not in (ConventionState.ACTIVE, ConventionState.DENONCEE):
+    if not conv.is_live:
         raise DomainError("Cette convention est terminée : ses services ne peuvent plus changer.", "services")
     conv.services = parse_services(services)
     db.session.flush()
@@ -87,11 +81,11 @@ def set_services(actor: Account, conv: Convention, services) -> None:
 
 def renew(actor: Account, conv: Convention) -> None:
     """Renew for one more year from the current end date (express renewal, also
-    withdraws a denunciation)."""
+    withdraws a denunciation) (SPEC §2)."""
     _require_admin_of(actor, conv.caisse_id)
-    if conv.state not in (ConventionState.ACTIVE, ConventionState.DENONCEE):
+    if not conv.is_live:
         raise DomainError("Une convention terminée ou résiliée ne se renouvelle pas : créez-en une nouvelle.")
-    conv.ends_on = _one_year_after(conv.ends_on)
+    conv.ends_on = one_year_after(conv.ends_on)
     conv.state = ConventionState.ACTIVE
     db.session.flush()
     audit.record("convention_changed", actor, target=conv, change="renewed", ends_on=conv.ends_on.isoformat())
@@ -109,11 +103,12 @@ def denounce(actor: Account, conv: Convention) -> None:
 
 
 def terminate(actor: Account | None, conv: Convention, *, resiliation: bool = False, reason: str = "") -> int:
-    """End a convention now (résiliation) or at its term (terminée), then apply
-    the SPEC §3 end-of-convention rule. Returns the number of accounts inactivated."""
+    """SPEC §2-3: end a convention now (résiliation) or at its term (terminée),
+    then apply the end-of-convention rule (lifecycle.apply_end_of_conventions,
+    the same as the nightly run). Returns the number of accounts inactivated."""
     if actor is not None:
         _require_admin_of(actor, conv.caisse_id)
-    if conv.state in (ConventionState.TERMINEE, ConventionState.RESILIEE):
+    if not conv.is_live:
         raise DomainError("Cette convention est déjà terminée.")
     conv.state = ConventionState.RESILIEE if resiliation else ConventionState.TERMINEE
     conv.ended_at = now()
@@ -122,21 +117,4 @@ def terminate(actor: Account | None, conv: Convention, *, resiliation: bool = Fa
         conv.ends_on = today() - timedelta(days=1) if conv.signed_on < today() else conv.signed_on
     db.session.flush()
     audit.record("convention_changed", actor, target=conv, change=conv.state.value, reason=reason)
-    return apply_end_of_convention(conv.partenaire_id, actor)
-
-
-def apply_end_of_convention(partenaire_id: int, actor: Account | None = None) -> int:
-    """SPEC §3: when a convention ends, if the partner has no other convention in
-    force all its accounts are inactivated; otherwise only that caisse's access
-    goes (access is always derived from conventions in force, so nothing to do)."""
-    if conventions_in_force(partenaire_id):
-        return 0
-    accounts = db.session.scalars(
-        select(Account).where(
-            Account.partenaire_id == partenaire_id,
-            Account.status.in_(("pending", "active")),
-        )
-    ).all()
-    for account in accounts:
-        inactivate(account, actor=actor, reason="Fin de convention", notify=False, enforce_permission=False)
-    return len(accounts)
+    return apply_end_of_conventions(partenaire_id=conv.partenaire_id, actor=actor)

@@ -90,7 +90,7 @@ def _valid_departement(dep: str) -> bool:
 
 
 def fold_name(*parts: str) -> str:
-    """Lower case, no accents, single spaces: the search key of a person's name."""
+    """Lower case, no accents, single spaces: the search key of a person's name (SPEC §4 history, duplicates)."""
     text = " ".join(p.strip() for p in parts if p)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
@@ -100,7 +100,7 @@ def fold_name(*parts: str) -> str:
 # ---------------------------------------------------------------- where a technicien may send
 
 def caisses_for(partenaire_id: int) -> list[Convention]:
-    """The conventions in force of the structure, by caisse name."""
+    """The conventions in force of the structure, by caisse name (SPEC §4)."""
     return sorted(conventions_in_force(partenaire_id), key=lambda c: c.caisse.name)
 
 
@@ -115,6 +115,7 @@ def default_caisse(partenaire_id: int, departement: str) -> Caisse | None:
 
 
 def convention_for(partenaire_id: int, caisse_id: int) -> Convention | None:
+    """SPEC §4: the convention in force between the structure and that caisse, if any."""
     for conv in conventions_in_force(partenaire_id):
         if conv.caisse_id == caisse_id:
             return conv
@@ -253,7 +254,7 @@ def find_duplicates(caisse_id: int, service: str, nom: str, prenom: str, born: d
 
 
 def next_reference(prefix: str = "EP") -> str:
-    """EP-2026-000123: a per-year counter incremented under a row lock."""
+    """EP-2026-000123: a per-year counter incremented under a row lock (SPEC §4 numbered reference)."""
     year = today().year
     bumped = db.session.execute(
         update(DemandeCounter).where(DemandeCounter.year == year).values(value=DemandeCounter.value + 1)
@@ -345,10 +346,7 @@ def visible_caisse_ids(partenaire_id: int) -> list[int]:
 # ---------------------------------------------------------------- lifecycle
 
 def _event(demande: Demande, actor: Account | None, kind: str, **details) -> DemandeEvent:
-    event = DemandeEvent(demande_id=demande.id, at=now(), actor_id=actor.id if actor else None, kind=kind,
-                         details=details)
-    db.session.add(event)
-    demande.updated_at = now()
+    event = demande.record(kind, actor.id if actor else None, now(), **details)
     db.session.flush()
     return event
 
@@ -381,23 +379,13 @@ def _require_agent(actor: Account, demande: Demande) -> None:
         raise NotAllowed("Seuls les agents de la caisse destinataire traitent cette demande.")
 
 
-def _require_open(demande: Demande) -> None:
-    if not demande.is_open:
-        raise DomainError("Cette demande est clôturée.")
-
-
 def take(actor: Account, demande: Demande) -> None:
-    """transmise → prise en charge (or take over a demande another agent holds)."""
+    """SPEC §4 Caisse queue: an agent takes a demande (transmise → prise en
+    charge), or takes over one a colleague holds; the author hears of the first take."""
     _require_agent(actor, demande)
-    _require_open(demande)
-    first = demande.status == DemandeStatus.TRANSMISE
-    demande.assigned_to_id = actor.id
-    if first:
-        demande.status = DemandeStatus.PRISE_EN_CHARGE
-        demande.taken_at = now()
-    _event(demande, actor, "taken")
-    if first:
+    if demande.take(actor.id, now()):
         _notify_author(demande, "prise en charge par la caisse")
+    db.session.flush()
 
 
 def _caisse_text(body: str, field_name: str, health_confirmed: bool) -> str:
@@ -406,26 +394,30 @@ def _caisse_text(body: str, field_name: str, health_confirmed: bool) -> str:
         raise DomainError("Écrivez le message.", field_name)
     if len(body) > 4000:
         raise DomainError("4000 caractères au plus.", field_name)
-    # The caisse's texts pass the same guards (issue 3, item 6).
+    # The caisse's texts pass the same guards as the structure's (SPEC §4, §8).
     check_texts({field_name: body})
     check_health({field_name: body}, health_confirmed)
     return body
 
 
-def caisse_reply(actor: Account, demande: Demande, body: str, *, health_confirmed: bool = False,
-                 prepared_files=()) -> DemandeMessage:
-    """An agent answers in the thread; the author is e-mailed."""
-    _require_agent(actor, demande)
-    _require_open(demande)
-    body = _caisse_text(body, "body", health_confirmed)
-    if demande.status == DemandeStatus.TRANSMISE:
-        demande.status = DemandeStatus.PRISE_EN_CHARGE
-        demande.taken_at = now()
-        demande.assigned_to_id = demande.assigned_to_id or actor.id
-    msg = DemandeMessage(demande_id=demande.id, author_id=actor.id, from_caisse=True, body=body,
+def _message(demande: Demande, actor: Account, body: str, *, from_caisse: bool,
+             health_confirmed: bool) -> DemandeMessage:
+    msg = DemandeMessage(demande_id=demande.id, author_id=actor.id, from_caisse=from_caisse, body=body,
                          health_confirmed=health_confirmed, created_at=now())
     db.session.add(msg)
     db.session.flush()
+    return msg
+
+
+def caisse_reply(actor: Account, demande: Demande, body: str, *, health_confirmed: bool = False,
+                 prepared_files=()) -> DemandeMessage:
+    """SPEC §4: an agent answers in the thread (a demande nobody took is taken
+    first, on the timeline); the author is e-mailed."""
+    _require_agent(actor, demande)
+    demande.check_open()
+    body = _caisse_text(body, "body", health_confirmed)
+    demande.answer(actor.id, now())
+    msg = _message(demande, actor, body, from_caisse=True, health_confirmed=health_confirmed)
     if prepared_files:
         attach_documents(actor, demande, prepared_files, message=msg, notify=False)
     _event(demande, actor, "message_caisse", message_id=msg.id)
@@ -434,30 +426,26 @@ def caisse_reply(actor: Account, demande: Demande, body: str, *, health_confirme
 
 
 def request_complement(actor: Account, demande: Demande, body: str, *, health_confirmed: bool = False) -> None:
-    """prise en charge → en attente de complément, with what is missing."""
+    """SPEC §4: prise en charge → en attente de complément, with what is
+    missing. A demande nobody took is taken first, on the timeline (who, when)."""
     _require_agent(actor, demande)
-    if demande.status not in (DemandeStatus.TRANSMISE, DemandeStatus.PRISE_EN_CHARGE):
-        raise DomainError("Un complément ne peut être demandé que sur une demande prise en charge.")
+    demande.check_move(DemandeStatus.ATTENTE_COMPLEMENT)
     body = _caisse_text(body, "body", health_confirmed)
-    demande.status = DemandeStatus.ATTENTE_COMPLEMENT
-    demande.assigned_to_id = demande.assigned_to_id or actor.id
-    demande.taken_at = demande.taken_at or now()
-    msg = DemandeMessage(demande_id=demande.id, author_id=actor.id, from_caisse=True, body=body,
-                         health_confirmed=health_confirmed, created_at=now())
-    db.session.add(msg)
+    msg = _message(demande, actor, body, from_caisse=True, health_confirmed=health_confirmed)
+    demande.ask_complement(actor.id, now(), message_id=msg.id)
     db.session.flush()
-    _event(demande, actor, "complement_requested", message_id=msg.id)
     _notify_author(demande, "un complément vous est demandé")
 
 
 def partner_reply(actor: Account, demande: Demande, body: str, *, health_confirmed: bool = False,
                   prepared_files=()) -> DemandeMessage:
-    """A technicien of the structure writes in the thread (and adds files within
-    the 5-file limit); a complement received puts the demande back to « prise en charge »."""
+    """SPEC §4: a technicien of the structure writes in the thread (and adds
+    files within the 5-file limit); a complement received puts the demande
+    back to « prise en charge »."""
     _require_technicien(actor)
     if not can_view_demande(actor, demande):
         raise NotAllowed("Demande introuvable.")
-    _require_open(demande)
+    demande.check_open()
     body = (body or "").strip()
     if not body and not prepared_files:
         raise DomainError("Écrivez un message ou joignez un document.", "body")
@@ -465,14 +453,11 @@ def partner_reply(actor: Account, demande: Demande, body: str, *, health_confirm
         raise DomainError("4000 caractères au plus.", "body")
     check_texts({"body": body})
     check_health({"body": body}, health_confirmed)
-    msg = DemandeMessage(demande_id=demande.id, author_id=actor.id, from_caisse=False, body=body,
-                         health_confirmed=health_confirmed, created_at=now())
-    db.session.add(msg)
-    db.session.flush()
+    msg = _message(demande, actor, body, from_caisse=False, health_confirmed=health_confirmed)
     _store_all(prepared_files, actor, demande, message=msg)
-    if demande.status == DemandeStatus.ATTENTE_COMPLEMENT:
-        demande.status = DemandeStatus.PRISE_EN_CHARGE
-        _event(demande, actor, "complement_received", message_id=msg.id, files=len(prepared_files))
+    if demande.awaits_complement:
+        demande.receive_complement(actor.id, now(), message_id=msg.id, files=len(prepared_files))
+        db.session.flush()
     else:
         _event(demande, actor, "message_partner", message_id=msg.id, files=len(prepared_files))
     return msg
@@ -482,7 +467,7 @@ def attach_documents(actor: Account, demande: Demande, prepared_files, *, messag
     """SPEC §4: for a structure habilitée, the agent attaches the document to the
     demande and the partner downloads it in the portal."""
     _require_agent(actor, demande)
-    _require_open(demande)
+    demande.check_open()
     if not demande.partenaire.habilite_documents:
         raise DomainError("Cette structure n'est pas habilitée à recevoir les documents : envoyez-le à l'adresse "
                           "connue de l'assuré et indiquez-le.", "files")
@@ -498,32 +483,31 @@ def mark_sent_by_post(actor: Account, demande: Demande) -> None:
     """SPEC §4: for other structures the document goes by post to the insured
     person's known address; the demande records it."""
     _require_agent(actor, demande)
-    _require_open(demande)
+    demande.check_open()
     demande.sent_by_post_at = now()
     _event(demande, actor, "document_by_post")
     _notify_author(demande, "document envoyé à l'adresse connue de l'assuré")
 
 
 def outcomes_for(demande: Demande) -> tuple[Outcome, ...]:
+    """SPEC §4: the closing outcomes of this kind of demande (signalements add the follow-up ones)."""
     return SIGNALEMENT_OUTCOMES if demande.service == Service.SIGNALEMENT.value else GENERAL_OUTCOMES
 
 
 def close(actor: Account, demande: Demande, outcome: str) -> None:
-    """→ clôturée with an outcome (SPEC §4); signalements take the follow-up
-    outcomes (Mission accompagnement santé, parcours…)."""
+    """SPEC §4: → clôturée with an outcome; signalements take the follow-up
+    outcomes (Mission accompagnement santé, parcours…). A demande nobody took
+    is taken first, on the timeline (who, when)."""
     _require_agent(actor, demande)
-    _require_open(demande)
+    demande.check_move(DemandeStatus.CLOTUREE)
     try:
         value = Outcome(outcome)
     except ValueError:
         raise DomainError("Choisissez l'issue de la demande.", "outcome") from None
     if value not in outcomes_for(demande):
         raise DomainError("Cette issue ne s'applique pas à ce type de demande.", "outcome")
-    demande.status = DemandeStatus.CLOTUREE
-    demande.outcome = value
-    demande.closed_at = now()
-    demande.assigned_to_id = demande.assigned_to_id or actor.id
-    _event(demande, actor, "closed", outcome=value.value)
+    demande.close(actor.id, value, now())
+    db.session.flush()
     _notify_author(demande, "demande clôturée")
 
 
@@ -623,7 +607,7 @@ def queue_query(user: Account, filters: Filters):
 def queue_counts(user: Account, filters: Filters) -> dict[DemandeStatus, int]:
     """How many of the caisse's demandes per status under the other filters
     (the counts shown above the queue), each capped at COUNT_CAP + 1 so a large
-    caisse pays for at most that many index entries per status."""
+    caisse pays for at most that many index entries per status (SPEC §4 Caisse queue)."""
     from sqlalchemy import literal, literal_column, union_all
 
     parts = []
@@ -642,7 +626,8 @@ def name_matches(raw: str):
     with 1 or 2 characters, a word of the name starts with it ("du" finds
     Dupont and Le Duc, not Mendu). Both forms are answered by the trigram
     index on PostgreSQL: pg_trgm pads word beginnings, so even a two-letter
-    word start is selective, where '%du%' would read the whole index."""
+    word start is selective, where '%du%' would read the whole index
+    (SPEC §4 History: search by the person's name)."""
     term = _like(fold_name(raw))
     if len(term) >= 3:
         return Demande.nom_search.like(f"%{term}%", escape="\\")
@@ -662,7 +647,7 @@ COUNT_CAP = 1000
 
 def capped_count(query) -> int:
     """The number of rows of a select, up to COUNT_CAP + 1 (selecting a
-    constant lets PostgreSQL answer from the index alone where it can)."""
+    constant lets PostgreSQL answer from the index alone where it can) (SPEC §4 History, pagination)."""
     from sqlalchemy import literal_column
 
     limited = query.with_only_columns(literal_column("1")).order_by(None).limit(COUNT_CAP + 1).subquery()
@@ -670,27 +655,17 @@ def capped_count(query) -> int:
 
 
 def page_count(total: int, per_page: int) -> int:
+    """SPEC §4 History, pagination: pages for ``total`` rows, at most COUNT_CAP rows deep."""
     return max(1, min(-(-total // per_page), COUNT_CAP // per_page))
 
 
 def paginate(query, page: int, per_page: int = 20):
-    """(rows, total, pages) for a select; the total is capped (see COUNT_CAP)."""
+    """(rows, total, pages) for a select; the total is capped (see COUNT_CAP) (SPEC §4 pagination)."""
     total = capped_count(query)
     pages = page_count(total, per_page)
     page = min(max(1, page), pages)
     rows = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
     return rows, total, pages
-
-
-def sla_state(demande: Demande) -> str | None:
-    """'overdue', 'soon' (< 12 h left) or 'ok' for an open signalement; None otherwise."""
-    if demande.due_at is None or not demande.is_open:
-        return None
-    left = demande.due_at - now()
-    if left.total_seconds() <= 0:
-        return "overdue"
-    return "soon" if left <= timedelta(hours=12) else "ok"
-
 
 
 # ---------------------------------------------------------------- the partner's history page

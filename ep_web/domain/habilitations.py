@@ -2,7 +2,6 @@
 profile, status and dates — shown to the partner's gestionnaires and to its
 caisses, exportable as CSV and XLSX."""
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 
@@ -29,7 +28,7 @@ HEADERS = ["Identifiant", "Profil", "Civilité", "Nom", "Prénom", "Fonction", "
 
 def habilitation_rows(partenaire_id: int) -> list[HabilitationRow]:
     """Every non-deleted account of the partner: gestionnaires first, then
-    techniciens; active before pending before inactive; by name."""
+    techniciens; active before pending before inactive; by name (SPEC §3 [4.2])."""
     accounts = db.session.scalars(
         select(Account).where(Account.partenaire_id == partenaire_id, Account.status != AccountStatus.DELETED)
     ).all()
@@ -43,13 +42,3 @@ def habilitation_rows(partenaire_id: int) -> list[HabilitationRow]:
         rows.append(HabilitationRow(a, manager.full_name if manager else ""))
     return rows
 
-
-def cell(value) -> str:
-    """Text for a cell, dates in Paris time."""
-    from ep_web.clock import to_paris
-
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return to_paris(value).strftime("%d/%m/%Y %H:%M")
-    return str(value)

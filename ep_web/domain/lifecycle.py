@@ -1,5 +1,8 @@
-"""The scheduled lifecycle (SPEC §3, §4, §7): rules that apply by themselves
-when a date passes. The periodic jobs of ``workers/`` call these functions.
+"""The lifecycle rules that change many rows at once (SPEC §3, §4, §7): those
+that apply by themselves when a date passes, called by the periodic jobs of
+``workers/``, and the account inactivation and end-of-convention rules, which
+the interactive acts (accounts.inactivate, conventions.terminate) call too, so
+that a rule has one implementation and the same effects whoever triggers it.
 
 Every rule here is *set-based* and *idempotent*:
 
@@ -19,24 +22,28 @@ exist together or not at all.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import Date, String, and_, case, cast, delete, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy import String, and_, cast, delete, exists, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ep_web.clock import now, to_paris, today
+from ep_web.domain import audit
 from ep_web.domain.access import in_force_filter
+from ep_web.domain.calendar import one_year_after
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
-from ep_web.mail import PENDING_KEY
+from ep_web.mail import PENDING_KEY, render_email, write_emails
 from ep_web.models import (
+    LIVE_STATES,
     OPEN_STATUSES,
     SEAT_STATUSES,
+    SLA_SOON,
     Account,
     AccountStatus,
     AccountToken,
     Attachment,
-    AuditEvent,
     Caisse,
     Convention,
     ConventionState,
@@ -55,6 +62,7 @@ from ep_web.models import (
     RequestStatus,
     ReviewItem,
     Service,
+    past_due,
 )
 
 # SPEC §3: "after a warning e-mail a week before".
@@ -70,7 +78,7 @@ PASSWORD_REMINDER_BEFORE = timedelta(days=14)
 REVIEW_REMINDER_BEFORE = timedelta(days=7)
 REVIEW_REMINDER_EVERY = timedelta(days=7)
 # Signalements (SPEC §4, 48 h): agents are alerted when less than this is left.
-SIGNALEMENT_ALERT_BEFORE = timedelta(hours=12)
+SIGNALEMENT_ALERT_BEFORE = SLA_SOON  # when the queue's clock turns « soon »
 # The job journal keeps this much history.
 JOURNAL_KEEP = timedelta(days=90)
 # IN (…) lists are cut to stay far below SQLite's bound-parameter limit.
@@ -113,34 +121,13 @@ COUNT_LABELS = {
 }
 
 REASON_IDLE = "Inactivation automatique : aucune connexion depuis 3 mois"
+# SPEC §3 [2.2.3]: the caisse inactivates a leaving gestionnaire on the agreed date.
 REASON_LEAVING = "Départ du gestionnaire à la date convenue"
 REASON_END = "Fin de convention"
 END_REASON = "Arrivée à échéance (dénoncée ou non reconduite)"
 
 
 # ---------------------------------------------------------------- SQL helpers
-
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def _random_nonce():
-    """A fresh 32-hex-character session nonce per row, computed by the database:
-    the sessions of an account changed in bulk end at their next request."""
-    if _dialect() == "postgresql":
-        return func.md5(cast(func.random(), String) + cast(func.clock_timestamp(), String) + cast(Account.id, String))
-    return func.lower(func.hex(func.randomblob(16)))
-
-
-def _plus_one_year(column):
-    """ends_on + 1 year, 29 February → 28 February (as conventions._one_year_after)."""
-    if _dialect() == "postgresql":
-        return cast(column.op("+")(text("interval '1 year'")), Date)
-    return case(
-        (func.strftime("%m-%d", column) == "02-29", func.date(column, "-1 day", "+1 year")),
-        else_=func.date(column, "+1 year"),
-    )
-
 
 def _chunks(seq, size=CHUNK):
     seq = list(seq)
@@ -156,93 +143,76 @@ def _not_suspended():
     )
 
 
-def _audit_rows(rows, action: str, **details) -> int:
-    """Bulk audit events (SPEC §7) written by the system (no actor)."""
-    if not rows:
-        return 0
-    at = now()
-    db.session.execute(
-        insert(AuditEvent),
-        [
-            {
-                "at": at,
-                "action": action,
-                "actor_id": None,
-                "actor_login": "",
-                "target_type": target_type,
-                "target_id": target_id,
-                "caisse_id": caisse_id,
-                "partenaire_id": partenaire_id,
-                "ip": "",
-                "details": {**details, **extra, "automatic": True},
-            }
-            for target_type, target_id, caisse_id, partenaire_id, extra in rows
-        ],
+# ---------------------------------------------------------------- inactivation (interactive and nightly)
+
+def session_nonce_sql():
+    """A fresh 32-hex-character session nonce per row, drawn by the database
+    from a strong random source: the sessions of every account an UPDATE
+    changes end at their next request (see ep_web._load_user) (SPEC §3 sessions)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.replace(cast(func.gen_random_uuid(), String), "-", "")
+    return func.lower(func.hex(func.randomblob(16)))
+
+
+def reattach_techniciens(gestionnaire_ids) -> int:
+    """SPEC §3 [2.2.3]: the techniciens of gestionnaires who left stay active and
+    are attached to a remaining active gestionnaire of the partner (the oldest
+    account), or to none if none is left. Set-based: one UPDATE per CHUNK of
+    gestionnaires. Returns how many techniciens were reattached."""
+    successor = aliased(Account)
+    first_active = (
+        select(func.min(successor.id))
+        .where(successor.partenaire_id == Account.partenaire_id, successor.profile == Profile.GESTIONNAIRE,
+               successor.status == AccountStatus.ACTIVE)
+        .scalar_subquery()
     )
-    return len(rows)
+    moved = 0
+    for chunk in _chunks(gestionnaire_ids):
+        moved += db.session.execute(
+            update(Account)
+            .where(Account.profile == Profile.TECHNICIEN, Account.manager_id.in_(chunk))
+            .values(manager_id=first_active)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+    return moved
 
 
-def _email(to: str, template: str, subject: str, **context) -> dict:
-    """One outbox row, rendered from the paired templates like ep_web.mail.queue_email
-    (straight from the Jinja environment: e-mail templates need no request
-    context, and a catch-up run may render tens of thousands)."""
-    env = current_app.jinja_env
-    context.setdefault("base_url", current_app.config["BASE_URL"].rstrip("/"))
-    context.setdefault("subject", subject)
-    return {
-        "to": to,
-        "subject": subject,
-        "body_text": env.get_template(f"email/{template}.txt").render(context),
-        "body_html": env.get_template(f"email/{template}.html").render(context),
-        "template": template,
-        "status": EmailStatus.PENDING,
-        "attempts": 0,
-        "last_error": "",
-        "created_at": now(),
-    }
+class Inactivation(NamedTuple):
+    accounts: list  # rows (id, partenaire_id, caisse_id, profile) of the accounts inactivated
+    techniciens_reattached: int
 
 
-def _write_emails(rows) -> int:
-    """Insert outbox rows (an iterable, rendered lazily) in the current
-    transaction, CHUNK at a time so that memory stays flat however many there
-    are. They are sent once the job has committed (see workers.journal)."""
-    written, batch = 0, []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= CHUNK:
-            db.session.execute(insert(OutboxEmail), batch)
-            written, batch = written + len(batch), []
-    if batch:
-        db.session.execute(insert(OutboxEmail), batch)
-        written += len(batch)
-    return written
+def inactivate_where(*where, actor: Account | None, reason: str) -> Inactivation:
+    """SPEC §3: inactivate at once every account holding a seat that matches
+    ``where``, in one UPDATE … RETURNING: status, date, reason, no pending
+    schedule, sessions ended (the session nonce rotates); the quota seat is
+    freed by the status itself; the techniciens of a gestionnaire who goes are
+    attached to a remaining one; each account gets its audit event (SPEC §7).
 
-
-def _inactivate_where(*where, reason: str):
-    """Inactivate every account matching ``where`` in one UPDATE; returns
-    (id, partenaire_id, caisse_id, profile) of the accounts changed. Same effects
-    as accounts.inactivate: status, date, reason, no pending schedule, sessions
-    ended (nonce rotated); the quota seat is freed by the status itself."""
-    stmt = (
+    The one implementation behind the interactive inactivation
+    (:func:`inactivate`) and the nightly rules (ep_web.domain.lifecycle), so
+    both have the same effects. Flushes pending changes first (ORM-enabled
+    UPDATE) and refreshes the accounts already loaded in the session."""
+    reason = (reason or "").strip()[:1000]
+    changed = db.session.execute(
         update(Account)
-        .where(*where)
+        .where(Account.status.in_(SEAT_STATUSES), *where)
         .values(
             status=AccountStatus.INACTIVE,
             inactivated_at=now(),
             inactivation_reason=reason,
             scheduled_inactivation_on=None,
-            session_nonce=_random_nonce(),
+            session_nonce=session_nonce_sql(),
         )
         .returning(Account.id, Account.partenaire_id, Account.caisse_id, Account.profile)
-        .execution_options(synchronize_session=False)
-    )
-    changed = db.session.execute(stmt).all()
-    _audit_rows(
-        [("account", r.id, r.caisse_id, r.partenaire_id, {}) for r in changed],
-        "account_inactivated",
-        reason=reason,
-    )
-    return changed
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    reattached = reattach_techniciens([r.id for r in changed if r.profile == Profile.GESTIONNAIRE])
+    audit.record_many("account_inactivated", [("account", r.id, r.caisse_id, r.partenaire_id, {}) for r in changed],
+                      actor=actor, reason=reason)
+    return Inactivation(changed, reattached)
+
+
 
 
 # ---------------------------------------------------------------- idle techniciens
@@ -323,11 +293,11 @@ def warn_idle_techniciens() -> dict:
                 select(Account.email, Account.prenom, Account.nom, Account.login, Account.status)
                 .where(Account.id.in_(chunk))
             ).all():
-                yield _email(a.email, "idle_warning", "Votre compte Espace Partenaires va être inactivé",
+                yield render_email(a.email, "idle_warning", "Votre compte Espace Partenaires va être inactivé",
                              account=a, pending=a.status == AccountStatus.PENDING, on=on,
                              months=round(days / 30.4))
 
-    return {"warned": len(rows), "emails": _write_emails(emails())}
+    return {"warned": len(rows), "emails": write_emails(emails())}
 
 
 def inactivate_idle_techniciens() -> dict:
@@ -336,14 +306,15 @@ def inactivate_idle_techniciens() -> dict:
     warned is warned first: catching up after an outage never skips the week)."""
     t = now()
     cutoff = t - timedelta(days=current_app.config["IDLE_INACTIVATION_DAYS"])
-    changed = _inactivate_where(
+    done = inactivate_where(
         _idle_rule_applies(today()),
         _idle_since(cutoff),
         _warned_since_last_activity(),
         Account.idle_warning_sent_at <= t - IDLE_WARNING_NOTICE + RUN_JITTER,
+        actor=None,
         reason=REASON_IDLE,
     )
-    return {"inactivated": len(changed)}
+    return {"inactivated": len(done.accounts)}
 
 
 # ---------------------------------------------------------------- deletion
@@ -370,7 +341,7 @@ def delete_inactive_accounts() -> dict:
             idle_warning_sent_at=None,
             password_reminder_sent_at=None,
             news_digest=False,
-            session_nonce=_random_nonce(),
+            session_nonce=session_nonce_sql(),
         )
         .returning(Account.id, Account.partenaire_id, Account.caisse_id)
         .execution_options(synchronize_session=False)
@@ -386,48 +357,24 @@ def delete_inactive_accounts() -> dict:
             .values(payload={})
             .execution_options(synchronize_session=False)
         )
-    _audit_rows([("account", r.id, r.caisse_id, r.partenaire_id, {}) for r in ids], "account_deleted",
-                reason="Compte inactif depuis 6 mois : données personnelles effacées")
+    audit.record_many("account_deleted", [("account", r.id, r.caisse_id, r.partenaire_id, {}) for r in ids],
+                      reason="Compte inactif depuis 6 mois : données personnelles effacées")
     return {"deleted": len(ids)}
 
 
 # ---------------------------------------------------------------- gestionnaires leaving
 
-def reattach_orphan_techniciens() -> int:
-    """SPEC §3 [2.2.3]: techniciens whose gestionnaire is gone stay active and are
-    attached to a remaining active gestionnaire of the partner (the oldest
-    account, as accounts._reattach_techniciens), or to none if none is left."""
-    manager = aliased(Account)
-    successor = aliased(Account)
-    gone = select(manager.id).where(
-        manager.profile == Profile.GESTIONNAIRE,
-        manager.status.in_((AccountStatus.INACTIVE, AccountStatus.DELETED)),
-    )
-    first_active = (
-        select(func.min(successor.id))
-        .where(successor.partenaire_id == Account.partenaire_id, successor.profile == Profile.GESTIONNAIRE,
-               successor.status == AccountStatus.ACTIVE)
-        .scalar_subquery()
-    )
-    return db.session.execute(
-        update(Account)
-        .where(Account.profile == Profile.TECHNICIEN, Account.manager_id.in_(gone))
-        .values(manager_id=first_active)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-
-
 def apply_gestionnaire_inactivations() -> dict:
     """SPEC §3 [2.2.3]: the caisse inactivates a leaving gestionnaire on the agreed
     date (scheduled by accounts.schedule_gestionnaire_inactivation); the
     techniciens it managed are attached to a remaining gestionnaire."""
-    changed = _inactivate_where(
+    done = inactivate_where(
         Account.scheduled_inactivation_on.is_not(None),
         Account.scheduled_inactivation_on <= today(),
-        Account.status.in_(SEAT_STATUSES),
+        actor=None,
         reason=REASON_LEAVING,
     )
-    return {"inactivated": len(changed), "techniciens_reattached": reattach_orphan_techniciens()}
+    return {"inactivated": len(done.accounts), "techniciens_reattached": done.techniciens_reattached}
 
 
 # ---------------------------------------------------------------- conventions
@@ -452,7 +399,7 @@ def renew_and_end_conventions() -> dict:
             update(Convention)
             .where(Convention.state == ConventionState.ACTIVE, Convention.tacit_renewal.is_(True),
                    Convention.ends_on < on)
-            .values(ends_on=_plus_one_year(Convention.ends_on))
+            .values(ends_on=one_year_after(Convention.ends_on))
             .returning(Convention.id, Convention.ends_on, Convention.caisse_id, Convention.partenaire_id)
             .execution_options(synchronize_session=False)
         ).all()
@@ -460,45 +407,54 @@ def renew_and_end_conventions() -> dict:
             break
         for r in rows:
             renewed[r.id] = r
-    _audit_rows(
+    audit.record_many(
+        "convention_changed",
         [("convention", r.id, r.caisse_id, r.partenaire_id, {"ends_on": r.ends_on.isoformat()})
          for r in renewed.values()],
-        "convention_changed", change="tacit_renewal",
+        change="tacit_renewal",
     )
 
     ended = db.session.execute(
         update(Convention)
-        .where(Convention.state.in_((ConventionState.ACTIVE, ConventionState.DENONCEE)), Convention.ends_on < on)
+        .where(Convention.state.in_(LIVE_STATES), Convention.ends_on < on)
         .values(state=ConventionState.TERMINEE, ended_at=now(), end_reason=END_REASON)
         .returning(Convention.id, Convention.caisse_id, Convention.partenaire_id)
         .execution_options(synchronize_session=False)
     ).all()
-    _audit_rows([("convention", r.id, r.caisse_id, r.partenaire_id, {}) for r in ended],
-                "convention_changed", change=ConventionState.TERMINEE.value, reason=END_REASON)
+    audit.record_many("convention_changed", [("convention", r.id, r.caisse_id, r.partenaire_id, {}) for r in ended],
+                      change=ConventionState.TERMINEE.value, reason=END_REASON)
 
     inactivated = apply_end_of_conventions(on)
     return {"renewed": len(renewed), "ended": len(ended), "accounts_inactivated": inactivated}
 
 
-def apply_end_of_conventions(on: date | None = None) -> int:
-    """SPEC §3 end of convention, for every partner at once: the accounts of a
-    partner whose conventions have ended and which has none in force any more
-    are inactivated. (A partner that never had a convention has no account.)"""
+def apply_end_of_conventions(on: date | None = None, *, partenaire_id: int | None = None,
+                            actor: Account | None = None) -> int:
+    """SPEC §3 end of convention, for every partner at once (the nightly run) or
+    for one (a caisse ends a convention: conventions.terminate): the accounts of
+    a partner whose conventions have ended and which has none in force any more
+    are inactivated; one that keeps another convention only loses access to the
+    ended caisse, which is derived from the conventions in force (nothing to
+    write). A partner that never had a convention has no account."""
     on = on or today()
     any_ended = exists().where(
         Convention.partenaire_id == Account.partenaire_id,
         Convention.state.in_((ConventionState.TERMINEE, ConventionState.RESILIEE)),
     )
     in_force = exists().where(Convention.partenaire_id == Account.partenaire_id, *in_force_filter(on))
-    changed = _inactivate_where(
-        Account.partenaire_id.is_not(None),
+    if partenaire_id is None:
+        partner = Account.partenaire_id.is_not(None)
+    else:
+        partner = Account.partenaire_id == partenaire_id
+    done = inactivate_where(
+        partner,
         Account.profile.in_((Profile.TECHNICIEN, Profile.GESTIONNAIRE)),
-        Account.status.in_(SEAT_STATUSES),
         any_ended,
         ~in_force,
+        actor=actor,
         reason=REASON_END,
     )
-    return len(changed)
+    return len(done.accounts)
 
 
 # ---------------------------------------------------------------- reminders
@@ -533,10 +489,10 @@ def remind_password_expiry() -> dict:
                 select(Account.email, Account.prenom, Account.nom, Account.login, Account.password_changed_at)
                 .where(Account.id.in_(chunk))
             ).all():
-                yield _email(a.email, "password_expiry", "Votre mot de passe expire bientôt",
+                yield render_email(a.email, "password_expiry", "Votre mot de passe expire bientôt",
                              account=a, expires_on=to_paris(a.password_changed_at + max_age).date())
 
-    return {"reminded": len(rows), "emails": _write_emails(emails())}
+    return {"reminded": len(rows), "emails": write_emails(emails())}
 
 
 def remind_habilitation_reviews() -> dict:
@@ -545,7 +501,7 @@ def remind_habilitation_reviews() -> dict:
     once the deadline has passed the caisse's referent mailbox is told too."""
     t = now()
     on = today()
-    reviews = db.session.execute(
+    ids = db.session.execute(
         update(HabilitationReview)
         .where(
             HabilitationReview.completed_at.is_(None),
@@ -554,18 +510,19 @@ def remind_habilitation_reviews() -> dict:
                 HabilitationReview.reminded_at <= t - REVIEW_REMINDER_EVERY + RUN_JITTER),
         )
         .values(reminded_at=t)
-        .returning(HabilitationReview.id, HabilitationReview.partenaire_id, HabilitationReview.caisse_id,
-                   HabilitationReview.deadline)
+        .returning(HabilitationReview.id)
         .execution_options(synchronize_session=False)
-    ).all()
+    ).scalars().all()
+    # Bounded: the reviews due for a reminder today.
+    reviews = db.session.scalars(select(HabilitationReview).where(HabilitationReview.id.in_(ids))
+                                 .order_by(HabilitationReview.id)).all()
     emails = []
-    for review in reviews:  # bounded: the reviews due for a reminder today
+    for review in reviews:
         left = db.session.scalar(
             select(func.count(ReviewItem.id)).where(ReviewItem.review_id == review.id, ReviewItem.decision.is_(None))
         )
-        caisse = db.session.get(Caisse, review.caisse_id)
-        partenaire = db.session.get(Partenaire, review.partenaire_id)
-        overdue = review.deadline < on
+        caisse, partenaire = review.caisse, review.partenaire
+        overdue = review.is_overdue_on(on)
         subject = ("Revue des habilitations en retard" if overdue
                    else "Rappel : revue des habilitations à terminer")
         for g in db.session.scalars(
@@ -573,14 +530,14 @@ def remind_habilitation_reviews() -> dict:
                                   Account.profile == Profile.GESTIONNAIRE,
                                   Account.status == AccountStatus.ACTIVE).order_by(Account.id)
         ):
-            emails.append(_email(g.email, "review_reminder", subject, recipient=g, caisse=caisse,
+            emails.append(render_email(g.email, "review_reminder", subject, recipient=g, caisse=caisse,
                                  partenaire=partenaire, deadline=review.deadline, left=left, overdue=overdue,
                                  for_caisse=False))
         if overdue and caisse.referent_email:
-            emails.append(_email(caisse.referent_email, "review_reminder", subject, recipient=None, caisse=caisse,
+            emails.append(render_email(caisse.referent_email, "review_reminder", subject, recipient=None, caisse=caisse,
                                  partenaire=partenaire, deadline=review.deadline, left=left, overdue=True,
                                  for_caisse=True))
-    return {"reminded": len(reviews), "emails": _write_emails(emails)}
+    return {"reminded": len(reviews), "emails": write_emails(emails)}
 
 
 # ---------------------------------------------------------------- demandes
@@ -605,7 +562,7 @@ def alert_signalements() -> dict:
     by_caisse: dict[int, list] = {}
     for d in sorted(due, key=lambda d: (not d.urgent, d.due_at)):
         by_caisse.setdefault(d.caisse_id, []).append(
-            {"id": d.id, "reference": d.reference, "due_at": to_paris(d.due_at), "overdue": d.due_at <= t,
+            {"id": d.id, "reference": d.reference, "due_at": to_paris(d.due_at), "overdue": past_due(d.due_at, t),
              "urgent": d.urgent})
     emails = []
     for caisse_id, items in by_caisse.items():  # bounded: caisses with a signalement due
@@ -619,9 +576,9 @@ def alert_signalements() -> dict:
         subject = (f"Signalements : délai de 48 heures bientôt atteint ou dépassé ({len(items)})")
         for to, agent in recipients:
             if to:
-                emails.append(_email(to, "signalement_alert", subject, recipient=agent, caisse=caisse,
+                emails.append(render_email(to, "signalement_alert", subject, recipient=agent, caisse=caisse,
                                      items=items))
-    return {"alerted": len(due), "emails": _write_emails(emails)}
+    return {"alerted": len(due), "emails": write_emails(emails)}
 
 
 def purge_closed_demandes() -> dict:
@@ -652,7 +609,8 @@ def purge_closed_demandes() -> dict:
 
 
 def prune_journal() -> int:
-    """The job journal keeps JOURNAL_KEEP of history (finished runs only)."""
+    """The job journal keeps JOURNAL_KEEP of history (finished runs only)
+    (README « Background jobs »; no SPEC rule)."""
     return db.session.execute(
         delete(JobRun).where(JobRun.started_at < now() - JOURNAL_KEEP, JobRun.status != "running")
         .execution_options(synchronize_session=False)
@@ -665,7 +623,7 @@ def resend_failed_email(actor: Account, email: OutboxEmail) -> None:
     """The outbox sends each e-mail at most once: after the last try, or when a
     worker stopped in the middle of sending (it may or may not have reached the
     recipient), the e-mail is marked failed. Only a person — admin_national,
-    who sees the failed e-mails on the jobs page — decides to send it again."""
+    who sees the failed e-mails on the jobs page — decides to send it again (SPEC §3, §8 e-mails)."""
     if actor.profile != Profile.ADMIN_NATIONAL:
         raise NotAllowed("Action réservée à l'administration nationale.")
     if email.status != EmailStatus.FAILED:
@@ -677,6 +635,4 @@ def resend_failed_email(actor: Account, email: OutboxEmail) -> None:
     email.last_error = ""
     db.session.flush()
     db.session.info.setdefault(PENDING_KEY, []).append(email.id)
-    from ep_web.domain import audit
-
     audit.record("email_resent", actor, target=email, email_id=email.id, template=email.template)

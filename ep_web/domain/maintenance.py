@@ -64,7 +64,7 @@ def state(at: datetime | None = None) -> MaintenanceState:
 
 
 def retry_after_seconds(window: MaintenanceWindow, at: datetime | None = None) -> int:
-    """Seconds until the window ends (the 503's Retry-After), at least 1."""
+    """Seconds until the window ends (the 503's Retry-After), at least 1 (SPEC §5)."""
     at = at or now()
     remaining = (window.ends_at - at).total_seconds()
     return max(1, int(remaining + 0.999))
@@ -102,45 +102,37 @@ def schedule(actor: Account, starts_at: datetime, ends_at: datetime, message: st
 
 
 def cancel(actor: Account, window: MaintenanceWindow) -> None:
-    """Cancel a window that has not started yet (its banner disappears)."""
+    """SPEC §5: cancel a window that has not started yet (its banner disappears)."""
     _require_national(actor)
     current = now()
-    if window.cancelled_at is not None:
-        raise DomainError("Cette maintenance est déjà annulée.")
-    if window.ends_at <= current:
-        raise DomainError("Cette maintenance est terminée.")
-    if window.starts_at <= current:
-        raise DomainError("Cette maintenance a commencé : terminez-la plutôt.")
+    refusal = {"annulee": "Cette maintenance est déjà annulée.", "terminee": "Cette maintenance est terminée.",
+               "en_cours": "Cette maintenance a commencé : terminez-la plutôt."}.get(window.state_at(current))
+    if refusal:
+        raise DomainError(refusal)
     window.cancelled_at = current
     db.session.flush()
 
 
 def end_now(actor: Account, window: MaintenanceWindow) -> None:
-    """End a running window early: the portal reopens at the next request."""
+    """SPEC §5: end a running window early: the portal reopens at the next request."""
     _require_national(actor)
     current = now()
-    if window.cancelled_at is not None or window.ends_at <= current:
+    state = window.state_at(current)
+    if state in ("annulee", "terminee"):
         raise DomainError("Cette maintenance est déjà terminée.")
-    if window.starts_at > current:
+    if state == "programmee":
         raise DomainError("Cette maintenance n'a pas commencé : annulez-la plutôt.")
     window.ends_at = current
     db.session.flush()
 
 
 def windows_for_admin(limit: int = 30) -> list[MaintenanceWindow]:
-    """The latest windows, newest first, for the national admin page."""
+    """The latest windows, newest first, for the national admin page (SPEC §5)."""
     return list(db.session.scalars(
         select(MaintenanceWindow).order_by(MaintenanceWindow.starts_at.desc(), MaintenanceWindow.id.desc()).limit(limit)
     ))
 
 
 def window_status(window: MaintenanceWindow, at: datetime | None = None) -> str:
-    """'annulee', 'terminee', 'en_cours' or 'programmee'."""
-    at = at or now()
-    if window.cancelled_at is not None:
-        return "annulee"
-    if window.ends_at <= at:
-        return "terminee"
-    if window.starts_at <= at:
-        return "en_cours"
-    return "programmee"
+    """SPEC §5: 'annulee', 'terminee', 'en_cours' or 'programmee' (MaintenanceWindow.state_at)."""
+    return window.state_at(at or now())

@@ -57,7 +57,7 @@ def render_markdown(text: str) -> str:
     tags, ``http``/``https``/``mailto`` links (``javascript:`` and ``data:``
     dropped) and adds ``rel="noopener noreferrer"`` to every link. Headings are
     shifted so the highest is an <h2>: the news title is the page's only <h1>. Images
-    become their text alternative."""
+    become their text alternative (SPEC §6, §8)."""
     tokens = _md.parse(text or "")
     levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
     shift = 2 - min(levels) if levels else 0
@@ -138,7 +138,7 @@ def update_news(actor: Account, news: News, *, title: str, body: str, publish_at
 
 
 def delete_news(actor: Account, news: News) -> None:
-    """The referent withdraws a news item (its read marks go with it)."""
+    """The referent withdraws a news item (its read marks go with it) (SPEC §6)."""
     _require_admin_of(actor, news.caisse_id)
     db.session.execute(NewsRead.__table__.delete().where(NewsRead.news_id == news.id))
     db.session.delete(news)
@@ -146,13 +146,14 @@ def delete_news(actor: Account, news: News) -> None:
 
 
 def caisse_news(caisse_id: int) -> list[News]:
-    """Every news item of the caisse, scheduled ones first, then newest first."""
+    """Every news item of the caisse, scheduled ones first, then newest first (SPEC §6)."""
     return list(db.session.scalars(
         select(News).where(News.caisse_id == caisse_id).order_by(News.publish_at.desc(), News.id.desc())
     ))
 
 
 def read_counts(news_ids: list[int]) -> dict[int, int]:
+    """SPEC §6: how many users read each news item, by id."""
     if not news_ids:
         return {}
     return dict(db.session.execute(
@@ -164,7 +165,7 @@ def read_counts(news_ids: list[int]) -> dict[int, int]:
 # ---------------------------------------------------------------- reading (partner users)
 
 def news_for_partner(account: Account) -> list[tuple[News, bool]]:
-    """The news a partner user may read, newest first, each with its read flag."""
+    """The news a partner user may read, newest first, each with its read flag (SPEC §6)."""
     caisse_ids = readable_caisse_ids(account)
     if not caisse_ids:
         return []
@@ -177,13 +178,9 @@ def news_for_partner(account: Account) -> list[tuple[News, bool]]:
     return [(news, read_id is not None) for news, read_id in rows if targets(news, account.partenaire)]
 
 
-def unread_count(account: Account) -> int:
-    return sum(1 for _, read in news_for_partner(account) if not read)
-
-
 def mark_read(account: Account, news: News) -> bool:
     """Opening a news item marks it read for this user (once). Returns True
-    when it was unread."""
+    when it was unread (SPEC §6)."""
     if not can_read_news(account, news):
         raise NotAllowed("Cette actualité n'est pas destinée à votre structure.")
     exists = db.session.scalar(

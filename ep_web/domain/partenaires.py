@@ -17,7 +17,7 @@ HABILITABLE_TYPES = {PartenaireType.MANDATAIRE, PartenaireType.ASE, PartenaireTy
 
 
 def clean_siret(raw: str | None) -> str | None:
-    """SIRET is optional; when given it must be a valid 14-digit SIRET (Luhn)."""
+    """SIRET is optional; when given it must be a valid 14-digit SIRET (Luhn) (SPEC §2)."""
     raw = (raw or "").strip()
     if not raw:
         return None
@@ -29,6 +29,7 @@ def clean_siret(raw: str | None) -> str | None:
 
 
 def clean_domains(raw: str) -> str:
+    """SPEC §2-3 [2.2.1]: the registered professional e-mail domains, one per line, checked."""
     out = []
     for token in (raw or "").replace(",", "\n").replace(";", "\n").split():
         domain = token.strip().lower().lstrip("@")
@@ -142,6 +143,7 @@ def suspend(actor: Account, partenaire: Partenaire, reason: str) -> None:
 
 
 def unsuspend(actor: Account, partenaire: Partenaire) -> None:
+    """SPEC §3 [4.1]: a caisse in convention with the structure lifts the suspension of its access."""
     _require_admin(actor)
     if not caisse_in_force(actor.caisse_id, partenaire.id):
         raise NotAllowed("Seule une caisse en convention avec la structure peut lever la suspension.")

@@ -26,10 +26,12 @@ RULES_TEXT = (
 
 
 def hash_password(password: str) -> str:
+    """SPEC §3: passwords are stored with argon2id."""
     return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    """SPEC §3: check a password against its argon2id hash, in the same time whether the account exists or not."""
     if not password_hash:
         # Same cost as a real check, so timing does not tell whether the login exists.
         _burn(password)
@@ -112,7 +114,7 @@ def _recently_used(account: Account, password: str) -> bool:
 
 def set_password(account: Account, password: str) -> None:
     """Check the rules, store the argon2id hash, keep the history, and rotate the
-    session nonce so sessions opened elsewhere end at their next request."""
+    session nonce so sessions opened elsewhere end at their next request (SPEC §3)."""
     check_password_rules(password, account)
     account.password_hash = hash_password(password)
     account.password_changed_at = now()

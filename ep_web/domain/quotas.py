@@ -25,12 +25,13 @@ def quota_for(members: int) -> Quota:
 
 
 def limit(partenaire: Partenaire, profile: Profile) -> int:
+    """SPEC §3: the quota of the partner for that profile."""
     q = quota_for(partenaire.members)
     return q.gestionnaires if profile == Profile.GESTIONNAIRE else q.techniciens
 
 
 def seats_used(partenaire_id: int, profile: Profile) -> int:
-    """Active and not-yet-activated accounts count; inactive ones do not."""
+    """Active and not-yet-activated accounts count; inactive ones do not (SPEC §3)."""
     return db.session.scalar(
         select(func.count(Account.id)).where(
             Account.partenaire_id == partenaire_id,
@@ -45,7 +46,8 @@ def lock_partenaire(partenaire_id: int) -> None:
 
     The UPDATE takes the row lock on PostgreSQL (a concurrent request waits, then
     counts again under READ COMMITTED with a fresh snapshot) and the database
-    write lock on SQLite, so the count below is never stale."""
+    write lock on SQLite, so the count below is never stale
+    (SPEC §3: never exceeded, even under concurrent requests)."""
     db.session.execute(
         update(Partenaire).where(Partenaire.id == partenaire_id).values(lock_version=Partenaire.lock_version + 1)
     )

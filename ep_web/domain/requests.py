@@ -167,7 +167,7 @@ def _close(actor: Account, req: GestionnaireRequest, status: RequestStatus, resp
 def accept_request(actor: Account, req: GestionnaireRequest, data: dict | None = None) -> Account | None:
     """The caisse carries the request out: creates the gestionnaire (from the
     partner's data, which the caisse may correct), applies the change, or
-    schedules the inactivation on the wished date. Returns the account concerned."""
+    schedules the inactivation on the wished date. Returns the account concerned (SPEC §3 [2.2.2, 2.2.3])."""
     _require_handler(actor, req)
     partenaire = req.partenaire
     if req.kind == RequestKind.CREATION:
@@ -183,7 +183,7 @@ def accept_request(actor: Account, req: GestionnaireRequest, data: dict | None =
 
 
 def refuse_request(actor: Account, req: GestionnaireRequest, response: str) -> None:
-    """The caisse refuses, saying why (the gestionnaire is told by e-mail)."""
+    """The caisse refuses, saying why (the gestionnaire is told by e-mail) (SPEC §3 [2.2.2])."""
     _require_handler(actor, req)
     if not (response or "").strip():
         raise DomainError("Indiquez au partenaire le motif du refus.", "response")
@@ -191,7 +191,7 @@ def refuse_request(actor: Account, req: GestionnaireRequest, response: str) -> N
 
 
 def pending_for_caisse(caisse_id: int) -> list[GestionnaireRequest]:
-    """The caisse's queue, oldest deadline first."""
+    """The caisse's queue, oldest deadline first (SPEC §3: pending requests show their deadline)."""
     return list(
         db.session.scalars(
             select(GestionnaireRequest)

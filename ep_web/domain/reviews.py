@@ -24,7 +24,7 @@ from ep_web.models import (
 
 
 def open_review(actor: Account, partenaire: Partenaire, deadline: date) -> HabilitationReview:
-    """Open a campaign over every active or pending account of the partner."""
+    """Open a campaign over every active or pending account of the partner (SPEC §3 [4.2])."""
     if actor.profile != Profile.ADMIN_CAISSE or not caisse_in_force(actor.caisse_id, partenaire.id):
         raise NotAllowed("Seule une caisse en convention avec la structure ouvre une revue.")
     if deadline <= today():
@@ -49,6 +49,7 @@ def open_review(actor: Account, partenaire: Partenaire, deadline: date) -> Habil
 
 
 def open_review_for(partenaire_id: int) -> HabilitationReview | None:
+    """SPEC §3 [4.2]: the partner's review campaign in progress, if any."""
     return db.session.scalar(
         select(HabilitationReview)
         .where(HabilitationReview.partenaire_id == partenaire_id, HabilitationReview.completed_at.is_(None))
@@ -59,7 +60,7 @@ def open_review_for(partenaire_id: int) -> HabilitationReview | None:
 
 def answer_item(actor: Account, item: ReviewItem, decision: ReviewDecision, reason: str = "") -> None:
     """A gestionnaire of the partner confirms or inactivates one account. The
-    campaign completes when every account has an answer."""
+    campaign completes when every account has an answer (SPEC §3 [4.2])."""
     review = item.review
     if actor.profile != Profile.GESTIONNAIRE or actor.partenaire_id != review.partenaire_id:
         raise NotAllowed("Seul un gestionnaire de la structure répond à la revue.")

@@ -57,14 +57,17 @@ def _listing(where, status: TicketStatus | None) -> list[Ticket]:
 
 
 def tickets_for_partner(partenaire_id: int, status: TicketStatus | None = None) -> list[Ticket]:
+    """SPEC §5: the structure's tickets (the partner follows their status)."""
     return _listing([Ticket.partenaire_id == partenaire_id], status)
 
 
 def tickets_for_caisse(caisse_id: int, status: TicketStatus | None = None) -> list[Ticket]:
+    """SPEC §5: the tickets addressed to the caisse's referent."""
     return _listing([Ticket.caisse_id == caisse_id], status)
 
 
 def escalated_tickets(status: TicketStatus | None = None) -> list[Ticket]:
+    """SPEC §5: the tickets escalated to national support."""
     return _listing([Ticket.escalated_at.is_not(None)], status)
 
 
@@ -75,6 +78,7 @@ def ticket_caisses(partenaire_id: int) -> list[Caisse]:
 
 
 def page_label(area: str, detail: str = "") -> str:
+    """SPEC §5: the page concerned by a ticket, as shown."""
     label = PORTAL_AREAS.get(area, area)
     detail = (detail or "").strip()
     return f"{label} — {detail}" if detail else label

@@ -13,12 +13,14 @@ from ep_web.models.account import (  # noqa: F401
 )
 from ep_web.models.audit import AuditEvent  # noqa: F401
 from ep_web.models.caisse import Caisse  # noqa: F401
-from ep_web.models.convention import SERVICE_LABELS, Convention, ConventionState, Service  # noqa: F401
+from ep_web.models.convention import LIVE_STATES, SERVICE_LABELS, Convention, ConventionState, Service  # noqa: F401
 from ep_web.models.demande import (  # noqa: F401
     GENERAL_OUTCOMES,
     OPEN_STATUSES,
     OUTCOME_LABELS,
     SIGNALEMENT_OUTCOMES,
+    SLA_SOON,
+    TRANSITIONS,
     Attachment,
     Demande,
     DemandeCounter,
@@ -26,6 +28,7 @@ from ep_web.models.demande import (  # noqa: F401
     DemandeMessage,
     DemandeStatus,
     Outcome,
+    past_due,
 )
 from ep_web.models.monitoring import MonitorIncident, WorkerHeartbeat  # noqa: F401
 from ep_web.models.outbox import EmailStatus, OutboxEmail  # noqa: F401

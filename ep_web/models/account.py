@@ -2,16 +2,13 @@ import enum
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
-
-
-def _enum(cls, length=20):
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class Profile(str, enum.Enum):
@@ -41,6 +38,15 @@ class Profile(str, enum.Enum):
     def is_caisse(self) -> bool:
         return self in (Profile.AGENT, Profile.ADMIN_CAISSE)
 
+    @property
+    def is_admin(self) -> bool:
+        """The caisse's référent or national: those who answer dysfunction tickets (SPEC §5)."""
+        return self in (Profile.ADMIN_CAISSE, Profile.ADMIN_NATIONAL)
+
+    @property
+    def is_national(self) -> bool:
+        return self == Profile.ADMIN_NATIONAL
+
 
 class AccountStatus(str, enum.Enum):
     PENDING = "pending"  # created, activation link not used yet: counts in quotas
@@ -53,6 +59,12 @@ class AccountStatus(str, enum.Enum):
         return {"pending": "En attente d'activation", "active": "Actif", "inactive": "Inactif", "deleted": "Supprimé"}[
             self.value
         ]
+
+    @property
+    def badge(self) -> str:
+        """The DSFR badge class of the status."""
+        return {"pending": "fr-badge--info", "active": "fr-badge--success", "inactive": "fr-badge--error",
+                "deleted": ""}[self.value]
 
 
 SEAT_STATUSES = (AccountStatus.PENDING, AccountStatus.ACTIVE)
@@ -101,7 +113,7 @@ class Account(UserMixin, db.Model):
     scheduled_inactivation_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     idle_warning_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     # News digest e-mail (SPEC §6).
     news_digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     news_digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -133,7 +145,21 @@ class Account(UserMixin, db.Model):
 
     @property
     def holds_seat(self) -> bool:
+        """Active or not yet activated: counts in the quotas (SPEC §3), and can be inactivated."""
         return self.status in SEAT_STATUSES
+
+    @property
+    def is_pending(self) -> bool:
+        """Created, the activation link not used yet."""
+        return self.status == AccountStatus.PENDING
+
+    @property
+    def is_inactive(self) -> bool:
+        return self.status == AccountStatus.INACTIVE
+
+    @property
+    def status_badge(self) -> str:
+        return self.status.badge
 
     def __repr__(self) -> str:
         return f"<Account {self.login} {self.profile.value}>"
@@ -147,7 +173,7 @@ class PasswordHistory(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 class TokenPurpose(str, enum.Enum):
@@ -166,7 +192,7 @@ class AccountToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     account = relationship("Account")
 
@@ -180,7 +206,7 @@ class LoginThrottle(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(120), unique=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
@@ -190,4 +216,4 @@ class CguVersion(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, unique=True)
     body: Mapped[str] = mapped_column(Text)
-    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -3,8 +3,9 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
+from ep_web.models.base import UTCDateTime
 
 
 class AuditEvent(db.Model):
@@ -14,7 +15,7 @@ class AuditEvent(db.Model):
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
     action: Mapped[str] = mapped_column(String(60), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True, index=True)
     # The login, not the name: it survives the erasure of the account's personal data.

@@ -1,11 +1,20 @@
 """Column helpers shared by the models."""
-from datetime import datetime, timezone
+import enum
+from datetime import timezone
 
-from sqlalchemy import DateTime, TypeDecorator
+from sqlalchemy import DateTime, Enum, TypeDecorator
+
+from ep_web.clock import now
+
+# Column defaults read the injected clock (a FrozenClock governs them in tests);
+# the name stays for the model modules that import it.
+utcnow = now
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def _enum(cls: type[enum.Enum], length: int = 20) -> Enum:
+    """A Python enum stored as its values in a VARCHAR (no native database enum:
+    adding a state is then a code change, not a migration of the type)."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class UTCDateTime(TypeDecorator):

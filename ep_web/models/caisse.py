@@ -3,8 +3,9 @@ from datetime import datetime
 from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
+from ep_web.models.base import UTCDateTime
 
 
 class Caisse(db.Model):
@@ -21,7 +22,7 @@ class Caisse(db.Model):
     referent_email: Mapped[str] = mapped_column(String(254))
     autre_canal: Mapped[str] = mapped_column(Text, default="")
     idle_inactivation_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     @property
     def departement_list(self) -> list[str]:

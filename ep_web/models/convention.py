@@ -1,11 +1,12 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class ConventionState(str, enum.Enum):
@@ -17,6 +18,14 @@ class ConventionState(str, enum.Enum):
     @property
     def label(self) -> str:
         return {"active": "Active", "denoncee": "Dénoncée", "terminee": "Terminée", "resiliee": "Résiliée"}[self.value]
+
+    @property
+    def is_live(self) -> bool:
+        """Not ended: active, or denounced and running to its end date (SPEC §2)."""
+        return self in LIVE_STATES
+
+
+LIVE_STATES = (ConventionState.ACTIVE, ConventionState.DENONCEE)
 
 
 class Service(str, enum.Enum):
@@ -55,24 +64,27 @@ class Convention(db.Model):
     signed_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     tacit_renewal: Mapped[bool] = mapped_column(Boolean, default=True)
-    state: Mapped[ConventionState] = mapped_column(
-        Enum(ConventionState, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
-        default=ConventionState.ACTIVE,
-    )
+    state: Mapped[ConventionState] = mapped_column(_enum(ConventionState), default=ConventionState.ACTIVE)
     services: Mapped[list] = mapped_column(JSON, default=list)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     end_reason: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     partenaire = relationship("Partenaire", back_populates="conventions")
     caisse = relationship("Caisse", lazy="joined")
 
     def is_in_force(self, today: date) -> bool:
         """Active or denounced-but-not-yet-ended, and within its dates."""
-        return (
-            self.state in (ConventionState.ACTIVE, ConventionState.DENONCEE)
-            and self.signed_on <= today <= self.ends_on
-        )
+        return self.is_live and self.signed_on <= today <= self.ends_on
+
+    @property
+    def is_live(self) -> bool:
+        return self.state.is_live
+
+    @property
+    def is_denounced(self) -> bool:
+        """Denounced: it will not be renewed and ends at its end date (SPEC §2)."""
+        return self.state == ConventionState.DENONCEE
 
     def enables(self, service: "Service | str") -> bool:
         value = service.value if isinstance(service, Service) else service

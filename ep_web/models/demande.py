@@ -1,15 +1,13 @@
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ep_web.clock import now
+from ep_web.domain.errors import DomainError
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
-
-
-def _enum(cls, length=40):
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class DemandeStatus(str, enum.Enum):
@@ -29,9 +27,41 @@ class DemandeStatus(str, enum.Enum):
             "cloturee": "Clôturée",
         }[self.value]
 
+    @property
+    def badge(self) -> str:
+        """The DSFR badge class of the status."""
+        return {
+            "transmise": "fr-badge--info",
+            "prise_en_charge": "fr-badge--new",
+            "attente_complement": "fr-badge--warning",
+            "cloturee": "fr-badge--success",
+        }[self.value]
+
 
 OPEN_STATUSES = (DemandeStatus.TRANSMISE, DemandeStatus.PRISE_EN_CHARGE, DemandeStatus.ATTENTE_COMPLEMENT)
 _OPEN_SQL = "status IN ('transmise', 'prise_en_charge', 'attente_complement')"
+
+# SPEC §4 lifecycle: the only moves a demande makes. Closing or asking a
+# complement from « transmise » goes through the take (Demande._path_to).
+TRANSITIONS = {
+    DemandeStatus.TRANSMISE: (DemandeStatus.PRISE_EN_CHARGE,),
+    DemandeStatus.PRISE_EN_CHARGE: (DemandeStatus.ATTENTE_COMPLEMENT, DemandeStatus.CLOTUREE),
+    DemandeStatus.ATTENTE_COMPLEMENT: (DemandeStatus.PRISE_EN_CHARGE, DemandeStatus.CLOTUREE),
+    DemandeStatus.CLOTUREE: (),
+}
+_REFUSALS = {
+    DemandeStatus.ATTENTE_COMPLEMENT: "Un complément ne peut être demandé que sur une demande prise en charge.",
+    DemandeStatus.PRISE_EN_CHARGE: "Cette demande n'attend pas de complément.",
+}
+
+# Signalements (SPEC §4, seed 003 art. 3): the caisse contacts the person
+# within 48 hours; the clock turns "soon" (and agents are alerted) this long before.
+SLA_SOON = timedelta(hours=12)
+
+
+def past_due(due_at: datetime | None, at: datetime) -> bool:
+    """The one definition of a missed 48-hour deadline: due at or before ``at``."""
+    return due_at is not None and due_at <= at
 
 
 class Outcome(str, enum.Enum):
@@ -94,8 +124,8 @@ class Demande(db.Model):
     caisse_id: Mapped[int] = mapped_column(ForeignKey("caisse.id"))
     partenaire_id: Mapped[int] = mapped_column(ForeignKey("partenaire.id"))
     author_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
-    status: Mapped[DemandeStatus] = mapped_column(_enum(DemandeStatus), default=DemandeStatus.TRANSMISE)
-    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome), nullable=True)
+    status: Mapped[DemandeStatus] = mapped_column(_enum(DemandeStatus, 40), default=DemandeStatus.TRANSMISE)
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, 40), nullable=True)
 
     # The person (SPEC §4): never the NIR.
     civilite: Mapped[str] = mapped_column(String(10))
@@ -115,8 +145,8 @@ class Demande(db.Model):
     urgency_reason: Mapped[str] = mapped_column(String(40), default="")
     duplicate_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     # Signalements: the caisse contacts the person within 48 hours.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     alert_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -137,9 +167,131 @@ class Demande(db.Model):
     attachments = relationship("Attachment", back_populates="demande", order_by="Attachment.id",
                                cascade="all, delete-orphan")
 
+    # ---------------------------------------------------------------- state (SPEC §4 lifecycle)
+
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def status_badge(self) -> str:
+        return self.status.badge
+
+    @property
+    def awaits_complement(self) -> bool:
+        return self.status == DemandeStatus.ATTENTE_COMPLEMENT
+
+    @property
+    def can_close(self) -> bool:
+        return self._path_to(DemandeStatus.CLOTUREE) is not None
+
+    @property
+    def can_ask_complement(self) -> bool:
+        return self._path_to(DemandeStatus.ATTENTE_COMPLEMENT) is not None
+
+    def sla_state_at(self, at: datetime) -> str | None:
+        """'overdue', 'soon' (less than SLA_SOON left) or 'ok' for an open
+        signalement at ``at``; None for anything else."""
+        if self.due_at is None or not self.is_open:
+            return None
+        if past_due(self.due_at, at):
+            return "overdue"
+        return "soon" if self.due_at - at <= SLA_SOON else "ok"
+
+    @property
+    def sla_state(self) -> str | None:
+        return self.sla_state_at(now())
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.sla_state == "overdue"
+
+    def _path_to(self, status: DemandeStatus) -> tuple[DemandeStatus, ...] | None:
+        """The moves from the current status to ``status``: the direct one, or
+        the take first (SPEC §4: a demande is taken before it is closed or a
+        complement is asked); None when ``status`` cannot be reached."""
+        if status in TRANSITIONS[self.status]:
+            return (status,)
+        if self.status == DemandeStatus.TRANSMISE and status in TRANSITIONS[DemandeStatus.PRISE_EN_CHARGE]:
+            return (DemandeStatus.PRISE_EN_CHARGE, status)
+        return None
+
+    def check_open(self) -> None:
+        if not self.is_open:
+            raise DomainError("Cette demande est clôturée.")
+
+    def check_move(self, status: DemandeStatus) -> None:
+        """Refuse, in French, a move the lifecycle does not allow (directly or through the take)."""
+        self.check_open()
+        if self._path_to(status) is None:
+            raise DomainError(_REFUSALS.get(status) or
+                              f"Une demande « {self.status.label.lower()} » ne peut pas passer "
+                              f"« {status.label.lower()} ».")
+
+    def move_to(self, status: DemandeStatus, *, at: datetime) -> None:
+        """One move of SPEC §4's lifecycle (see TRANSITIONS); any other is refused.
+        The acts below are the way in: they record who did what on the timeline."""
+        if status not in TRANSITIONS[self.status]:
+            self.check_move(status)  # raises: the move needs the take first, or is illegal
+            raise DomainError("La demande doit d'abord être prise en charge.")
+        self.status = status
+        self.updated_at = at
+
+    def record(self, kind: str, actor_id: int | None, at: datetime, **details) -> "DemandeEvent":
+        """A line of the timeline (its labels: ep_web.domain.demandes.EVENT_LABELS)."""
+        event = DemandeEvent(actor_id=actor_id, at=at, kind=kind, details=details)
+        self.events.append(event)
+        self.updated_at = at
+        return event
+
+    def take(self, agent_id: int, at: datetime) -> bool:
+        """An agent takes the demande, or takes over one a colleague holds; the
+        timeline says who and when. Returns True for the first take
+        (transmise → prise en charge), which is the one the author hears of."""
+        self.check_open()
+        first = self.status == DemandeStatus.TRANSMISE
+        if first:
+            self.move_to(DemandeStatus.PRISE_EN_CHARGE, at=at)
+            self.taken_at = at
+        self.assigned_to_id = agent_id
+        self.record("taken", agent_id, at)
+        return first
+
+    def _taken_before_acting(self, agent_id: int, at: datetime) -> None:
+        # The first act of an agent on a demande nobody took records the take
+        # first, so the timeline always says who took it (SPEC §4).
+        if self.status == DemandeStatus.TRANSMISE:
+            self.take(agent_id, at)
+
+    def answer(self, agent_id: int, at: datetime) -> None:
+        """An agent writes to the structure (reply, document): allowed while open;
+        a demande nobody took is taken by that agent first."""
+        self.check_open()
+        self._taken_before_acting(agent_id, at)
+
+    def ask_complement(self, agent_id: int, at: datetime, **details) -> None:
+        """prise en charge → en attente de complément (taken first if nobody had)."""
+        self.check_move(DemandeStatus.ATTENTE_COMPLEMENT)
+        self._taken_before_acting(agent_id, at)
+        self.move_to(DemandeStatus.ATTENTE_COMPLEMENT, at=at)
+        self.record("complement_requested", agent_id, at, **details)
+
+    def receive_complement(self, author_id: int, at: datetime, **details) -> None:
+        """en attente de complément → prise en charge, when the structure answers."""
+        self.check_open()
+        if not self.awaits_complement:
+            raise DomainError(_REFUSALS[DemandeStatus.PRISE_EN_CHARGE])
+        self.move_to(DemandeStatus.PRISE_EN_CHARGE, at=at)
+        self.record("complement_received", author_id, at, **details)
+
+    def close(self, agent_id: int, outcome: "Outcome", at: datetime) -> None:
+        """→ clôturée with an outcome (taken first if nobody had)."""
+        self.check_move(DemandeStatus.CLOTUREE)
+        self._taken_before_acting(agent_id, at)
+        self.move_to(DemandeStatus.CLOTUREE, at=at)
+        self.outcome = outcome
+        self.closed_at = at
+        self.record("closed", agent_id, at, outcome=outcome.value)
 
 
 class DemandeEvent(db.Model):
@@ -149,7 +301,7 @@ class DemandeEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     demande_id: Mapped[int] = mapped_column(ForeignKey("demande.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True)
     kind: Mapped[str] = mapped_column(String(40))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -169,7 +321,7 @@ class DemandeMessage(db.Model):
     from_caisse: Mapped[bool] = mapped_column(Boolean, default=False)
     body: Mapped[str] = mapped_column(Text)
     health_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     demande = relationship("Demande", back_populates="messages")
     author = relationship("Account")
@@ -195,7 +347,7 @@ class Attachment(db.Model):
     content_type: Mapped[str] = mapped_column(String(50))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     demande = relationship("Demande", back_populates="attachments")
     uploaded_by = relationship("Account")

@@ -1,11 +1,12 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Index, Integer, String, Text, text
+from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class EmailStatus(str, enum.Enum):
@@ -17,7 +18,7 @@ class EmailStatus(str, enum.Enum):
 
 class OutboxEmail(db.Model):
     """An e-mail written in the same transaction as the change that causes it,
-    sent after commit by a job (SPEC §3, issue 'e-mails')."""
+    sent after commit by a job (SPEC §3, §8; README « Background jobs »)."""
 
     __tablename__ = "outbox_email"
     __table_args__ = (
@@ -32,14 +33,10 @@ class OutboxEmail(db.Model):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text, default="")
     template: Mapped[str] = mapped_column(String(60), default="")
-    status: Mapped[EmailStatus] = mapped_column(
-        Enum(EmailStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
-        default=EmailStatus.PENDING,
-        index=True,
-    )
+    status: Mapped[EmailStatus] = mapped_column(_enum(EmailStatus), default=EmailStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Retry with backoff: not tried again before this time.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

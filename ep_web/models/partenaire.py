@@ -1,11 +1,12 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class PartenaireType(str, enum.Enum):
@@ -44,9 +45,7 @@ class Partenaire(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     siret: Mapped[str | None] = mapped_column(String(14), nullable=True)
     address: Mapped[str] = mapped_column(Text, default="")
-    type: Mapped[PartenaireType] = mapped_column(
-        Enum(PartenaireType, native_enum=False, length=30, values_callable=lambda e: [m.value for m in e])
-    )
+    type: Mapped[PartenaireType] = mapped_column(_enum(PartenaireType, 30))
     members: Mapped[int] = mapped_column(Integer)
     habilite_documents: Mapped[bool] = mapped_column(Boolean, default=False)
     # Registered professional e-mail domains, one per line.
@@ -62,7 +61,7 @@ class Partenaire(db.Model):
     # Bumped under the quota lock: the UPDATE takes a row lock on PostgreSQL
     # and the write lock on SQLite before seats are counted.
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     parent: Mapped["Partenaire | None"] = relationship(remote_side=[id], back_populates="sites")
     sites: Mapped[list["Partenaire"]] = relationship(back_populates="parent")

@@ -1,15 +1,12 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ep_web.clock import now, today
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
-
-
-def _enum(cls, length=20):
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class RequestKind(str, enum.Enum):
@@ -37,6 +34,11 @@ class RequestStatus(str, enum.Enum):
     def label(self) -> str:
         return {"pending": "À traiter", "done": "Traitée", "refused": "Refusée"}[self.value]
 
+    @property
+    def badge(self) -> str:
+        """The DSFR badge class of the status."""
+        return {"pending": "fr-badge--info", "done": "fr-badge--success", "refused": "fr-badge--error"}[self.value]
+
 
 class GestionnaireRequest(db.Model):
     __tablename__ = "gestionnaire_request"
@@ -52,7 +54,7 @@ class GestionnaireRequest(db.Model):
     wished_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     comment: Mapped[str] = mapped_column(Text, default="")
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     deadline: Mapped[date] = mapped_column(Date)
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -62,6 +64,30 @@ class GestionnaireRequest(db.Model):
     caisse = relationship("Caisse")
     target = relationship("Account", foreign_keys=[target_account_id])
     requested_by = relationship("Account", foreign_keys=[requested_by_id])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == RequestStatus.PENDING
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == RequestStatus.DONE
+
+    @property
+    def status_badge(self) -> str:
+        return self.status.badge
+
+    def is_overdue_on(self, day: date) -> bool:
+        """Still pending after its deadline (SPEC §3: 5 working days)."""
+        return self.is_pending and day > self.deadline
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_overdue_on(today())
+
+    @property
+    def is_due_today(self) -> bool:
+        return self.is_pending and today() == self.deadline
 
 
 class ReviewDecision(str, enum.Enum):
@@ -78,7 +104,7 @@ class HabilitationReview(db.Model):
     partenaire_id: Mapped[int] = mapped_column(ForeignKey("partenaire.id"), index=True)
     caisse_id: Mapped[int] = mapped_column(ForeignKey("caisse.id"), index=True)
     opened_by_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     deadline: Mapped[date] = mapped_column(Date)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -86,6 +112,14 @@ class HabilitationReview(db.Model):
     partenaire = relationship("Partenaire")
     caisse = relationship("Caisse")
     items = relationship("ReviewItem", back_populates="review", cascade="all, delete-orphan")
+
+    def is_overdue_on(self, day: date) -> bool:
+        """Unfinished after its deadline (SPEC §3 [4.2]: shown to the caisse, reminded)."""
+        return self.completed_at is None and day > self.deadline
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_overdue_on(today())
 
 
 class ReviewItem(db.Model):

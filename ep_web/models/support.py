@@ -2,15 +2,12 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ep_web.clock import now
 from ep_web.extensions import db
-from ep_web.models.base import UTCDateTime, utcnow
-
-
-def _enum(cls, length=20):
-    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+from ep_web.models.base import UTCDateTime, _enum
 
 
 class TicketStatus(str, enum.Enum):
@@ -22,6 +19,12 @@ class TicketStatus(str, enum.Enum):
     @property
     def label(self) -> str:
         return {"ouvert": "Ouvert", "en_cours": "En cours", "escalade": "Escaladé", "resolu": "Résolu"}[self.value]
+
+    @property
+    def badge(self) -> str:
+        """The DSFR badge class of the status."""
+        return {"ouvert": "fr-badge--new", "en_cours": "fr-badge--info", "escalade": "fr-badge--warning",
+                "resolu": "fr-badge--success"}[self.value]
 
 
 class Ticket(db.Model):
@@ -40,8 +43,8 @@ class Ticket(db.Model):
     page: Mapped[str] = mapped_column(String(200), default="")
     health_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus), default=TicketStatus.OUVERT)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -60,7 +63,7 @@ class TicketMessage(db.Model):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     ticket = relationship("Ticket", back_populates="messages")
     author = relationship("Account")
@@ -76,8 +79,27 @@ class MaintenanceWindow(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     message: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def state_at(self, at: datetime) -> str:
+        """'annulee', 'terminee', 'en_cours' or 'programmee' at ``at``."""
+        if self.cancelled_at is not None:
+            return "annulee"
+        if self.ends_at <= at:
+            return "terminee"
+        if self.starts_at <= at:
+            return "en_cours"
+        return "programmee"
+
+    @property
+    def can_cancel(self) -> bool:
+        """Only a window that has not started yet is cancelled; a running one is ended."""
+        return self.state_at(now()) == "programmee"
+
+    @property
+    def can_end(self) -> bool:
+        return self.state_at(now()) == "en_cours"
 
 
 class News(db.Model):
@@ -95,8 +117,8 @@ class News(db.Model):
     publish_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Empty = every partner of the caisse; otherwise PartenaireType values.
     target_types: Mapped[list] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     caisse = relationship("Caisse")
@@ -110,7 +132,7 @@ class NewsRead(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     news_id: Mapped[int] = mapped_column(ForeignKey("news.id", ondelete="CASCADE"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
-    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 class JobRun(db.Model):
@@ -120,9 +142,25 @@ class JobRun(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), index=True)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="running")  # running, ok, failed
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    _LABELS = {"running": ("En cours", "fr-badge--info"), "ok": ("Réussie", "fr-badge--success"),
+               "failed": ("En échec", "fr-badge--error"), "interrupted": ("Interrompue", "fr-badge--warning")}
+
+    @property
+    def status_label(self) -> str:
+        return self._LABELS.get(self.status, self._LABELS["running"])[0]
+
+    @property
+    def status_badge(self) -> str:
+        return self._LABELS.get(self.status, self._LABELS["running"])[1]
+
+    @property
+    def has_failed(self) -> bool:
+        """Failed or interrupted: the journal shows the error instead of the counts."""
+        return self.status in ("failed", "interrupted")

@@ -54,9 +54,9 @@ def _hours_text(delta: timedelta) -> str:
 
 
 def sla(demande: Demande) -> dict | None:
-    """The 48-hour clock of an open signalement, for display: state (domain's
-    sla_state), the French text and the DSFR badge class."""
-    state = dm.sla_state(demande)
+    """The 48-hour clock of an open signalement, for display: state
+    (Demande.sla_state), the French text and the DSFR badge class."""
+    state = demande.sla_state
     if state is None:
         return None
     left = demande.due_at - now()

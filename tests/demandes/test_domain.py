@@ -218,7 +218,7 @@ def test_queue_order_urgent_then_sla_then_age(app, make, clock):
     clock.advance(hours=47, minutes=30)
     rows, total, _ = dm.paginate(dm.queue_query(w.agent, dm.Filters()), 1)
     assert [r.id for r in rows] == [urgent.id, late.id, fresh.id, plain.id]
-    assert dm.sla_state(late) == "overdue" and dm.sla_state(fresh) == "soon"
+    assert late.sla_state == "overdue" and fresh.sla_state == "soon"
     rows, _, _ = dm.paginate(dm.queue_query(w.other_admin, dm.Filters()), 1)
     assert rows == []
 

@@ -195,3 +195,20 @@ def test_emails_across_the_lifecycle_carry_the_reference_and_a_link_only(app, w,
         # Nothing the caisse or the structure wrote either.
         assert "Adresse confirmée" not in blob and "Pouvez-vous" not in blob
     assert all(m.to == w.technicien.email for m in outbox())
+
+
+@pytest.mark.parametrize("action,data", [("cloture", {"close-outcome": Outcome.SANS_SUITE.value}),
+                                         ("complement", {"complement-body": "Merci de joindre l'avis."})])
+def test_closing_or_asking_a_complement_on_an_untaken_demande_shows_the_take(app, w, new_demande, agent, outbox,
+                                                                               action, data):
+    d = new_demande(w.technicien, w.caisse)
+    page = _text(_body(agent.get(_url(d))))
+    assert "Personne ne l'a encore prise en charge" in page
+    assert agent.post(_url(d, action), data=data).status_code == 303
+    timeline = _body(agent.get(_url(d)))
+    timeline = _text(timeline[timeline.index('data-testid="timeline"'):])
+    took = timeline.index("Prise en charge par la caisse")
+    done = timeline.index("Demande clôturée" if action == "cloture" else "Complément demandé par la caisse")
+    assert took < done
+    assert f"par {w.agent.full_name} ({w.caisse.name})" in timeline[took:done]
+    assert len(outbox(w.technicien.email)) == 1

@@ -45,9 +45,9 @@ def test_queue_query_orders_urgent_then_overdue_then_due_time_then_oldest(app, w
     rows, total, pages = dm.paginate(dm.queue_query(w.agent, dm.Filters()), 1)
     assert [d.reference for d in rows] == [d.reference for d in queue.expected]
     assert total == 6 and pages == 1
-    assert dm.sla_state(queue.late) == "overdue"
-    assert dm.sla_state(queue.soon) == "soon"
-    assert dm.sla_state(queue.plain) is None
+    assert queue.late.sla_state == "overdue" and queue.late.is_overdue
+    assert queue.soon.sla_state == "soon" and not queue.soon.is_overdue
+    assert queue.plain.sla_state is None
 
 
 def test_queue_page_shows_order_and_the_48h_clock(app, w, queue, login):
