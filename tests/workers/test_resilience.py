@@ -63,8 +63,13 @@ def test_worker_and_scheduler_ride_out_a_redis_outage(app, make, smtp, redis_ser
         def alive():
             return all(p.poll() is None for p in procs)
 
+        def to_techniciens():
+            # The rows carry the test's frozen date while the processes run on the real
+            # clock, so the scheduler may also open a "pending e-mail" incident: not counted.
+            return [to for to in smtp.to() if to.startswith("ada")]
+
         def sent(n):
-            return lambda: len(smtp.messages) >= n or not alive()
+            return lambda: len(to_techniciens()) >= n or not alive()
 
         try:
             _new_tech(w, 1)
@@ -78,7 +83,7 @@ def test_worker_and_scheduler_ride_out_a_redis_outage(app, make, smtp, redis_ser
                        message="both processes to notice Redis is gone")
             assert alive(), log_path.read_text()[-3000:]
             _new_tech(w, 2)  # committed while Redis is down: its e-mail waits in the outbox
-            assert len(smtp.messages) == 1
+            assert len(to_techniciens()) == 1
 
             redis_server.start()  # same port, empty: what was queued in Redis is gone
             wait_until(sent(2), 90, message="the e-mail written during the outage")
@@ -88,11 +93,11 @@ def test_worker_and_scheduler_ride_out_a_redis_outage(app, make, smtp, redis_ser
             _new_tech(w, 3)  # a new job after the outage
             wait_until(sent(3), 60, message="an e-mail after the outage")
             assert alive(), log_path.read_text()[-3000:]
-            assert sorted(smtp.to()) == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2, 3))
+            assert to_techniciens() == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2, 3))
 
             def statuses():
                 db.session.rollback()
-                return set(db.session.scalars(db.select(OutboxEmail.status)))
+                return set(db.session.scalars(db.select(OutboxEmail.status).where(OutboxEmail.to.like("ada%"))))
 
             # The server has the message a moment before the worker records it.
             wait_until(lambda: statuses() == {EmailStatus.SENT}, 30, message="every e-mail recorded as sent")
@@ -152,7 +157,7 @@ def test_the_worker_rides_out_a_postgresql_outage(redis_server, smtp, tmp_path, 
                 _new_tech(w, 2)  # the app's pool reconnects by itself (pre-ping)
                 wait_until(lambda: len(smtp.messages) >= 2 or worker.poll() is not None, 60, message="e-mail 2")
                 assert worker.poll() is None, log_path.read_text()[-3000:]
-                assert sorted(smtp.to()) == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2))
+                assert smtp.to() == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2))
             db.session.remove()
             db.engine.dispose()
     finally:
