@@ -66,7 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from ep_web.auth.routes import bp as auth_bp
-    from ep_web.caisse.routes import bp as caisse_bp
+    from ep_web.caisse import bp as caisse_bp
     from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp

@@ -53,3 +53,13 @@ def cell(value) -> str:
     if isinstance(value, datetime):
         return to_paris(value).strftime("%d/%m/%Y %H:%M")
     return str(value)
+
+
+def row_for(account: Account) -> HabilitationRow:
+    """The habilitation table's line of one account (an htmx swap of that line
+    computes nothing else)."""
+    manager = account.manager
+    # As in habilitation_rows: a manager is named only while it is a listed account.
+    listed = (manager is not None and manager.partenaire_id == account.partenaire_id
+              and manager.status != AccountStatus.DELETED)
+    return HabilitationRow(account, manager.full_name if listed else "")

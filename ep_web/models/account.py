@@ -54,6 +54,11 @@ class AccountStatus(str, enum.Enum):
             self.value
         ]
 
+    @property
+    def badge(self) -> str:
+        """The DSFR badge variant (fr-badge--<variant>) that shows this status."""
+        return {"pending": "info", "active": "success", "inactive": "error"}.get(self.value, "")
+
 
 SEAT_STATUSES = (AccountStatus.PENDING, AccountStatus.ACTIVE)
 
@@ -134,6 +139,15 @@ class Account(UserMixin, db.Model):
     @property
     def holds_seat(self) -> bool:
         return self.status in SEAT_STATUSES
+
+    @property
+    def is_pending(self) -> bool:
+        """Created, activation link not used yet (it may be sent again)."""
+        return self.status == AccountStatus.PENDING
+
+    @property
+    def is_inactive(self) -> bool:
+        return self.status == AccountStatus.INACTIVE
 
     def __repr__(self) -> str:
         return f"<Account {self.login} {self.profile.value}>"

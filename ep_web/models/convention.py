@@ -18,6 +18,11 @@ class ConventionState(str, enum.Enum):
     def label(self) -> str:
         return {"active": "Active", "denoncee": "Dénoncée", "terminee": "Terminée", "resiliee": "Résiliée"}[self.value]
 
+    @property
+    def badge(self) -> str:
+        """The DSFR badge variant (fr-badge--<variant>) that shows this state."""
+        return {"active": "success", "denoncee": "warning"}.get(self.value, "")
+
 
 class Service(str, enum.Enum):
     """The six partner services (SPEC §4)."""
@@ -73,6 +78,21 @@ class Convention(db.Model):
             self.state in (ConventionState.ACTIVE, ConventionState.DENONCEE)
             and self.signed_on <= today <= self.ends_on
         )
+
+    @property
+    def is_active(self) -> bool:
+        """Renewed tacitly each year unless denounced (SPEC §2)."""
+        return self.state == ConventionState.ACTIVE
+
+    @property
+    def is_denounced(self) -> bool:
+        """Ends at its end date, without renewal (SPEC §2)."""
+        return self.state == ConventionState.DENONCEE
+
+    @property
+    def is_live(self) -> bool:
+        """Not ended by the caisse: its services, renewal and end can still be managed."""
+        return self.state in (ConventionState.ACTIVE, ConventionState.DENONCEE)
 
     def enables(self, service: "Service | str") -> bool:
         value = service.value if isinstance(service, Service) else service

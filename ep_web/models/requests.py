@@ -27,6 +27,19 @@ class RequestKind(str, enum.Enum):
             "inactivation": "Inactivation d'un gestionnaire",
         }[self.value]
 
+    @property
+    def is_creation(self) -> bool:
+        return self == RequestKind.CREATION
+
+    @property
+    def is_modification(self) -> bool:
+        return self == RequestKind.MODIFICATION
+
+    @property
+    def needs_identity(self) -> bool:
+        """Creation and modification carry the gestionnaire's identity (SPEC §3)."""
+        return self in (RequestKind.CREATION, RequestKind.MODIFICATION)
+
 
 class RequestStatus(str, enum.Enum):
     PENDING = "pending"
@@ -36,6 +49,11 @@ class RequestStatus(str, enum.Enum):
     @property
     def label(self) -> str:
         return {"pending": "À traiter", "done": "Traitée", "refused": "Refusée"}[self.value]
+
+    @property
+    def badge(self) -> str:
+        """The DSFR badge variant (fr-badge--<variant>) that shows this status."""
+        return {"pending": "info", "done": "success", "refused": "error"}[self.value]
 
 
 class GestionnaireRequest(db.Model):
@@ -63,10 +81,31 @@ class GestionnaireRequest(db.Model):
     target = relationship("Account", foreign_keys=[target_account_id])
     requested_by = relationship("Account", foreign_keys=[requested_by_id])
 
+    @property
+    def is_pending(self) -> bool:
+        return self.status == RequestStatus.PENDING
+
+    @property
+    def is_done(self) -> bool:
+        """Carried out by the caisse (the other way to be handled is a refusal)."""
+        return self.status == RequestStatus.DONE
+
+    def is_overdue(self, today: date) -> bool:
+        """SPEC §3: still waiting after its 5-working-day deadline."""
+        return self.is_pending and today > self.deadline
+
+    def is_due(self, today: date) -> bool:
+        """Still waiting on its last day."""
+        return self.is_pending and today == self.deadline
+
 
 class ReviewDecision(str, enum.Enum):
     CONFIRMED = "confirmed"
     INACTIVATED = "inactivated"
+
+    @property
+    def label(self) -> str:
+        return {"confirmed": "Confirmé", "inactivated": "Inactivé"}[self.value]
 
 
 class HabilitationReview(db.Model):
