@@ -497,7 +497,8 @@ def agents_of(caisse_id: int) -> list[Account]:
     """The caisse's agents (SPEC §1), deleted ones left out: active first, by name."""
     return list(db.session.scalars(
         select(Account)
-        .where(Account.caisse_id == caisse_id, Account.profile == Profile.AGENT, Account.status != AccountStatus.DELETED)
+        .where(Account.caisse_id == caisse_id, Account.profile == Profile.AGENT,
+               Account.status != AccountStatus.DELETED)
         .order_by(Account.status != AccountStatus.ACTIVE, Account.nom, Account.prenom)
     ))
 

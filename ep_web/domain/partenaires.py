@@ -215,5 +215,7 @@ def sites_known_to(caisse_id: int, partenaire: Partenaire) -> list[Partenaire]:
     others are another caisse's business)."""
     known = select(Convention.partenaire_id).where(Convention.caisse_id == caisse_id)
     return list(db.session.scalars(
-        select(Partenaire).where(Partenaire.parent_id == partenaire.id, Partenaire.id.in_(known)).order_by(Partenaire.name)
+        select(Partenaire)
+        .where(Partenaire.parent_id == partenaire.id, Partenaire.id.in_(known))
+        .order_by(Partenaire.name)
     ))
