@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager, selectinload
 from stdnum.exceptions import ValidationError
 from stdnum.fr import siret as siret_mod
 
@@ -179,6 +180,7 @@ def for_caisse(caisse_id: int, q: str = "", on: date | None = None) -> list[Part
         select(Convention)
         .join(Partenaire, Partenaire.id == Convention.partenaire_id)
         .where(Convention.caisse_id == caisse_id)
+        .options(contains_eager(Convention.partenaire).selectinload(Partenaire.parent))
     )
     if q:
         stmt = stmt.where(func.lower(Partenaire.name).contains(q.lower(), autoescape=True))
