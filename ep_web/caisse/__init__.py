@@ -9,8 +9,9 @@ field and everything typed kept, or 403 with the domain's message when the
 caisse may not act (e.g. its convention has ended).
 
 A page with a single form shows a refusal that belongs to no field at the top of
-that form (the runner put it there); the partner's page, whose sub-forms may be
-gone by then (convention ended, campaign opened meanwhile), shows it in #flash."""
+that form (the runner put it there). The partner's page, whose sub-forms may be
+gone by then (convention ended, campaign opened meanwhile), announces it in
+#flash and writes it at the top of its form when the form is still there."""
 from flask import Blueprint, make_response, render_template
 from flask_login import current_user
 

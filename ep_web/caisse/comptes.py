@@ -49,9 +49,11 @@ def create_gestionnaire_account(partenaire_id: int):
     e-mail leaves after the commit."""
     p = get_partenaire_or_404(partenaire_id)
     form = GestionnaireForm(prefix="g")
+    # No anchor: htmx follows `then` with HX-Redirect, and a change of anchor alone
+    # would not reload the page it comes from.
     return run(lambda: create_gestionnaire(actor(), p, form.identity()), form=form,
                render=lambda status, refusal: render_partenaire(p, status, refusal, gestionnaire_form=form),
-               success=_created, then=_accounts_of(p))
+               success=_created, then=url_for("caisse.partenaire", partenaire_id=p.id))
 
 
 def _identity_of(account: Account) -> dict:

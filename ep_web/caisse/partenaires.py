@@ -86,18 +86,16 @@ def _regions_context(p: Partenaire, forms: dict) -> dict:
 def render_partenaire(p: Partenaire, status: int = 200, refusal: str | None = None, **forms):
     """The partner's page, or for htmx the region of the one sub-form in ``forms``.
 
-    ``refusal`` (a message tied to no field) goes to #flash: base.html shows it on
-    the page, the runner sends it out of band with a region — which then does not
-    repeat it at the top of its form."""
+    ``refusal`` (a message tied to no field) is announced in #flash — by base.html
+    on the page, by the runner out of band with a region — and written at the top
+    of its form when the form is still there (caisse/_macros.html)."""
     ctx = _regions_context(p, forms)
+    ctx["refusal"] = refusal
     if is_partial() and len(forms) == 1:
-        [(name, form)] = forms.items()
-        if refusal:
-            form.form_errors = [e for e in form.form_errors if e != refusal]
+        [name] = forms
         return page(REGIONS[name], status, **ctx)
     caisse_id = current_user.caisse_id
     ctx.update(
-        refusal=refusal,
         conventions=domain.conventions_with(caisse_id, p.id),
         other_conventions=[c for c in conventions_in_force(p.id) if c.caisse_id != caisse_id],
         rows=habilitation_rows(p.id),

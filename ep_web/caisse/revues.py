@@ -42,4 +42,4 @@ def open_review_campaign(partenaire_id: int):
     return run(lambda: open_review(actor(), p, form.deadline.data), form=form,
                render=lambda status, refusal: render_partenaire(p, status, refusal, review_form=form),
                success="Revue des habilitations ouverte : les gestionnaires sont prévenus par e-mail.",
-               then=url_for("caisse.partenaire", partenaire_id=p.id, _anchor="revue"))
+               then=url_for("caisse.partenaire", partenaire_id=p.id))  # no anchor: see create_gestionnaire_account

@@ -60,17 +60,12 @@ def _page(template: str, status: int = 200, **context):
     return make_response(render_template(template, **context), status)
 
 
-def _without_refusal(form, refusal: str | None):
-    """An htmx fragment does not repeat at the top of its form the refusal the
-    runner announces in #flash."""
-    if refusal:
-        form.form_errors = [e for e in form.form_errors if e != refusal]
-    return form
-
-
 # ---------------------------------------------------------------- techniciens
 
-def _render_index(form: TechnicienForm | None = None, row_state: dict | None = None, status: int = 200):
+def _render_index(form: TechnicienForm | None = None, row_state: dict | None = None, status: int = 200,
+                  refusal: str | None = None):
+    """``refusal``: the creation form's refusal tied to no field, announced in #flash
+    and written at the top of the form (a row shows its own)."""
     me = _me()
     rows = habilitation_rows(me.partenaire_id)
     return _page(
@@ -82,6 +77,7 @@ def _render_index(form: TechnicienForm | None = None, row_state: dict | None = N
         quota=_quota(),
         form=form or TechnicienForm(formdata=None),
         row_state=row_state,
+        refusal=refusal,
     )
 
 
@@ -99,9 +95,9 @@ def create_technicien():
 
     def render(status, refusal):
         if is_partial():
-            return render_fragments(("gestion/_technicien_form.html", {"form": _without_refusal(form, refusal)}),
+            return render_fragments(("gestion/_technicien_form.html", {"form": form, "refusal": refusal}),
                                     status=status)
-        return _render_index(form=form, status=status)
+        return _render_index(form=form, status=status, refusal=refusal)
 
     def created(account, message):
         return render_fragments(
