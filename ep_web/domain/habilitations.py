@@ -56,8 +56,8 @@ def cell(value) -> str:
 
 
 def row_for(account: Account) -> HabilitationRow:
-    """The habilitation table's line of one account (an htmx swap of that line
-    computes nothing else)."""
+    """SPEC §3 [4.2]: the habilitation table's line of one account (an htmx swap
+    of that line computes nothing else)."""
     manager = account.manager
     # As in habilitation_rows: a manager is named only while it is a listed account.
     listed = (manager is not None and manager.partenaire_id == account.partenaire_id

@@ -223,7 +223,7 @@ def pending_from(caisse_id: int, partenaire_id: int) -> list[GestionnaireRequest
 
 
 def handled_by_caisse(caisse_id: int, limit: int = 20) -> list[GestionnaireRequest]:
-    """The caisse's latest handled requests (done or refused), most recent first."""
+    """SPEC §3: the caisse's latest handled requests (done or refused), most recent first."""
     return list(
         db.session.scalars(
             select(GestionnaireRequest)
