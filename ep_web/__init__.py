@@ -72,7 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _blueprints() -> list:
     """Every blueprint of the application, in registration order."""
     from ep_web.auth.routes import bp as auth_bp
-    from ep_web.caisse.routes import bp as caisse_bp
+    from ep_web.caisse import bp as caisse_bp
     from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp

@@ -18,6 +18,7 @@ from ep_web.domain.passwords import set_password
 from ep_web.extensions import db
 from ep_web.mail import queue_email
 from ep_web.models import (
+    SEAT_STATUSES,
     Account,
     AccountStatus,
     AccountToken,
@@ -477,3 +478,33 @@ def accept_cgu(account: Account, version: int) -> None:
     account.cgu_accepted_at = now()
     db.session.flush()
     audit.record("cgu_accepted", account, target=account, version=version)
+
+
+# ---------------------------------------------------------------- lists
+
+def agents_of(caisse_id: int) -> list[Account]:
+    """The caisse's agents (SPEC §1), deleted ones left out: active first, by name."""
+    return list(db.session.scalars(
+        select(Account)
+        .where(Account.caisse_id == caisse_id, Account.profile == Profile.AGENT,
+               Account.status != AccountStatus.DELETED)
+        .order_by(Account.status != AccountStatus.ACTIVE, Account.nom, Account.prenom)
+    ))
+
+
+def seated_gestionnaires(partenaire_id: int) -> list[Account]:
+    """SPEC §3 [2.2.2-2.2.3]: the partner's gestionnaires holding a seat (active or
+    not yet activated), those a request to the caisse may concern; active first, by name."""
+    return list(db.session.scalars(
+        select(Account)
+        .where(Account.partenaire_id == partenaire_id, Account.profile == Profile.GESTIONNAIRE,
+               Account.status.in_(SEAT_STATUSES))
+        .order_by(Account.status != AccountStatus.ACTIVE, func.lower(Account.nom), func.lower(Account.prenom))
+    ))
+
+
+def full_name_of(account_id: int | None) -> str:
+    """Who created or answered something, by name ("" when nobody; SPEC §3
+    deletion: "compte supprimé" once erased)."""
+    account = db.session.get(Account, account_id) if account_id else None
+    return account.full_name if account is not None else ""

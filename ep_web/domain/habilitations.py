@@ -42,3 +42,12 @@ def habilitation_rows(partenaire_id: int) -> list[HabilitationRow]:
         rows.append(HabilitationRow(a, manager.full_name if manager else ""))
     return rows
 
+
+def row_for(account: Account) -> HabilitationRow:
+    """SPEC §3 [4.2]: the habilitation table's line of one account (an htmx swap
+    of that line computes nothing else)."""
+    manager = account.manager
+    # As in habilitation_rows: a manager is named only while it is a listed account.
+    listed = (manager is not None and manager.partenaire_id == account.partenaire_id
+              and manager.status != AccountStatus.DELETED)
+    return HabilitationRow(account, manager.full_name if listed else "")

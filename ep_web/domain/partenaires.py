@@ -1,14 +1,19 @@
 """Partner structures (SPEC §2) and their suspension (SPEC §3 [4.1])."""
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager, selectinload
 from stdnum.exceptions import ValidationError
 from stdnum.fr import siret as siret_mod
 
-from ep_web.clock import now
-from ep_web.domain import audit
+from ep_web.clock import now, today
+from ep_web.domain import audit, quotas
 from ep_web.domain.accounts import normalize_email
 from ep_web.domain.access import caisse_in_force, caisse_knows
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
-from ep_web.models import Account, Partenaire, PartenaireType, Profile
+from ep_web.models import Account, Convention, Partenaire, PartenaireType, Profile
 
 FIELDS = ("name", "siret", "address", "type", "members", "habilite_documents", "email_domains",
           "referent_name", "referent_email", "dpo_name", "dpo_email", "parent_id")
@@ -154,3 +159,67 @@ def unsuspend(actor: Account, partenaire: Partenaire) -> None:
     db.session.flush()
     audit.record("partenaire_unsuspended", actor, target=partenaire, partenaire_id=partenaire.id,
                  caisse_id=actor.caisse_id)
+
+
+# ---------------------------------------------------------------- what a caisse sees
+
+@dataclass
+class PartenaireRow:
+    """One partner of the caisse's list: the convention that matters and its seats."""
+
+    partenaire: Partenaire
+    convention: Convention
+    seats: quotas.Seats
+
+
+def for_caisse(caisse_id: int, q: str = "", on: date | None = None) -> list[PartenaireRow]:
+    """SPEC §2, §8: the partners holding (or having held) a convention with the
+    caisse — it keeps seeing their file after the end — each with the convention
+    that matters (the one in force, else the latest) and its SPEC §3 quotas.
+    ``q`` filters on the name (case-insensitive, taken literally)."""
+    on = on or today()
+    stmt = (
+        select(Convention)
+        .join(Partenaire, Partenaire.id == Convention.partenaire_id)
+        .where(Convention.caisse_id == caisse_id)
+        .options(contains_eager(Convention.partenaire).selectinload(Partenaire.parent))
+    )
+    if q:
+        stmt = stmt.where(func.lower(Partenaire.name).contains(q.lower(), autoescape=True))
+    best: dict[int, Convention] = {}
+    for conv in db.session.scalars(stmt):
+        current = best.get(conv.partenaire_id)
+        key = (conv.is_in_force(on), conv.ends_on, conv.id)
+        if current is None or key > (current.is_in_force(on), current.ends_on, current.id):
+            best[conv.partenaire_id] = conv
+    seats = quotas.seats_by_partenaire(conv.partenaire for conv in best.values())
+    rows = [PartenaireRow(conv.partenaire, conv, seats[conv.partenaire_id]) for conv in best.values()]
+    return sorted(rows, key=lambda r: (r.partenaire.name.lower(), r.partenaire.id))
+
+
+def parent_choices(caisse_id: int, exclude_id: int | None = None) -> list[Partenaire]:
+    """SPEC §2 sites: a site's parent is a main structure (not itself a site)
+    known to the caisse."""
+    known = select(Convention.partenaire_id).where(Convention.caisse_id == caisse_id)
+    stmt = select(Partenaire).where(Partenaire.id.in_(known), Partenaire.parent_id.is_(None)).order_by(Partenaire.name)
+    return [p for p in db.session.scalars(stmt) if p.id != exclude_id]
+
+
+def conventions_with(caisse_id: int, partenaire_id: int) -> list[Convention]:
+    """SPEC §2: every convention between the caisse and the partner, latest first."""
+    return list(db.session.scalars(
+        select(Convention)
+        .where(Convention.partenaire_id == partenaire_id, Convention.caisse_id == caisse_id)
+        .order_by(Convention.signed_on.desc(), Convention.id.desc())
+    ))
+
+
+def sites_known_to(caisse_id: int, partenaire: Partenaire) -> list[Partenaire]:
+    """SPEC §2, §8: the partner's sites the caisse has a convention with (the
+    others are another caisse's business)."""
+    known = select(Convention.partenaire_id).where(Convention.caisse_id == caisse_id)
+    return list(db.session.scalars(
+        select(Partenaire)
+        .where(Partenaire.parent_id == partenaire.id, Partenaire.id.in_(known))
+        .order_by(Partenaire.name)
+    ))

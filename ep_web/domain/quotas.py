@@ -53,15 +53,73 @@ def lock_partenaire(partenaire_id: int) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Usage:
+    """The seats of one profile at one partner (SPEC §3 quotas): what the caisse's
+    lists, the gestionnaire's counter and the quota check all read."""
+
+    profile: Profile
+    used: int
+    limit: int
+    members: int
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.limit
+
+    @property
+    def left(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    @property
+    def noun(self) -> str:
+        return "gestionnaires" if self.profile == Profile.GESTIONNAIRE else "techniciens"
+
+
+@dataclass(frozen=True)
+class Seats:
+    """Both profiles of one partner, as the caisse sees them."""
+
+    gestionnaires: Usage
+    techniciens: Usage
+
+
+def usage(partenaire: Partenaire, profile: Profile) -> Usage:
+    """SPEC §3: seats of that profile in use at the partner (active and
+    not-yet-activated accounts), against the limit its number of members sets."""
+    return Usage(profile, seats_used(partenaire.id, profile), limit(partenaire, profile), partenaire.members)
+
+
+def seats_by_partenaire(partenaires) -> dict[int, Seats]:
+    """SPEC §3 quotas of several partners, counted in one query (a list page)."""
+    partenaires = list(partenaires)
+    used: dict[tuple[int, Profile], int] = {}
+    if partenaires:
+        rows = db.session.execute(
+            select(Account.partenaire_id, Account.profile, func.count(Account.id))
+            .where(Account.partenaire_id.in_([p.id for p in partenaires]), Account.status.in_(SEAT_STATUSES))
+            .group_by(Account.partenaire_id, Account.profile)
+        )
+        used = {(partenaire_id, profile): count for partenaire_id, profile, count in rows}
+    return {
+        p.id: Seats(*(Usage(profile, used.get((p.id, profile), 0), limit(p, profile), p.members)
+                      for profile in (Profile.GESTIONNAIRE, Profile.TECHNICIEN)))
+        for p in partenaires
+    }
+
+
+def seats(partenaire: Partenaire) -> Seats:
+    """SPEC §3: both profiles' seats of one partner."""
+    return seats_by_partenaire([partenaire])[partenaire.id]
+
+
 def take_seat(partenaire: Partenaire, profile: Profile) -> None:
     """SPEC §3: refuse a creation or reactivation that would exceed the quota,
     safely under concurrent requests. Call before adding or reactivating."""
     lock_partenaire(partenaire.id)
-    used = seats_used(partenaire.id, profile)
-    cap = limit(partenaire, profile)
-    if used >= cap:
-        noun = "gestionnaires" if profile == Profile.GESTIONNAIRE else "techniciens"
+    seat = usage(partenaire, profile)
+    if seat.full:
         raise DomainError(
-            f"Quota atteint : {used} / {cap} {noun} pour une structure de {partenaire.members} membres. "
+            f"Quota atteint : {seat.used} / {seat.limit} {seat.noun} pour une structure de {seat.members} membres. "
             f"Inactivez un compte avant d'en créer ou d'en réactiver un autre.",
         )

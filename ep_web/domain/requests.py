@@ -199,3 +199,47 @@ def pending_for_caisse(caisse_id: int) -> list[GestionnaireRequest]:
             .order_by(GestionnaireRequest.deadline, GestionnaireRequest.id)
         )
     )
+
+
+def file_request_to(actor: Account, caisse_id: int | None, kind: RequestKind, **kwargs) -> GestionnaireRequest:
+    """:func:`file_request` to the caisse the gestionnaire chose by its id (SPEC §3:
+    one of the caisses in convention with the partner)."""
+    caisse = db.session.get(Caisse, caisse_id) if caisse_id else None
+    if caisse is None:
+        raise DomainError("Choisissez la caisse destinataire.", "caisse_id")
+    return file_request(actor, caisse, kind, **kwargs)
+
+
+def pending_from(caisse_id: int, partenaire_id: int) -> list[GestionnaireRequest]:
+    """SPEC §3: the partner's requests the caisse still has to handle, deadline first."""
+    return list(
+        db.session.scalars(
+            select(GestionnaireRequest)
+            .where(GestionnaireRequest.caisse_id == caisse_id, GestionnaireRequest.partenaire_id == partenaire_id,
+                   GestionnaireRequest.status == RequestStatus.PENDING)
+            .order_by(GestionnaireRequest.deadline, GestionnaireRequest.id)
+        )
+    )
+
+
+def handled_by_caisse(caisse_id: int, limit: int = 20) -> list[GestionnaireRequest]:
+    """SPEC §3: the caisse's latest handled requests (done or refused), most recent first."""
+    return list(
+        db.session.scalars(
+            select(GestionnaireRequest)
+            .where(GestionnaireRequest.caisse_id == caisse_id, GestionnaireRequest.status != RequestStatus.PENDING)
+            .order_by(GestionnaireRequest.handled_at.desc(), GestionnaireRequest.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def filed_by(partenaire_id: int) -> list[GestionnaireRequest]:
+    """SPEC §3: every request the partner filed, to any caisse, latest first."""
+    return list(
+        db.session.scalars(
+            select(GestionnaireRequest)
+            .where(GestionnaireRequest.partenaire_id == partenaire_id)
+            .order_by(GestionnaireRequest.created_at.desc(), GestionnaireRequest.id.desc())
+        )
+    )

@@ -1,6 +1,7 @@
 """Habilitation review campaigns (SPEC §3 [4.2]): the caisse opens a campaign
 with a deadline; a gestionnaire confirms or inactivates each account of the
 partner; unanswered reviews are reminded and shown to the caisse."""
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -30,7 +31,9 @@ def open_review(actor: Account, partenaire: Partenaire, deadline: date) -> Habil
     if deadline <= today():
         raise DomainError("L'échéance doit être postérieure à aujourd'hui.", "deadline")
     if open_review_for(partenaire.id) is not None:
-        raise DomainError("Une revue des habilitations est déjà en cours pour cette structure.", "deadline")
+        # Not the deadline's fault: no field, so the message shows even where the
+        # page no longer offers the form (a campaign was opened meanwhile).
+        raise DomainError("Une revue des habilitations est déjà en cours pour cette structure.")
     review = HabilitationReview(partenaire_id=partenaire.id, caisse_id=actor.caisse_id, opened_by_id=actor.id,
                                 opened_at=now(), deadline=deadline)
     db.session.add(review)
@@ -56,6 +59,56 @@ def open_review_for(partenaire_id: int) -> HabilitationReview | None:
         .order_by(HabilitationReview.id.desc())
         .limit(1)
     )
+
+
+def latest_for(partenaire_id: int) -> HabilitationReview | None:
+    """SPEC §3 [4.2]: the campaign in progress, else the last one (unanswered
+    reviews are shown to the caisse)."""
+    return open_review_for(partenaire_id) or db.session.scalar(
+        select(HabilitationReview)
+        .where(HabilitationReview.partenaire_id == partenaire_id)
+        .order_by(HabilitationReview.id.desc())
+        .limit(1)
+    )
+
+
+@dataclass
+class ReviewProgress:
+    """Where a campaign stands: its accounts (gestionnaires first, then by name)
+    and how many have an answer."""
+
+    review: HabilitationReview
+    items: list[ReviewItem]
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def answered(self) -> int:
+        return sum(1 for i in self.items if i.decision is not None)
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.answered
+
+    @property
+    def unanswered(self) -> list[ReviewItem]:
+        return [i for i in self.items if i.decision is None]
+
+    @property
+    def overdue(self) -> bool:
+        return self.review.is_overdue
+
+
+def progress(review: HabilitationReview | None) -> ReviewProgress | None:
+    """SPEC §3 [4.2]: the progress of a campaign, as the caisse and the
+    partner's gestionnaires see it (None without a campaign)."""
+    if review is None:
+        return None
+    items = sorted(review.items, key=lambda i: (i.account.profile != Profile.GESTIONNAIRE,
+                                                i.account.nom.lower(), i.account.prenom.lower()))
+    return ReviewProgress(review, items)
 
 
 def answer_item(actor: Account, item: ReviewItem, decision: ReviewDecision, reason: str = "") -> None:

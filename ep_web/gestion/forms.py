@@ -5,9 +5,10 @@ from datetime import date, datetime
 
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from ep_web.forms import REQUIRED, IdentityForm
+from ep_web.models import ReviewDecision
 
 
 class TechnicienForm(IdentityForm):
@@ -115,5 +116,6 @@ class InactivationRequestForm(_CaisseMixin, FlaskForm):
 class ReviewAnswerForm(FlaskForm):
     """Confirm or inactivate one account of a habilitation review (SPEC §3 [4.2])."""
 
-    decision = HiddenField(validators=[DataRequired(REQUIRED)])
+    decision = HiddenField(validators=[DataRequired(REQUIRED), AnyOf(
+        [d.value for d in ReviewDecision], message="Choisissez de confirmer ou d'inactiver le compte.")])
     reason = StringField("Motif (facultatif)", validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])

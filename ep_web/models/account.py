@@ -150,7 +150,7 @@ class Account(UserMixin, db.Model):
 
     @property
     def is_pending(self) -> bool:
-        """Created, the activation link not used yet."""
+        """Created, activation link not used yet (it may be sent again)."""
         return self.status == AccountStatus.PENDING
 
     @property

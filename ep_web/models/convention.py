@@ -20,6 +20,11 @@ class ConventionState(str, enum.Enum):
         return {"active": "Active", "denoncee": "Dénoncée", "terminee": "Terminée", "resiliee": "Résiliée"}[self.value]
 
     @property
+    def badge(self) -> str:
+        """The DSFR badge class of the state."""
+        return {"active": "fr-badge--success", "denoncee": "fr-badge--warning"}.get(self.value, "")
+
+    @property
     def is_live(self) -> bool:
         """Not ended: active, or denounced and running to its end date (SPEC §2)."""
         return self in LIVE_STATES
@@ -85,6 +90,21 @@ class Convention(db.Model):
     def is_denounced(self) -> bool:
         """Denounced: it will not be renewed and ends at its end date (SPEC §2)."""
         return self.state == ConventionState.DENONCEE
+
+    @property
+    def is_active(self) -> bool:
+        """Renewed tacitly each year unless denounced (SPEC §2)."""
+        return self.state == ConventionState.ACTIVE
+
+    @property
+    def is_denounced(self) -> bool:
+        """Ends at its end date, without renewal (SPEC §2)."""
+        return self.state == ConventionState.DENONCEE
+
+    @property
+    def is_live(self) -> bool:
+        """Not ended by the caisse: its services, renewal and end can still be managed."""
+        return self.state in (ConventionState.ACTIVE, ConventionState.DENONCEE)
 
     def enables(self, service: "Service | str") -> bool:
         value = service.value if isinstance(service, Service) else service

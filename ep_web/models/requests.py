@@ -24,6 +24,19 @@ class RequestKind(str, enum.Enum):
             "inactivation": "Inactivation d'un gestionnaire",
         }[self.value]
 
+    @property
+    def is_creation(self) -> bool:
+        return self == RequestKind.CREATION
+
+    @property
+    def is_modification(self) -> bool:
+        return self == RequestKind.MODIFICATION
+
+    @property
+    def needs_identity(self) -> bool:
+        """Creation and modification carry the gestionnaire's identity (SPEC §3)."""
+        return self in (RequestKind.CREATION, RequestKind.MODIFICATION)
+
 
 class RequestStatus(str, enum.Enum):
     PENDING = "pending"
@@ -89,10 +102,18 @@ class GestionnaireRequest(db.Model):
     def is_due_today(self) -> bool:
         return self.is_pending and today() == self.deadline
 
+    def is_due_on(self, day: date) -> bool:
+        """Still waiting on its last day."""
+        return self.is_pending and day == self.deadline
+
 
 class ReviewDecision(str, enum.Enum):
     CONFIRMED = "confirmed"
     INACTIVATED = "inactivated"
+
+    @property
+    def label(self) -> str:
+        return {"confirmed": "Confirmé", "inactivated": "Inactivé"}[self.value]
 
 
 class HabilitationReview(db.Model):

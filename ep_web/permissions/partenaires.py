@@ -2,10 +2,21 @@
 requests and habilitation reviews (SPEC §3, §8)."""
 from flask import abort
 from flask_login import current_user
+from sqlalchemy import select
 
 from ep_web.domain.access import caisse_in_force, caisse_knows
 from ep_web.extensions import db
-from ep_web.models import Account, AccountStatus, Convention, GestionnaireRequest, HabilitationReview, Partenaire, Profile
+from ep_web.models import (
+    SEAT_STATUSES,
+    Account,
+    AccountStatus,
+    Convention,
+    GestionnaireRequest,
+    HabilitationReview,
+    Partenaire,
+    Profile,
+    ReviewItem,
+)
 
 
 def can_view_partenaire(user: Account, partenaire: Partenaire) -> bool:
@@ -26,6 +37,14 @@ def get_partenaire_or_404(partenaire_id: int) -> Partenaire:
 def get_convention_or_404(convention_id: int) -> Convention:
     conv = db.session.get(Convention, convention_id)
     if conv is None or current_user.profile != Profile.ADMIN_CAISSE or conv.caisse_id != current_user.caisse_id:
+        abort(404)
+    return conv
+
+
+def get_partner_convention_or_404(partenaire: Partenaire, convention_id: int) -> Convention:
+    """A convention of this caisse with that partner (the URL names both)."""
+    conv = get_convention_or_404(convention_id)
+    if conv.partenaire_id != partenaire.id:
         abort(404)
     return conv
 
@@ -69,6 +88,35 @@ def get_account_or_404(account_id: int, profile: Profile | None = None) -> Accou
     return account
 
 
+def get_partner_account_or_404(partenaire: Partenaire, account_id: int, profile: Profile | None = None) -> Account:
+    """An account of that partner the current user may see (the URL names both)."""
+    account = get_account_or_404(account_id, profile)
+    if account.partenaire_id != partenaire.id:
+        abort(404)
+    return account
+
+
+def partner_gestionnaire(raw_id) -> Account | None:
+    """A gestionnaire of the current user's partner holding a seat (active or not
+    yet activated), from an id typed in a form or a query string; None otherwise."""
+    try:
+        wanted = int(raw_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < wanted < 2**31 or current_user.partenaire_id is None:
+        return None
+    return db.session.scalar(select(Account).where(
+        Account.id == wanted, Account.partenaire_id == current_user.partenaire_id,
+        Account.profile == Profile.GESTIONNAIRE, Account.status.in_(SEAT_STATUSES)))
+
+
+def get_partner_gestionnaire_or_404(raw_id) -> Account:
+    account = partner_gestionnaire(raw_id)
+    if account is None:
+        abort(404)
+    return account
+
+
 def get_request_or_404(request_id: int) -> GestionnaireRequest:
     req = db.session.get(GestionnaireRequest, request_id)
     if req is None:
@@ -89,3 +137,12 @@ def get_review_or_404(review_id: int) -> HabilitationReview:
     if current_user.profile == Profile.GESTIONNAIRE and review.partenaire_id == current_user.partenaire_id:
         return review
     abort(404)
+
+
+def get_review_item_or_404(item_id: int) -> ReviewItem:
+    """One account of a review campaign the current user may see."""
+    item = db.session.get(ReviewItem, item_id)
+    if item is None:
+        abort(404)
+    get_review_or_404(item.review_id)
+    return item
