@@ -1,6 +1,7 @@
 """Espace Partenaires: the application factory."""
 import os
 import time
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from flask import Flask, flash, g, redirect, request, session, url_for
@@ -17,14 +18,16 @@ _PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu
 _GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password"}
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
+    """The app, configured from ``environ`` (``os.environ`` when omitted), read now,
+    then ``test_config`` on top."""
     app = Flask(
         __name__,
         template_folder=str(BASE_DIR / "templates"),
         static_folder=str(BASE_DIR / "static"),
         instance_path=str(BASE_DIR / "instance"),
     )
-    app.config.from_object(Config)
+    app.config.from_object(Config.from_env(environ))
     if test_config:
         app.config.update(test_config)
     dev_overrides(app.config)
