@@ -3,7 +3,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ep_web.auth.forms import ChangePasswordForm, CguForm, ForgotForm, LoginForm, NewPasswordForm
+from ep_web.auth.forms import CguForm, ChangePasswordForm, ForgotForm, LoginForm, NewPasswordForm
 from ep_web.clock import now
 from ep_web.domain import audit
 from ep_web.domain.accounts import accept_cgu, current_cgu, peek_token, request_password_reset, use_token

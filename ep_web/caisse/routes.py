@@ -30,6 +30,7 @@ from ep_web.caisse.forms import (
 )
 from ep_web.clock import today
 from ep_web.domain import quotas
+from ep_web.domain.access import caisse_in_force, conventions_in_force
 from ep_web.domain.accounts import (
     create_caisse_account,
     create_gestionnaire,
@@ -38,7 +39,6 @@ from ep_web.domain.accounts import (
     resend_activation,
     schedule_gestionnaire_inactivation,
 )
-from ep_web.domain.access import caisse_in_force, conventions_in_force
 from ep_web.domain.conventions import (
     create_convention,
     denounce,

@@ -4,8 +4,8 @@ from stdnum.fr import siret as siret_mod
 
 from ep_web.clock import now
 from ep_web.domain import audit
-from ep_web.domain.accounts import normalize_email
 from ep_web.domain.access import caisse_in_force, caisse_knows
+from ep_web.domain.accounts import normalize_email
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.models import Account, Partenaire, PartenaireType, Profile

@@ -10,7 +10,8 @@ _TEXTS = {
     404: ("Page introuvable", "La page demandée n'existe pas ou vous n'y avez pas accès."),
     405: ("Action impossible", "Cette action n'est pas possible sur cette page."),
     413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée."),
-    500: ("Erreur du service", "Une erreur inattendue est survenue. L'équipe technique a été prévenue ; réessayez plus tard."),
+    500: ("Erreur du service",
+          "Une erreur inattendue est survenue. L'équipe technique a été prévenue ; réessayez plus tard."),
     503: ("Service indisponible", "Le service est momentanément indisponible. Réessayez plus tard."),
 }
 
@@ -25,7 +26,8 @@ def render_error(code: int, title: str | None = None, message: str | None = None
         return render_template("_alert.html", category="error", title=title or default_title,
                                message=message or default_message), code
     return (
-        render_template("errors/error.html", code=code, title=title or default_title, message=message or default_message),
+        render_template("errors/error.html", code=code, title=title or default_title,
+                        message=message or default_message),
         code,
     )
 

@@ -1,8 +1,8 @@
 """Forms of the gestionnaire area. The rules (quotas, professional e-mail,
 15-day notice...) live in ep_web.domain: these forms only check shapes."""
-from flask_wtf import FlaskForm
 from datetime import date, datetime
 
+from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -19,7 +19,8 @@ class ActionForm(FlaskForm):
 
 
 class InactivateForm(FlaskForm):
-    reason = StringField("Motif (facultatif)", validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])
+    reason = StringField("Motif (facultatif)",
+                         validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])
 
 
 class MisuseForm(FlaskForm):
@@ -116,4 +117,5 @@ class ReviewAnswerForm(FlaskForm):
     """Confirm or inactivate one account of a habilitation review (SPEC §3 [4.2])."""
 
     decision = HiddenField(validators=[DataRequired(REQUIRED)])
-    reason = StringField("Motif (facultatif)", validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])
+    reason = StringField("Motif (facultatif)",
+                         validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])

@@ -1,7 +1,7 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Date, Enum, ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ep_web.extensions import db

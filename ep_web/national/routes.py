@@ -5,9 +5,9 @@ from sqlalchemy import func, select
 
 from ep_web.audit_search import audit_page
 from ep_web.clock import today
+from ep_web.domain.access import in_force_filter
 from ep_web.domain.accounts import create_caisse_account, inactivate
 from ep_web.domain.caisses import create_caisse_with_referent, resend_referent_activation, update_caisse
-from ep_web.domain.access import in_force_filter
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.forms import attach_error

@@ -5,7 +5,15 @@ from flask_login import current_user
 
 from ep_web.domain.access import caisse_in_force, caisse_knows
 from ep_web.extensions import db
-from ep_web.models import Account, AccountStatus, Convention, GestionnaireRequest, HabilitationReview, Partenaire, Profile
+from ep_web.models import (
+    Account,
+    AccountStatus,
+    Convention,
+    GestionnaireRequest,
+    HabilitationReview,
+    Partenaire,
+    Profile,
+)
 
 
 def can_view_partenaire(user: Account, partenaire: Partenaire) -> bool:

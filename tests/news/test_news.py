@@ -124,7 +124,8 @@ def test_news_rules(world, clock):
 def test_routes_refuse_publishing_to_non_referents(app, world, login, who):
     c = login(getattr(world, who))
     assert c.get("/caisse/actualites/nouvelle").status_code == 403
-    resp = c.post("/caisse/actualites/nouvelle", data={"title": "Piratage", "body": "x", "publish_at": "2026-03-02T10:00"})
+    resp = c.post("/caisse/actualites/nouvelle",
+                  data={"title": "Piratage", "body": "x", "publish_at": "2026-03-02T10:00"})
     assert resp.status_code == 403
     assert db.session.scalar(db.select(db.func.count(News.id))) == 0
 
