@@ -53,13 +53,10 @@ def create_database(url: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def drop_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    admin = with_database(url, "postgres").replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database_name(url))))
+def empty_schema() -> None:
+    """PostgreSQL: drop every table, type and function (much cheaper than a new database)."""
+    db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    db.session.commit()
 
 
 def _upgrade() -> None:
@@ -148,8 +145,7 @@ class PostgresDatabase:
     def migrate(self, app: Flask) -> None:
         create_database(self.url)
         with app.app_context():
-            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            db.session.commit()
+            empty_schema()
             _upgrade()
             db.session.remove()
         install_joined_sessions()

@@ -198,7 +198,7 @@ def _check(client, w, secrets, profile, rule, endpoint, method, args):
         if ".<any(" in url:  # the export format converter: take csv
             url = url.split(".<")[0] + ".csv"
         resp = _call(client, method, url)
-        body = resp.get_data(as_text=True)
+        body = resp.get_data().decode("utf-8", "replace")  # a leaked file is bytes
         where = f"{profile} {method} {url} → {resp.status_code}"
         if profile == "anonymous":
             if not (resp.status_code == 302 and "/connexion" in resp.headers.get("Location", "")):
