@@ -123,6 +123,7 @@ def other_app(app, database, clock):
     def _build(config: dict | None = None, environ: dict | None = None):
         other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database.url, "CLOCK": clock, **(config or {})},
                            environ={} if environ is None else environ)
+        database.tune(other)
         database.share(app, other)
         built.append(other)
         return other

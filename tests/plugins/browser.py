@@ -240,6 +240,7 @@ def _live_app(database, _session_app, tmp_path_factory):
         },
         environ={},
     )
+    database.tune(app)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     live = LiveServer(app, server)
     app.config["BASE_URL"] = live.url
