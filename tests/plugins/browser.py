@@ -307,8 +307,11 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def page(_browser, live_server, request, tmp_path):
     expect = require_playwright().expect
+    # Reduced motion: the DSFR then drops its collapse and modal transitions, which
+    # Playwright would otherwise wait out before each click.
     context = _browser.new_context(
-        base_url=live_server.url, locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1280, "height": 900}
+        base_url=live_server.url, locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1280, "height": 900},
+        reduced_motion="reduce",
     )
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
