@@ -65,6 +65,10 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    # The browser journeys are the longest tests: run first, they spread over the
+    # xdist workers and the short tests even out the end (no worker left alone
+    # with a 15-second journey at the end of the run).
+    items.sort(key=lambda item: "browser" not in item.keywords)
     if not IS_PG:
         skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL)")
         for item in items:

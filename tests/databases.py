@@ -106,7 +106,7 @@ class SQLiteDatabase:
 
     def tune(self, app: Flask) -> None:
         """No fsync and an in-memory journal: a test's database is a throwaway copy,
-        and the factories commit often (half of a test's time went to fsync)."""
+        and the factories commit often (a quarter of the time profiled went to fsync)."""
 
         def no_sync(dbapi_connection, _record):
             dbapi_connection.execute("PRAGMA synchronous = OFF")
