@@ -23,15 +23,16 @@ from tests.attachments import samples
 from tests.conftest import PASSWORD
 
 PROFILES = ["anonymous", "technicien", "gestionnaire", "agent", "admin_caisse", "admin_national"]
-AREA = {"national": {"admin_national"}, "caisse": {"admin_caisse"}, "gestion": {"gestionnaire"}}
-# Issue 5: one blueprint per side for tickets and news; maintenance is national.
-AREA.update({"tickets": {"technicien", "gestionnaire"}, "caisse_tickets": {"admin_caisse"},
-             "national_tickets": {"admin_national"}, "news": {"technicien", "gestionnaire"},
-             "caisse_news": {"admin_caisse"}, "maintenance": {"admin_national"}})
-# Issue 3: the caisse processing queue is for agents only.
-AREA["traitement"] = {"agent"}
-# Issue 3: the partner's demandes (forms, history, demande pages) are for techniciens only.
-AREA["demandes"] = {"technicien"}
+# Who may use each blueprint (SPEC §1, §8): tickets and news have one blueprint
+# per side, maintenance is national's, the caisse queue (traitement) is for
+# agents and the partner's demandes for techniciens.
+AREA = {
+    "national": {"admin_national"}, "caisse": {"admin_caisse"}, "gestion": {"gestionnaire"},
+    "tickets": {"technicien", "gestionnaire"}, "caisse_tickets": {"admin_caisse"},
+    "national_tickets": {"admin_national"}, "news": {"technicien", "gestionnaire"},
+    "caisse_news": {"admin_caisse"}, "maintenance": {"admin_national"},
+    "traitement": {"agent"}, "demandes": {"technicien"},
+}
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text",
                     "auth.logout"}
 # Pages any logged-in profile may use on its own account.

@@ -1,4 +1,4 @@
-"""Issue 5's ticket journey in a real browser, e-mails at a real SMTP server:
+"""The dysfunction ticket journey (SPEC §5) in a real browser, e-mails at a real SMTP server:
 a technicien opens a ticket with a screenshot (after the health warning) → the
 referent answers → the referent escalates a second ticket → admin_national
 answers and resolves it → the technicien sees both statuses and received the
