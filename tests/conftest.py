@@ -60,8 +60,10 @@ def _fast_argon2():
 
 
 def pytest_report_header(config):
-    where = f"PostgreSQL {worker_url(PG_URL, WORKER or '<worker>')}" if IS_PG else "SQLite"
-    return f"database: {where}"
+    if not IS_PG:
+        return "database: SQLite (a migrated template copied for each test)"
+    xdist = getattr(config.option, "numprocesses", None)
+    return f"database: PostgreSQL {worker_url(PG_URL, 'gwN') if xdist else PG_URL}"
 
 
 def pytest_collection_modifyitems(config, items):
