@@ -10,7 +10,6 @@ The schema is created with the app's migrations; the data goes in with COPY.
 All data is fictitious.
 """
 import argparse
-import io
 import os
 import random
 import sys
@@ -54,11 +53,12 @@ def main() -> None:
     random.seed(42)
     t0 = time.perf_counter()
 
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
     from ep_web import create_app
     from ep_web.domain.passwords import hash_password
     from ep_web.extensions import db
-    from flask_migrate import upgrade
-    from sqlalchemy import text
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1)})
     with app.app_context():
@@ -134,7 +134,8 @@ def main() -> None:
                 yield (f"EP-B-{i:09d}", service, c, p, (p - 1) * 2 + 1 + (i % 2), status,
                        "traitee" if closed else None, "Mme", nom, prenom, date(1950 + i % 60, 1 + i % 12, 1 + i % 28),
                        f"{(c % 95) + 1:02d}", f"{nom.lower()} {prenom.lower().replace('é', 'e').replace('è', 'e')}",
-                       "{}", "Message de test.", False, service == "signalement", service == "signalement" and i % 10 == 0,
+                       "{}", "Message de test.", False, service == "signalement",
+                       service == "signalement" and i % 10 == 0,
                        "", False, created, created, due, closed)
 
         copy(conn, "demande", ["reference", "service", "caisse_id", "partenaire_id", "author_id", "status", "outcome",

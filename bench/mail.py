@@ -124,14 +124,14 @@ def main():
         from flask_migrate import upgrade
 
         upgrade()
-        from tests.factories import Factory
         from ep_web.clock import Clock
+        from tests.factories import Factory
 
         factory = Factory(Clock())
         caisse = factory.caisse()
         agents = [factory.agent(caisse) for _ in range(4)]
         users = []
-        for n in range(args.users):
+        for _ in range(args.users):
             p = factory.partenaire(caisse, members=30)
             users.append(factory.technicien(p))
         ids = {"caisse": caisse.id, "agents": [a.id for a in agents], "users": [u.id for u in users]}
@@ -200,7 +200,8 @@ def main():
                         d = create_demande(me, DemandeInput(
                             service="contact", caisse_id=ids["caisse"], civilite="Mme", nom=f"Fictif{n}x{k}",
                             prenom="Camille", date_naissance=date(1980, 1, 1), departement="74",
-                            details={"subject": "Question sur un dossier", "message": "Merci de rappeler la structure."}))
+                            details={"subject": "Question sur un dossier",
+                                     "message": "Merci de rappeler la structure."}))
                         commit()
                         take(agent, d)
                         pending = list(db.session.info.get(PENDING_KEY, []))

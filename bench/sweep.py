@@ -173,7 +173,7 @@ def load(url: str, n_accounts: int, n_conventions: int, n_demandes: int, catch_u
 
         with cur.copy(f"COPY account ({cols}) FROM STDIN") as cp:
             names = cols.split(", ")
-            for i in range(1, 6):
+            for _ in range(1, 6):
                 row = account("admin_national")
                 cp.write_row(tuple(row[k] for k in names))
             for c in range(1, 102):

@@ -1,6 +1,7 @@
 """Espace Partenaires: the application factory."""
 import os
 import time
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from flask import Flask, flash, g, redirect, request, session, url_for
@@ -19,14 +20,16 @@ _PROBES = {"ops.healthz", "ops.readyz", "ops.metrics"}
 _GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password"}
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
+    """The app, configured from ``environ`` (``os.environ`` when omitted), read now,
+    then ``test_config`` on top."""
     app = Flask(
         __name__,
         template_folder=str(BASE_DIR / "templates"),
         static_folder=str(BASE_DIR / "static"),
         instance_path=str(BASE_DIR / "instance"),
     )
-    app.config.from_object(Config)
+    app.config.from_object(Config.from_env(environ))
     if test_config:
         app.config.update(test_config)
     dev_overrides(app.config)
@@ -77,11 +80,11 @@ def _blueprints() -> list:
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp
     from ep_web.main.routes import bp as main_bp
-    from ep_web.ops.routes import bp as ops_bp
     from ep_web.maintenance.routes import bp as maintenance_bp
     from ep_web.national.routes import bp as national_bp
     from ep_web.news.routes import admin_bp as caisse_news_bp
     from ep_web.news.routes import bp as news_bp
+    from ep_web.ops.routes import bp as ops_bp
     from ep_web.tickets.routes import bp as tickets_bp
     from ep_web.tickets.routes import caisse_bp as caisse_tickets_bp
     from ep_web.tickets.routes import national_bp as national_tickets_bp

@@ -115,7 +115,8 @@ def audit_page(caisse_id: int | None):
     _check_access(caisse_id)
     national = caisse_id is None
     form = AuditSearchForm(formdata=request.args)
-    form.evenement.choices = choices([("", "Toutes les actions")] + sorted(ACTIONS.items(), key=lambda kv: _sort_key(kv[1])))
+    form.evenement.choices = choices([("", "Toutes les actions")]
+                                     + sorted(ACTIONS.items(), key=lambda kv: _sort_key(kv[1])))
     if national:
         form.caisse.choices = choices([("", "Toutes les caisses")] + [(str(cid), name) for cid, name in caisse_names()])
     filters = read_filters(form, allow_caisse=national)

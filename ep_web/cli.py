@@ -38,7 +38,8 @@ def register_cli(app: Flask) -> None:
         except DomainError as exc:
             raise click.ClickException(exc.message) from None
         commit()
-        click.echo(f"Compte admin_national créé : identifiant {account.login}. Le lien d'activation est envoyé à {email}.")
+        click.echo(f"Compte admin_national créé : identifiant {account.login}. "
+                   f"Le lien d'activation est envoyé à {email}.")
 
     @ep.command("run-jobs")
     def run_jobs():

@@ -2,7 +2,7 @@
 """Set up and run Espace Partenaires, or run its tests, on a fresh machine.
 
     python3 scripts/dev.py up     # install, migrate, load demo data, serve on http://127.0.0.1:$PORT
-    python3 scripts/dev.py test   # install, then the whole suite (SQLite, then PostgreSQL if DATABASE_URL)
+    python3 scripts/dev.py test   # install, ruff, then the whole suite (SQLite, then PostgreSQL if DATABASE_URL)
 
 Needs only Python 3.11+ (and Node/npm for the DSFR and htmx assets).
 Everything goes into .venv/ and static/vendor/ inside the checkout.
@@ -83,16 +83,30 @@ def up() -> None:
     os.execve(str(PY), [str(PY), "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1", "--port", port], env)
 
 
+def _workers(extra: list[str]) -> list[str]:
+    """pytest-xdist workers (one per CPU; EP_TEST_WORKERS=N to choose, 0 for none),
+    unless the pytest arguments already say (-n, -p no:xdist)."""
+    if any(a == "-n" or a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in extra):
+        return []
+    wanted = os.environ.get("EP_TEST_WORKERS", "auto")
+    return [] if wanted == "0" else ["-n", wanted]
+
+
 def test(extra: list[str]) -> None:
     install()
     base = dict(os.environ)
     pg = base.pop("DATABASE_URL", "")
     base.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    print("\n=== Lint (ruff) ===", flush=True)
+    if subprocess.run([str(VENV / "bin" / "ruff"), "check", "."], cwd=ROOT).returncode:
+        sys.exit("ruff signale des erreurs (ci-dessus) : corrigez-les (`.venv/bin/ruff check --fix .` en règle "
+                 "une partie) avant de lancer les tests.")
+    pytest = [str(PY), "-m", "pytest", *_workers(extra), *extra]
     print("\n=== Tests sur SQLite ===", flush=True)
-    code = subprocess.run([str(PY), "-m", "pytest", *extra], cwd=ROOT, env=base).returncode
+    code = subprocess.run(pytest, cwd=ROOT, env=base).returncode
     if pg:
         print(f"\n=== Tests sur PostgreSQL ({pg}) ===", flush=True)
-        code = subprocess.run([str(PY), "-m", "pytest", *extra], cwd=ROOT, env={**base, "DATABASE_URL": pg}).returncode or code
+        code = subprocess.run(pytest, cwd=ROOT, env={**base, "DATABASE_URL": pg}).returncode or code
     else:
         print("\n(DATABASE_URL non défini : passe PostgreSQL non lancée. .ci/run la lance.)", flush=True)
     sys.exit(code)

@@ -1,26 +1,47 @@
-"""Fixtures: ``app``, ``client``, ``db_session`` helpers and a factory of objects.
+"""Fixtures: ``app``, ``client``, ``make``, ``login``, ``outbox``, ``clock``.
 
-The database is SQLite by default (a migrated template file copied for each
-test) or PostgreSQL when ``DATABASE_URL`` points to one (migrated once, tables
-truncated between tests). Migrations are therefore tested on both.
+One app per test session (per pytest-xdist worker): building one compiles every
+URL rule, which costs more than most tests. Each test gets it back as built:
+configuration restored, its own FrozenClock, outbox and upload folders, and a
+database as migrated (``tests/databases.py``: a copied SQLite template, or on
+PostgreSQL a transaction rolled back at the end of the test).
+
+A test whose data must be visible to another connection (threads, a
+subprocess) carries ``@pytest.mark.committed``: its commits are real. The app is
+built from an empty environment: a developer's ``EP_*`` variables do not leak in.
 """
+import copy
 import os
-import re
-import shutil
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from ep_web import create_app
 from ep_web.clock import FrozenClock
 from ep_web.extensions import db as _db
+from tests.databases import PostgresDatabase, SQLiteDatabase, worker_url
+
+pytest_plugins = ["tests.plugins.browser"]
 
 PG_URL = os.environ.get("DATABASE_URL", "")
 IS_PG = PG_URL.startswith("postgres")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 PASSWORD = "Tres-Solide-Motdepasse-42!"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "WTF_CSRF_ENABLED": False,
+    "SECRET_KEY": "test",
+    "REDIS_URL": "",
+    "SMTP_HOST": "",
+    "MAIL_PRINT": False,
+    "BASE_URL": "http://ep.test",
+    "EP_INSECURE_COOKIES": True,
+    "SERVER_NAME": None,
+}
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -39,33 +60,47 @@ def _fast_argon2():
 
 
 def pytest_report_header(config):
-    return f"database: {'PostgreSQL ' + PG_URL if IS_PG else 'SQLite'}"
+    if not IS_PG:
+        return "database: SQLite (a migrated template copied for each test)"
+    xdist = getattr(config.option, "numprocesses", None)
+    return f"database: PostgreSQL {worker_url(PG_URL, 'gwN') if xdist else PG_URL}"
 
 
-def _upgrade(app):
-    from flask_migrate import upgrade
-
-    with app.app_context():
-        upgrade()
+def pytest_collection_modifyitems(config, items):
+    # The browser journeys are the longest tests: run first, they spread over the
+    # xdist workers and the short tests even out the end (no worker left alone
+    # with a 15-second journey at the end of the run).
+    items.sort(key=lambda item: "browser" not in item.keywords)
+    if not IS_PG:
+        skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL)")
+        for item in items:
+            if "postgres_only" in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
-def _db_template(tmp_path_factory):
-    """Migrate once per session (this runs the Alembic migrations for real)."""
+def database(tmp_path_factory):
+    """This worker's database (``tests.databases``), not yet migrated."""
     if IS_PG:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": _pg(PG_URL), "TESTING": True})
-        with app.app_context():
-            _db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            _db.session.commit()
-        _upgrade(app)
-        return None
-    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
-    _upgrade(create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "TESTING": True}))
-    return path
+        return PostgresDatabase(worker_url(PG_URL, WORKER))
+    return SQLiteDatabase(tmp_path_factory.mktemp("db"))
 
 
-def _pg(url: str) -> str:
-    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+@pytest.fixture(scope="session")
+def _session_app(database):
+    """The worker's app, on its migrated database (the Alembic migrations run for real)."""
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database.url}, environ={})
+    database.migrate(app)
+    app.ep_pristine_config = copy.deepcopy(dict(app.config))
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db_url(database):
+    """The URL of the test's database (for a subprocess or a second app)."""
+    return database.url
 
 
 @pytest.fixture
@@ -74,42 +109,36 @@ def clock():
 
 
 @pytest.fixture
-def db_url(_db_template, tmp_path):
-    if IS_PG:
-        return _pg(PG_URL)
-    path = tmp_path / "test.sqlite3"
-    shutil.copy(_db_template, path)
-    return f"sqlite:///{path}"
+def app(_session_app, database, clock, tmp_path, request):
+    app = _session_app
+    app.config.clear()
+    app.config.update(copy.deepcopy(app.ep_pristine_config))
+    app.config.update(CLOCK=clock, MAIL_OUTBOX_DIR=str(tmp_path / "outbox"), UPLOAD_DIR=str(tmp_path / "uploads"))
+    app.extensions["ep_clock"] = clock
+    committed = request.node.get_closest_marker("committed") is not None
+    with app.app_context(), database.isolated(app, committed):
+        yield app
 
 
 @pytest.fixture
-def app(db_url, clock, tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": db_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-            "WTF_CSRF_ENABLED": False,
-            "SECRET_KEY": "test",
-            "CLOCK": clock,
-            "REDIS_URL": "",
-            "SMTP_HOST": "",
-            "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
-            "UPLOAD_DIR": str(tmp_path / "uploads"),
-            "MAIL_PRINT": False,
-            "BASE_URL": "http://ep.test",
-            "EP_INSECURE_COOKIES": True,
-            "SERVER_NAME": None,
-        }
-    )
-    with app.app_context():
-        yield app
-        _db.session.remove()
-        if IS_PG:
-            tables = ", ".join(t.name for t in _db.metadata.sorted_tables)
-            with _db.engine.begin() as conn:
-                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        _db.engine.dispose()
+def other_app(app, database, clock):
+    """``other_app(config, environ)``: a second app (its own configuration and
+    environment, ``{}`` by default) on the test's database, seeing the test's data."""
+    built = []
+
+    def _build(config: dict | None = None, environ: dict | None = None):
+        other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database.url, "CLOCK": clock, **(config or {})},
+                           environ={} if environ is None else environ)
+        database.tune(other)
+        database.share(app, other)
+        built.append(other)
+        return other
+
+    yield _build
+    for other in built:
+        with other.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
 
 
 @pytest.fixture
@@ -150,14 +179,6 @@ def outbox(app):
         return _db.session.scalars(q).all()
 
     return _outbox
-
-
-def pytest_collection_modifyitems(config, items):
-    if not IS_PG:
-        skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL)")
-        for item in items:
-            if "postgres_only" in item.keywords:
-                item.add_marker(skip)
 
 
 __all__ = ["PASSWORD", "START", "date", "timedelta", "Path"]

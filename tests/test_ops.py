@@ -24,7 +24,8 @@ def test_probes_answer_during_a_maintenance_window(app, make, client, clock):
 
     from ep_web.models import MaintenanceWindow
 
-    db.session.add(MaintenanceWindow(starts_at=clock.now() - timedelta(hours=1), ends_at=clock.now() + timedelta(hours=1),
+    db.session.add(MaintenanceWindow(starts_at=clock.now() - timedelta(hours=1),
+                                     ends_at=clock.now() + timedelta(hours=1),
                                      message="", created_by_id=make.admin_national().id))
     db.session.commit()
     assert client.get("/").status_code == 503
@@ -41,6 +42,7 @@ def _value(text, name, **labels):
     raise AssertionError(f"{name}{labels} not in the metrics")
 
 
+@pytest.mark.committed
 def test_metrics_from_loopback_without_a_token(app, client, clock):
     db.session.add_all([OutboxEmail(to="a@structure.example", subject="s", body_text="b", created_at=clock.now()),
                         OutboxEmail(to="b@structure.example", subject="s", body_text="b", created_at=clock.now(),

@@ -1,38 +1,50 @@
 """Every route × every profile × an object of another structure or caisse:
 403 or 404, never data (SPEC §8). Rules are read from the URL map, so a new
-route is covered as soon as it exists."""
-from datetime import timedelta
+route is covered as soon as it exists; a new kind of id in a URL fails here
+until the world below seeds a real object of that kind (an id that exists
+nowhere would make the 404 certain)."""
+from datetime import date, timedelta
 
 import pytest
 
-from ep_web import create_app
+from ep_web.domain import attachments, maintenance, news, tickets
+from ep_web.domain.demandes import DemandeInput, create_demande
 from ep_web.extensions import db
+from ep_web.mail import queue_email
 from ep_web.models import (
+    EmailStatus,
     GestionnaireRequest,
     HabilitationReview,
     RequestKind,
     ReviewItem,
 )
+from ep_web.transaction import commit
+from tests.attachments import samples
 from tests.conftest import PASSWORD
 
 PROFILES = ["anonymous", "technicien", "gestionnaire", "agent", "admin_caisse", "admin_national"]
-AREA = {"national": {"admin_national"}, "caisse": {"admin_caisse"}, "gestion": {"gestionnaire"}}
-# Issue 5: one blueprint per side for tickets and news; maintenance is national.
-AREA.update({"tickets": {"technicien", "gestionnaire"}, "caisse_tickets": {"admin_caisse"},
-             "national_tickets": {"admin_national"}, "news": {"technicien", "gestionnaire"},
-             "caisse_news": {"admin_caisse"}, "maintenance": {"admin_national"}})
-# Issue 3: the caisse processing queue is for agents only.
-AREA["traitement"] = {"agent"}
-# Issue 3: the partner's demandes (forms, history, demande pages) are for techniciens only.
-AREA["demandes"] = {"technicien"}
+# Who may use each blueprint (SPEC §1, §8): tickets and news have one blueprint
+# per side, maintenance is national's, the caisse queue (traitement) is for
+# agents and the partner's demandes for techniciens.
+AREA = {
+    "national": {"admin_national"}, "caisse": {"admin_caisse"}, "gestion": {"gestionnaire"},
+    "tickets": {"technicien", "gestionnaire"}, "caisse_tickets": {"admin_caisse"},
+    "national_tickets": {"admin_national"}, "news": {"technicien", "gestionnaire"},
+    "caisse_news": {"admin_caisse"}, "maintenance": {"admin_national"},
+    "traitement": {"agent"}, "demandes": {"technicien"},
+}
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text",
                     "auth.logout"}
 # Pages any logged-in profile may use on its own account.
 ANY_PROFILE = {"main.index", "auth.cgu", "auth.change_password"}
 
 
-def _rules():
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True})
+# (profile, area) pairs for which no object of the area belongs to anyone else:
+# national administers every caisse and every maintenance window.
+UNIVERSAL = {("admin_national", "national"), ("admin_national", "maintenance")}
+
+
+def _rules(app):
     out = []
     for rule in app.url_map.iter_rules():
         # ops.*: the probes answer anyone (they say nothing); /metrics has a guard of
@@ -40,9 +52,24 @@ def _rules():
         if rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint.startswith(("errors.", "ops.")):
             continue
         for method in sorted((rule.methods or set()) & {"GET", "POST"}):
-            out.append(pytest.param(rule.rule, rule.endpoint, method, sorted(rule.arguments),
-                                    id=f"{method} {rule.rule}"))
+            out.append((rule.rule, rule.endpoint, method, sorted(rule.arguments)))
     return out
+
+
+def _demande(technicien, caisse, nom):
+    """A demande with one stored file (a real file: a missing one would answer 404 by itself)."""
+    files = attachments.validate_uploads([samples.upload(samples.pdf(), "piece.pdf")], 0)
+    return create_demande(technicien, DemandeInput(
+        service="contact", caisse_id=caisse.id, civilite="Mme", nom=nom, prenom="Camille",
+        date_naissance=date(1980, 1, 1), departement=caisse.departements.split(",")[0],
+        details={"subject": "Carte Vitale", "message": "La personne n'a plus de carte."},
+        duplicate_confirmed=True), files)
+
+
+def _ticket(author, caisse, subject):
+    return tickets.open_ticket(author, caisse_id=caisse.id, subject=subject, description="Le bouton ne répond pas.",
+                               area="autre", screenshots=[samples.upload(samples.png(), "capture.png",
+                                                                         content_type="image/png")])
 
 
 @pytest.fixture
@@ -61,6 +88,20 @@ def world(make, clock):
     db.session.flush()
     w.other_item = ReviewItem(review_id=review.id, account_id=w.other_technicien.id)
     db.session.add(w.other_item)
+    # Demandes and tickets: the user's own (the container of a mixed URL) and another's.
+    w.demande = _demande(w.technicien, w.caisse, "Martin")
+    w.other_demande = _demande(w.other_technicien, w.other_caisse, "Secretpersonne")
+    w.ticket = _ticket(w.technicien, w.caisse, "Page lente")
+    tickets.escalate(w.admin, w.ticket)  # so that national sees it: only the screenshot is foreign
+    w.other_ticket = _ticket(w.other_technicien, w.other_caisse, "Sujet secret")  # not escalated
+    w.other_news = news.create_news(w.other_admin, title="Actualité secrète", body="Réservée à l'autre caisse.",
+                                    publish_at=clock.now())
+    w.window = maintenance.schedule(w.national, clock.now() + timedelta(days=2),
+                                    clock.now() + timedelta(days=2, hours=2), "Mise à jour")
+    w.failed_email = queue_email(w.other_technicien.email, "activation", "Votre compte Espace Partenaires",
+                                 account=w.other_technicien, token="jeton-fictif", hours=72)
+    commit()
+    w.failed_email.status = EmailStatus.FAILED  # the only e-mails national may send again
     db.session.commit()
     return w
 
@@ -74,6 +115,7 @@ def _foreign_ids(w, endpoint):
         account = w.other_agent
     elif "gestionnaire" in endpoint:
         account = w.other_gestionnaire
+    ticket_route = "tickets." in endpoint
     return {
         "partenaire_id": w.other_partenaire.id,
         "account_id": account.id,
@@ -81,16 +123,26 @@ def _foreign_ids(w, endpoint):
         "request_id": w.other_request.id,
         "item_id": w.other_item.id,
         "caisse_id": w.other_caisse.id,
+        "demande_id": w.other_demande.id,
+        "ticket_id": w.other_ticket.id,
+        "attachment_id": (w.other_ticket if ticket_route else w.other_demande).attachments[0].id,
+        "news_id": w.other_news.id,
+        "window_id": w.window.id,
+        "email_id": w.failed_email.id,
     }
 
 
 def _own_container_ids(w):
-    """The container is the user's own (its partner, its caisse), the leaf is foreign."""
-    return {"partenaire_id": w.partenaire.id, "caisse_id": w.caisse.id, "convention_id": w.other_convention.id}
+    """The container is the user's own (its partner, its caisse, its demande or
+    ticket), the leaf is foreign."""
+    return {"partenaire_id": w.partenaire.id, "caisse_id": w.caisse.id, "convention_id": w.other_convention.id,
+            "demande_id": w.demande.id, "ticket_id": w.ticket.id}
 
 
-SECRETS = lambda w: [w.other_partenaire.name, w.other_technicien.email, w.other_gestionnaire.email,  # noqa: E731
-                     w.other_admin.email, w.other_agent.email, "Secretnom"]
+def _secrets(w):
+    return [w.other_partenaire.name, w.other_technicien.email, w.other_gestionnaire.email, w.other_admin.email,
+            w.other_agent.email, "Secretnom", "Secretpersonne", w.other_demande.reference, "Sujet secret",
+            w.other_ticket.reference, "Actualité secrète"]
 
 
 def _client_for(app, w, profile):
@@ -108,33 +160,31 @@ def _call(client, method, url):
     return client.get(url) if method == "GET" else client.post(url, data={})
 
 
-RULES = _rules()
-
-
 @pytest.mark.parametrize("profile", PROFILES)
 def test_route_permissions(app, world, profile):
     """One profile against every rule; all failures are reported together."""
     w = world
+    secrets = _secrets(w)
     client = _client_for(app, w, profile)
     failures = []
-    for rule, endpoint, method, args in (p.values for p in RULES):
-        failures += _check(client, w, profile, rule, endpoint, method, args)
+    for rule, endpoint, method, args in _rules(app):
+        failures += _check(client, w, secrets, profile, rule, endpoint, method, args)
     assert not failures, "\n".join(failures)
 
 
-def test_matrix_covers_every_area():
-    endpoints = {p.values[1] for p in RULES}
-    for area in ("national.", "caisse.", "gestion.", "main."):
+def test_matrix_covers_every_area(app):
+    endpoints = {endpoint for _, endpoint, _, _ in _rules(app)}
+    for area in ("national.", "caisse.", "gestion.", "main.", "demandes.", "traitement.", "tickets.", "news."):
         assert any(e.startswith(area) for e in endpoints), area
 
 
-def _check(client, w, profile, rule, endpoint, method, args):
+def _check(client, w, secrets, profile, rule, endpoint, method, args):
     area = endpoint.split(".")[0]
     allowed = AREA.get(area, {"technicien", "gestionnaire", "agent", "admin_caisse", "admin_national"})
     id_args = [a for a in args if a.endswith("_id")]
     variants = [_foreign_ids(w, endpoint)]
-    # The national admin sees every caisse: only the mixed variant is foreign to it.
-    if profile == "admin_national" and area == "national":
+    # Where every object is the profile's own, only the mixed variant is foreign to it.
+    if (profile, area) in UNIVERSAL:
         variants = []
     if len(id_args) > 1:
         variants.append({**_foreign_ids(w, endpoint), **_own_container_ids(w)})
@@ -144,12 +194,14 @@ def _check(client, w, profile, rule, endpoint, method, args):
     for ids in variants:
         url = rule
         for a in args:
-            url = url.replace(f"<int:{a}>", str(ids.get(a, 1)))
+            if a in id_args:
+                assert a in ids, f"{rule}: seed a real object for <{a}> in this module's world"
+            url = url.replace(f"<int:{a}>", str(ids.get(a)))
         url = url.replace("<service>", "contact")  # the demande form of one service
         if ".<any(" in url:  # the export format converter: take csv
             url = url.split(".<")[0] + ".csv"
         resp = _call(client, method, url)
-        body = resp.get_data(as_text=True)
+        body = resp.get_data().decode("utf-8", "replace")  # a leaked file is bytes
         where = f"{profile} {method} {url} → {resp.status_code}"
         if profile == "anonymous":
             if not (resp.status_code == 302 and "/connexion" in resp.headers.get("Location", "")):
@@ -164,5 +216,5 @@ def _check(client, w, profile, rule, endpoint, method, args):
         if not ok:
             failures.append(where)
         if resp.status_code in (403, 404):
-            failures += [f"{where} leaks {s!r}" for s in SECRETS(w) if s in body]
+            failures += [f"{where} leaks {s!r}" for s in secrets if s in body]
     return failures

@@ -1,5 +1,3 @@
-from ep_web.models import Profile
-from tests.conftest import PASSWORD
 
 
 def test_login_page_is_french_and_secure(client):

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ep_web.actions import run
-from ep_web.auth.forms import ChangePasswordForm, CguForm, ForgotForm, LoginForm, NewPasswordForm
+from ep_web.auth.forms import CguForm, ChangePasswordForm, ForgotForm, LoginForm, NewPasswordForm
 from ep_web.clock import now
 from ep_web.domain import audit
 from ep_web.domain import auth as domain

@@ -63,7 +63,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 SERVICE_CHOICES = choices((s.value, label) for s, label in SERVICE_LABELS.items())
-TYPE_CHOICES = choices([("", "— Choisir un type —")] + [(t.value, label) for t, label in PARTENAIRE_TYPE_LABELS.items()])
+TYPE_CHOICES = choices([("", "— Choisir un type —")]
+                       + [(t.value, label) for t, label in PARTENAIRE_TYPE_LABELS.items()])
 
 
 class FilterForm(FlaskForm):
@@ -101,12 +102,13 @@ class PartenaireForm(FlaskForm):
     referent_email = StringField("E-mail du référent", validators=[Optional(), _max(254)])
     dpo_name = StringField("Nom du délégué à la protection des données (DPO)", validators=[Optional(), _max(200)])
     dpo_email = StringField("E-mail du DPO", validators=[Optional(), _max(254)])
-    parent_id = SelectField("Structure principale (pour un site)", choices=choices([("", "Aucune : structure principale")]),
-                            validate_choice=False,
+    parent_id = SelectField("Structure principale (pour un site)",
+                            choices=choices([("", "Aucune : structure principale")]), validate_choice=False,
                             description="Un site (par exemple une UTAMS) a ses propres comptes et quotas.")
 
     def set_parents(self, partenaires) -> None:
-        self.parent_id.choices = choices([("", "Aucune : structure principale")] + [(str(p.id), p.name) for p in partenaires])
+        self.parent_id.choices = choices([("", "Aucune : structure principale")]
+                                         + [(str(p.id), p.name) for p in partenaires])
 
     def partenaire_data(self) -> dict:
         return {

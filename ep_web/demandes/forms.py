@@ -30,7 +30,6 @@ from ep_web.forms import choices
 from ep_web.models import SERVICE_LABELS, DemandeStatus, Service
 
 
-
 def _int_or_none(value):
     try:
         return int(value) if value not in (None, "") else None

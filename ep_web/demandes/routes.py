@@ -302,7 +302,8 @@ def reply(demande_id: int):
                                  health_confirmed=bool(form.health_confirmed.data),
                                  prepared_files=_prepare(chosen, existing=len(demande.attachments))),
         form=form, render=render,
-        success="Votre complément est transmis à la caisse." if was_waiting else "Votre message est transmis à la caisse.",
+        success=("Votre complément est transmis à la caisse." if was_waiting
+                 else "Votre message est transmis à la caisse."),
         then=url_for("demandes.show", demande_id=demande.id, _anchor="echanges"),
     )
 

@@ -37,7 +37,9 @@ def caisse_knows(caisse_id: int, partenaire_id: int) -> bool:
     the partner's file after the end)? (SPEC §3, §8)"""
     return (
         db.session.scalar(
-            select(Convention.id).where(Convention.caisse_id == caisse_id, Convention.partenaire_id == partenaire_id).limit(1)
+            select(Convention.id)
+            .where(Convention.caisse_id == caisse_id, Convention.partenaire_id == partenaire_id)
+            .limit(1)
         )
         is not None
     )

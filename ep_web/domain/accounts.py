@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from ep_web.clock import now, today
 from ep_web.domain import audit, quotas
 from ep_web.domain.access import caisse_in_force, conventions_in_force
-from ep_web.permissions.partenaires import can_manage_account
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.lifecycle import REASON_LEAVING, inactivate_where
 from ep_web.domain.passwords import set_password
@@ -28,6 +27,7 @@ from ep_web.models import (
     Profile,
     TokenPurpose,
 )
+from ep_web.permissions.partenaires import can_manage_account
 
 # French ISP webmails the generic list misses.
 _MORE_FREE_DOMAINS = {

@@ -24,7 +24,8 @@ import secrets
 import tempfile
 import time
 import unicodedata
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import timedelta
 from pathlib import Path
 from typing import IO

@@ -53,7 +53,8 @@ def create_convention(
         )
     )
     if overlapping:
-        raise DomainError("Une convention en cours existe déjà avec cette structure : renouvelez-la plutôt.", "signed_on")
+        raise DomainError("Une convention en cours existe déjà avec cette structure : renouvelez-la plutôt.",
+                          "signed_on")
     conv = Convention(
         partenaire_id=partenaire.id,
         caisse_id=actor.caisse_id,

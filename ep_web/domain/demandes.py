@@ -13,7 +13,6 @@ from sqlalchemy import func, or_, select, update
 from ep_web.clock import now, today
 from ep_web.domain import audit
 from ep_web.domain.access import conventions_in_force
-from ep_web.permissions.demandes import can_view_demande
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.textguard import check_health, check_texts
 from ep_web.extensions import db
@@ -35,6 +34,7 @@ from ep_web.models import (
     Profile,
     Service,
 )
+from ep_web.permissions.demandes import can_view_demande
 
 # ---------------------------------------------------------------- vocabularies (SPEC §4)
 
@@ -513,8 +513,9 @@ def close(actor: Account, demande: Demande, outcome: str) -> None:
 
 def record_download(actor: Account, attachment) -> None:
     """SPEC §4/§7: each document download is logged."""
-    audit.record("document_downloaded", actor, target=attachment, partenaire_id=attachment.demande.partenaire_id
-                 if attachment.demande else None, caisse_id=attachment.demande.caisse_id if attachment.demande else None,
+    audit.record("document_downloaded", actor, target=attachment,
+                 partenaire_id=attachment.demande.partenaire_id if attachment.demande else None,
+                 caisse_id=attachment.demande.caisse_id if attachment.demande else None,
                  demande=attachment.demande.reference if attachment.demande else None)
 
 

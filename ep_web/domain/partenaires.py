@@ -3,14 +3,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager
 from stdnum.exceptions import ValidationError
 from stdnum.fr import siret as siret_mod
 
 from ep_web.clock import now, today
 from ep_web.domain import audit, quotas
-from ep_web.domain.accounts import normalize_email
 from ep_web.domain.access import caisse_in_force, caisse_knows
+from ep_web.domain.accounts import normalize_email
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.models import Account, Convention, Partenaire, PartenaireType, Profile

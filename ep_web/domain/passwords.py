@@ -74,7 +74,8 @@ def check_password_rules(password: str, account: Account | None = None) -> None:
             "password",
         )
     if account is not None and account.id is not None and _recently_used(account, password):
-        raise DomainError("Ce mot de passe fait partie de vos 5 derniers mots de passe. Choisissez-en un nouveau.", "password")
+        raise DomainError("Ce mot de passe fait partie de vos 5 derniers mots de passe. Choisissez-en un nouveau.",
+                          "password")
 
 
 def _common_core(password: str) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
+from ep_web.domain.access import caisse_in_force
 from ep_web.domain.accounts import (
     active_gestionnaires,
     check_professional_email,
@@ -18,7 +19,6 @@ from ep_web.domain.accounts import (
     schedule_gestionnaire_inactivation,
 )
 from ep_web.domain.calendar import add_working_days
-from ep_web.domain.access import caisse_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.mail import queue_email

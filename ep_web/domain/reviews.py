@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
-from ep_web.domain.accounts import active_gestionnaires, inactivate
 from ep_web.domain.access import caisse_in_force
+from ep_web.domain.accounts import active_gestionnaires, inactivate
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.mail import queue_email

@@ -21,12 +21,12 @@ from sqlalchemy import select
 from ep_web.clock import now, today
 from ep_web.domain import audit
 from ep_web.domain.access import conventions_in_force
-from ep_web.permissions.tickets import PARTNER_PROFILES, ticket_side
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.textguard import check_partner_text
 from ep_web.extensions import db
 from ep_web.mail import queue_email
 from ep_web.models import Account, AccountStatus, Attachment, Caisse, Profile, Ticket, TicketMessage, TicketStatus
+from ep_web.permissions.tickets import PARTNER_PROFILES, ticket_side
 
 SUBJECT_MAX = 200
 TEXT_MAX = 5000

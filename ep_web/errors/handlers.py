@@ -20,7 +20,8 @@ _TEXTS = {
     404: ("Page introuvable", "La page demandée n'existe pas ou vous n'y avez pas accès."),
     405: ("Action impossible", "Cette action n'est pas possible sur cette page."),
     413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée."),
-    500: ("Erreur du service", "Une erreur inattendue est survenue. L'équipe technique a été prévenue ; réessayez plus tard."),
+    500: ("Erreur du service",
+          "Une erreur inattendue est survenue. L'équipe technique a été prévenue ; réessayez plus tard."),
     503: ("Service indisponible", "Le service est momentanément indisponible. Réessayez dans quelques minutes."),
 }
 DATABASE_DOWN = ("Service momentanément indisponible",

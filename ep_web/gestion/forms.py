@@ -1,8 +1,8 @@
 """Forms of the gestionnaire area. The rules (quotas, professional e-mail,
 15-day notice...) live in ep_web.domain: these forms only check shapes."""
-from flask_wtf import FlaskForm
 from datetime import date, datetime
 
+from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
@@ -20,7 +20,8 @@ class ActionForm(FlaskForm):
 
 
 class InactivateForm(FlaskForm):
-    reason = StringField("Motif (facultatif)", validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])
+    reason = StringField("Motif (facultatif)",
+                         validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])
 
 
 class MisuseForm(FlaskForm):
@@ -118,4 +119,5 @@ class ReviewAnswerForm(FlaskForm):
 
     decision = HiddenField(validators=[DataRequired(REQUIRED), AnyOf(
         [d.value for d in ReviewDecision], message="Choisissez de confirmer ou d'inactiver le compte.")])
-    reason = StringField("Motif (facultatif)", validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])
+    reason = StringField("Motif (facultatif)",
+                         validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])

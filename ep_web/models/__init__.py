@@ -32,15 +32,6 @@ from ep_web.models.demande import (  # noqa: F401
 )
 from ep_web.models.monitoring import MonitorIncident, WorkerHeartbeat  # noqa: F401
 from ep_web.models.outbox import EmailStatus, OutboxEmail  # noqa: F401
-from ep_web.models.support import (  # noqa: F401
-    JobRun,
-    MaintenanceWindow,
-    News,
-    NewsRead,
-    Ticket,
-    TicketMessage,
-    TicketStatus,
-)
 from ep_web.models.partenaire import PARTENAIRE_TYPE_LABELS, Partenaire, PartenaireType  # noqa: F401
 from ep_web.models.requests import (  # noqa: F401
     GestionnaireRequest,
@@ -49,4 +40,13 @@ from ep_web.models.requests import (  # noqa: F401
     RequestStatus,
     ReviewDecision,
     ReviewItem,
+)
+from ep_web.models.support import (  # noqa: F401
+    JobRun,
+    MaintenanceWindow,
+    News,
+    NewsRead,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
 )

@@ -84,6 +84,7 @@ class Convention(db.Model):
 
     @property
     def is_live(self) -> bool:
+        """Not ended by the caisse: its services, renewal and end can still be managed."""
         return self.state.is_live
 
     @property
@@ -95,16 +96,6 @@ class Convention(db.Model):
     def is_active(self) -> bool:
         """Renewed tacitly each year unless denounced (SPEC §2)."""
         return self.state == ConventionState.ACTIVE
-
-    @property
-    def is_denounced(self) -> bool:
-        """Ends at its end date, without renewal (SPEC §2)."""
-        return self.state == ConventionState.DENONCEE
-
-    @property
-    def is_live(self) -> bool:
-        """Not ended by the caisse: its services, renewal and end can still be managed."""
-        return self.state in (ConventionState.ACTIVE, ConventionState.DENONCEE)
 
     def enables(self, service: "Service | str") -> bool:
         value = service.value if isinstance(service, Service) else service

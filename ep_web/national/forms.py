@@ -25,7 +25,8 @@ class CaisseForm(FlaskForm):
     autre_canal = TextAreaField(
         "Autre canal de contact",
         validators=[DataRequired(REQUIRED), Length(max=2000)],
-        description="Téléphone, adresse e-mail ou accueil que les partenaires utilisent quand le portail est indisponible.",
+        description="Téléphone, adresse e-mail ou accueil que les partenaires utilisent "
+                    "quand le portail est indisponible.",
     )
     idle_inactivation_enabled = BooleanField(
         "Inactiver automatiquement les comptes technicien sans connexion depuis 3 mois", default=True

@@ -78,7 +78,8 @@ def update(caisse_id: int):
     return run(
         lambda: domain.update_caisse(_actor(), caisse, form.caisse_data()), form=form,
         render=lambda status, refusal: (render_template("national/edit.html", caisse=caisse, form=form), status),
-        success=lambda changed: "Les informations de la caisse sont enregistrées." if changed else "Aucune modification.",
+        success=lambda changed: ("Les informations de la caisse sont enregistrées." if changed
+                                 else "Aucune modification."),
         then=url_for("national.show", caisse_id=caisse.id),
     )
 

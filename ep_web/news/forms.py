@@ -20,7 +20,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class NewsForm(FlaskForm):
-    title = StringField("Titre", validators=[InputRequired(REQUIRED), Length(max=200, message="200 caractères au plus.")])
+    title = StringField("Titre",
+                        validators=[InputRequired(REQUIRED), Length(max=200, message="200 caractères au plus.")])
     body = TextAreaField(
         "Texte",
         validators=[InputRequired(REQUIRED), Length(max=20000, message="20 000 caractères au plus.")],

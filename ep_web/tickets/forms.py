@@ -22,7 +22,8 @@ def _int_or_none(value):
 class TicketForm(FlaskForm):
     caisse_id = SelectField("Caisse destinataire", coerce=_int_or_none, validate_choice=False,
                             validators=[InputRequired("Choisissez la caisse.")])
-    subject = StringField("Objet", validators=[InputRequired(REQUIRED), Length(max=200, message="200 caractères au plus.")],
+    subject = StringField("Objet",
+                          validators=[InputRequired(REQUIRED), Length(max=200, message="200 caractères au plus.")],
                           description="En quelques mots. Exemple : le bouton « Envoyer » ne répond pas.")
     area = SelectField("Page ou service concerné",
                        choices=choices([("", "— Choisir —")] + list(PORTAL_AREAS.items())),
@@ -37,7 +38,8 @@ class TicketForm(FlaskForm):
         "Ne donnez aucune information sur une personne accompagnée (ni nom, ni numéro de sécurité sociale, ni santé).",
     )
     screenshot = FileField("Capture d'écran (facultatif)",
-                           description="Une image PNG ou JPEG, 10 Mo au plus. Masquez toute information sur une personne.")
+                           description="Une image PNG ou JPEG, 10 Mo au plus. "
+                                       "Masquez toute information sur une personne.")
     health_confirmed = BooleanField(HEALTH_LABEL)
 
     def set_caisses(self, caisses) -> None:
@@ -48,7 +50,8 @@ class TicketForm(FlaskForm):
 
 
 class ReplyForm(FlaskForm):
-    body = TextAreaField("Votre message", validators=[InputRequired(REQUIRED), Length(max=5000, message="5000 caractères au plus.")])
+    body = TextAreaField("Votre message",
+                         validators=[InputRequired(REQUIRED), Length(max=5000, message="5000 caractères au plus.")])
     health_confirmed = BooleanField(HEALTH_LABEL)
     resolve = BooleanField("Marquer le ticket comme résolu avec cette réponse")
 
@@ -60,7 +63,8 @@ class ActionForm(FlaskForm):
 class FilterForm(Form):
     """The status filter of the lists (GET, no CSRF)."""
 
-    status = SelectField("Statut", choices=choices([("", "Tous les statuts")] + [(s.value, s.label) for s in TicketStatus]),
+    status = SelectField("Statut",
+                         choices=choices([("", "Tous les statuts")] + [(s.value, s.label) for s in TicketStatus]),
                          validate_choice=False, validators=[Optional()])
 
     @property

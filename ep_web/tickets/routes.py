@@ -51,7 +51,8 @@ def _index(side: str, fetch):
     tickets = fetch(form.status_value)
     return render_page_or_fragment("tickets/index.html", "tickets/_results.html", side=side, bp=BLUEPRINT_OF[side],
                                    tickets=tickets, filter_form=form,
-                                   caisses=domain.ticket_caisses(current_user.partenaire_id) if side == "partner" else [])
+                                   caisses=(domain.ticket_caisses(current_user.partenaire_id)
+                                            if side == "partner" else []))
 
 
 def _show(side: str, ticket: Ticket, form: ReplyForm | None = None, status: int = 200, health_hits=None,

@@ -1,15 +1,14 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 22:37:42.768671
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import ep_web.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = '0001'

@@ -5,11 +5,10 @@ Revises: 0002
 Create Date: 2026-11-22 23:14:12.785120
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import ep_web.models.base
-
 
 # revision identifiers, used by Alembic.
 revision = '0003'

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from werkzeug.exceptions import NotFound
 
 from ep_web.domain import attachments
 from ep_web.extensions import db
@@ -127,18 +128,25 @@ def test_delete_files_for_the_purge(app, demande, uploads, tmp_path):
 
 
 @pytest.fixture
-def download_client(app, client):
-    """A bare route standing for the real ones (which authorise first)."""
-    app.add_url_rule("/_test/pj/<int:attachment_id>", "test_pj",
-                     lambda attachment_id: attachments.send_attachment(db.get_or_404(Attachment, attachment_id)))
-    return client
+def download(app):
+    """The response of ``send_attachment`` as the app sends it (its after_request
+    hooks applied): the real routes authorise first, then call it."""
+
+    def _download(attachment):
+        with app.test_request_context("/"):
+            resp = app.process_response(attachments.send_attachment(attachment))
+            resp.direct_passthrough = False
+            resp.get_data()  # read (and close) the file inside the request
+            return resp
+
+    return _download
 
 
-def test_download_is_an_attachment_never_sniffed_nor_cached(app, demande, download_client):
+def test_download_is_an_attachment_never_sniffed_nor_cached(app, demande, download):
     data = samples.pdf()
     att = _store(demande, data=data, name="relevé de droits.pdf")
     commit()
-    resp = download_client.get(f"/_test/pj/{att.id}")
+    resp = download(att)
     assert resp.status_code == 200
     assert resp.data == data
     assert resp.mimetype == "application/pdf"
@@ -151,19 +159,20 @@ def test_download_is_an_attachment_never_sniffed_nor_cached(app, demande, downlo
     assert "ETag" not in resp.headers
 
 
-def test_download_serves_the_sniffed_type_not_the_name(app, demande, download_client):
+def test_download_serves_the_sniffed_type_not_the_name(app, demande, download):
     att = _store(demande, data=samples.png(), name="scan.pdf")
     commit()
-    resp = download_client.get(f"/_test/pj/{att.id}")
+    resp = download(att)
     assert resp.mimetype == "image/png"
     assert resp.headers["Content-Disposition"].startswith("attachment;")
 
 
-def test_download_of_a_purged_file_is_a_404(app, demande, download_client):
+def test_download_of_a_purged_file_is_a_404(app, demande, download):
     att = _store(demande)
     commit()
     attachments.delete_files([att.stored_name])
-    assert download_client.get(f"/_test/pj/{att.id}").status_code == 404
+    with pytest.raises(NotFound):
+        download(att)
 
 
 def test_open_for_download(app, demande, uploads):

@@ -5,6 +5,7 @@ from ep_web import create_app
 from ep_web.domain import audit
 from ep_web.extensions import db
 from ep_web.models import AuditEvent
+from tests.conftest import PASSWORD
 
 
 def test_security_headers(client):
@@ -23,17 +24,14 @@ def test_hsts_when_https(app, client):
     assert "max-age" in client.get("/connexion").headers["Strict-Transport-Security"]
 
 
-def test_production_session_cookie_flags(db_url, make, clock):
-    prod = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "WTF_CSRF_ENABLED": False, "CLOCK": clock})
+def test_production_session_cookie_flags(other_app, make):
+    """An environment without EP_INSECURE_COOKIES is production: __Host- cookie, Secure."""
+    prod = other_app({"WTF_CSRF_ENABLED": False}, environ={})
     assert prod.config["SESSION_COOKIE_NAME"] == "__Host-ep_session"
-    with prod.app_context():
-        from tests.factories import Factory
-
-        tech = Factory(clock).technicien(Factory(clock).partenaire(Factory(clock).caisse()))
-        login = tech.login
+    login = make.technicien(make.partenaire(make.caisse())).login
     client = prod.test_client()
-    resp = client.post("/connexion", data={"login": login, "password": "Tres-Solide-Motdepasse-42!"},
-                       base_url="https://localhost")
+    resp = client.post("/connexion", data={"login": login, "password": PASSWORD}, base_url="https://localhost")
+    assert resp.status_code == 302 and "/connexion" not in resp.headers["Location"]
     cookie = resp.headers["Set-Cookie"]
     assert cookie.startswith("__Host-ep_session=")
     for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
@@ -41,9 +39,9 @@ def test_production_session_cookie_flags(db_url, make, clock):
     assert "Domain=" not in cookie
 
 
-def test_csrf_is_enforced(db_url, clock):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "CLOCK": clock, "EP_INSECURE_COOKIES": True})
-    resp = app.test_client().post("/connexion", data={"login": "X", "password": "Y"})
+def test_csrf_is_enforced(app, client):
+    app.config["WTF_CSRF_ENABLED"] = True
+    resp = client.post("/connexion", data={"login": "X", "password": "Y"})
     assert resp.status_code == 400
     assert "Formulaire expiré" in resp.get_data(as_text=True)
 
@@ -66,18 +64,15 @@ def test_audit_log_is_append_only_in_orm_and_database(app, make):
     db.session.rollback()
     for sql in ("UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"):
         with pytest.raises(Exception, match="append-only"):
-            with db.engine.begin() as conn:
-                conn.execute(text(sql))
+            with db.session.begin_nested():
+                db.session.execute(text(sql))
     assert db.session.scalar(db.select(db.func.count(AuditEvent.id))) == 1
 
 
-def test_insecure_cookies_only_when_asked_by_the_environment():
-    import subprocess
-    import sys
-
-    probe = ("from ep_web import create_app; a = create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://'}); "
-             "print(a.config['SESSION_COOKIE_SECURE'], a.config['SESSION_COOKIE_NAME'])")
-    for env, expected in (({"EP_INSECURE_COOKIES": "1"}, "False ep_session"), ({}, "True __Host-ep_session")):
-        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                             env={"PATH": "/usr/bin:/bin", **env})
-        assert out.stdout.strip() == expected
+def test_insecure_cookies_only_when_asked_by_the_environment(monkeypatch):
+    """The environment is read when the app is built (not when ep_web is imported)."""
+    built = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, environ={})
+    assert (built.config["SESSION_COOKIE_SECURE"], built.config["SESSION_COOKIE_NAME"]) == (True, "__Host-ep_session")
+    monkeypatch.setenv("EP_INSECURE_COOKIES", "1")
+    built = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert (built.config["SESSION_COOKIE_SECURE"], built.config["SESSION_COOKIE_NAME"]) == (False, "ep_session")

@@ -8,8 +8,8 @@ from ep_web.domain import accounts
 from ep_web.domain.auth import BAD_CREDENTIALS
 from ep_web.models import AccountStatus
 from ep_web.transaction import commit
-from tests.browser.conftest import axe_check, require_playwright
 from tests.conftest import PASSWORD
+from tests.plugins.browser import axe_check, require_playwright
 
 pytestmark = pytest.mark.browser
 expect = require_playwright().expect

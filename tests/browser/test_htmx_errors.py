@@ -8,14 +8,8 @@ import pytest
 
 from ep_web.domain import demandes as dm
 from ep_web.transaction import commit
-from tests.browser.conftest import log_in as _log_in
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    _browser,
-    live_server,
-    page,
-    require_playwright,
-    smtp_server,
-)
+from tests.plugins.browser import log_in as _log_in
+from tests.plugins.browser import require_playwright
 from tests.traitement.conftest import DEPARTEMENT, DETAILS, PERSON
 
 pytestmark = pytest.mark.browser

@@ -8,8 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import _browser, axe_check, live_server, log_in, page, screenshot, smtp_server  # noqa: F401
 from tests.conftest import PASSWORD
+from tests.plugins.browser import axe_check, log_in
 
 pytestmark = pytest.mark.browser
 NEW_PASSWORD = "Glacier-Orage-Piano-47"

@@ -8,17 +8,8 @@ import pytest
 from ep_web.domain.requests import file_request
 from ep_web.models import AccountStatus, RequestKind
 from ep_web.transaction import commit
-from tests.browser.conftest import log_in as _log_in
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    _browser,
-    axe_check,
-    live_server,
-    page,
-    require_playwright,
-    screenshot,
-    smtp_server,
-)
-from tests.conftest import PASSWORD
+from tests.plugins.browser import axe_check, require_playwright
+from tests.plugins.browser import log_in as _log_in
 
 pytestmark = pytest.mark.browser
 expect = require_playwright().expect
@@ -31,7 +22,7 @@ def test_referent_journey(page, live_server, smtp_server, screenshot):
         caisse = make.caisse(name="CPAM de Valmont-sur-Essai")
         partenaire = make.partenaire(caisse, members=8, name="CCAS de Valmont-sur-Essai")
         make.partenaire(caisse, name="Association Lumière fictive")
-        g1, g2 = make.gestionnaire(partenaire), make.gestionnaire(partenaire)  # 8 members: 2 / 2
+        g1, _g2 = make.gestionnaire(partenaire), make.gestionnaire(partenaire)  # 8 members: 2 / 2
         tech = make.technicien(partenaire, manager_id=g1.id)
         admin = make.admin_caisse(caisse)
         file_request(g1, caisse, RequestKind.CREATION, data={

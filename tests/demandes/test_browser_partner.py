@@ -7,17 +7,8 @@ import re
 
 import pytest
 
-from tests.browser.conftest import log_in as _log_in
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    _browser,
-    axe_check,
-    live_server,
-    page,
-    require_playwright,
-    screenshot,
-    smtp_server,
-)
-from tests.conftest import PASSWORD
+from tests.plugins.browser import axe_check, require_playwright
+from tests.plugins.browser import log_in as _log_in
 
 pytestmark = pytest.mark.browser
 expect = require_playwright().expect

@@ -6,12 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ep_web.permissions import can_view_demande
 from ep_web.domain import demandes as dm
 from ep_web.domain.conventions import terminate
 from ep_web.domain.errors import DomainError, NotAllowed
-from ep_web.extensions import db
 from ep_web.models import DemandeStatus, Outcome, Service
+from ep_web.permissions import can_view_demande
 from ep_web.transaction import commit, rollback
 from tests.demandes.test_textguard import nirs, spellings
 

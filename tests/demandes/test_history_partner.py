@@ -10,7 +10,7 @@ import pytest
 from ep_web.domain import demandes as dm
 from ep_web.models import Service
 from ep_web.transaction import commit
-from tests.demandes.test_routes_partner import HTMX, body, w  # noqa: F401  (fixture)
+from tests.demandes.test_routes_partner import HTMX, body
 
 
 def _demande(author, caisse, nom, prenom="Jean", service="contact", **over):

@@ -3,6 +3,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from ep_web.domain.access import caisse_in_force
 from ep_web.domain.accounts import (
     create_gestionnaire,
     inactivate,
@@ -11,7 +12,6 @@ from ep_web.domain.accounts import (
     schedule_gestionnaire_inactivation,
 )
 from ep_web.domain.calendar import add_working_days
-from ep_web.domain.access import caisse_in_force
 from ep_web.domain.conventions import denounce, renew, terminate
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.requests import accept_request, file_request, refuse_request

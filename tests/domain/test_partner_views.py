@@ -8,7 +8,7 @@ from ep_web.domain import partenaires, requests, reviews
 from ep_web.domain.accounts import seated_gestionnaires
 from ep_web.domain.errors import DomainError
 from ep_web.domain.habilitations import habilitation_rows, row_for
-from ep_web.models import AccountStatus, ConventionState, ReviewDecision, RequestKind
+from ep_web.models import AccountStatus, ConventionState, RequestKind, ReviewDecision
 from ep_web.transaction import commit
 
 

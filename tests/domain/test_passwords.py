@@ -5,29 +5,37 @@ from ep_web.domain.passwords import check_password_rules, password_expired, set_
 from ep_web.extensions import db
 from ep_web.models import Profile
 
+LONG = "Rq7!vLm#T9wz-Bz8?kPo%N4xs-Wc5&hJt@M2qy-" * 4  # varied, so not refused as too easy
+
+
+WEAK = "trop faible"
+
 
 @pytest.mark.parametrize(
-    "password",
+    ("password", "reason"),
     [
-        "Court-1a!",  # too short
-        "sansmajuscule-12!",  # no upper case
-        "SANSMINUSCULE-12!",  # no lower case
-        "SansChiffre-Ici!",  # no digit
-        "SansSymbole12ab",  # 15 chars but… fine if 14+ with digits: see below
-        "Abcdefghij12",  # 12 chars without symbol
-        "A" * 60 + "b1!" + "c" * 70,  # over 128
+        ("Court-1a!", WEAK),  # too short
+        ("sansmajuscule-12!", WEAK),  # no upper case
+        ("SANSMINUSCULE-12!", WEAK),  # no lower case
+        ("SansChiffre-Ici!", WEAK),  # no digit
+        ("SansSymbole12", WEAK),  # 13 chars without symbol: 14 needed
+        ("Abcdefghij12", WEAK),  # 12 chars without symbol
+        (LONG[:129], "128 caractères"),  # over 128
     ],
 )
-def test_weak_or_malformed_passwords_are_refused(app, password):
-    if password == "SansSymbole12ab":
-        check_password_rules("Xq7vLmT9rwZk2p")  # 14 chars, upper/lower/digit: accepted
-        return
-    with pytest.raises(DomainError) as exc:
+def test_weak_or_malformed_passwords_are_refused(app, password, reason):
+    with pytest.raises(DomainError, match=reason) as exc:
         check_password_rules(password)
     assert exc.value.field == "password"
 
 
-@pytest.mark.parametrize("password", ["Rq7!vLm#T9wz", "Xq7vLmT9rwZk2p", "Glacier-Orage-Piano-47"])
+@pytest.mark.parametrize("password", [
+    "Rq7!vLm#T9wz",  # 12 chars with a symbol
+    "Xq7vLmT9rwZk2p",  # 14 chars, upper/lower/digit, no symbol
+    "SansSymbole12a",  # the same rule, the refused 13-char one plus a letter
+    "Glacier-Orage-Piano-47",
+    LONG[:128],  # the longest accepted
+])
 def test_strong_passwords_pass(app, password):
     check_password_rules(password)
 

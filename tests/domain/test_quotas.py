@@ -55,6 +55,7 @@ def test_gestionnaire_quota(app, make):
 
 
 @pytest.mark.postgres_only
+@pytest.mark.committed  # each thread has its own connection
 def test_last_seat_race_on_postgresql(app, make):
     """Two connections race for the last seat: exactly one wins, the quota holds."""
     caisse = make.caisse()
@@ -93,6 +94,7 @@ def test_last_seat_race_on_postgresql(app, make):
 
 
 @pytest.mark.postgres_only
+@pytest.mark.committed  # each thread has its own connection
 def test_without_the_lock_the_race_would_overbook(app, make, monkeypatch):
     """Guard against a test that cannot fail: with the lock disabled, the same race
     lets both through (the count is stale), proving the lock is what holds."""

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from ep_web.domain.reviews import open_review
 from ep_web.models import AccountStatus
 from ep_web.transaction import commit
-from tests.browser.conftest import _browser, axe_check, live_server, page, screenshot, smtp_server  # noqa: F401
 from tests.conftest import PASSWORD
+from tests.plugins.browser import axe_check
 
 pytestmark = pytest.mark.browser
 

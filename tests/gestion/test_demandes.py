@@ -73,7 +73,8 @@ def test_a_refused_creation_request_keeps_what_was_typed(client, make, login, id
     data["telephone"] = "01 23 45 67 89"
     resp = client.post("/gestion/demandes/nouveau-gestionnaire", data=prefixed("creation", data))
     assert resp.status_code == 422
-    assert re.search(r'<p id="creation-email-error" class="fr-error-text">Les adresses de messagerie personnelle', body(resp))
+    assert re.search(r'<p id="creation-email-error" class="fr-error-text">Les adresses de messagerie personnelle',
+                     body(resp))
     assert requests_filed() == []
 
 
@@ -106,7 +107,8 @@ def test_modification_form_comes_pre_filled(client, make, login):
     partial = client.get(f"/gestion/demandes/modification?gestionnaire={g2.id}", headers=HTMX)
     assert partial.status_code == 200
     fragment = body(partial)
-    assert fragment.lstrip().startswith('<section class="fr-mb-6w" aria-labelledby="modification-title" id="demande-modification">')
+    assert fragment.lstrip().startswith(
+        '<section class="fr-mb-6w" aria-labelledby="modification-title" id="demande-modification">')
     assert f'value="{g2.email}"' in fragment
 
     assert client.get(f"/gestion/demandes/modification?gestionnaire={w.other_gestionnaire.id}").status_code == 404

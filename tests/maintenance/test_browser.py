@@ -5,20 +5,12 @@ from datetime import timedelta
 
 import pytest
 
-from ep_web.clock import FrozenClock, to_paris, now as real_now
+from ep_web.clock import FrozenClock, to_paris
+from ep_web.clock import now as real_now
 from ep_web.domain import maintenance
 from ep_web.transaction import commit
-from tests.browser.conftest import log_in as _log_in
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    _browser,
-    axe_check,
-    live_server,
-    page,
-    require_playwright,
-    screenshot,
-    smtp_server,
-)
-from tests.conftest import PASSWORD
+from tests.plugins.browser import axe_check, require_playwright
+from tests.plugins.browser import log_in as _log_in
 
 pytestmark = pytest.mark.browser
 expect = require_playwright().expect

@@ -73,7 +73,8 @@ def test_state_cancel_and_end(world, clock):
     assert not maintenance.state().active
     assert maintenance.window_status(w) == "terminee"
 
-    later = maintenance.schedule(world.national, clock.now() + timedelta(days=1), clock.now() + timedelta(days=1, hours=1))
+    later = maintenance.schedule(world.national, clock.now() + timedelta(days=1),
+                                 clock.now() + timedelta(days=1, hours=1))
     maintenance.cancel(world.national, later)
     assert maintenance.state().upcoming == []
     with pytest.raises(DomainError):
@@ -82,6 +83,7 @@ def test_state_cancel_and_end(world, clock):
 
 # ---------------------------------------------------------------- the whole story through HTTP
 
+@pytest.mark.committed
 def test_banner_before_503_during_normal_after(app, world, make, clock, login):
     other_caisse = world.other_caisse
     at = clock.now()

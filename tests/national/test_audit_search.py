@@ -7,8 +7,8 @@ from flask_login import login_user
 from sqlalchemy import select
 
 from ep_web.audit_search import audit_page
-from ep_web.domain.audit import AuditFilters, search_events
 from ep_web.domain import audit
+from ep_web.domain.audit import AuditFilters, search_events
 from ep_web.extensions import db
 from ep_web.models import AuditEvent
 
@@ -127,10 +127,12 @@ def test_pagination_50_per_page_keeps_the_filters(client, login, make, clock):
     assert len(ids(first)) == 50 and "120 événements" in first and "page 1 sur 3" in first
     assert "X119" in first and "X069" not in first
     assert "evenement=login_failed" in first and "page=2" in first
-    last = client.get("/national/journal", query_string={"evenement": "login_failed", "page": "3"}).get_data(as_text=True)
+    last = client.get("/national/journal",
+                      query_string={"evenement": "login_failed", "page": "3"}).get_data(as_text=True)
     assert len(ids(last)) == 20 and "X000" in last
     # Past the end: the last page.
-    beyond = client.get("/national/journal", query_string={"evenement": "login_failed", "page": "9"}).get_data(as_text=True)
+    beyond = client.get("/national/journal",
+                        query_string={"evenement": "login_failed", "page": "9"}).get_data(as_text=True)
     assert ids(beyond) == ids(last)
 
 

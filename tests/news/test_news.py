@@ -125,7 +125,8 @@ def test_news_rules(world, clock):
 def test_routes_refuse_publishing_to_non_referents(app, world, login, who):
     c = login(getattr(world, who))
     assert c.get("/caisse/actualites/nouvelle").status_code == 403
-    resp = c.post("/caisse/actualites/nouvelle", data={"title": "Piratage", "body": "x", "publish_at": "2026-03-02T10:00"})
+    resp = c.post("/caisse/actualites/nouvelle",
+                  data={"title": "Piratage", "body": "x", "publish_at": "2026-03-02T10:00"})
     assert resp.status_code == 403
     assert db.session.scalar(db.select(db.func.count(News.id))) == 0
 
@@ -320,7 +321,8 @@ def test_refusals_come_back_with_the_domains_message(app, world, login, clock):
     # A subscription choice the page never offers is refused with a French message.
     t = login(world.technicien, c=app.test_client())
     resp = t.post("/actualites/abonnement", data={"subscribe": "2"})
-    assert resp.status_code == 422 and "Choix d&#39;abonnement non compris : recommencez." in resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "Choix d&#39;abonnement non compris : recommencez." in resp.get_data(as_text=True)
     db.session.refresh(world.technicien)
     assert not world.technicien.news_digest
 

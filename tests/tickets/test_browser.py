@@ -1,4 +1,4 @@
-"""Issue 5's ticket journey in a real browser, e-mails at a real SMTP server:
+"""The dysfunction ticket journey (SPEC §5) in a real browser, e-mails at a real SMTP server:
 a technicien opens a ticket with a screenshot (after the health warning) → the
 referent answers → the referent escalates a second ticket → admin_national
 answers and resolves it → the technicien sees both statuses and received the
@@ -7,17 +7,8 @@ import re
 
 import pytest
 
-from tests.browser.conftest import log_in as _log_in
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    _browser,
-    axe_check,
-    live_server,
-    page,
-    require_playwright,
-    screenshot,
-    smtp_server,
-)
-from tests.conftest import PASSWORD
+from tests.plugins.browser import axe_check, require_playwright
+from tests.plugins.browser import log_in as _log_in
 from tests.tickets.test_tickets import _png
 
 pytestmark = pytest.mark.browser
@@ -85,7 +76,8 @@ def test_ticket_journey(page, live_server, smtp_server, screenshot, tmp_path):
     page.get_by_role("link", name="Signaler un problème").last.click()
     page.get_by_role("textbox", name=re.compile("^Objet")).fill("Export impossible")
     page.get_by_label("Page ou service concerné").select_option("autre")
-    page.get_by_role("textbox", name=re.compile("^Description du problème")).fill("L'export CSV renvoie une erreur 500.")
+    page.get_by_role("textbox", name=re.compile("^Description du problème")).fill(
+        "L'export CSV renvoie une erreur 500.")
     page.get_by_role("button", name="Envoyer le signalement").click()
     second = _reference(page)
     assert smtp_server.wait_for("partenaires@valmont.example").subject.endswith(f"({first})")

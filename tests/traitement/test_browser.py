@@ -9,17 +9,8 @@ import pytest
 
 from ep_web.domain import demandes as dm
 from ep_web.transaction import commit
-from tests.browser.conftest import log_in as _log_in
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    _browser,
-    axe_check,
-    live_server,
-    page,
-    require_playwright,
-    screenshot,
-    smtp_server,
-)
-from tests.conftest import PASSWORD
+from tests.plugins.browser import axe_check, require_playwright
+from tests.plugins.browser import log_in as _log_in
 from tests.traitement.conftest import BIRTH_SPELLINGS, DEPARTEMENT, DETAILS, PERSON
 
 pytestmark = pytest.mark.browser

@@ -6,11 +6,11 @@ import io
 
 import pytest
 
-from ep_web.permissions import can_view_demande
 from ep_web.domain import demandes as dm
 from ep_web.domain.errors import DomainError
 from ep_web.extensions import db
 from ep_web.models import Attachment, AuditEvent
+from ep_web.permissions import can_view_demande
 from ep_web.transaction import commit
 
 PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"

@@ -14,7 +14,7 @@ from ep_web.domain.accounts import create_technicien
 from ep_web.extensions import db
 from ep_web.models import EmailStatus, JobRun, OutboxEmail
 from ep_web.transaction import commit, rollback
-from tests.workers.conftest import NO_REDIS, REDIS_URL, free_port, work
+from tests.workers.conftest import REDIS_URL, free_port, work
 from workers.mail import (
     CLAIM_TIMEOUT,
     INTERRUPTED,
@@ -31,6 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def _new_tech(w, n=1):
     return create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{n}", "prenom": "Ada",
                                               "email": f"ada{n}@{w.partenaire.domain_list[0]}"})
+
+
+def _ids():
+    return db.session.scalars(db.select(OutboxEmail.id).order_by(OutboxEmail.id)).all()
 
 
 def _statuses():
@@ -57,7 +61,7 @@ def test_sent_by_smtp_after_commit_in_process(app, make, smtp):
     assert msg.is_multipart()  # text + HTML
     assert tech.login in msg.get_body(("plain",)).get_content()
     assert "é" in msg.get_body(("plain",)).get_content()  # UTF-8 survives the SMTP dialogue
-    assert db.session.get(OutboxEmail, 1).status == EmailStatus.SENT
+    assert _statuses() == [EmailStatus.SENT]
 
 
 def test_without_smtp_the_local_outbox_folder_gets_the_message(app, make, tmp_path):
@@ -143,7 +147,8 @@ def test_a_sent_email_is_never_sent_twice(app, make, smtp):
     w = make.world()
     _new_tech(w)
     commit()
-    assert send_email(1) is False
+    [sent] = _ids()
+    assert send_email(sent) is False
     assert flush_outbox()["sent"] == 0
     assert len(smtp.messages) == 1
 
@@ -191,8 +196,9 @@ def test_crash_between_claim_and_send_is_never_resent(app, make, clock, smtp, mo
         raise WorkerKilled  # not an Exception: nothing of send_email's handling runs
 
     monkeypatch.setattr(mail.Transport, "send", die)
+    first = _ids()[0]
     with pytest.raises(WorkerKilled):
-        send_email(1)
+        send_email(first)
     db.session.rollback()
     monkeypatch.undo()
     assert _statuses() == [EmailStatus.SENDING, EmailStatus.PENDING]
@@ -202,7 +208,7 @@ def test_crash_between_claim_and_send_is_never_resent(app, make, clock, smtp, mo
     clock.advance(seconds=2)
     assert flush_outbox() == {"sent": 0, "not_sent": 0, "interrupted": 1}
     assert _statuses() == [EmailStatus.FAILED, EmailStatus.SENT]
-    assert db.session.get(OutboxEmail, 1).last_error == INTERRUPTED
+    assert db.session.get(OutboxEmail, first).last_error == INTERRUPTED
     assert smtp.to() == [f"ada2@{w.partenaire.domain_list[0]}"]
 
 
@@ -218,6 +224,7 @@ def test_rq_worker_sends_after_commit(app, make, smtp, redis_queue):
     assert len(smtp.messages) == 1
 
 
+@pytest.mark.committed  # the rq worker is another process
 def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis_queue, db_url, tmp_path):
     """A real ``rq worker`` process is killed (SIGKILL) while it sends the second
     of three e-mails it claimed together. Nobody can tell at once that the
@@ -263,7 +270,7 @@ def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis
     clock.advance(seconds=CLAIM_TIMEOUT.total_seconds() + 1)
     assert flush_outbox() == {"sent": 1, "not_sent": 0, "interrupted": 1}
     assert _statuses() == [EmailStatus.SENT, EmailStatus.FAILED, EmailStatus.SENT]
-    assert db.session.get(OutboxEmail, 3).attempts == 1  # the claim that never started cost no try
+    assert db.session.get(OutboxEmail, _ids()[2]).attempts == 1  # the claim that never started cost no try
     assert sorted(smtp.to()) == sorted(f"ada{n}@{w.partenaire.domain_list[0]}" for n in (1, 2, 3))
 
 

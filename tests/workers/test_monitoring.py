@@ -3,6 +3,8 @@ e-mail per incident to admin_national (not one per check), closed when the
 thing clears."""
 from datetime import timedelta
 
+import pytest
+
 from ep_web.domain import monitoring
 from ep_web.extensions import db
 from ep_web.models import AccountStatus, EmailStatus, JobRun, MonitorIncident, OutboxEmail, WorkerHeartbeat
@@ -111,6 +113,7 @@ def test_one_email_per_incident_to_each_national_admin_then_closed(app, make, cl
         ("silent:w1", None, True), ("silent:w1", "silent:w1", False)]
 
 
+@pytest.mark.committed
 def test_two_checkers_racing_open_the_incident_once(app, make, clock):
     """The second checker's insert hits the unique open_key: it rolls back,
     its e-mails with it."""

@@ -14,7 +14,7 @@ from ep_web.transaction import commit
 from tests.conftest import PASSWORD, START
 from tests.workers.conftest import REDIS_URL, free_port, work
 
-A, I, D = AccountStatus.ACTIVE, AccountStatus.INACTIVE, AccountStatus.DELETED
+A, I, D = AccountStatus.ACTIVE, AccountStatus.INACTIVE, AccountStatus.DELETED  # noqa: E741  (initials, as in the tables below)
 
 
 def _night(clock, queue, day):

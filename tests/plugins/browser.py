@@ -1,19 +1,23 @@
-"""Browser tests: the real application served over HTTP in a background thread,
-driven by Debian's Chromium through Playwright, with e-mails received by a real
-SMTP server (aiosmtpd).
+"""Browser fixtures, a pytest plugin (``pytest_plugins`` in tests/conftest.py) so
+that every test folder uses the same ones: the real application served over
+HTTP in a background thread, driven by Debian's Chromium through Playwright,
+with e-mails received by a real SMTP server (aiosmtpd).
 
 Fixtures
 - ``smtp_server``: an aiosmtpd ``Controller`` on 127.0.0.1; ``smtp_server.wait_for(to)``
   waits (bounded) for a message and ``.link(to, pattern)`` pulls a link out of it.
-- ``live_server``: a separate Flask app (real CSRF, real clock, SMTP to ``smtp_server``)
-  on a migrated database; ``with live_server.seed() as make:`` gives a
-  ``tests.factories.Factory`` inside that app (read the values you need inside the block).
+- ``live_server``: one app per worker (real CSRF, real clock, SMTP to the test's
+  ``smtp_server``) served on a free port, on the worker's database emptied for
+  each test; ``with live_server.seed() as make:`` gives a ``tests.factories.Factory``
+  inside that app (read the values you need inside the block).
 - ``page``: a fresh browser context per test (default timeout 10 s); CSP
   violations and uncaught JavaScript errors fail the test.
-- ``axe_check(page)``: axe-core on the current page, no serious/critical violation allowed.
 - ``screenshot(page, name)``: writes ``ep-<name>.png`` to ``$EP_BROWSER_SCREENSHOTS`` when set.
 
-Every test here carries ``@pytest.mark.browser`` (``-m "not browser"`` leaves them out).
+Helpers to import from here: ``log_in``, ``axe_check`` (axe-core on the current
+page, no serious/critical violation allowed), ``require_playwright``.
+
+Every browser test carries ``@pytest.mark.browser`` (``-m "not browser"`` leaves them out).
 When /usr/bin/chromium is missing they are skipped, except with ``CI=true`` where that fails.
 """
 import email
@@ -28,13 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from ep_web import create_app
 from ep_web.clock import Clock
 from ep_web.extensions import db
 from ep_web.mail import PENDING_KEY
-from tests.conftest import IS_PG
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -210,9 +212,14 @@ class _ErrorLog(logging.Handler):
         self.lines.append(self.format(record))
 
 
-@pytest.fixture
-def live_server(db_url, smtp_server, tmp_path):
+@pytest.fixture(scope="session")
+def _live_app(database, _session_app, tmp_path_factory):
+    """One served app per worker (building one costs as much as a short test),
+    started on a free port; ``live_server`` hands it to each test in a clean state.
+    It needs the worker's database migrated, hence ``_session_app``."""
     from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from tests.conftest import TEST_CONFIG
 
     class QuietHandler(WSGIRequestHandler):
         def log_request(self, code="-", size="-"):  # errors are still logged
@@ -220,28 +227,24 @@ def live_server(db_url, smtp_server, tmp_path):
 
     app = create_app(
         {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": db_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            **TEST_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": database.url,
             "WTF_CSRF_ENABLED": True,
             "SECRET_KEY": "browser-tests",
-            "EP_INSECURE_COOKIES": True,
-            "REDIS_URL": "",
-            "SMTP_HOST": smtp_server.host,
-            "SMTP_PORT": smtp_server.port,
+            "SMTP_HOST": "127.0.0.1",
             "SMTP_USER": "",
             "SMTP_STARTTLS": False,
             "SMTP_SSL": False,
-            "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
-            "MAIL_PRINT": False,
-            "SERVER_NAME": None,
-        }
+            "MAIL_OUTBOX_DIR": str(tmp_path_factory.mktemp("live-outbox")),
+            "UPLOAD_DIR": str(tmp_path_factory.mktemp("live-uploads")),
+        },
+        environ={},
     )
+    database.tune(app)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     live = LiveServer(app, server)
     app.config["BASE_URL"] = live.url
-    error_log = _ErrorLog()
-    app.logger.addHandler(error_log)  # the "ep_web" logger: app, domain and jobs
+    live.pristine_config = dict(app.config)
     thread = threading.Thread(target=server.serve_forever, name="ep-live-server", daemon=True)
     thread.start()
     try:
@@ -250,47 +253,48 @@ def live_server(db_url, smtp_server, tmp_path):
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
-        app.logger.removeHandler(error_log)
         with app.app_context():
-            db.session.remove()
-            if IS_PG:  # same cleanup as the ``app`` fixture of tests/conftest.py
-                tables = ", ".join(t.name for t in db.metadata.sorted_tables)
-                with db.engine.begin() as conn:
-                    conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(_live_app, database, smtp_server):
+    """The served app on an emptied database, sending to this test's SMTP server;
+    anything it logs at ERROR fails the test. Its data is committed for real
+    (the server's threads have their own connections), then wiped."""
+    app = _live_app.app
+    app.config.clear()
+    app.config.update(_live_app.pristine_config, SMTP_PORT=smtp_server.port)
+    database.reset(app)
+    error_log = _ErrorLog()
+    app.logger.addHandler(error_log)  # the "ep_web" logger: app, domain and jobs
+    try:
+        yield _live_app
+    finally:
+        app.logger.removeHandler(error_log)
+        database.clean(app)
     if error_log.lines:
         pytest.fail("the live server logged errors:\n" + "\n".join(error_log.lines), pytrace=False)
 
 
 # --------------------------------------------------------------------------- browser
 
-# One Playwright driver and one Chromium for the whole run. Other test folders import
-# these fixtures into their modules, which makes one session fixture per module: they
-# share this instance (two sync Playwright drivers cannot live in the same thread).
-_shared = {"users": 0, "playwright": None, "browser": None}
-
-
 @pytest.fixture(scope="session")
 def _browser():
+    """One Playwright driver and one Chromium per worker."""
     if not os.access(CHROMIUM, os.X_OK):
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    if _shared["browser"] is None:
-        pw = require_playwright().sync_playwright().start()
-        try:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        except Exception:
-            pw.stop()
-            raise
-        _shared.update(playwright=pw, browser=browser)
-    _shared["users"] += 1
+    pw = require_playwright().sync_playwright().start()
     try:
-        yield _shared["browser"]
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    except Exception:
+        pw.stop()
+        raise
+    try:
+        yield browser
     finally:
-        _shared["users"] -= 1
-        if _shared["users"] == 0:
-            _shared["browser"].close()
-            _shared["playwright"].stop()
-            _shared.update(playwright=None, browser=None)
+        browser.close()
+        pw.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -303,8 +307,11 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def page(_browser, live_server, request, tmp_path):
     expect = require_playwright().expect
+    # Reduced motion: the DSFR then drops its collapse and modal transitions, which
+    # Playwright would otherwise wait out before each click.
     context = _browser.new_context(
-        base_url=live_server.url, locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1280, "height": 900}
+        base_url=live_server.url, locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1280, "height": 900},
+        reduced_motion="reduce",
     )
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
