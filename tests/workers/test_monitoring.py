@@ -120,17 +120,18 @@ def test_two_checkers_racing_open_the_incident_once(app, make, clock):
     make.admin_national()
     Heartbeat("worker", name="w1").beat("idle")
     clock.advance(minutes=3)
-    db.session.add(MonitorIncident(key="silent:w1", open_key="silent:w1", label="déjà ouvert", opened_at=clock.now()))
-    db.session.flush()  # the other checker's transaction, not yet visible to our read...
-    other = db.session.get(MonitorIncident, 1)
+    other = MonitorIncident(key="silent:w1", open_key="silent:w1", label="déjà ouvert", opened_at=clock.now())
+    db.session.add(other)  # the other checker's transaction, not yet visible to our read...
     db.session.commit()
+    other_id = other.id
     opened_before = monitoring.open_incidents
     try:
         monitoring.open_incidents = lambda: []  # ...so this checker believes nothing is open
         assert check_health() == {"opened": 0, "closed": 0}
     finally:
         monitoring.open_incidents = opened_before
-    assert _incident_mails() == [] and other.label == "déjà ouvert"
+    db.session.expire_all()
+    assert _incident_mails() == [] and db.session.get(MonitorIncident, other_id).label == "déjà ouvert"
     assert db.session.scalar(db.select(db.func.count(MonitorIncident.id))) == 1
 
 
