@@ -87,25 +87,40 @@ def check_professional_email(email: str, partenaire: Partenaire, field: str = "e
     return email
 
 
+def check_phone(raw: str, field: str = "telephone") -> str:
+    """SPEC §3: a phone number of 10 to 15 digits, written as people do."""
+    raw = (raw or "").strip()
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if raw and not 10 <= len(digits) <= 15:
+        raise DomainError("Numéro de téléphone invalide. Exemple : 04 50 00 00 00", field)
+    return raw
+
+
 def clean_identity(data: dict, *, require_phone: bool = False) -> dict:
     """Strip and check the identity fields of an account
-    (SPEC §3: civilité, nom, prénom, fonction, téléphone, e-mail)."""
+    (SPEC §3: civilité, nom, prénom, fonction, téléphone, e-mail); every field
+    in error is reported in one pass."""
     out = {k: (data.get(k) or "").strip() for k in IDENTITY_FIELDS}
+    errors: list[tuple[str, str]] = []
     if out["civilite"] not in ("Mme", "M."):
-        raise DomainError("Choisissez la civilité.", "civilite")
+        errors.append(("Choisissez la civilité.", "civilite"))
     for key, label in (("nom", "le nom"), ("prenom", "le prénom")):
         if not out[key]:
-            raise DomainError(f"Indiquez {label}.", key)
-        if len(out[key]) > 100:
-            raise DomainError("100 caractères au plus.", key)
+            errors.append((f"Indiquez {label}.", key))
+        elif len(out[key]) > 100:
+            errors.append(("100 caractères au plus.", key))
     if len(out["fonction"]) > 150:
-        raise DomainError("150 caractères au plus.", "fonction")
+        errors.append(("150 caractères au plus.", "fonction"))
     if require_phone and not out["telephone"]:
-        raise DomainError("Indiquez le téléphone.", "telephone")
-    if out["telephone"]:
-        digits = "".join(ch for ch in out["telephone"] if ch.isdigit())
-        if not 10 <= len(digits) <= 15:
-            raise DomainError("Numéro de téléphone invalide. Exemple : 04 50 00 00 00", "telephone")
+        errors.append(("Indiquez le téléphone.", "telephone"))
+    else:
+        try:
+            check_phone(out["telephone"])
+        except DomainError as exc:
+            errors.append((exc.message, exc.field))
+    error = DomainError.collected(errors)
+    if error:
+        raise error
     return out
 
 
