@@ -101,14 +101,14 @@ def main() -> None:
             for k in range(2):
                 aid += 1
                 accounts.append((aid, f"T{p:06d}{k}", "technicien", "active", "Mme", f"Tech{k}", f"Struct{p}",
-                                 f"t{k}@s{p}.example", p, None, pw, now, f"n{aid}", 1, now, now, "", "", ""))
+                                 f"t{k}@s{p}.example", p, None, pw, now, 1, now, now, "", "", ""))
         for c in range(1, args.caisses + 1):
             for k in range(3):
                 aid += 1
                 accounts.append((aid, f"A{c:04d}{k}", "agent", "active", "M.", f"Agent{k}", f"Caisse{c}",
-                                 f"a{k}@c{c}.example", None, c, pw, now, f"n{aid}", 1, now, now, "", "", ""))
+                                 f"a{k}@c{c}.example", None, c, pw, now, 1, now, now, "", "", ""))
         copy(conn, "account", ["id", "login", "profile", "status", "civilite", "prenom", "nom", "email",
-                               "partenaire_id", "caisse_id", "password_hash", "password_changed_at", "session_nonce",
+                               "partenaire_id", "caisse_id", "password_hash", "password_changed_at",
                                "cgu_version", "created_at", "last_login_at", "fonction", "telephone",
                                "inactivation_reason"], accounts)
         for table in ("caisse", "partenaire", "account"):

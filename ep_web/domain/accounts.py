@@ -242,7 +242,6 @@ def _create(actor: Account | None, profile: Profile, data: dict, *, partenaire=N
         partenaire_id=partenaire.id if partenaire else None,
         caisse_id=caisse.id if caisse else None,
         created_by_id=actor.id if actor else None,
-        session_nonce=secrets.token_hex(16),
         created_at=now(),
         **data,
     )
@@ -361,7 +360,7 @@ def inactivate(
     enforce_permission: bool = True,
 ) -> None:
     """SPEC §3: inactivate at once: the account's sessions end at their next
-    request (the session nonce rotates). Inactive accounts free their quota seat.
+    request (their rows end). Inactive accounts free their quota seat.
 
     When a caisse inactivates a partner account (fraud, loss, theft — SPEC §3
     [4.1]), the partner's gestionnaires are notified."""
@@ -403,7 +402,6 @@ def reactivate_technicien(actor: Account, account: Account) -> None:
     account.idle_warning_sent_at = None
     # The 3-month idle rule counts from the reactivation, not from the old last login.
     account.reactivated_at = now()
-    account.session_nonce = secrets.token_hex(16)
     if account.manager_id is None:
         account.manager_id = actor.id
     db.session.flush()

@@ -101,10 +101,11 @@ def authenticate(login: str, password: str, ip: str = "") -> Account:
     return attempt.account
 
 
-def change_password(account: Account, current: str, new: str, ip: str = "") -> None:
+def change_password(account: Account, current: str, new: str, ip: str = "", keep_session: int | None = None) -> None:
     """SPEC §3 Passwords: a logged-in user changes their password by giving the
-    current one; the new one follows the rules (set_password). Audited (SPEC §7)."""
+    current one; the new one follows the rules (set_password). Every session
+    but ``keep_session`` (the one that changed it) ends. Audited (SPEC §7)."""
     if not verify_password(account.password_hash, current or ""):
         raise DomainError("Mot de passe actuel incorrect.", "current")
-    set_password(account, new)
+    set_password(account, new, keep_session=keep_session)
     audit.record("password_changed", account, target=account, ip=ip)
