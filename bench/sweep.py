@@ -284,7 +284,7 @@ def sweep(url: str, redis_url: str) -> dict:
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": _sa_url(url), "CLOCK": FrozenClock(NOW), "REDIS_URL": redis_url,
         "RQ_QUEUE": QUEUE, "SMTP_HOST": "", "MAIL_OUTBOX_DIR": str(tmp / "outbox"), "MAIL_PRINT": False,
-        "UPLOAD_DIR": str(tmp / "uploads"),
+        "UPLOAD_DIR": str(tmp / "uploads"), "EP_ENV": "test",  # a bench: the development secret key is fine
     })
     jobs = {**NIGHTLY, "alert_signalements": alert_signalements}
     out = {"jobs": {}}

@@ -9,7 +9,7 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from ep_web.clock import Clock, to_paris
-from ep_web.config import BASE_DIR, Config, dev_overrides
+from ep_web.config import BASE_DIR, Config, check_secret_key, dev_overrides
 from ep_web.extensions import csrf, db, login_manager, migrate
 
 # Pages for anonymous visitors: an ended session there is simply cleared.
@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     app.config.from_object(Config.from_env(environ))
     if test_config:
         app.config.update(test_config)
+    check_secret_key(app.config)
     dev_overrides(app.config)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # psycopg 3 prepares a statement after 5 runs and PostgreSQL may then
