@@ -7,10 +7,11 @@ from datetime import date, datetime
 from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ep_web.clock import Clock, to_paris
 from ep_web.config import BASE_DIR, Config, check_secret_key, dev_overrides
-from ep_web.extensions import csrf, db, login_manager, migrate
+from ep_web.extensions import csrf, db, init_limiter, login_manager, migrate
 
 # Pages for anonymous visitors: an ended session there is simply cleared.
 _PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text"}
@@ -47,7 +48,14 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     os.makedirs(app.instance_path, exist_ok=True)
     app.extensions["ep_clock"] = app.config.get("CLOCK") or Clock()
 
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N reverse proxies: the client's address and scheme come from the
+        # last N hops of X-Forwarded-For/-Proto, never from what a client sends.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
     db.init_app(app)
+    init_limiter(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -129,6 +129,26 @@ class Config:
         self.PASSWORD_MAX_AGE_DAYS = env.int("EP_PASSWORD_MAX_AGE_DAYS", 365)  # 0 = no expiry
         self.LOGIN_MAX_FAILURES = env.int("EP_LOGIN_MAX_FAILURES", 5)
         self.LOGIN_LOCK_MINUTES = env.int("EP_LOGIN_LOCK_MINUTES", 15)
+        # Per network address (limits' notation). Past SLOW failures, failed
+        # attempts from the address are paced (PACE); past LIMIT, unknown logins
+        # and wrong passwords are refused until the window moves. A right
+        # password for an account that is not itself locked always gets in.
+        self.LOGIN_ADDRESS_SLOW = env.get("EP_LOGIN_ADDRESS_SLOW", "10 per 15 minutes")
+        self.LOGIN_ADDRESS_PACE = env.get("EP_LOGIN_ADDRESS_PACE", "1 per 10 seconds")
+        self.LOGIN_ADDRESS_LIMIT = env.get("EP_LOGIN_ADDRESS_LIMIT", "30 per 15 minutes")
+        # "Mot de passe oublié": requests per address (refused with 429 past it),
+        # and reset e-mails per account.
+        self.RESET_ADDRESS_LIMIT = env.get("EP_RESET_ADDRESS_LIMIT", "10 per 15 minutes")
+        self.RESET_EMAILS_PER_HOUR = env.int("EP_RESET_EMAILS_PER_HOUR", 3)
+        # Reverse proxies in front of the app (X-Forwarded-For/-Proto hops to trust,
+        # Werkzeug's ProxyFix). 0: the peer address is the client's.
+        self.TRUSTED_PROXIES = env.int("EP_TRUSTED_PROXIES", 0)
+        self.RATELIMIT_STRATEGY = "moving-window"
+        self.RATELIMIT_KEY_PREFIX = "ep-limits"
+        # Redis down: requests are not limited rather than refused (logged).
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
+        self.RATELIMIT_HEADERS_ENABLED = False
         self.ACTIVATION_TOKEN_HOURS = env.int("EP_ACTIVATION_TOKEN_HOURS", 72)
         self.RESET_TOKEN_MINUTES = env.int("EP_RESET_TOKEN_MINUTES", 60)
 

@@ -1,4 +1,6 @@
 """Extensions created unbound, ``init_app``-ed by the factory."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,3 +26,24 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+def init_limiter(app) -> Limiter:
+    """Flask-Limiter for one app (its storage follows that app's REDIS_URL: one
+    per app, so that a test's or a worker's second app never shares another's).
+    Per-address limits (ep_web.domain.auth, the password-reset form) use its
+    storage: Redis when REDIS_URL is set (shared by every process), memory
+    otherwise. The address is the client's once ProxyFix has read
+    EP_TRUSTED_PROXIES hops of X-Forwarded-For."""
+    # Redis when configured, this process's memory otherwise.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    limiter = Limiter(get_remote_address, app=app)
+    app.extensions["ep_limiter"] = limiter
+    return limiter
+
+
+def rate_limits():
+    """The rate-limiting strategy of the current app (``limits``' hit/test/window stats)."""
+    from flask import current_app
+
+    return current_app.extensions["ep_limiter"].limiter
