@@ -2,13 +2,13 @@
 inactivation, "fermer"); the account's session nonce goes
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0014
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = '0005'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
