@@ -67,6 +67,9 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     from ep_web import models  # noqa: F401  (registers the tables)
 
     _register_timer(app)
+    from ep_web.jobs import register_after_response
+
+    register_after_response(app)
     _register_blueprints(app)
     _register_session_rules(app)
     _register_security_headers(app)

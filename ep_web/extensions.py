@@ -42,8 +42,26 @@ def init_limiter(app) -> Limiter:
     return limiter
 
 
-def rate_limits():
-    """The rate-limiting strategy of the current app (``limits``' hit/test/window stats)."""
+class _Limits:
+    """The current app's rate-limiting strategy (``limits``' hit/test/window
+    stats), its identifiers prefixed with RATELIMIT_KEY_PREFIX as
+    Flask-Limiter's own limits are (several deployments may share one Redis)."""
+
+    def __init__(self, app):
+        self.strategy = app.extensions["ep_limiter"].limiter
+        self.prefix = app.config.get("RATELIMIT_KEY_PREFIX") or "ep-limits"
+
+    def hit(self, limit, *identifiers) -> bool:
+        return self.strategy.hit(limit, self.prefix, *identifiers)
+
+    def test(self, limit, *identifiers) -> bool:
+        return self.strategy.test(limit, self.prefix, *identifiers)
+
+    def reset_time(self, limit, *identifiers) -> float:
+        return self.strategy.get_window_stats(limit, self.prefix, *identifiers).reset_time
+
+
+def rate_limits() -> _Limits:
     from flask import current_app
 
-    return current_app.extensions["ep_limiter"].limiter
+    return _Limits(current_app)

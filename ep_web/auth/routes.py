@@ -2,12 +2,15 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from limits import parse
 
 from ep_web.actions import run
 from ep_web.auth.forms import CguForm, ChangePasswordForm, ForgotForm, LoginForm, NewPasswordForm
 from ep_web.domain import audit, sessions
 from ep_web.domain import auth as domain
-from ep_web.domain.accounts import accept_cgu, current_cgu, request_password_reset, use_token
+from ep_web.domain.accounts import accept_cgu, current_cgu, use_token
+from ep_web.extensions import rate_limits
+from ep_web.jobs import enqueue_after_response
 from ep_web.models import SessionEnd, TokenPurpose
 from ep_web.permissions.auth import get_token_or_410
 from ep_web.transaction import commit
@@ -108,9 +111,13 @@ def reset(token: str):
 def forgot():
     form = ForgotForm()
     if form.validate_on_submit():
-        request_password_reset(form.login.data, ip=request.remote_addr or "")
-        commit()
-        # Same answer whether or not the account exists.
+        if not rate_limits().hit(parse(current_app.config["RESET_ADDRESS_LIMIT"]), "password-reset",
+                                 request.remote_addr or ""):
+            form.form_errors = ["Trop de demandes depuis votre réseau. Réessayez dans quelques minutes."]
+            return render_template("auth/forgot.html", form=form), 429
+        # The lookup and the e-mail happen out of the request: same answer, same
+        # time, whether or not the account exists (SPEC §3).
+        enqueue_after_response("workers.accounts.send_password_reset", form.login.data, request.remote_addr or "")
         flash("Si un compte actif correspond, un e-mail avec un lien de réinitialisation vient d'être envoyé. "
               f"Le lien est valable {current_app.config['RESET_TOKEN_MINUTES']} minutes.", "info")
         return redirect(url_for("auth.login"), 303)

@@ -207,8 +207,11 @@ def resend_activation(actor: Account, account: Account) -> None:
 
 
 def request_password_reset(login_or_email: str, ip: str = "") -> None:
-    """Send a reset link if the login (or e-mail) matches an active account.
-    Says nothing either way: the page answers the same (SPEC §3 « Mot de passe oublié »)."""
+    """Send a reset link if the login (or e-mail) matches an active account,
+    at most RESET_EMAILS_PER_HOUR (3) an hour per account, so that nobody can
+    flood a mailbox. Says nothing either way: it runs out of the request (the
+    job workers.accounts.send_password_reset), and the page answers the same,
+    in the same time (SPEC §3 « Mot de passe oublié »)."""
     key = (login_or_email or "").strip()
     if not key:
         return
@@ -219,6 +222,14 @@ def request_password_reset(login_or_email: str, ip: str = "") -> None:
         ).all()
         account = matches[0] if len(matches) == 1 else None
     if account is None or account.status != AccountStatus.ACTIVE or _partner_blocked(account):
+        return
+    sent_last_hour = db.session.scalar(
+        select(func.count(AccountToken.id)).where(AccountToken.account_id == account.id,
+                                                  AccountToken.purpose == TokenPurpose.RESET,
+                                                  AccountToken.created_at > now() - timedelta(hours=1))
+    )
+    if sent_last_hour >= current_app.config["RESET_EMAILS_PER_HOUR"]:
+        audit.record("password_reset_requested", account, target=account, ip=ip, throttled=True)
         return
     raw = issue_token(account, TokenPurpose.RESET)
     audit.record("password_reset_requested", account, target=account, ip=ip)

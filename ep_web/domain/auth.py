@@ -75,7 +75,7 @@ def address_wait(ip: str) -> int:
         strategy = rate_limits()
         for limit, applies in ((hard, True), (pace, not strategy.test(slow, ADDRESS_KEY, ip))):
             if applies and not strategy.test(limit, ADDRESS_KEY, ip):
-                reset = strategy.get_window_stats(limit, ADDRESS_KEY, ip).reset_time
+                reset = strategy.reset_time(limit, ADDRESS_KEY, ip)
                 return max(1, math.ceil(reset - time.time()))
     except Exception:  # the storage (Redis) is down: per-account locks still hold
         log.warning("login address limits unavailable", exc_info=True)
