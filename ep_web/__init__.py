@@ -30,6 +30,9 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
         static_folder=str(BASE_DIR / "static"),
         instance_path=str(BASE_DIR / "instance"),
     )
+    from ep_web import logredact
+
+    logredact.install()  # SPEC §8: no query string with a person's name in any log line
     app.config.from_object(Config.from_env(environ))
     if test_config:
         app.config.update(test_config)
