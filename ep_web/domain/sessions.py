@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ep_web.clock import now
 from ep_web.domain import audit
@@ -32,6 +32,8 @@ from ep_web.models import Account, AccountStatus, SessionEnd, UserSession
 # last_seen_at is written at most this often: the idle timeout is counted in
 # minutes, and a GET should not write a row each time.
 TOUCH_EVERY = timedelta(minutes=1)
+# Ended sessions are kept this long (shown nowhere; for an investigation), then deleted.
+KEEP_ENDED = timedelta(days=90)
 CHUNK = 500
 
 
@@ -77,9 +79,32 @@ def _short_user_agent(user_agent: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]", "", user_agent or "")[:200]
 
 
+def _limits() -> tuple[timedelta, timedelta]:
+    cfg = current_app.config
+    return timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]), timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])
+
+
+def _tidy(account_id: int) -> None:
+    """At each login, the account's rows are put in order: sessions left open
+    by a browser that never came back end (idle or expired), and ended rows
+    older than KEEP_ENDED go. No job needed: the table stays as small as the
+    accounts' recent logins."""
+    t = now()
+    idle, absolute = _limits()
+    mine = (UserSession.account_id == account_id, UserSession.ended_at.is_(None))
+    for reason, stale in ((SessionEnd.EXPIRED, UserSession.created_at <= t - absolute),
+                          (SessionEnd.IDLE, UserSession.last_seen_at <= t - idle)):
+        db.session.execute(update(UserSession).where(*mine, stale).values(ended_at=t, end_reason=reason)
+                           .execution_options(synchronize_session=False))
+    db.session.execute(delete(UserSession).where(UserSession.account_id == account_id,
+                                                 UserSession.ended_at < t - KEEP_ENDED)
+                       .execution_options(synchronize_session=False))
+
+
 def open_session(account: Account, *, user_agent: str = "", ip: str = "") -> str:
     """A new open session for ``account``; returns the raw token for the cookie
     (set on the account too, where Flask-Login reads it)."""
+    _tidy(account.id)
     raw = secrets.token_urlsafe(32)
     t = now()
     db.session.add(UserSession(token_hash=hash_token(raw), account_id=account.id, created_at=t, last_seen_at=t,
@@ -157,10 +182,14 @@ def end_sessions(account_ids: Iterable[int], reason: str, *, keep: int | None = 
 
 
 def open_sessions(account: Account) -> list[UserSession]:
-    """SPEC §3: the user's open sessions, most recently seen first."""
+    """SPEC §3: the user's open sessions, most recently seen first (not those
+    already past their idle or absolute timeout: they can no longer be used)."""
+    t = now()
+    idle, absolute = _limits()
     return db.session.scalars(
         select(UserSession)
-        .where(UserSession.account_id == account.id, UserSession.ended_at.is_(None))
+        .where(UserSession.account_id == account.id, UserSession.ended_at.is_(None),
+               UserSession.last_seen_at > t - idle, UserSession.created_at > t - absolute)
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
     ).all()
 

@@ -222,3 +222,18 @@ def test_browser_names(ua, expected):
 ])
 def test_ip_prefix(ip, expected):
     assert ip_prefix(ip) == expected
+
+
+def test_abandoned_sessions_leave_the_list_and_old_rows_go(app, make, clock):
+    w = make.world()
+    _login(app, w.technicien, ua=SAFARI_IPHONE)  # a browser that never comes back
+    clock.advance(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)
+    here = _login(app, w.technicien)
+    page = here.get("/compte/sessions").get_data(as_text=True)
+    assert "Safari sur iOS" not in page and "Fermer toutes les autres sessions" not in page
+    reasons = db.session.scalars(db.select(UserSession.end_reason).order_by(UserSession.id)).all()
+    assert reasons == [SessionEnd.IDLE, ""]  # the abandoned one was ended at this login
+    here.post("/deconnexion")
+    clock.advance(days=91)
+    _login(app, w.technicien)
+    assert db.session.scalar(db.select(db.func.count(UserSession.id))) == 1  # the 90-day-old rows are gone
