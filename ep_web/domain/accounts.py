@@ -222,8 +222,11 @@ def resend_activation(actor: Account, account: Account) -> None:
 
 
 def request_password_reset(login_or_email: str, ip: str = "") -> None:
-    """Send a reset link if the login (or e-mail) matches an active account.
-    Says nothing either way: the page answers the same (SPEC §3 « Mot de passe oublié »)."""
+    """Send a reset link if the login (or e-mail) matches an active account,
+    at most RESET_EMAILS_PER_HOUR (3) an hour per account, so that nobody can
+    flood a mailbox. Says nothing either way: it runs out of the request (the
+    job workers.accounts.send_password_reset), and the page answers the same,
+    in the same time (SPEC §3 « Mot de passe oublié »)."""
     key = (login_or_email or "").strip()
     if not key:
         return
@@ -234,6 +237,14 @@ def request_password_reset(login_or_email: str, ip: str = "") -> None:
         ).all()
         account = matches[0] if len(matches) == 1 else None
     if account is None or account.status != AccountStatus.ACTIVE or _partner_blocked(account):
+        return
+    sent_last_hour = db.session.scalar(
+        select(func.count(AccountToken.id)).where(AccountToken.account_id == account.id,
+                                                  AccountToken.purpose == TokenPurpose.RESET,
+                                                  AccountToken.created_at > now() - timedelta(hours=1))
+    )
+    if sent_last_hour >= current_app.config["RESET_EMAILS_PER_HOUR"]:
+        audit.record("password_reset_requested", account, target=account, ip=ip, throttled=True)
         return
     raw = issue_token(account, TokenPurpose.RESET)
     audit.record("password_reset_requested", account, target=account, ip=ip)
@@ -257,7 +268,6 @@ def _create(actor: Account | None, profile: Profile, data: dict, *, partenaire=N
         partenaire_id=partenaire.id if partenaire else None,
         caisse_id=caisse.id if caisse else None,
         created_by_id=actor.id if actor else None,
-        session_nonce=secrets.token_hex(16),
         created_at=now(),
         **data,
     )
@@ -376,7 +386,7 @@ def inactivate(
     enforce_permission: bool = True,
 ) -> None:
     """SPEC §3: inactivate at once: the account's sessions end at their next
-    request (the session nonce rotates). Inactive accounts free their quota seat.
+    request (their rows end). Inactive accounts free their quota seat.
 
     When a caisse inactivates a partner account (fraud, loss, theft — SPEC §3
     [4.1]), the partner's gestionnaires are notified."""
@@ -418,7 +428,6 @@ def reactivate_technicien(actor: Account, account: Account) -> None:
     account.idle_warning_sent_at = None
     # The 3-month idle rule counts from the reactivation, not from the old last login.
     account.reactivated_at = now()
-    account.session_nonce = secrets.token_hex(16)
     if account.manager_id is None:
         account.manager_id = actor.id
     db.session.flush()
