@@ -13,11 +13,12 @@ from ep_web.config import BASE_DIR, Config, dev_overrides
 from ep_web.extensions import csrf, db, login_manager, migrate
 
 # Pages for anonymous visitors: an ended session there is simply cleared.
-_PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text"}
+_PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text", "auth.second_step",
+           "auth.proconnect_login", "auth.proconnect_callback"}
 # The probes and the metrics: no session, no user, no gate.
 _PROBES = {"ops.healthz", "ops.readyz", "ops.metrics"}
 # Endpoints reachable while a gate (CGU, expired password) is pending.
-_GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password"}
+_GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password", "compte.enrol"}
 
 
 def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
@@ -76,6 +77,7 @@ def _blueprints() -> list:
     """Every blueprint of the application, in registration order."""
     from ep_web.auth.routes import bp as auth_bp
     from ep_web.caisse import bp as caisse_bp
+    from ep_web.compte.routes import bp as compte_bp
     from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp
@@ -94,7 +96,7 @@ def _blueprints() -> list:
         errors_bp, ops_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
-        traitement_bp, demandes_bp,
+        traitement_bp, demandes_bp, compte_bp,
     ]
 
 
@@ -176,6 +178,15 @@ def _register_session_rules(app: Flask) -> None:
             return None
         if needs_cgu(current_user):
             return redirect(url_for("auth.cgu", next=request.full_path if request.method == "GET" else None))
+        from ep_web.auth.sessions import MFA_BY_PROVIDER
+        from ep_web.domain.second_factor import enrolment_due
+
+        # SPEC §3: after the CGU, a second factor required and missing (no grace
+        # left) is enrolled before anything else — unless ProConnect vouched for one.
+        if enrolment_due(current_user) and not session.get(MFA_BY_PROVIDER):
+            if request.method == "GET":
+                flash("Votre profil demande une double authentification : configurez-la pour continuer.", "info")
+            return redirect(url_for("compte.enrol", next=request.full_path if request.method == "GET" else None))
         if password_expired(current_user):
             flash("Votre mot de passe a expiré : choisissez-en un nouveau pour continuer.", "warning")
             return redirect(url_for("auth.change_password"))
@@ -269,8 +280,18 @@ def _register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def inject():
         if g.get("ep_bare"):  # an error page that must not touch the database
-            return {"nav_items": [], "today": _today}
-        return {"nav_items": nav_items(), "today": _today}
+            return {"nav_items": [], "today": _today, "second_factor_grace": None}
+        return {"nav_items": nav_items(), "today": _today, "second_factor_grace": _grace()}
+
+    def _grace():
+        """The end of the account's enrolment grace, for the banner (SPEC §3)."""
+        from ep_web.domain.second_factor import in_grace, required
+
+        if not current_user or not current_user.is_authenticated:
+            return None
+        if required(current_user) and in_grace(current_user):
+            return current_user.second_factor_grace_until
+        return None
 
     def _today() -> date:
         from ep_web.clock import today

@@ -4,12 +4,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ep_web.actions import run
-from ep_web.auth.forms import CguForm, ChangePasswordForm, ForgotForm, LoginForm, NewPasswordForm
+from ep_web.auth import sessions
+from ep_web.auth.forms import CguForm, ChangePasswordForm, CodeForm, ForgotForm, LoginForm, NewPasswordForm, ReauthForm
 from ep_web.clock import now
 from ep_web.domain import audit
 from ep_web.domain import auth as domain
 from ep_web.domain.accounts import accept_cgu, current_cgu, request_password_reset, use_token
-from ep_web.models import TokenPurpose
+from ep_web.extensions import db
+from ep_web.models import Account, TokenPurpose
 from ep_web.permissions.auth import get_token_or_410
 from ep_web.transaction import commit
 
@@ -38,24 +40,91 @@ def login():
         if attempt.account is None:
             form.password.data = ""
             form.form_errors = [attempt.refusal]
-            return render_template("auth/login.html", form=form), 422
-        session.clear()  # no fixation: a fresh session for the new identity
-        login_user(attempt.account)
-        session["ep_started"] = session["ep_seen"] = now().isoformat()
-        return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/login.html", form=form), status
+            return _login_page(form, 422)
+        next_url = _safe_next(request.args.get("next"))
+        if attempt.second_step:
+            sessions.hold_for_second_step(attempt.account, next_url)
+            return redirect(url_for("auth.second_step"))
+        sessions.start(attempt.account)
+        return redirect(next_url or url_for("main.index"))
+    return _login_page(form, 422 if form.is_submitted() else 200)
+
+
+def _login_page(form, status: int):
+    from ep_web import proconnect
+
+    return render_template("auth/login.html", form=form, proconnect=proconnect.enabled()), status
+
+
+def _pending_account() -> Account | None:
+    held = sessions.pending()
+    if held is None:
+        return None
+    account = db.session.get(Account, held.get("id"))
+    if account is None or account.session_nonce != held.get("nonce"):
+        return None
+    return account
+
+
+@bp.route("/connexion/code", methods=["GET", "POST"])
+def second_step():
+    """SPEC §3: the second factor's code after the password (or a recovery code)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    account = _pending_account()
+    if account is None:
+        session.pop(sessions.PENDING, None)
+        flash("Votre connexion a expiré avant la saisie du code. Reconnectez-vous.", "warning")
+        return redirect(url_for("auth.login"), 303)
+    form = CodeForm()
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template("auth/second_step.html", form=form, login=account.login), status
+    held = sessions.pending()
+    attempt = domain.attempt_second_step(account, form.code.data, ip=request.remote_addr or "")
+    commit()  # failures and locks are the throttle's memory
+    if attempt.account is None:
+        form.code.data = ""
+        form.code.errors = [attempt.refusal]
+        return render_template("auth/second_step.html", form=form, login=account.login), 422
+    sessions.start(account, mfa_by_provider=False, extra=held.get("extra"))
+    return redirect(_safe_next(held.get("next")) or url_for("main.index"), 303)
+
+
+@bp.route("/connexion/confirmer", methods=["GET", "POST"])
+@login_required
+def reauth():
+    """SPEC §3: the check again before a sensitive act reached by a link (an export)."""
+    next_url = _safe_next(request.args.get("next")) or url_for("main.index")
+    from ep_web.auth.reauth import page_context
+
+    form = ReauthForm()
+    if not form.validate_on_submit():
+        return render_template("auth/reauth.html", **page_context(form, [])), 422 if form.is_submitted() else 200
+    refusal = domain.attempt_reauth(current_user._get_current_object(), form.ep_reauth_secret.data or "",
+                                    ip=request.remote_addr or "")
+    commit()
+    if refusal is not None:
+        form.ep_reauth_secret.errors = [refusal]
+        return render_template("auth/reauth.html", **page_context(form, [])), 422
+    sessions.mark_strong()
+    return redirect(next_url, 303)
 
 
 @bp.post("/deconnexion")
 def logout():
+    from ep_web import proconnect
+
+    end_session_url = None
     if current_user.is_authenticated:
         audit.record("logout", current_user._get_current_object(), ip=request.remote_addr or "")
         commit()
+        end_session_url = proconnect.end_session_url()
     logout_user()
     session.clear()
     flash("Vous êtes déconnecté.", "info")
-    return redirect(url_for("auth.login"), 303)
+    # A ProConnect session is ended at the provider too, which sends the browser back here.
+    return redirect(end_session_url or url_for("auth.login"), 303)
 
 
 def _end_session() -> None:
@@ -113,6 +182,7 @@ def _stay_logged_in(account) -> None:
     started = session.get("ep_started")
     login_user(account)
     session["ep_started"] = started or now().isoformat()
+    sessions.mark_strong()  # the current password was just given
 
 
 @bp.route("/mot-de-passe", methods=["GET", "POST"])

@@ -47,49 +47,89 @@ def _fail(row: LoginThrottle, limit: int) -> bool:
     return False
 
 
+def is_locked(login: str, ip: str = "") -> bool:
+    """The identifier or the address is locked out (SPEC §3)."""
+    login_row = _throttle(f"login:{(login or '').strip().upper()[:60]}")
+    ip_row = _throttle(f"ip:{ip}") if ip else None
+    return _locked(login_row) or (ip_row is not None and _locked(ip_row))
+
+
+def count_failure(login: str, ip: str = "", account: Account | None = None) -> bool:
+    """Count one failed password or second-factor code against the identifier and
+    the address (SPEC §3: the same throttle for both); True when now locked."""
+    login = (login or "").strip().upper()[:60]
+    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
+    locked = _fail(_throttle(f"login:{login}"), max_failures)
+    if ip:
+        locked = _fail(_throttle(f"ip:{ip}"), max_failures * IP_FACTOR) or locked
+    if locked:
+        audit.record("login_locked", account, ip=ip, actor_login=login)
+    return locked
+
+
 @dataclass
 class LoginAttempt:
-    """The outcome of a login: the account, or the message to show. A refused
+    """The outcome of a login step: the account, or the message to show. A refused
     attempt is not rolled back: its failure count, lock and audit event are the
-    throttle's memory (SPEC §3), so the caller commits in both cases."""
+    throttle's memory (SPEC §3), so the caller commits in both cases.
+    ``second_step``: the password was right, the second factor is still to give."""
 
     account: Account | None
     refusal: str | None = None
+    second_step: bool = False
+
+
+def may_log_in(account: Account) -> bool:
+    """SPEC §3: inactive accounts and suspended partners' accounts cannot log in,
+    whatever the way in (password, ProConnect)."""
+    return account.status == AccountStatus.ACTIVE and not (
+        account.partenaire is not None and account.partenaire.is_suspended)
 
 
 def attempt_login(login: str, password: str, ip: str = "") -> LoginAttempt:
     """SPEC §3: the account if the credentials are right and the account may log
     in. Repeated failures lock the identifier for a while — whether or not it
-    exists, so the answer never tells."""
+    exists, so the answer never tells. An account with a second factor is not
+    logged in yet: ``second_step`` asks for its code (:func:`complete_login` after it)."""
     login = (login or "").strip().upper()[:60]
-    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
     minutes = current_app.config["LOGIN_LOCK_MINUTES"]
-    login_row = _throttle(f"login:{login}")
-    ip_row = _throttle(f"ip:{ip}") if ip else None
-    if _locked(login_row) or (ip_row is not None and _locked(ip_row)):
+    if is_locked(login, ip):
         verify_password(None, password)  # same time as a real attempt
         return LoginAttempt(None, LOCKED.format(minutes=minutes))
 
     account = db.session.scalar(select(Account).where(Account.login == login)) if login else None
     ok = verify_password(account.password_hash if account else None, password)
     if not ok:
-        locked = _fail(login_row, max_failures)
-        if ip_row is not None:
-            locked = _fail(ip_row, max_failures * IP_FACTOR) or locked
         audit.record("login_failed", account, ip=ip, actor_login=login[:60])
-        if locked:
-            audit.record("login_locked", account, ip=ip, actor_login=login[:60])
+        if count_failure(login, ip, account):
             return LoginAttempt(None, LOCKED.format(minutes=minutes))
         return LoginAttempt(None, BAD_CREDENTIALS)
 
-    if account.status != AccountStatus.ACTIVE or (account.partenaire is not None and account.partenaire.is_suspended):
+    if not may_log_in(account):
         audit.record("login_failed", account, ip=ip, why="inactive")
         return LoginAttempt(None, INACTIVE)
-    login_row.failures = 0
+    if account.has_second_factor:
+        # The failure count is reset only once the code is right too: the
+        # password alone must not give an attacker fresh tries at the code.
+        return LoginAttempt(account, second_step=True)
+    complete_login(account, ip)
+    return LoginAttempt(account)
+
+
+def complete_login(account: Account, ip: str = "", method: str = "password") -> None:
+    """SPEC §3: the login succeeded (password, with its code when the account has a
+    second factor, or ProConnect): the throttle forgets the failures, the idle rule
+    counts from now, the 14-day enrolment grace starts if due. Audited (SPEC §7)."""
+    from ep_web.domain import second_factor
+
+    row = db.session.scalar(select(LoginThrottle).where(LoginThrottle.key == f"login:{account.login}"))
+    if row is not None:
+        row.failures = 0
+    first_login = account.last_login_at is None
     account.last_login_at = now()
     account.idle_warning_sent_at = None
-    audit.record("login", account, target=account, ip=ip)
-    return LoginAttempt(account)
+    second_factor.grant_grace_at_login(account, first_login)
+    audit.record("login", account, target=account, ip=ip, **({"method": method} if method != "password" else {}))
 
 
 def authenticate(login: str, password: str, ip: str = "") -> Account:
@@ -108,3 +148,44 @@ def change_password(account: Account, current: str, new: str, ip: str = "") -> N
         raise DomainError("Mot de passe actuel incorrect.", "current")
     set_password(account, new)
     audit.record("password_changed", account, target=account, ip=ip)
+
+
+def attempt_second_step(account: Account, code: str, ip: str = "") -> LoginAttempt:
+    """SPEC §3: the code of the second factor after the password (or a recovery
+    code). Throttled with the password's failures; the login completes here."""
+    from ep_web.domain import second_factor
+
+    if not may_log_in(account):
+        return LoginAttempt(None, INACTIVE)
+    try:
+        how = second_factor.verify(account, code, ip, purpose="login")
+    except DomainError as exc:
+        return LoginAttempt(None, exc.message)
+    complete_login(account, ip, method="password+" + how)
+    return LoginAttempt(account)
+
+
+def attempt_reauth(account: Account, secret: str, ip: str = "") -> str | None:
+    """SPEC §3: before a sensitive act, the person proves again who they are: a
+    code of their second factor, or their password when they have none. Failures
+    count in the login throttle. None when it succeeded, else the message."""
+    from ep_web.domain import second_factor
+
+    if account.has_second_factor:
+        try:
+            second_factor.verify(account, secret, ip, purpose="reauth")
+        except DomainError as exc:
+            return exc.message
+    else:
+        minutes = current_app.config["LOGIN_LOCK_MINUTES"]
+        if is_locked(account.login, ip):
+            return LOCKED.format(minutes=minutes)
+        if not secret:
+            return "Saisissez votre mot de passe."
+        if not verify_password(account.password_hash, secret):
+            audit.record("login_failed", account, ip=ip, why="reauth")
+            if count_failure(account.login, ip, account):
+                return LOCKED.format(minutes=minutes)
+            return "Mot de passe incorrect."
+    audit.record("reauthenticated", account, target=account, ip=ip)
+    return None
