@@ -246,7 +246,9 @@ def reset(actor: Account, account: Account, ip: str = "") -> None:
     account.totp_pending_secret = None
     account.totp_enrolled_at = None
     account.totp_last_step = None
-    account.second_factor_grace_until = None
+    # A grace already over: the next login enrols at once (a lost phone is no
+    # reason for 14 days without a second factor).
+    account.second_factor_grace_until = now()
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account.id))
     audit.record("second_factor_reset", actor, target=account, ip=ip)
     if account.email:
