@@ -15,6 +15,10 @@ from ep_web.transaction import commit
 bp = Blueprint("compte", __name__)
 
 
+def _de(name: str) -> str:
+    return current_app.jinja_env.filters["de"](name)
+
+
 def _me():
     return current_user._get_current_object()
 
@@ -91,5 +95,5 @@ def reset_second_factor(account_id: int):
     back = _safe_next(request.args.get("next")) or url_for("main.index")
     return run(lambda: second_factor.reset(_me(), account, ip=request.remote_addr or ""),
                form=EmptyForm(), then=back,
-               success=f"La double authentification de {account.full_name} est réinitialisée : "
+               success=f"La double authentification {_de(account.full_name)} est réinitialisée : "
                        "un e-mail l'en informe ; elle la configurera à sa prochaine connexion.")
