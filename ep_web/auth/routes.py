@@ -91,6 +91,45 @@ def second_step():
     return redirect(_safe_next(held.get("next")) or url_for("main.index"), 303)
 
 
+@bp.get("/connexion/proconnect")
+def proconnect_login():
+    """SPEC §3: to ProConnect (authorization code flow, PKCE, state and nonce)."""
+    from ep_web import proconnect
+
+    if not proconnect.enabled():
+        abort(404)
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    session["ep_proconnect_next"] = _safe_next(request.args.get("next"))
+    return proconnect.authorize_redirect()
+
+
+@bp.get("/connexion/proconnect/retour")
+def proconnect_callback():
+    """SPEC §3: back from ProConnect; an existing, active account only."""
+    from ep_web import proconnect
+
+    if not proconnect.enabled():
+        abort(404)
+    next_url = _safe_next(session.pop("ep_proconnect_next", None))
+    identity = proconnect.finish()
+    if identity.refusal is None:
+        attempt = domain.proconnect_login(identity.sub, identity.email, identity.mfa, ip=request.remote_addr or "")
+        commit()  # the link to the subject, or the refusal's audit
+    else:
+        attempt = domain.LoginAttempt(None, identity.refusal)
+    if attempt.account is None:
+        form = LoginForm(formdata=None)
+        form.form_errors = [attempt.refusal]
+        return _login_page(form, 403)
+    extra = {proconnect.ID_TOKEN_KEY: identity.id_token}
+    if attempt.second_step:
+        sessions.hold_for_second_step(attempt.account, next_url, extra=extra)
+        return redirect(url_for("auth.second_step"))
+    sessions.start(attempt.account, mfa_by_provider=identity.mfa, extra=extra)
+    return redirect(next_url or url_for("main.index"))
+
+
 @bp.route("/connexion/confirmer", methods=["GET", "POST"])
 @login_required
 def reauth():

@@ -189,3 +189,51 @@ def attempt_reauth(account: Account, secret: str, ip: str = "") -> str | None:
             return "Mot de passe incorrect."
     audit.record("reauthenticated", account, target=account, ip=ip)
     return None
+
+
+PROCONNECT_UNKNOWN = ("Aucun compte Espace Partenaires actif n'utilise l'adresse {email}. ProConnect ne crée pas de "
+                      "compte : votre gestionnaire (ou votre caisse) ouvre les comptes. Vous pouvez aussi vous "
+                      "connecter avec votre identifiant et votre mot de passe.")
+PROCONNECT_INACTIVE = ("Votre compte Espace Partenaires est inactif ou l'accès de votre structure est suspendu : "
+                       "contactez votre gestionnaire ou votre caisse.")
+PROCONNECT_AMBIGUOUS = ("Plusieurs comptes Espace Partenaires utilisent l'adresse {email} : connectez-vous une "
+                        "première fois avec l'identifiant et le mot de passe du compte voulu, puis avec ProConnect.")
+PROCONNECT_NO_EMAIL = "ProConnect n'a pas transmis d'adresse e-mail : connectez-vous avec votre identifiant."
+
+
+def proconnect_login(sub: str, email: str, mfa: bool, ip: str = "") -> LoginAttempt:
+    """SPEC §3: ProConnect is a way into an existing, active account, never a
+    way to create one. The account is found by the provider's stable subject,
+    or the first time by its e-mail (then linked to the subject). Inactive
+    accounts and suspended partners are refused as for a password. A login at a
+    level that includes a second factor satisfies ours; otherwise an account
+    that has one gives its code next (``second_step``)."""
+    account = db.session.scalar(select(Account).where(Account.proconnect_sub == sub)) if sub else None
+    if account is None:
+        email = (email or "").strip().lower()
+        if not email:
+            return LoginAttempt(None, PROCONNECT_NO_EMAIL)
+        candidates = db.session.scalars(
+            select(Account).where(db.func.lower(Account.email) == email, Account.proconnect_sub.is_(None),
+                                  Account.status.in_((AccountStatus.ACTIVE, AccountStatus.INACTIVE)))
+        ).all()
+        active = [a for a in candidates if may_log_in(a)]
+        if len(active) > 1:
+            audit.record("proconnect_refused", None, ip=ip, why="ambiguous")
+            return LoginAttempt(None, PROCONNECT_AMBIGUOUS.format(email=email))
+        if not active:
+            audit.record("proconnect_refused", candidates[0] if candidates else None, ip=ip,
+                         why="inactive" if candidates else "unknown")
+            return LoginAttempt(None, (PROCONNECT_INACTIVE if candidates else PROCONNECT_UNKNOWN).format(email=email))
+        account = active[0]
+        account.proconnect_sub = sub
+        audit.record("proconnect_linked", account, target=account, ip=ip)
+    elif not may_log_in(account):
+        audit.record("proconnect_refused", account, ip=ip, why="inactive")
+        return LoginAttempt(None, PROCONNECT_INACTIVE)
+    if is_locked(account.login, ip):
+        return LoginAttempt(None, LOCKED.format(minutes=current_app.config["LOGIN_LOCK_MINUTES"]))
+    if account.has_second_factor and not mfa:
+        return LoginAttempt(account, second_step=True)
+    complete_login(account, ip, method="proconnect+mfa" if mfa else "proconnect")
+    return LoginAttempt(account)

@@ -59,10 +59,11 @@ def enrolment_due(account: Account) -> bool:
 def grant_grace_at_login(account: Account, first_login: bool) -> None:
     """SPEC §3: a first login enrols at once (after the CGU); an account that
     logged in before gets 14 days from the next login where the factor is required."""
-    if first_login or account.has_second_factor or not required(account):
+    if account.has_second_factor or not required(account) or account.second_factor_grace_until is not None:
         return
-    if account.second_factor_grace_until is None:
-        account.second_factor_grace_until = now() + timedelta(days=GRACE_DAYS)
+    # A grace over at once marks the account as past its first login: a later
+    # login (say, through ProConnect without its second factor) gets none either.
+    account.second_factor_grace_until = now() if first_login else now() + timedelta(days=GRACE_DAYS)
 
 
 # --------------------------------------------------------------------------- enrolment
