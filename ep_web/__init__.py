@@ -218,13 +218,24 @@ def _register_security_headers(app: Flask) -> None:
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"
+        "form-action 'self'{provider}; frame-ancestors 'none'"
     )
+
+    def _csp() -> str:
+        # The ProConnect button and the logout are forms whose answer redirects to
+        # the provider: browsers hold redirects of a form to form-action.
+        discovery = app.config.get("PROCONNECT_DISCOVERY_URL")
+        if not discovery:
+            return csp.format(provider="")
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(discovery)
+        return csp.format(provider=f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "")
 
     @app.after_request
     def headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy", csp)
+        h.setdefault("Content-Security-Policy", _csp())
         h["X-Content-Type-Options"] = "nosniff"
         h["X-Frame-Options"] = "DENY"
         h["Referrer-Policy"] = "same-origin"
