@@ -14,11 +14,12 @@ from ep_web.config import BASE_DIR, Config, check_secret_key, dev_overrides
 from ep_web.extensions import csrf, db, init_limiter, login_manager, migrate
 
 # Pages for anonymous visitors: an ended session there is simply cleared.
-_PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text"}
+_PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text", "auth.second_step",
+           "auth.proconnect_login", "auth.proconnect_callback"}
 # The probes and the metrics: no session, no user, no gate.
 _PROBES = {"ops.healthz", "ops.readyz", "ops.metrics"}
 # Endpoints reachable while a gate (CGU, expired password) is pending.
-_GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password"}
+_GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password", "compte.enrol"}
 
 
 def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
@@ -185,6 +186,15 @@ def _register_session_rules(app: Flask) -> None:
             return None
         if needs_cgu(current_user):
             return redirect(url_for("auth.cgu", next=request.full_path if request.method == "GET" else None))
+        from ep_web.auth.sessions import MFA_BY_PROVIDER
+        from ep_web.domain.second_factor import enrolment_due
+
+        # SPEC §3: after the CGU, a second factor required and missing (no grace
+        # left) is enrolled before anything else — unless ProConnect vouched for one.
+        if enrolment_due(current_user) and not session.get(MFA_BY_PROVIDER):
+            if request.method == "GET":
+                flash("Votre profil demande une double authentification : configurez-la pour continuer.", "info")
+            return redirect(url_for("compte.enrol", next=request.full_path if request.method == "GET" else None))
         if password_expired(current_user):
             flash("Votre mot de passe a expiré : choisissez-en un nouveau pour continuer.", "warning")
             return redirect(url_for("auth.change_password"))
@@ -213,13 +223,24 @@ def _register_security_headers(app: Flask) -> None:
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"
+        "form-action 'self'{provider}; frame-ancestors 'none'"
     )
+
+    def _csp() -> str:
+        # The ProConnect button and the logout are forms whose answer redirects to
+        # the provider: browsers hold redirects of a form to form-action.
+        discovery = app.config.get("PROCONNECT_DISCOVERY_URL")
+        if not discovery:
+            return csp.format(provider="")
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(discovery)
+        return csp.format(provider=f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "")
 
     @app.after_request
     def headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy", csp)
+        h.setdefault("Content-Security-Policy", _csp())
         h["X-Content-Type-Options"] = "nosniff"
         h["X-Frame-Options"] = "DENY"
         h["Referrer-Policy"] = "same-origin"
@@ -293,8 +314,18 @@ def _register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def inject():
         if g.get("ep_bare"):  # an error page that must not touch the database
-            return {"nav_items": [], "today": _today}
-        return {"nav_items": nav_items(), "today": _today}
+            return {"nav_items": [], "today": _today, "second_factor_grace": None}
+        return {"nav_items": nav_items(), "today": _today, "second_factor_grace": _grace()}
+
+    def _grace():
+        """The end of the account's enrolment grace, for the banner (SPEC §3)."""
+        from ep_web.domain.second_factor import in_grace, required
+
+        if not current_user or not current_user.is_authenticated:
+            return None
+        if required(current_user) and in_grace(current_user):
+            return current_user.second_factor_grace_until
+        return None
 
     def _today() -> date:
         from ep_web.clock import today

@@ -162,6 +162,19 @@ class Config:
         self.CLAMD_ADDRESS = env.get("EP_CLAMD_ADDRESS")
         self.CLAMD_TIMEOUT = env.int("EP_CLAMD_TIMEOUT", 30)
 
+        # ProConnect (OpenID Connect), an optional way in (SPEC §3): on when the
+        # discovery URL and the client id are set.
+        self.PROCONNECT_DISCOVERY_URL = env.get("EP_PROCONNECT_DISCOVERY_URL")
+        self.PROCONNECT_CLIENT_ID = env.get("EP_PROCONNECT_CLIENT_ID")
+        self.PROCONNECT_CLIENT_SECRET = env.get("EP_PROCONNECT_CLIENT_SECRET")
+        # Default: EP_BASE_URL + /connexion/proconnect/retour (declare it at ProConnect).
+        self.PROCONNECT_REDIRECT_URL = env.get("EP_PROCONNECT_REDIRECT_URL")
+        self.PROCONNECT_SCOPES = env.get("EP_PROCONNECT_SCOPES", "openid email given_name usual_name uid")
+        # Asked of ProConnect (e.g. "eidas1"); its answer's acr/amr decide whether its second factor counts.
+        self.PROCONNECT_ACR_VALUES = env.get("EP_PROCONNECT_ACR_VALUES")
+        self.PROCONNECT_MFA_ACR = tuple(v.strip() for v in env.get("EP_PROCONNECT_MFA_ACR").split(",") if v.strip())
+        self.PROCONNECT_TIMEOUT = env.int("EP_PROCONNECT_TIMEOUT", 10)  # seconds per call to the provider
+
         self.RETENTION_DAYS = env.int("EP_RETENTION_DAYS", 730)  # closed demandes purged 2 years after closure
 
 

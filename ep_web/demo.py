@@ -21,6 +21,9 @@ from ep_web.models import (
 )
 
 DEMO_PASSWORD = "Demo-Partenaires-2026!"
+# The demo accounts' second factor (published: demo only). `flask ep totp LOGIN`
+# prints the current code, for a demo without a phone.
+DEMO_TOTP_SECRET = "EPDEMOTOTPSECRETEPDEMOTOTPSECRET"
 
 CGU_V1 = """Article 1 — Objet
 L'Espace Partenaires permet aux structures partenaires de l'Assurance Maladie de saisir la caisse pour les personnes qu'elles accompagnent.
@@ -134,6 +137,11 @@ def seed(password: str = DEMO_PASSWORD) -> list[tuple[str, str, str]]:
                     partenaire_id=ccas.id, fonction="Responsable du pôle social", telephone="01 00 00 00 01")
     tech = _account("TDEMO001", Profile.TECHNICIEN, "M.", "Théo", "Terrain", "travailleur.social@ccas-villedemo.example",
                     pw, partenaire_id=ccas.id, fonction="Travailleur social", manager_id=gest.id, created_by_id=gest.id)
+    from ep_web.domain.second_factor import enrol_with_secret
+
+    for account in (nat, ref, gest):  # the profiles that must use a second factor (SPEC §3)
+        if not account.has_second_factor:
+            enrol_with_secret(account, DEMO_TOTP_SECRET)
     commit()
     _demo_activity(ref, tech, alpes)
     return [

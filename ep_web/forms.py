@@ -59,3 +59,7 @@ class IdentityForm(FlaskForm):
 
     def identity(self) -> dict:
         return {k: getattr(self, k).data or "" for k in ("civilite", "nom", "prenom", "fonction", "telephone", "email")}
+
+
+class EmptyForm(FlaskForm):
+    """A button that posts nothing but its CSRF token."""

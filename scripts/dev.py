@@ -81,7 +81,9 @@ def up() -> None:
     flask("db", "upgrade", env=env)
     flask("ep", "seed-demo", env=env)
     print(f"\nEspace Partenaires : http://127.0.0.1:{port}\n"
-          "E-mails : écrits dans instance/outbox/ et affichés ici (pas de SMTP configuré).\n", flush=True)
+          "E-mails : écrits dans instance/outbox/ et affichés ici (pas de SMTP configuré).\n"
+          "Double authentification (NDEMO001, RDEMO001, GDEMO001) : code du moment avec\n"
+          "  .venv/bin/flask --app app ep totp GDEMO001\n", flush=True)
     os.execve(str(PY), [str(PY), "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1", "--port", port], env)
 
 

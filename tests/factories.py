@@ -77,8 +77,12 @@ class Factory:
         db.session.commit()
         return conv
 
-    def account(self, profile, partenaire=None, caisse=None, status=AccountStatus.ACTIVE, password=None, **kw):
-        from tests.conftest import PASSWORD
+    def account(self, profile, partenaire=None, caisse=None, status=AccountStatus.ACTIVE, password=None,
+                second_factor=None, **kw):
+        """``second_factor``: enrolled with TOTP_SECRET; by default for the profiles
+        that must have one (SPEC §3), when the account is active."""
+        from ep_web.domain.second_factor import MANDATORY_PROFILES, enrol_with_secret
+        from tests.conftest import PASSWORD, TOTP_SECRET
 
         n = next(_seq)
         domain = partenaire.domain_list[0] if partenaire is not None and partenaire.domain_list else "caisse.example"
@@ -94,6 +98,10 @@ class Factory:
         )
         defaults.update(kw)
         a = Account(**defaults)
+        if second_factor is None:
+            second_factor = profile in MANDATORY_PROFILES and status == AccountStatus.ACTIVE
+        if second_factor:
+            enrol_with_secret(a, TOTP_SECRET)
         db.session.add(a)
         db.session.commit()
         return a

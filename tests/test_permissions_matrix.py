@@ -22,7 +22,7 @@ from ep_web.models import (
 )
 from ep_web.transaction import commit
 from tests.attachments import samples
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, totp_code
 
 PROFILES = ["anonymous", "technicien", "gestionnaire", "agent", "admin_caisse", "admin_national"]
 # Who may use each blueprint (SPEC §1, §8): tickets and news have one blueprint
@@ -36,7 +36,7 @@ AREA = {
     "traitement": {"agent"}, "demandes": {"technicien"},
 }
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text",
-                    "auth.logout"}
+                    "auth.logout", "auth.second_step", "auth.proconnect_login", "auth.proconnect_callback"}
 # Pages any logged-in profile may use on its own account.
 ANY_PROFILE = {"main.index", "auth.cgu", "auth.change_password"}
 
@@ -160,7 +160,9 @@ def _client_for(app, w, profile):
     account = {"technicien": w.technicien, "gestionnaire": w.gestionnaire, "agent": w.agent,
                "admin_caisse": w.admin, "admin_national": w.national}[profile]
     resp = client.post("/connexion", data={"login": account.login, "password": PASSWORD})
-    assert resp.status_code == 302 and "/connexion" not in resp.headers["Location"]
+    if resp.headers["Location"].endswith("/connexion/code"):
+        resp = client.post("/connexion/code", data={"code": totp_code(account)})
+    assert resp.status_code in (302, 303) and "/connexion" not in resp.headers["Location"]
     return client
 
 

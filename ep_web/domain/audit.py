@@ -44,6 +44,14 @@ ACTIONS = {
     "export": "Export",
     "document_downloaded": "Document téléchargé",
     "email_resent": "E-mail renvoyé",
+    "second_factor_enrolled": "Double authentification activée",
+    "second_factor_failed": "Code de double authentification refusé",
+    "second_factor_reset": "Double authentification réinitialisée",
+    "recovery_code_used": "Code de secours utilisé",
+    "recovery_codes_regenerated": "Codes de secours régénérés",
+    "reauthenticated": "Identité confirmée avant une action sensible",
+    "proconnect_linked": "Compte relié à ProConnect",
+    "proconnect_refused": "Connexion ProConnect refusée",
 }
 
 

@@ -9,6 +9,7 @@ from ep_web.models.account import (  # noqa: F401
     LoginThrottle,
     PasswordHistory,
     Profile,
+    RecoveryCode,
     TokenPurpose,
 )
 from ep_web.models.audit import AuditEvent  # noqa: F401

@@ -31,6 +31,7 @@ class CaisseForm(FlaskForm):
     idle_inactivation_enabled = BooleanField(
         "Inactiver automatiquement les comptes technicien sans connexion depuis 3 mois", default=True
     )
+    agents_second_factor_required = BooleanField("Exiger la double authentification des agents de la caisse")
 
     def caisse_data(self) -> dict:
         return {
@@ -41,6 +42,7 @@ class CaisseForm(FlaskForm):
             "referent_email": self.referent_email.data or "",
             "autre_canal": self.autre_canal.data or "",
             "idle_inactivation_enabled": bool(self.idle_inactivation_enabled.data),
+            "agents_second_factor_required": bool(self.agents_second_factor_required.data),
         }
 
 
