@@ -13,6 +13,7 @@ from ep_web.domain import audit, quotas
 from ep_web.domain.access import caisse_in_force, conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.lifecycle import REASON_LEAVING, inactivate_where
+from ep_web.domain.names import check_person_name
 from ep_web.domain.passwords import set_password
 from ep_web.extensions import db
 from ep_web.mail import queue_email
@@ -94,6 +95,7 @@ def clean_identity(data: dict, *, require_phone: bool = False) -> dict:
     if out["civilite"] not in ("Mme", "M."):
         raise DomainError("Choisissez la civilité.", "civilite")
     for key, label in (("nom", "le nom"), ("prenom", "le prénom")):
+        out[key] = check_person_name(out[key], key)
         if not out[key]:
             raise DomainError(f"Indiquez {label}.", key)
         if len(out[key]) > 100:

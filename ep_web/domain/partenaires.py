@@ -12,7 +12,9 @@ from ep_web.domain import audit, quotas
 from ep_web.domain.access import caisse_in_force, caisse_knows
 from ep_web.domain.accounts import normalize_email
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.names import check_person_name
 from ep_web.extensions import db
+from ep_web.inputs import coerce_id
 from ep_web.models import Account, Convention, Partenaire, PartenaireType, Profile
 
 FIELDS = ("name", "siret", "address", "type", "members", "habilite_documents", "email_domains",
@@ -67,14 +69,17 @@ def _clean(data: dict) -> dict:
     for key in ("referent_email", "dpo_email"):
         value = (data.get(key) or "").strip()
         out[key] = normalize_email(value, key) if value else ""
-    for key in ("address", "referent_name", "dpo_name"):
-        out[key] = (data.get(key) or "").strip()
+    out["address"] = (data.get("address") or "").strip()
+    for key in ("referent_name", "dpo_name"):
+        out[key] = check_person_name(data.get(key), key)
     out["habilite_documents"] = bool(data.get("habilite_documents"))
     if out["habilite_documents"] and out["type"] not in HABILITABLE_TYPES:
         raise DomainError("Seuls les mandataires/tutelles, l'ASE et les organismes dépositaires peuvent être "
                           "habilités à recevoir les documents.", "habilite_documents")
     parent_id = data.get("parent_id")
-    out["parent_id"] = int(parent_id) if parent_id not in (None, "", 0, "0") else None
+    out["parent_id"] = coerce_id(parent_id) if parent_id not in (None, "", 0, "0") else None
+    if parent_id not in (None, "", 0, "0") and out["parent_id"] is None:
+        raise DomainError("Structure parente inconnue.", "parent_id")
     return {k: out[k] for k in FIELDS}
 
 

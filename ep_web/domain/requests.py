@@ -21,6 +21,7 @@ from ep_web.domain.accounts import (
 from ep_web.domain.calendar import add_working_days
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
+from ep_web.inputs import coerce_id
 from ep_web.mail import queue_email
 from ep_web.models import (
     Account,
@@ -49,7 +50,8 @@ def _check_filer(actor: Account, caisse: Caisse) -> None:
 
 
 def _target(actor: Account, target_id) -> Account:
-    target = db.session.get(Account, int(target_id)) if target_id else None
+    target_id = coerce_id(target_id)
+    target = db.session.get(Account, target_id) if target_id else None
     if (
         target is None
         or target.profile != Profile.GESTIONNAIRE
@@ -204,6 +206,7 @@ def pending_for_caisse(caisse_id: int) -> list[GestionnaireRequest]:
 def file_request_to(actor: Account, caisse_id: int | None, kind: RequestKind, **kwargs) -> GestionnaireRequest:
     """:func:`file_request` to the caisse the gestionnaire chose by its id (SPEC §3:
     one of the caisses in convention with the partner)."""
+    caisse_id = coerce_id(caisse_id)
     caisse = db.session.get(Caisse, caisse_id) if caisse_id else None
     if caisse is None:
         raise DomainError("Choisissez la caisse destinataire.", "caisse_id")
