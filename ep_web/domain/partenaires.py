@@ -13,6 +13,7 @@ from ep_web.domain.access import caisse_in_force, caisse_knows
 from ep_web.domain.accounts import normalize_email
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.names import check_person_name
+from ep_web.domain.webmail import is_webmail
 from ep_web.extensions import db
 from ep_web.inputs import coerce_id
 from ep_web.models import Account, Convention, Partenaire, PartenaireType, Profile
@@ -36,7 +37,8 @@ def clean_siret(raw: str | None) -> str | None:
 
 
 def clean_domains(raw: str) -> str:
-    """SPEC §2-3 [2.2.1]: the registered professional e-mail domains, one per line, checked."""
+    """SPEC §2-3 [2.2.1]: the registered professional e-mail domains, one per line,
+    checked; a free webmail is not a structure's domain (ep_web.domain.webmail)."""
     out = []
     for token in (raw or "").replace(",", "\n").replace(";", "\n").split():
         domain = token.strip().lower().lstrip("@")
@@ -44,6 +46,11 @@ def clean_domains(raw: str) -> str:
             continue
         if "." not in domain or " " in domain or len(domain) > 253:
             raise DomainError(f"Domaine invalide : {token}. Exemple : ccas-maville.fr", "email_domains")
+        if is_webmail(domain):
+            raise DomainError(
+                f"{domain} est une messagerie personnelle, pas le domaine de la structure : les comptes de la "
+                "structure ne pourraient pas l'utiliser. Indiquez le domaine professionnel. Exemple : ccas-maville.fr",
+                "email_domains")
         if domain not in out:
             out.append(domain)
     return "\n".join(out)
