@@ -11,7 +11,7 @@ from ep_web.clock import now, today
 from ep_web.domain import audit, quotas
 from ep_web.domain.access import caisse_in_force, conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
-from ep_web.domain.lifecycle import REASON_LEAVING, inactivate_where
+from ep_web.domain.lifecycle import REASON_LEAVING, hold_departures, inactivate_where
 from ep_web.domain.names import check_person_name
 from ep_web.domain.passwords import set_password
 from ep_web.domain.webmail import is_webmail
@@ -442,25 +442,46 @@ def report_misuse(actor: Account, account: Account, reason: str) -> None:
         )
 
 
-def schedule_gestionnaire_inactivation(actor: Account, gestionnaire: Account, on: date) -> None:
+def staying_gestionnaires(partenaire_id: int, leaving_id: int, *, active_only: bool = False) -> list[Account]:
+    """SPEC §3 [2.2.3]: the structure's gestionnaires other than ``leaving_id``
+    who stay: holding a seat (active, or created and not yet activated unless
+    ``active_only``) and not themselves scheduled to leave."""
+    statuses = [AccountStatus.ACTIVE] if active_only else list(SEAT_STATUSES)
+    return list(db.session.scalars(select(Account).where(
+        Account.partenaire_id == partenaire_id, Account.profile == Profile.GESTIONNAIRE,
+        Account.status.in_(statuses), Account.id != leaving_id,
+        Account.scheduled_inactivation_on.is_(None)).order_by(Account.id)))
+
+
+NO_REPLACEMENT = ("C'est le seul gestionnaire de la structure qui reste : un remplaçant doit être créé d'abord "
+                  "(il peut ne pas avoir encore activé son compte).")
+
+
+def schedule_gestionnaire_inactivation(actor: Account, gestionnaire: Account, on: date) -> str:
     """SPEC §3 [2.2.3]: the caisse inactivates a leaving gestionnaire on the agreed
-    date (applied by the daily job; today means now)."""
+    date (applied by the daily job; today means now). Refused unless a
+    replacement exists (created, even if not yet activated). On the date it
+    applies only if another gestionnaire is active by then; otherwise the
+    departure waits (lifecycle.hold_departures) and is retried each night.
+    Returns "applied", "scheduled" or "waiting"."""
     if actor.profile != Profile.ADMIN_CAISSE or not can_manage_account(actor, gestionnaire):
         raise NotAllowed("Action réservée à la caisse.")
     if gestionnaire.profile != Profile.GESTIONNAIRE:
         raise DomainError("Seuls les gestionnaires sont inactivés à une date.")
     if on < today():
         raise DomainError("La date doit être aujourd'hui ou plus tard.", "on")
-    if not active_gestionnaires(gestionnaire.partenaire_id, exclude_id=gestionnaire.id):
-        raise DomainError(
-            "C'est le seul gestionnaire actif de la structure : un remplaçant doit être habilité d'abord.", "on"
-        )
-    if on == today():
+    if not staying_gestionnaires(gestionnaire.partenaire_id, gestionnaire.id):
+        raise DomainError(NO_REPLACEMENT, "on")
+    if on == today() and staying_gestionnaires(gestionnaire.partenaire_id, gestionnaire.id, active_only=True):
         inactivate(gestionnaire, actor=actor, reason=REASON_LEAVING, notify=False)
-        return
+        return "applied"
     gestionnaire.scheduled_inactivation_on = on
     db.session.flush()
     audit.record("account_inactivation_scheduled", actor, target=gestionnaire, on=on.isoformat())
+    if on == today():
+        hold_departures([gestionnaire.id], immediate=True)
+        return "waiting"
+    return "scheduled"
 
 
 # ---------------------------------------------------------------- CGU

@@ -11,12 +11,12 @@ from ep_web.clock import now, today
 from ep_web.domain import audit
 from ep_web.domain.access import caisse_in_force
 from ep_web.domain.accounts import (
-    active_gestionnaires,
     check_professional_email,
     clean_identity,
     create_gestionnaire,
     modify_gestionnaire,
     schedule_gestionnaire_inactivation,
+    staying_gestionnaires,
 )
 from ep_web.domain.calendar import add_working_days
 from ep_web.domain.errors import DomainError, NotAllowed
@@ -73,6 +73,13 @@ def _pending_same(kind: RequestKind, partenaire_id: int, target_id: int | None) 
     return db.session.scalar(q.limit(1)) is not None
 
 
+def _pending_departures(partenaire_id: int) -> set[int]:
+    """The gestionnaires whose inactivation the structure asked for, not yet handled."""
+    return set(db.session.scalars(select(GestionnaireRequest.target_account_id).where(
+        GestionnaireRequest.partenaire_id == partenaire_id, GestionnaireRequest.kind == RequestKind.INACTIVATION,
+        GestionnaireRequest.status == RequestStatus.PENDING)))
+
+
 def file_request(
     actor: Account,
     caisse: Caisse,
@@ -87,8 +94,10 @@ def file_request(
 
     - creation / modification carry the SPEC §3 fields (civilité, nom, prénom,
       fonction, téléphone, e-mail), e-mail professional;
-    - inactivation needs a date at least 15 days away, and is refused while the
-      target is the partner's only active gestionnaire (SPEC §3 [2.2.3])."""
+    - inactivation needs a date at least 15 days away, and is refused unless
+      another gestionnaire stays: created (even if not yet activated), neither
+      scheduled to leave nor the target of another pending departure (SPEC §3
+      [2.2.3]); whether one is *active* on the date is checked when it applies."""
     _check_filer(actor, caisse)
     payload: dict = {}
     target = None
@@ -109,10 +118,11 @@ def file_request(
                 f"choisissez le {earliest.strftime('%d/%m/%Y')} ou plus tard.",
                 "wished_date",
             )
-        if not active_gestionnaires(actor.partenaire_id, exclude_id=target.id):
+        leaving = _pending_departures(actor.partenaire_id)
+        if not [g for g in staying_gestionnaires(actor.partenaire_id, target.id) if g.id not in leaving]:
             raise DomainError(
-                "Ce gestionnaire est le seul actif de votre structure : demandez d'abord l'habilitation "
-                "d'un remplaçant.",
+                "Ce gestionnaire est le seul qui reste dans votre structure : demandez d'abord à la caisse la "
+                "création d'un remplaçant (il pourra activer son compte ensuite).",
                 "target_id",
             )
     req = GestionnaireRequest(

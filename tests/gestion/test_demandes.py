@@ -187,7 +187,7 @@ def test_the_only_active_gestionnaire_cannot_be_inactivated(client, make, login)
                        data=prefixed("inactivation", {"caisse_id": caisse.id, "target_id": g.id, "wished_date": on}))
     assert resp.status_code == 422
     error = re.search(r'id="inactivation-target_id-error">(.*?)</p>', body(resp)).group(1)
-    assert error.startswith("Ce gestionnaire est le seul actif de votre structure")
+    assert error.startswith("Ce gestionnaire est le seul qui reste dans votre structure")
     assert requests_filed() == []
 
 
