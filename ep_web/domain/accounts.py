@@ -14,6 +14,7 @@ from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.lifecycle import REASON_LEAVING, hold_departures, inactivate_where
 from ep_web.domain.names import check_person_name
 from ep_web.domain.passwords import set_password
+from ep_web.domain.textguard import check_texts
 from ep_web.domain.webmail import is_webmail
 from ep_web.extensions import db
 from ep_web.mail import queue_email
@@ -107,6 +108,8 @@ def clean_identity(data: dict, *, require_phone: bool = False) -> dict:
             raise DomainError("100 caractères au plus.", key)
     if len(out["fonction"]) > 150:
         raise DomainError("150 caractères au plus.", "fonction")
+    # SPEC §4: no NIR in any text typed (a 13-to-15-digit "telephone" could be one).
+    check_texts({"fonction": out["fonction"], "telephone": out["telephone"]})
     if require_phone and not out["telephone"]:
         raise DomainError("Indiquez le téléphone.", "telephone")
     if out["telephone"]:
@@ -379,6 +382,7 @@ def inactivate(
     reason = (reason or "").strip()
     if enforce_permission and actor.profile == Profile.ADMIN_CAISSE and not reason:
         raise DomainError("Indiquez le motif de l'inactivation.", "reason")
+    check_texts({"reason": reason})
     inactivate_where(Account.id == account.id, actor=actor, reason=reason)
     if notify and actor is not None and actor.profile == Profile.ADMIN_CAISSE and account.profile.is_partner:
         for g in active_gestionnaires(account.partenaire_id, exclude_id=account.id):
@@ -427,6 +431,7 @@ def report_misuse(actor: Account, account: Account, reason: str) -> None:
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Décrivez en quelques mots l'usage frauduleux constaté.", "reason")
+    check_texts({"reason": reason})
     inactivate(account, actor=actor, reason=f"Usage frauduleux signalé : {reason}", notify=False)
     audit.record("misuse_reported", actor, target=account, reason=reason[:1000])
     for conv in conventions_in_force(account.partenaire_id):

@@ -20,6 +20,7 @@ from ep_web.domain.accounts import (
 )
 from ep_web.domain.calendar import add_working_days
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.textguard import check_texts
 from ep_web.extensions import db
 from ep_web.inputs import coerce_id
 from ep_web.mail import queue_email
@@ -99,6 +100,7 @@ def file_request(
       scheduled to leave nor the target of another pending departure (SPEC §3
       [2.2.3]); whether one is *active* on the date is checked when it applies."""
     _check_filer(actor, caisse)
+    check_texts({"comment": comment})  # SPEC §4: no NIR in any text the partner types
     payload: dict = {}
     target = None
     if kind in (RequestKind.CREATION, RequestKind.MODIFICATION):
@@ -199,6 +201,7 @@ def refuse_request(actor: Account, req: GestionnaireRequest, response: str) -> N
     _require_handler(actor, req)
     if not (response or "").strip():
         raise DomainError("Indiquez au partenaire le motif du refus.", "response")
+    check_texts({"response": response})
     _close(actor, req, RequestStatus.REFUSED, response)
 
 
