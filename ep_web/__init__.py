@@ -69,7 +69,10 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     login_manager.session_protection = "basic"
 
     from ep_web import models  # noqa: F401  (registers the tables)
+    from ep_web.inputs import register as register_inputs
 
+    # Before the blueprints: every route is built with the bounded int converter.
+    register_inputs(app)
     _register_timer(app)
     from ep_web.jobs import register_after_response
 

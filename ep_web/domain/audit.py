@@ -22,6 +22,7 @@ ACTIONS = {
     "account_inactivated": "Compte inactivé",
     "account_reactivated": "Compte réactivé",
     "account_inactivation_scheduled": "Inactivation programmée",
+    "account_inactivation_waiting": "Inactivation en attente d'un autre gestionnaire actif",
     "account_deleted": "Compte supprimé",
     "misuse_reported": "Usage frauduleux signalé",
     "retention_extended": "Conservation d’une demande prolongée",

@@ -14,8 +14,10 @@ from ep_web.clock import now, today
 from ep_web.domain import audit
 from ep_web.domain.access import conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.names import check_person_name
 from ep_web.domain.textguard import check_health, check_texts
 from ep_web.extensions import db
+from ep_web.inputs import coerce_id
 from ep_web.mail import queue_email
 from ep_web.models import (
     GENERAL_OUTCOMES,
@@ -224,6 +226,7 @@ def check_identity(data: DemandeInput) -> dict:
         if len(value) > 100:
             raise DomainError("100 caractères au plus.", key)
     check_texts({"nom": nom, "prenom": prenom})
+    nom, prenom = check_person_name(nom, "nom"), check_person_name(prenom, "prenom")
     born = data.date_naissance
     if not isinstance(born, date):
         raise DomainError("Indiquez la date de naissance (jj/mm/aaaa).", "date_naissance")
@@ -273,9 +276,10 @@ def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Dem
     a signalement needs the person's consent; a possible duplicate must be
     confirmed. ``prepared_files`` come from attachments.validate_uploads."""
     _require_technicien(actor)
-    if not data.caisse_id:
+    caisse_id = coerce_id(data.caisse_id)
+    if not caisse_id:
         raise DomainError("Choisissez la caisse destinataire.", "caisse_id")
-    conv = convention_for(actor.partenaire_id, int(data.caisse_id))
+    conv = convention_for(actor.partenaire_id, caisse_id)
     if conv is None:
         raise DomainError("Votre structure n'a pas de convention en cours avec cette caisse.", "caisse_id")
     if data.service not in Service._value2member_map_:
