@@ -60,7 +60,9 @@ def main() -> None:
     from ep_web.domain.passwords import hash_password
     from ep_web.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1)})
+    # A loader stores no file: no antivirus needed to start.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
+                      "ALLOW_UNSCANNED": True})
     with app.app_context():
         db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         db.session.commit()

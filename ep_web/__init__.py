@@ -1,5 +1,6 @@
 """Espace Partenaires: the application factory."""
 import os
+import sys
 import time
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -9,7 +10,7 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from ep_web.clock import Clock, now, to_paris
-from ep_web.config import BASE_DIR, Config, dev_overrides
+from ep_web.config import BASE_DIR, Config, dev_overrides, file_scanning_problem
 from ep_web.extensions import csrf, db, login_manager, migrate
 
 # Pages for anonymous visitors: an ended session there is simply cleared.
@@ -33,6 +34,7 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     if test_config:
         app.config.update(test_config)
     dev_overrides(app.config)
+    _check_file_scanning(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # psycopg 3 prepares a statement after 5 runs and PostgreSQL may then
         # switch to a generic plan, blind to how skewed a structure's or a
@@ -72,6 +74,23 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     return app
 
 
+def _check_file_scanning(app: Flask) -> None:
+    """Fail closed (SPEC §8): no antivirus in production stops the start with
+    a clear message on stderr; allowed unscanned files are said out loud."""
+    problem = file_scanning_problem(app.config)
+    if problem:
+        print(problem, file=sys.stderr, flush=True)
+        raise SystemExit(problem)
+    if app.config.get("ALLOW_UNSCANNED") and not (app.config.get("CLAMD_SOCKET") or app.config.get("CLAMD_ADDRESS")):
+        import logging
+
+        message = ("ATTENTION : aucun antivirus configuré (EP_ALLOW_UNSCANNED=1) : les fichiers déposés ne sont pas "
+                   "analysés et sont téléchargeables avec la mention « non analysé ». Pour le développement seulement.")
+        logging.getLogger("ep_web").warning(message)
+        if not app.config.get("TESTING"):
+            print(message, file=sys.stderr, flush=True)
+
+
 def _blueprints() -> list:
     """Every blueprint of the application, in registration order."""
     from ep_web.auth.routes import bp as auth_bp
@@ -99,8 +118,11 @@ def _blueprints() -> list:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from ep_web.errors.handlers import register_file_errors
+
     for bp in _blueprints():
         app.register_blueprint(bp)
+    register_file_errors(app)
 
 
 @login_manager.user_loader
@@ -265,6 +287,11 @@ def _register_template_helpers(app: Flask) -> None:
         if value > COUNT_CAP:
             return "plus de " + f"{COUNT_CAP:,}".replace(",", "\u202f")
         return f"{value:,}".replace(",", "\u202f")
+
+    @app.template_global()
+    def file_downloadable(attachment) -> bool:
+        """SPEC §4/§8: served only when clean, or unscanned where allowed."""
+        return attachment.downloadable(bool(app.config.get("ALLOW_UNSCANNED")))
 
     @app.context_processor
     def inject():

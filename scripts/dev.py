@@ -76,6 +76,10 @@ def up() -> None:
     # Plain http on localhost: cookies cannot carry Secure / __Host- here.
     env.setdefault("EP_INSECURE_COOKIES", "1")
     env.setdefault("EP_BASE_URL", f"http://127.0.0.1:{port}")
+    # The quick start: development mode, files stored unscanned (shown "non
+    # analysé") unless EP_CLAMD_SOCKET/EP_CLAMD_ADDRESS points to a clamd.
+    env.setdefault("EP_ENV", "development")
+    env.setdefault("EP_ALLOW_UNSCANNED", "1")
     flask("db", "upgrade", env=env)
     flask("ep", "seed-demo", env=env)
     print(f"\nEspace Partenaires : http://127.0.0.1:{port}\n"

@@ -41,6 +41,11 @@ ACTIONS = {
     "review_answered": "Revue des habilitations : réponse",
     "export": "Export",
     "document_downloaded": "Document téléchargé",
+    "file_infected": "Virus détecté dans un fichier stocké",
+    "breach_reported": "Suspicion de violation de données signalée",
+    "breach_qualified": "Violation de données : qualification",
+    "breach_cnil_decided": "Violation de données : décision de notification à la CNIL",
+    "breach_closed": "Violation de données : dossier clos",
     "email_resent": "E-mail renvoyé",
 }
 

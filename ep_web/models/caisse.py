@@ -21,6 +21,9 @@ class Caisse(db.Model):
     address: Mapped[str] = mapped_column(Text, default="")
     referent_email: Mapped[str] = mapped_column(String(254))
     autre_canal: Mapped[str] = mapped_column(Text, default="")
+    # The DPO mailbox told at once of a suspected data breach (SPEC §7); the
+    # referent mailbox when empty.
+    dpo_email: Mapped[str] = mapped_column(String(254), default="")
     idle_inactivation_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 

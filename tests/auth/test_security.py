@@ -71,8 +71,8 @@ def test_audit_log_is_append_only_in_orm_and_database(app, make):
 
 def test_insecure_cookies_only_when_asked_by_the_environment(monkeypatch):
     """The environment is read when the app is built (not when ep_web is imported)."""
-    built = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, environ={})
+    built = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "ALLOW_UNSCANNED": True}, environ={})
     assert (built.config["SESSION_COOKIE_SECURE"], built.config["SESSION_COOKIE_NAME"]) == (True, "__Host-ep_session")
     monkeypatch.setenv("EP_INSECURE_COOKIES", "1")
-    built = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    built = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "ALLOW_UNSCANNED": True})
     assert (built.config["SESSION_COOKIE_SECURE"], built.config["SESSION_COOKIE_NAME"]) == (False, "ep_session")
