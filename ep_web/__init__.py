@@ -94,6 +94,7 @@ def _check_file_scanning(app: Flask) -> None:
 def _blueprints() -> list:
     """Every blueprint of the application, in registration order."""
     from ep_web.auth.routes import bp as auth_bp
+    from ep_web.breaches.routes import bp as breaches_bp
     from ep_web.caisse import bp as caisse_bp
     from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
@@ -114,6 +115,8 @@ def _blueprints() -> list:
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
         traitement_bp, demandes_bp,
+        # Suspected data breaches (SPEC §7): every profile.
+        breaches_bp,
     ]
 
 

@@ -115,6 +115,7 @@ def _scanned_columns():
         Account,
         Attachment,
         AuditEvent,
+        BreachReport,
         Demande,
         DemandeMessage,
         GestionnaireRequest,
@@ -132,6 +133,7 @@ def _scanned_columns():
         (Attachment, ("original_name",), ()),
         (Account, ("nom", "prenom", "fonction", "inactivation_reason"), ()),
         (News, ("title", "body_markdown"), ()),
+        (BreachReport, ("description", "concerned", "qualification_comment", "cnil_reason"), ()),
         (AuditEvent, (), ("details",)),
     ]
 
