@@ -52,6 +52,7 @@ def test_clamd_down_at_upload_then_the_job_scans_the_file_clean(app, demande, te
     assert att.scan_status == ScanStatus.EN_ATTENTE and att.scanned_at is None
     page = _page(technicien_client, demande)
     assert "analyse antivirus en cours" in page and _link(demande, att) not in page
+    assert 'data-testid="scan-pending"' in page  # the user is told, in a live region
     resp = technicien_client.get(_link(demande, att))
     assert resp.status_code == 409 and "analyse antivirus de ce fichier est en cours" in resp.get_data(as_text=True)
     assert db.session.scalar(db.select(db.func.count(AuditEvent.id)).where(
@@ -64,6 +65,7 @@ def test_clamd_down_at_upload_then_the_job_scans_the_file_clean(app, demande, te
     assert att.scan_status == ScanStatus.SAIN and att.scanned_at is not None
     resp = technicien_client.get(_link(demande, att))
     assert resp.status_code == 200 and resp.data == samples.pdf()
+    assert 'data-testid="scan-pending"' not in _page(technicien_client, demande)
     assert scan_pending_files()["scanned"] == 0  # nothing waits any more
 
 
