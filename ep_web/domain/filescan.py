@@ -158,10 +158,19 @@ def scan_files(query, *, clamd: Clamd | None = None, commit=None) -> ScanReport:
     return report
 
 
+PENDING_BATCH = 500
+
+
 def scan_pending() -> ScanReport:
-    """The files waiting ``en_attente`` (clamd was slow or down at upload).
-    Nothing waiting, nothing to say (even without clamd)."""
-    query = selection(statuses=[ScanStatus.EN_ATTENTE])
+    """The files waiting ``en_attente`` (clamd was slow or down at upload),
+    and, once a clamd is configured, the ``non_analyse`` ones (stored without
+    antivirus, or before scan states existed): the deployment heals itself
+    without waiting for ``flask ep rescan``. At most ``PENDING_BATCH`` per
+    run, oldest first. Nothing waiting, nothing to say (even without clamd)."""
+    statuses = [ScanStatus.EN_ATTENTE]
+    if scanner() is not None:
+        statuses.append(ScanStatus.NON_ANALYSE)
+    query = selection(statuses=statuses)
     if db.session.scalar(query.limit(1)) is None:
         return ScanReport()
-    return scan_files(query)
+    return scan_files(query.limit(PENDING_BATCH))

@@ -198,8 +198,9 @@ def _build(environ):
 def test_production_without_antivirus_refuses_to_start(capsys):
     with pytest.raises(SystemExit) as exc:
         _build({})
-    assert "refuse de démarrer" in str(exc.value) and "EP_CLAMD_SOCKET" in str(exc.value)
-    assert "EP_ALLOW_UNSCANNED=1" in capsys.readouterr().err
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert "refuse de démarrer" in err and "EP_CLAMD_SOCKET" in err and "EP_ALLOW_UNSCANNED=1" in err
     with pytest.raises(SystemExit):
         _build({"EP_ENV": "production", "EP_ALLOW_UNSCANNED": "0"})
 
@@ -211,3 +212,15 @@ def test_antivirus_or_the_explicit_flag_or_development_lets_it_start(capsys):
     assert _build({"EP_ALLOW_UNSCANNED": "1"}).config["ALLOW_UNSCANNED"] is True
     assert "aucun antivirus configuré (EP_ALLOW_UNSCANNED=1)" in capsys.readouterr().err
     assert _build({"EP_ENV": "development"}).config["DEPLOYMENT"] == "development"
+
+
+def test_once_clamd_is_configured_the_periodic_job_scans_unscanned_files_too(app, demande, clamd_daemon):
+    """Files stored without antivirus (or before scan states) need no operator."""
+    from workers.files import scan_pending_files
+
+    unscanned = _store(demande, samples.pdf(), "a.pdf", CLAMD_SOCKET="", CLAMD_ADDRESS="")
+    assert scan_pending_files() == {"scanned": 0, "clean": 0, "infected": 0, "missing": 0}  # no clamd: left alone
+    app.config["CLAMD_SOCKET"] = clamd_daemon.socket
+    assert scan_pending_files()["clean"] == 1
+    db.session.expire_all()
+    assert db.session.get(Attachment, unscanned.id).scan_status == ScanStatus.SAIN
