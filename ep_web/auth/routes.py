@@ -2,14 +2,16 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from limits import parse
 
 from ep_web.actions import run
 from ep_web.auth.forms import CguForm, ChangePasswordForm, ForgotForm, LoginForm, NewPasswordForm
-from ep_web.clock import now
-from ep_web.domain import audit
+from ep_web.domain import audit, sessions
 from ep_web.domain import auth as domain
-from ep_web.domain.accounts import accept_cgu, current_cgu, request_password_reset, use_token
-from ep_web.models import TokenPurpose
+from ep_web.domain.accounts import accept_cgu, current_cgu, use_token
+from ep_web.extensions import rate_limits
+from ep_web.jobs import enqueue_after_response
+from ep_web.models import SessionEnd, TokenPurpose
 from ep_web.permissions.auth import get_token_or_410
 from ep_web.transaction import commit
 
@@ -32,6 +34,8 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         attempt = domain.attempt_login(form.login.data, form.password.data, ip=request.remote_addr or "")
+        if attempt.account is not None:
+            sessions.open_session(attempt.account, user_agent=request.user_agent.string, ip=request.remote_addr or "")
         # Not the action runner: a refused login is kept (failure count, lock,
         # audit event), so this commits whatever the outcome.
         commit()
@@ -41,7 +45,6 @@ def login():
             return render_template("auth/login.html", form=form), 422
         session.clear()  # no fixation: a fresh session for the new identity
         login_user(attempt.account)
-        session["ep_started"] = session["ep_seen"] = now().isoformat()
         return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
     status = 422 if form.is_submitted() else 200
     return render_template("auth/login.html", form=form), status
@@ -49,16 +52,24 @@ def login():
 
 @bp.post("/deconnexion")
 def logout():
-    if current_user.is_authenticated:
-        audit.record("logout", current_user._get_current_object(), ip=request.remote_addr or "")
-        commit()
-    logout_user()
-    session.clear()
+    _end_session()
     flash("Vous êtes déconnecté.", "info")
     return redirect(url_for("auth.login"), 303)
 
 
+def _end_server_session() -> None:
+    """The logged-in session's row ends (flushed, not committed): every copy of
+    the cookie is refused from now on (SPEC §3)."""
+    if current_user.is_authenticated:
+        account = current_user._get_current_object()
+        sessions.end(account.current_session, SessionEnd.LOGOUT)
+        audit.record("logout", account, ip=request.remote_addr or "")
+
+
 def _end_session() -> None:
+    """Log out: the server-side session ends, then the browser's."""
+    _end_server_session()
+    commit()
     logout_user()
     session.clear()
 
@@ -77,7 +88,9 @@ def _token_page(raw: str, purpose: TokenPurpose, template: str, success: str):
         use_token(raw, purpose, form.password.data)
         # Whoever was logged in on this browser is not the account that chose a
         # password: log in again with it (the success message survives the clear).
-        _end_session()
+        _end_server_session()
+        logout_user()
+        session.clear()
 
     return run(call, form=form, render=render, success=success, then=url_for("auth.login"))
 
@@ -98,21 +111,17 @@ def reset(token: str):
 def forgot():
     form = ForgotForm()
     if form.validate_on_submit():
-        request_password_reset(form.login.data, ip=request.remote_addr or "")
-        commit()
-        # Same answer whether or not the account exists.
+        if not rate_limits().hit(parse(current_app.config["RESET_ADDRESS_LIMIT"]), "password-reset",
+                                 request.remote_addr or ""):
+            form.form_errors = ["Trop de demandes depuis votre réseau. Réessayez dans quelques minutes."]
+            return render_template("auth/forgot.html", form=form), 429
+        # The lookup and the e-mail happen out of the request: same answer, same
+        # time, whether or not the account exists (SPEC §3).
+        enqueue_after_response("workers.accounts.send_password_reset", form.login.data, request.remote_addr or "")
         flash("Si un compte actif correspond, un e-mail avec un lien de réinitialisation vient d'être envoyé. "
               f"Le lien est valable {current_app.config['RESET_TOKEN_MINUTES']} minutes.", "info")
         return redirect(url_for("auth.login"), 303)
     return render_template("auth/forgot.html", form=form), 422 if form.is_submitted() else 200
-
-
-def _stay_logged_in(account) -> None:
-    """The password change rotated the session nonce (other sessions end):
-    this session is logged in again, with its start time kept."""
-    started = session.get("ep_started")
-    login_user(account)
-    session["ep_started"] = started or now().isoformat()
 
 
 @bp.route("/mot-de-passe", methods=["GET", "POST"])
@@ -128,8 +137,9 @@ def change_password():
         return render(200)
 
     def call():
-        domain.change_password(account, form.current.data, form.password.data, ip=request.remote_addr or "")
-        _stay_logged_in(account)
+        # This session stays open; every other one ends (SPEC §3).
+        domain.change_password(account, form.current.data, form.password.data, ip=request.remote_addr or "",
+                               keep_session=account.current_session.id)
 
     return run(call, form=form, render=render, success="Votre mot de passe est changé.", then=url_for("main.index"))
 

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from ep_web import create_app
+from ep_web.config import ConfigurationError
 from ep_web.domain import attachments
 from ep_web.extensions import db
 from ep_web.models import Account, AuditEvent
@@ -191,17 +192,19 @@ def test_stored_and_served_name_is_the_detected_type(app, demande, technicien_cl
 # ---------------------------------------------------------------- start-up
 
 
+STRONG_KEY = "k" * 48  # the secret key check passes: what is tested here is the antivirus
+
+
 def _build(environ):
-    return create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, environ=environ)
+    return create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, environ={"EP_SECRET_KEY": STRONG_KEY, **environ})
 
 
 def test_production_without_antivirus_refuses_to_start(capsys):
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(ConfigurationError):
         _build({})
-    assert exc.value.code == 1
     err = capsys.readouterr().err
     assert "refuse de démarrer" in err and "EP_CLAMD_SOCKET" in err and "EP_ALLOW_UNSCANNED=1" in err
-    with pytest.raises(SystemExit):
+    with pytest.raises(ConfigurationError):
         _build({"EP_ENV": "production", "EP_ALLOW_UNSCANNED": "0"})
 
 
@@ -211,7 +214,8 @@ def test_antivirus_or_the_explicit_flag_or_development_lets_it_start(capsys):
     assert _build({"EP_CLAMD_SOCKET": "/run/clamav/clamd.ctl"}).config["CLAMD_SOCKET"]
     assert _build({"EP_ALLOW_UNSCANNED": "1"}).config["ALLOW_UNSCANNED"] is True
     assert "aucun antivirus configuré (EP_ALLOW_UNSCANNED=1)" in capsys.readouterr().err
-    assert _build({"EP_ENV": "development"}).config["DEPLOYMENT"] == "development"
+    assert _build({"EP_ENV": "development"}).config["EP_ENV"] == "development"
+    assert _build({"EP_ENV": "test"}).config["ALLOW_UNSCANNED"] is False
 
 
 def test_once_clamd_is_configured_the_periodic_job_scans_unscanned_files_too(app, demande, clamd_daemon):
