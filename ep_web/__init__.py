@@ -1,5 +1,6 @@
 """Espace Partenaires: the application factory."""
 import os
+import sys
 import time
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -10,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ep_web.clock import Clock, to_paris
-from ep_web.config import BASE_DIR, Config, check_secret_key, dev_overrides
+from ep_web.config import BASE_DIR, Config, ConfigurationError, check_secret_key, dev_overrides, file_scanning_problem
 from ep_web.extensions import csrf, db, init_limiter, login_manager, migrate
 
 # Pages for anonymous visitors: an ended session there is simply cleared.
@@ -39,6 +40,7 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
         app.config.update(test_config)
     check_secret_key(app.config)
     dev_overrides(app.config)
+    _check_file_scanning(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # psycopg 3 prepares a statement after 5 runs and PostgreSQL may then
         # switch to a generic plan, blind to how skewed a structure's or a
@@ -91,9 +93,29 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     return app
 
 
+def _check_file_scanning(app: Flask) -> None:
+    """Fail closed (SPEC §8): no antivirus in production stops the start with
+    a clear message on stderr; allowed unscanned files are said out loud."""
+    problem = file_scanning_problem(app.config)
+    if problem:
+        # As for the secret key: on stderr, then an exception that stops the start.
+        print(problem, file=sys.stderr, flush=True)
+        raise ConfigurationError(problem)
+    if app.config.get("ALLOW_UNSCANNED") and not (app.config.get("CLAMD_SOCKET") or app.config.get("CLAMD_ADDRESS")):
+        message = ("ATTENTION : aucun antivirus configuré (EP_ALLOW_UNSCANNED=1) : les fichiers déposés ne sont pas "
+                   "analysés et sont téléchargeables avec la mention « non analysé ». Pour le développement seulement.")
+        if app.config.get("TESTING"):
+            import logging
+
+            logging.getLogger("ep_web").info(message)  # every test app would say it
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+
 def _blueprints() -> list:
     """Every blueprint of the application, in registration order."""
     from ep_web.auth.routes import bp as auth_bp
+    from ep_web.breaches.routes import bp as breaches_bp
     from ep_web.caisse import bp as caisse_bp
     from ep_web.compte.routes import bp as compte_bp
     from ep_web.demandes.routes import bp as demandes_bp
@@ -116,12 +138,17 @@ def _blueprints() -> list:
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
         traitement_bp, demandes_bp, compte_bp,
+        # Suspected data breaches (SPEC §7): every profile.
+        breaches_bp,
     ]
 
 
 def _register_blueprints(app: Flask) -> None:
+    from ep_web.errors.handlers import register_file_errors
+
     for bp in _blueprints():
         app.register_blueprint(bp)
+    register_file_errors(app)
 
 
 @login_manager.user_loader
@@ -298,6 +325,11 @@ def _register_template_helpers(app: Flask) -> None:
         if value > COUNT_CAP:
             return "plus de " + f"{COUNT_CAP:,}".replace(",", "\u202f")
         return f"{value:,}".replace(",", "\u202f")
+
+    @app.template_global()
+    def file_downloadable(attachment) -> bool:
+        """SPEC §4/§8: served only when clean, or unscanned where allowed."""
+        return attachment.downloadable(bool(app.config.get("ALLOW_UNSCANNED")))
 
     @app.template_filter("de")
     def with_de(name: str) -> str:

@@ -94,7 +94,8 @@ def seed(password: str = DEMO_PASSWORD) -> list[tuple[str, str, str]]:
         c = db.session.scalar(select(Caisse).where(Caisse.code == code))
         if c is None:
             c = Caisse(code=code, name=name, departements=deps, address=f"1 rue de la Caisse, {name}",
-                       referent_email=f"partenariat.{code}@caisse.example", autre_canal=channel)
+                       referent_email=f"partenariat.{code}@caisse.example", dpo_email=f"dpo.{code}@caisse.example",
+                       autre_canal=channel)
             db.session.add(c)
             db.session.flush()
         return c

@@ -43,6 +43,9 @@ TEST_CONFIG = {
     "BASE_URL": "http://ep.test",
     "EP_INSECURE_COOKIES": True,
     "SERVER_NAME": None,
+    # As in the quick start: no clamd, unscanned files served and shown "non analysé".
+    # The antivirus tests (tests/attachments) configure a real clamd or turn it off.
+    "ALLOW_UNSCANNED": True,
 }
 
 

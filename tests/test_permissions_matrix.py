@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ep_web.domain import attachments, maintenance, news, tickets
+from ep_web.domain import attachments, breaches, maintenance, news, tickets
 from ep_web.domain.demandes import DemandeInput, create_demande
 from ep_web.domain.sessions import open_session
 from ep_web.extensions import db
@@ -42,8 +42,9 @@ ANY_PROFILE = {"main.index", "auth.cgu", "auth.change_password"}
 
 
 # (profile, area) pairs for which no object of the area belongs to anyone else:
-# national administers every caisse and every maintenance window.
-UNIVERSAL = {("admin_national", "national"), ("admin_national", "maintenance")}
+# national administers every caisse and every maintenance window, and sees
+# every data breach report (SPEC §7).
+UNIVERSAL = {("admin_national", "national"), ("admin_national", "maintenance"), ("admin_national", "breaches")}
 
 
 def _rules(app):
@@ -99,6 +100,11 @@ def world(make, clock):
     w.other_ticket = _ticket(w.other_technicien, w.other_caisse, "Sujet secret")  # not escalated
     w.other_news = news.create_news(w.other_admin, title="Actualité secrète", body="Réservée à l'autre caisse.",
                                     publish_at=clock.now())
+    # A data breach report of another structure to another caisse (the breaches
+    # area is open to every profile: SPEC §7 "any user reports one").
+    w.other_report = breaches.report_breach(w.other_technicien, caisse_id=w.other_caisse.id,
+                                            description="Rapport secret de violation.",
+                                            noticed_at=clock.now() - timedelta(hours=1))
     w.window = maintenance.schedule(w.national, clock.now() + timedelta(days=2),
                                     clock.now() + timedelta(days=2, hours=2), "Mise à jour")
     # An open session of another user (SPEC §3: each closes only their own).
@@ -136,6 +142,7 @@ def _foreign_ids(w, endpoint):
         "news_id": w.other_news.id,
         "window_id": w.window.id,
         "email_id": w.failed_email.id,
+        "report_id": w.other_report.id,
         "session_id": w.other_session.id,
     }
 
@@ -150,7 +157,7 @@ def _own_container_ids(w):
 def _secrets(w):
     return [w.other_partenaire.name, w.other_technicien.email, w.other_gestionnaire.email, w.other_admin.email,
             w.other_agent.email, "Secretnom", "Secretpersonne", w.other_demande.reference, "Sujet secret",
-            w.other_ticket.reference, "Actualité secrète"]
+            w.other_ticket.reference, "Actualité secrète", w.other_report.reference, "Rapport secret"]
 
 
 def _client_for(app, w, profile):

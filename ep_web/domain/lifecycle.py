@@ -99,6 +99,7 @@ JOB_LABELS = {
     "alert_signalements": "Alerte des agents : signalements à 48 heures",
     "send_news_digests": "Lettre d'actualités (résumé par e-mail)",
     "flush_outbox": "Envoi des e-mails en attente",
+    "scan_pending_files": "Analyse antivirus des fichiers en attente",
 }
 COUNT_LABELS = {
     "warned": "avertis",
@@ -120,6 +121,11 @@ COUNT_LABELS = {
     "sent": "envoyés",
     "not_sent": "non envoyés",
     "interrupted": "envois interrompus",
+    "scanned": "fichiers analysés",
+    "clean": "sains",
+    "infected": "infectés",
+    "missing": "fichiers absents",
+    "error": "erreur",
 }
 
 REASON_IDLE = "Inactivation automatique : aucune connexion depuis 3 mois"
