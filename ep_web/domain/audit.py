@@ -23,6 +23,7 @@ ACTIONS = {
     "account_inactivation_scheduled": "Inactivation programmée",
     "account_deleted": "Compte supprimé",
     "misuse_reported": "Usage frauduleux signalé",
+    "retention_extended": "Conservation d’une demande prolongée",
     "password_changed": "Mot de passe changé",
     "password_reset_requested": "Réinitialisation demandée",
     "cgu_accepted": "CGU acceptées",
