@@ -62,6 +62,7 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
 
     db.init_app(app)
     init_limiter(app)
+    _register_quiet_session_close(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -141,6 +142,25 @@ def _blueprints() -> list:
         # Suspected data breaches (SPEC §7): every profile.
         breaches_bp,
     ]
+
+
+def _register_quiet_session_close(app: Flask) -> None:
+    """Flask-SQLAlchemy closes the request's session at teardown, after the
+    response is built; when the database went away during the request, that
+    ROLLBACK fails too and the exception escapes past every error handler:
+    gunicorn answers a bare, empty 500 instead of the French 503 page the
+    request had already rendered. Registered after ``db.init_app``, this runs
+    first (teardowns run in reverse order) and closes the session itself,
+    logging a failure instead of raising it."""
+    import logging
+
+    @app.teardown_appcontext
+    def _close_session(exc):
+        try:
+            db.session.remove()
+        except Exception:
+            logging.getLogger(__name__).warning("session closed on a lost database connection", exc_info=True)
+            db.session.registry.clear()
 
 
 def _register_blueprints(app: Flask) -> None:

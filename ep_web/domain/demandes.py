@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
@@ -257,15 +257,22 @@ def find_duplicates(caisse_id: int, service: str, nom: str, prenom: str, born: d
 
 
 def next_reference(prefix: str = "EP") -> str:
-    """EP-2026-000123: a per-year counter incremented under a row lock (SPEC §4 numbered reference)."""
+    """EP-2026-000123: a per-year counter (SPEC §4 numbered reference), taken in
+    one statement that inserts the year's row or increments it and returns the
+    value: two demandes created at once never get the same number, even for the
+    first of a year (an UPDATE-then-INSERT would let both insert and one fail).
+    The row stays locked until the demande's transaction ends, so numbers are
+    given in commit order and a rolled back demande gives its number back."""
     year = today().year
-    bumped = db.session.execute(
-        update(DemandeCounter).where(DemandeCounter.year == year).values(value=DemandeCounter.value + 1)
-    ).rowcount
-    if not bumped:
-        db.session.add(DemandeCounter(year=year, value=1))
-        db.session.flush()
-    value = db.session.scalar(select(DemandeCounter.value).where(DemandeCounter.year == year))
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(DemandeCounter).values(year=year, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[DemandeCounter.year],
+                                      set_={"value": DemandeCounter.value + 1}).returning(DemandeCounter.value)
+    value = db.session.execute(stmt).scalar_one()
     return f"{prefix}-{year}-{value:06d}"
 
 
