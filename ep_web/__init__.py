@@ -55,8 +55,14 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
-    from ep_web import models  # noqa: F401  (registers the tables)
+    from ep_web import (
+        assets,
+        compression,
+        models,  # noqa: F401  (registers the tables)
+    )
 
+    assets.init_app(app)  # static_url() and WhiteNoise for static/dist
+    compression.init_app(app)  # registered first: its after_request hook runs last
     _register_timer(app)
     _register_blueprints(app)
     _register_session_rules(app)
