@@ -113,13 +113,22 @@ def _register_blueprints(app: Flask) -> None:
 def _load_user(user_id: str):
     """The session holds "id:nonce": a rotated nonce (password changed, account
     inactivated) or an inactive/suspended account ends the session at once."""
-    from ep_web.models import Account, AccountStatus
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    from ep_web.models import Account, AccountStatus, Caisse, Partenaire
 
     try:
         raw_id, nonce = user_id.split(":", 1)
-        account = db.session.get(Account, int(raw_id))
+        account_id = int(raw_id)
     except (ValueError, TypeError):
         return None
+    # One query, every request: the account and, of its structure or caisse,
+    # only what the header and this check read (not their 20-odd columns).
+    account = db.session.scalars(
+        select(Account).where(Account.id == account_id)
+        .options(joinedload(Account.partenaire).load_only(Partenaire.name, Partenaire.suspended_at),
+                 joinedload(Account.caisse).load_only(Caisse.name))).first()
     if account is None or not nonce or account.session_nonce != nonce:
         return None
     if account.status != AccountStatus.ACTIVE:
@@ -180,7 +189,9 @@ def _register_session_rules(app: Flask) -> None:
 
         if request.endpoint in _GATE_FREE:
             return None
-        if needs_cgu(current_user):
+        from ep_web.maintenance import request_versions
+
+        if needs_cgu(current_user, request_versions().cgu_version):
             return redirect(url_for("auth.cgu", next=request.full_path if request.method == "GET" else None))
         if password_expired(current_user):
             flash("Votre mot de passe a expiré : choisissez-en un nouveau pour continuer.", "warning")

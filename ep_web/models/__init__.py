@@ -42,6 +42,7 @@ from ep_web.models.requests import (  # noqa: F401
     ReviewItem,
 )
 from ep_web.models.support import (  # noqa: F401
+    AppState,
     JobRun,
     MaintenanceWindow,
     News,
