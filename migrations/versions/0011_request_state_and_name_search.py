@@ -3,13 +3,13 @@ name search indexes that stop early (composite trigram GIN per structure and
 per caisse, btree_gin)
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0014
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0005'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
