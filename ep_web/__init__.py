@@ -71,7 +71,14 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
-    from ep_web import models  # noqa: F401  (registers the tables)
+    from ep_web import (
+        assets,
+        compression,
+        models,  # noqa: F401  (registers the tables)
+    )
+
+    assets.init_app(app)  # static_url() and WhiteNoise for static/dist
+    compression.init_app(app)  # registered first: its after_request hook runs last
     from ep_web.inputs import register as register_inputs
 
     # Before the blueprints: every route is built with the bounded int converter.
@@ -234,7 +241,9 @@ def _register_session_rules(app: Flask) -> None:
 
         if request.endpoint in _GATE_FREE:
             return None
-        if needs_cgu(current_user):
+        from ep_web.maintenance import request_versions
+
+        if needs_cgu(current_user, request_versions().cgu_version):
             return redirect(url_for("auth.cgu", next=request.full_path if request.method == "GET" else None))
         from ep_web.auth.sessions import MFA_BY_PROVIDER
         from ep_web.domain.second_factor import enrolment_due

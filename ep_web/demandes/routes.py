@@ -355,14 +355,16 @@ def index():
     filters, search by the person's name, 20 per page; the results region is
     the same markup for the page and for htmx."""
     form = HistoryForm(formdata=request.args)
-    form.caisse_id.choices = [("", "Toutes les caisses")] + [(c.caisse_id, c.caisse.name)
-                                                              for c in dm.caisses_for(current_user.partenaire_id)]
-    form.author_id.choices = [("", "Tous les auteurs")] + [(a.id, a.full_name)
-                                                         for a in dm.history_authors(current_user.partenaire_id)]
+    caisses, hidden = dm.caisse_scope(current_user.partenaire_id)
+    if is_partial():  # the fragment holds the results only: no choices to build
+        form.caisse_id.choices = form.author_id.choices = []
+    else:
+        form.caisse_id.choices = [("", "Toutes les caisses")] + caisses
+        form.author_id.choices = [("", "Tous les auteurs")] + dm.history_authors(current_user.partenaire_id)
     form.validate()
     filters = _history_filters(form)
     rows, total, pages, page = dm.history_page(current_user, filters, request.args.get("page", 1, type=int) or 1,
-                                               PER_PAGE)
+                                               PER_PAGE, hidden)
     filtered = any(v for k, v in request.args.items() if k != "page")
     ctx = {"form": form, "rows": rows, "total": total, "page": page, "pages": pages, "page_url": _page_url,
            "filtered": filtered}

@@ -527,10 +527,16 @@ def current_cgu() -> CguVersion | None:
     return db.session.scalar(select(CguVersion).order_by(CguVersion.version.desc()).limit(1))
 
 
-def needs_cgu(account: Account) -> bool:
-    """SPEC §3: the current CGU version must be accepted before anything else."""
-    cgu = current_cgu()
-    return cgu is not None and (account.cgu_version or 0) < cgu.version
+_UNREAD = object()
+
+
+def needs_cgu(account: Account, version: "int | None | object" = _UNREAD) -> bool:
+    """SPEC §3: the current CGU version must be accepted before anything else.
+    ``version``: the version in force (None: no CGU published) when the caller
+    already read it (every request does, ep_web.domain.site_state); read here otherwise."""
+    if version is _UNREAD:
+        version = db.session.scalar(select(func.max(CguVersion.version)))
+    return version is not None and (account.cgu_version or 0) < version
 
 
 def accept_cgu(account: Account, version: int) -> None:

@@ -33,6 +33,7 @@ from ep_web.models import (
     DemandeMessage,
     DemandeStatus,
     Outcome,
+    Partenaire,
     Profile,
     Service,
 )
@@ -605,7 +606,29 @@ def hidden_caisse_ids(partenaire_id: int) -> list[int]:
     return sorted(set(every) - visible)
 
 
-def history_query(user: Account, filters: Filters):
+def caisse_scope(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int]]:
+    """SPEC §3-4, in one query: the caisses the structure is in convention
+    with now, (id, name) by name — the history's caisse filter — and those it
+    no longer is, whose demandes it does not see."""
+    from sqlalchemy import and_, case
+
+    from ep_web.clock import today
+    from ep_web.domain.access import in_force_filter
+
+    rows = db.session.execute(
+        select(Convention.caisse_id, Caisse.name, case((and_(*in_force_filter(today())), True), else_=False))
+        .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id)).all()
+    visible = {cid: name for cid, name, in_force in rows if in_force}
+    hidden = sorted({cid for cid, _, _ in rows} - set(visible))
+    return sorted(visible.items(), key=lambda item: (item[1], item[0])), hidden
+
+
+# The lists' orders; each has an index that reads it (models.demande).
+HISTORY_ORDER = (Demande.created_at.desc(), Demande.id.desc())
+QUEUE_ORDER = (Demande.urgent.desc(), Demande.due_at.is_(None), Demande.due_at, Demande.created_at, Demande.id)
+
+
+def history_query(user: Account, filters: Filters, hidden: list[int] | None = None):
     """SPEC §4 History: every demande of the technicien's structure (not only
     its own) to caisses still in convention, newest first.
 
@@ -613,7 +636,8 @@ def history_query(user: Account, filters: Filters):
     convention has ended is the same as keeping the visible ones — and keeps
     the newest-first index scan (partenaire_id, created_at, id) usable."""
     q = select(Demande).where(Demande.partenaire_id == user.partenaire_id)
-    hidden = hidden_caisse_ids(user.partenaire_id)
+    if hidden is None:
+        hidden = hidden_caisse_ids(user.partenaire_id)
     if hidden:
         q = q.where(Demande.caisse_id.not_in(hidden))
     if filters.service:
@@ -627,7 +651,7 @@ def history_query(user: Account, filters: Filters):
     if filters.q:
         q = q.where(name_matches(filters.q))
     q = _date_bounds(q, filters)
-    return q.order_by(Demande.created_at.desc(), Demande.id.desc())
+    return q.order_by(*HISTORY_ORDER)
 
 
 def _queue_filtered(q, user: Account, filters: Filters):
@@ -652,8 +676,7 @@ def queue_query(user: Account, filters: Filters):
         q = q.where(Demande.status == filters.status)
     else:
         q = q.where(Demande.status.in_(OPEN_STATUSES))
-    return q.order_by(Demande.urgent.desc(), Demande.due_at.is_(None), Demande.due_at, Demande.created_at,
-                      Demande.id)
+    return q.order_by(*QUEUE_ORDER)
 
 
 def queue_counts(user: Account, filters: Filters) -> dict[DemandeStatus, int]:
@@ -722,21 +745,89 @@ def paginate(query, page: int, per_page: int = 20):
 
 # ---------------------------------------------------------------- the partner's history page
 
-def history_page(user: Account, filters: Filters, page: int, per_page: int = 20):
-    """SPEC §4 History: one page of the structure's demandes, newest first, with
-    their caisse and author loaded in the same round trips; returns (rows,
+class DemandeRow:
+    """A line of a list (history, queue): the columns it shows and the names
+    joined in, with the state properties of Demande the badges read."""
+
+    is_open = Demande.is_open
+    status_badge = Demande.status_badge
+    sla_state_at = Demande.sla_state_at
+    sla_state = Demande.sla_state
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+class _Named:
+    __slots__ = ("name", "full_name")
+
+    def __init__(self, name: str):
+        self.name = self.full_name = name
+
+
+# What the history and the queue show of a demande.
+_ROW_COLUMNS = (Demande.id, Demande.reference, Demande.service, Demande.status, Demande.outcome, Demande.civilite,
+                Demande.nom, Demande.prenom, Demande.date_naissance, Demande.departement, Demande.urgent,
+                Demande.due_at, Demande.created_at, Demande.assigned_to_id)
+
+
+def _person_name(prenom, nom, status) -> str | None:
+    if status is None:
+        return None
+    if status == AccountStatus.DELETED:
+        return "compte supprimé"
+    return f"{prenom or ''} {nom or ''}".strip()
+
+
+def list_rows(query, *, limit: int, offset: int = 0, side: str) -> list[DemandeRow]:
+    """One query for one page of a list: the demande columns shown, plus the
+    caisse and author names (partner's history) or the structure and the
+    assigned agent (caisse queue), joined in (SPEC §4 History, Caisse queue)."""
+    from sqlalchemy.orm import aliased
+
+    person = aliased(Account)
+    if side == "history":
+        other, other_id, person_id, order = Caisse, Demande.caisse_id, Demande.author_id, HISTORY_ORDER
+    else:
+        other, other_id, person_id, order = Partenaire, Demande.partenaire_id, Demande.assigned_to_id, QUEUE_ORDER
+    # The page's ids first: every filter and the order are in the list's
+    # covering index (PostgreSQL reads it alone, however many rows a name
+    # search skips), then the 20 rows by primary key.
+    ids = query.with_only_columns(Demande.id, maintain_column_froms=False).limit(limit).offset(offset).subquery()
+    q = (select(*_ROW_COLUMNS, other.name.label("other_name"), person.prenom.label("person_prenom"),
+                person.nom.label("person_nom"), person.status.label("person_status"))
+         .join(other, other.id == other_id).outerjoin(person, person.id == person_id)
+         .where(Demande.id.in_(select(ids.c.id))).order_by(*order))
+    rows = []
+    for r in db.session.execute(q):
+        fields = {c.key: getattr(r, c.key) for c in _ROW_COLUMNS}
+        name = _person_name(r.person_prenom, r.person_nom, r.person_status)
+        named = _Named(name) if name is not None else None
+        if side == "history":
+            fields.update(caisse=_Named(r.other_name), author=named)
+        else:
+            fields.update(partenaire=_Named(r.other_name), assigned_to=named)
+        rows.append(DemandeRow(**fields))
+    return rows
+
+
+def history_page(user: Account, filters: Filters, page: int, per_page: int = 20, hidden: list[int] | None = None):
+    """SPEC §4 History: one page of the structure's demandes, newest first:
+    the capped count and the rows (list_rows: one query); returns (rows,
     capped total, page count, the page shown — a page past the end shows the last)."""
-    from sqlalchemy.orm import selectinload
+    query = history_query(user, filters, hidden)
+    total = capped_count(query)
+    pages = page_count(total, per_page)
+    page = min(max(1, page), pages)
+    return list_rows(query, limit=per_page, offset=(page - 1) * per_page, side="history"), total, pages, page
 
-    query = history_query(user, filters).options(selectinload(Demande.caisse), selectinload(Demande.author))
-    rows, total, pages = paginate(query, page, per_page)
-    return rows, total, pages, min(max(1, page), pages)
 
-
-def history_authors(partenaire_id: int) -> list[Account]:
-    """SPEC §4 History, filter by author: the structure's techniciens by name
-    (deleted accounts have no name left to pick, SPEC §3 Deletion)."""
-    return list(db.session.scalars(
-        select(Account).where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
-                              Account.status != AccountStatus.DELETED)
-        .order_by(Account.nom, Account.prenom, Account.id)))
+def history_authors(partenaire_id: int) -> list[tuple[int, str]]:
+    """SPEC §4 History, filter by author: the structure's techniciens, (id,
+    "Prénom Nom") by name (deleted accounts have no name left to pick, SPEC §3 Deletion)."""
+    rows = db.session.execute(
+        select(Account.id, Account.prenom, Account.nom)
+        .where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
+               Account.status != AccountStatus.DELETED)
+        .order_by(Account.nom, Account.prenom, Account.id))
+    return [(r.id, f"{r.prenom} {r.nom}".strip()) for r in rows]

@@ -103,7 +103,6 @@ class Demande(db.Model):
         # INCLUDE: the filters and capped counts read the index alone (PostgreSQL).
         Index("ix_demande_partenaire_created", "partenaire_id", "created_at", "id",
               postgresql_include=["caisse_id", "service", "status", "author_id", "nom_search"]),
-        Index("ix_demande_partenaire_nom", "partenaire_id", "nom_search"),
         Index("ix_demande_duplicate", "caisse_id", "service", "nom_search", "date_naissance"),
         # The queue's order (domain.demandes.queue_query), so LIMIT 20 reads 20
         # index entries: open demandes only, and per status for the filters.
@@ -112,9 +111,13 @@ class Demande(db.Model):
               postgresql_include=["status", "service", "assigned_to_id", "nom_search"]),
         Index("ix_demande_queue_status", "caisse_id", "status", text("urgent DESC"), text("(due_at IS NULL)"),
               "due_at", "created_at", "id", postgresql_include=["service", "assigned_to_id", "nom_search"]),
-        # Name search (LIKE '%…%'): a trigram index on PostgreSQL (pg_trgm);
-        # SQLite, the development database, gets a plain index.
-        Index("ix_demande_nom_trgm", "nom_search", postgresql_using="gin",
+        # Name search (LIKE '%…%') within a structure (history) or a caisse
+        # (queue): one GIN index of (scope, trigrams) on PostgreSQL (pg_trgm +
+        # btree_gin, migration 0011); SQLite, the development database, gets
+        # plain indexes under the same names.
+        Index("ix_demande_partenaire_nom_trgm", "partenaire_id", "nom_search", postgresql_using="gin",
+              postgresql_ops={"nom_search": "gin_trgm_ops"}),
+        Index("ix_demande_caisse_nom_trgm", "caisse_id", "nom_search", postgresql_using="gin",
               postgresql_ops={"nom_search": "gin_trgm_ops"}),
     )
 
