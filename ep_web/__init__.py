@@ -84,6 +84,7 @@ def _blueprints() -> list:
     from ep_web.national.routes import bp as national_bp
     from ep_web.news.routes import admin_bp as caisse_news_bp
     from ep_web.news.routes import bp as news_bp
+    from ep_web.notifications.routes import bp as notifications_bp
     from ep_web.ops.routes import bp as ops_bp
     from ep_web.tickets.routes import bp as tickets_bp
     from ep_web.tickets.routes import caisse_bp as caisse_tickets_bp
@@ -94,7 +95,7 @@ def _blueprints() -> list:
         errors_bp, ops_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
-        traitement_bp, demandes_bp,
+        traitement_bp, demandes_bp, notifications_bp,
     ]
 
 
@@ -271,6 +272,15 @@ def _register_template_helpers(app: Flask) -> None:
         if g.get("ep_bare"):  # an error page that must not touch the database
             return {"nav_items": [], "today": _today}
         return {"nav_items": nav_items(), "today": _today}
+
+    @app.template_global()
+    def unread_notifications() -> int:
+        """The bell's count (SPEC §6), for the header of every page."""
+        from ep_web.domain.notifications import unread_count
+
+        if g.get("ep_bare") or not current_user.is_authenticated:
+            return 0
+        return unread_count(current_user)
 
     def _today() -> date:
         from ep_web.clock import today

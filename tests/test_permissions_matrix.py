@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ep_web.domain import attachments, maintenance, news, tickets
+from ep_web.domain import attachments, maintenance, news, notifications, tickets
 from ep_web.domain.demandes import DemandeInput, create_demande
 from ep_web.extensions import db
 from ep_web.mail import queue_email
@@ -15,6 +15,7 @@ from ep_web.models import (
     EmailStatus,
     GestionnaireRequest,
     HabilitationReview,
+    NotificationKind,
     RequestKind,
     ReviewItem,
 )
@@ -98,6 +99,11 @@ def world(make, clock):
                                     publish_at=clock.now())
     w.window = maintenance.schedule(w.national, clock.now() + timedelta(days=2),
                                     clock.now() + timedelta(days=2, hours=2), "Mise à jour")
+    # A notification of another structure's technicien (SPEC §6): its link and reference are theirs.
+    w.other_notification = notifications.notify(
+        w.other_technicien, NotificationKind.DEMANDE, "reply",
+        f"Demande {w.other_demande.reference} : nouvelle réponse de la caisse", f"/demandes/{w.other_demande.id}",
+        demande_id=w.other_demande.id)
     w.failed_email = queue_email(w.other_technicien.email, "activation", "Votre compte Espace Partenaires",
                                  account=w.other_technicien, token="jeton-fictif", hours=72)
     commit()
@@ -129,6 +135,7 @@ def _foreign_ids(w, endpoint):
         "news_id": w.other_news.id,
         "window_id": w.window.id,
         "email_id": w.failed_email.id,
+        "notification_id": w.other_notification.id,
     }
 
 

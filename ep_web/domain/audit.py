@@ -42,6 +42,8 @@ ACTIONS = {
     "export": "Export",
     "document_downloaded": "Document téléchargé",
     "email_resent": "E-mail renvoyé",
+    "idle_reminder_sent": "Rappel avant inactivation envoyé",
+    "shared_mailbox_changed": "Boîte aux lettres de la structure modifiée",
 }
 
 

@@ -96,6 +96,7 @@ JOB_LABELS = {
     "purge_closed_demandes": "Purge des demandes clôturées (durée de conservation)",
     "alert_signalements": "Alerte des agents : signalements à 48 heures",
     "send_news_digests": "Lettre d'actualités (résumé par e-mail)",
+    "send_notification_digests": "Résumé quotidien des notifications",
     "flush_outbox": "Envoi des e-mails en attente",
 }
 COUNT_LABELS = {
@@ -114,6 +115,7 @@ COUNT_LABELS = {
     "journal_pruned": "lignes de journal purgées",
     "orphan_files_removed": "fichiers orphelins effacés",
     "digests": "résumés",
+    "notifications": "notifications",
     "emails": "e-mails écrits",
     "sent": "envoyés",
     "not_sent": "non envoyés",

@@ -50,6 +50,7 @@ PERIODS = {
     "remind_habilitation_reviews": DAILY,
     "purge_closed_demandes": DAILY,
     "send_news_digests": DAILY,
+    "send_notification_digests": DAILY,
     "alert_signalements": timedelta(minutes=15),
     "flush_outbox": timedelta(minutes=5),
 }

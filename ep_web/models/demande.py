@@ -40,6 +40,7 @@ class DemandeStatus(str, enum.Enum):
 
 OPEN_STATUSES = (DemandeStatus.TRANSMISE, DemandeStatus.PRISE_EN_CHARGE, DemandeStatus.ATTENTE_COMPLEMENT)
 _OPEN_SQL = "status IN ('transmise', 'prise_en_charge', 'attente_complement')"
+_OPEN_DUE_SQL = _OPEN_SQL + " AND due_at IS NOT NULL"
 
 # SPEC §4 lifecycle: the only moves a demande makes. Closing or asking a
 # complement from « transmise » goes through the take (Demande._path_to).
@@ -114,6 +115,15 @@ class Demande(db.Model):
               "due_at", "created_at", "id", postgresql_include=["service", "assigned_to_id", "nom_search"]),
         # Name search (LIKE '%…%'): a trigram index on PostgreSQL (pg_trgm);
         # SQLite, the development database, gets a plain index.
+        # The agent's cockpit (ep_web.domain.home): the 48-hour clocks of a
+        # caisse's open signalements, what an agent holds, and the partner's
+        # replies not yet acted on.
+        Index("ix_demande_open_due", "caisse_id", "due_at", postgresql_where=text(_OPEN_DUE_SQL),
+              sqlite_where=text(_OPEN_DUE_SQL)),
+        Index("ix_demande_open_assigned", "assigned_to_id", postgresql_where=text(_OPEN_SQL),
+              sqlite_where=text(_OPEN_SQL)),
+        Index("ix_demande_partner_replied", "assigned_to_id", postgresql_where=text("partner_replied_at IS NOT NULL"),
+              sqlite_where=text("partner_replied_at IS NOT NULL")),
         Index("ix_demande_nom_trgm", "nom_search", postgresql_using="gin",
               postgresql_ops={"nom_search": "gin_trgm_ops"}),
     )
@@ -155,6 +165,9 @@ class Demande(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     # Documents for a partner not habilité go by post (SPEC §4).
     sent_by_post_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The structure wrote (message, complement) and no agent has acted since:
+    # the cockpit's "la structure a répondu" tab. Cleared by the caisse's next act.
+    partner_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     caisse = relationship("Caisse")
     partenaire = relationship("Partenaire")

@@ -51,6 +51,7 @@ def test_the_whole_story(page, live_server, smtp_server, screenshot):
 
     # 1. The référent creates the partner and its convention in one form.
     log_in(page, admin_login, PASSWORD)
+    page.get_by_role("link", name="Partenaires", exact=True).first.click()
     page.get_by_role("link", name="Nouveau partenaire").click()
     page.locator("#name").fill("CCAS d'Essai-les-Bains")
     page.locator("#type").select_option("ccas")
@@ -77,6 +78,7 @@ def test_the_whole_story(page, live_server, smtp_server, screenshot):
     g_login = activate_from_email(page, smtp_server, f"ines.lefort@{DOMAIN}")
     log_in(page, g_login, NEW_PASSWORD)
     accept_cgu(page)
+    page.get_by_role("link", name="Techniciens", exact=True).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Les comptes de CCAS")
     counter = page.locator("#quota-counter")
     expect(counter).to_contain_text("0 / 15")
