@@ -236,3 +236,24 @@ def test_ticket_answer_and_review_and_account_events(nw, make, outbox, clock):
     # The other gestionnaire hears of it; the actor does not.
     assert "account_inactivated" in {n.event for n in _notes(w.gestionnaire2)}
     assert "account_inactivated" not in {n.event for n in _notes(w.gestionnaire)}
+
+
+def test_idle_warning_is_an_account_event_for_the_technicien_and_gestionnaires(nw, clock, app):
+    from ep_web.domain.lifecycle import warn_idle_techniciens
+
+    w = nw
+    days = app.config["IDLE_INACTIVATION_DAYS"]
+    w.bystander.last_login_at = clock.now() - timedelta(days=days - 3)
+    w.bystander.activated_at = None
+    db.session.commit()
+    assert warn_idle_techniciens()["warned"] == 1
+    commit()
+    own = [n for n in _notes(w.bystander) if n.event == "idle_warning"]
+    assert len(own) == 1 and own[0].kind == NotificationKind.ACCOUNT and "sera inactivé le" in own[0].text
+    for g in (w.gestionnaire, w.gestionnaire2):
+        notes = [n for n in _notes(g) if n.event == "idle_warning"]
+        assert len(notes) == 1 and w.bystander.nom in notes[0].text and notes[0].read_at is None
+    assert not [n for n in _notes(w.technicien) if n.event == "idle_warning"]
+    # A second run warns nobody twice.
+    assert warn_idle_techniciens()["warned"] == 0
+    assert len([n for n in _notes(w.bystander) if n.event == "idle_warning"]) == 1
