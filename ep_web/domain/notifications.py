@@ -219,11 +219,6 @@ def page(account: Account, page_no: int = 1, unread_only: bool = False) -> tuple
     return rows[:PER_PAGE], len(rows) > PER_PAGE
 
 
-def get_own(account: Account, notification_id: int) -> Notification | None:
-    row = db.session.get(Notification, notification_id)
-    return row if row is not None and row.account_id == account.id else None
-
-
 def mark_read(account: Account, notification: Notification) -> None:
     """SPEC §6: one notification read (opened from the centre)."""
     if notification.account_id != account.id:

@@ -3,13 +3,14 @@
 The bell asks ``/notifications/compteur?vu=N`` every minute (and after an
 htmx action): 204 when the count is still N, so an idle page costs one indexed
 count and no swap."""
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ep_web.actions import run
 from ep_web.domain import notifications as notif
 from ep_web.htmx import render_page_or_fragment
 from ep_web.notifications.forms import ActionForm, preferences_form
+from ep_web.permissions.notifications import get_notification_or_404
 from ep_web.transaction import commit
 
 bp = Blueprint("notifications", __name__)
@@ -46,9 +47,7 @@ def bell():
 @login_required
 def open_notification(notification_id: int):
     """Opening a notification reads it and leads to its object."""
-    row = notif.get_own(_actor(), notification_id)
-    if row is None:
-        abort(404)
+    row = get_notification_or_404(notification_id)
     notif.mark_read(_actor(), row)
     commit()
     return redirect(row.link if row.link.startswith("/") and not row.link.startswith("//") else url_for("main.index"))

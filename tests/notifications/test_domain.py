@@ -257,3 +257,22 @@ def test_idle_warning_is_an_account_event_for_the_technicien_and_gestionnaires(n
     # A second run warns nobody twice.
     assert warn_idle_techniciens()["warned"] == 0
     assert len([n for n in _notes(w.bystander) if n.event == "idle_warning"]) == 1
+
+
+def test_news_published_now_reaches_the_caisse_partners_only(nw, clock):
+    from ep_web.domain import news
+
+    w = nw
+    item = news.create_news(w.admin, title="Nouveaux horaires", body="L'accueil ferme à 16 h.",
+                            publish_at=clock.now())
+    commit()
+    for person in (w.technicien, w.gestionnaire):
+        notes = [n for n in _notes(person) if n.kind == NotificationKind.NEWS]
+        assert len(notes) == 1 and notes[0].link == f"/actualites/{item.id}"
+    assert not [n for n in _notes(w.other_technicien) if n.kind == NotificationKind.NEWS]
+    assert not [n for n in _notes(w.agent) if n.kind == NotificationKind.NEWS]
+    # Targeted at another type of structure: nobody here hears of it.
+    news.create_news(w.admin, title="Pour les tutelles", body="Information.", publish_at=clock.now(),
+                     target_types=["mandataire"])
+    commit()
+    assert len([n for n in _notes(w.technicien) if n.kind == NotificationKind.NEWS]) == 1
