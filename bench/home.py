@@ -76,6 +76,36 @@ def timed(client: Client, path: str, ok=(200, 204)) -> float:
         return float(re.search(r"dur=([\d.]+)", resp.headers["Server-Timing"]).group(1))
 
 
+def in_process(url: str, logins: list[str], n: int) -> dict:
+    """The counts alone (the domain functions, their SQL round trips included),
+    in this process: what the pages add to a bare request."""
+    from sqlalchemy import select
+
+    from ep_web import create_app
+    from ep_web.domain import home, notifications
+    from ep_web.extensions import db
+    from ep_web.models import Account
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1)})
+    out = {}
+    with app.test_request_context():
+        for login in logins:
+            user = db.session.scalar(select(Account).where(Account.login == login))
+            for label, fn in ((f"counts in process: bell of {user.profile.value} {login}", notifications.unread_count),
+                              (f"counts in process: À traiter of {user.profile.value} {login}", home.counters)):
+                for _ in range(10):
+                    fn(user)
+                times = []
+                for _ in range(n):
+                    t = time.perf_counter()
+                    fn(user)
+                    times.append((time.perf_counter() - t) * 1000)
+                out[label] = times
+        db.session.remove()
+        db.engine.dispose()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=400, help="per measure")
@@ -116,6 +146,7 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         measures = [
+            ("floor: /healthz (no session, no query)", None, "/healthz"),
             (f"bell, busiest technicien ({busiest[1]} unread)", busiest[0], "/notifications/compteur"),
             ("bell, unchanged (204), busiest technicien", busiest[0], "/notifications/compteur?vu=100"),
             ("bell, typical technicien", typical, "/notifications/compteur"),
@@ -130,10 +161,13 @@ def main() -> None:
         results = {}
         for label, login, path in measures:
             client = Client(base)
-            client.login(login)
+            if login:
+                client.login(login)
             for _ in range(20):  # warm-up
                 timed(client, path)
             results[label] = [timed(client, path) for _ in range(args.requests)]
+        results.update(in_process(url, [busiest[0], typical, big_tech, agent, "RBENCH01", "NBENCH01"],
+                                  args.requests))
         print(f"\n{total} demandes, {notes} notifications; gunicorn 2 sync workers; {args.requests} requests each\n")
         print(f"{'measure':<62} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
         for label, times in results.items():

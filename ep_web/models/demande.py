@@ -122,6 +122,10 @@ class Demande(db.Model):
               sqlite_where=text(_OPEN_DUE_SQL)),
         Index("ix_demande_open_assigned", "assigned_to_id", postgresql_where=text(_OPEN_SQL),
               sqlite_where=text(_OPEN_SQL)),
+        # The technicien's home: complements asked on the structure's demandes (few among its history).
+        Index("ix_demande_complement", "partenaire_id", "author_id",
+              postgresql_where=text("status = 'attente_complement'"),
+              sqlite_where=text("status = 'attente_complement'")),
         Index("ix_demande_partner_replied", "assigned_to_id", postgresql_where=text("partner_replied_at IS NOT NULL"),
               sqlite_where=text("partner_replied_at IS NOT NULL")),
         Index("ix_demande_nom_trgm", "nom_search", postgresql_using="gin",

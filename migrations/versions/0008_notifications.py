@@ -58,6 +58,9 @@ def upgrade():
                     sqlite_where=sa.text(_OPEN + " AND due_at IS NOT NULL"))
     op.create_index("ix_demande_open_assigned", "demande", ["assigned_to_id"],
                     postgresql_where=sa.text(_OPEN), sqlite_where=sa.text(_OPEN))
+    op.create_index("ix_demande_complement", "demande", ["partenaire_id", "author_id"],
+                    postgresql_where=sa.text("status = 'attente_complement'"),
+                    sqlite_where=sa.text("status = 'attente_complement'"))
     op.create_index("ix_demande_partner_replied", "demande", ["assigned_to_id"],
                     postgresql_where=sa.text("partner_replied_at IS NOT NULL"),
                     sqlite_where=sa.text("partner_replied_at IS NOT NULL"))
@@ -65,6 +68,7 @@ def upgrade():
 
 def downgrade():
     op.drop_index("ix_demande_partner_replied", table_name="demande")
+    op.drop_index("ix_demande_complement", table_name="demande")
     op.drop_index("ix_demande_open_assigned", table_name="demande")
     op.drop_index("ix_demande_open_due", table_name="demande")
     # Not a batch (a copy of the table on SQLite would lose the queue's

@@ -144,3 +144,23 @@ def test_agent_tab_filters_the_queue(nw, new_demande, login):
     assert waiting.reference in html and taken.reference not in html
     html = client.get("/traitement?onglet=inconnu").get_data(as_text=True)  # ignored
     assert waiting.reference in html and taken.reference in html
+
+
+def test_request_deadlines_overdue_first_on_both_sides(nw, login, clock, app):
+    from ep_web.models import GestionnaireRequest, RequestKind
+
+    w = nw
+    d = clock.now().date()
+    late = GestionnaireRequest(partenaire_id=w.partenaire.id, caisse_id=w.caisse.id, kind=RequestKind.MODIFICATION,
+                               payload={}, requested_by_id=w.gestionnaire.id, deadline=d - timedelta(days=2))
+    soon = GestionnaireRequest(partenaire_id=w.partenaire.id, caisse_id=w.caisse.id, kind=RequestKind.CREATION,
+                               payload={}, requested_by_id=w.gestionnaire.id, deadline=d + timedelta(days=3))
+    db.session.add_all([soon, late])
+    db.session.commit()
+    html = login(w.admin).get("/").get_data(as_text=True)
+    assert 'data-testid="count-requests">2<' in html and "Dont 1 en retard." in html
+    table = html[html.index('data-testid="requests-deadlines"'):]
+    assert table.index("Modification d&#39;un gestionnaire") < table.index("Nouveau gestionnaire")
+    assert "En retard" in table and f'href="/caisse/demandes/{late.id}"' in table
+    gestion = login(w.gestionnaire, c=app.test_client()).get("/").get_data(as_text=True)
+    assert 'data-testid="count-requests">2<' in gestion and w.caisse.name in gestion
