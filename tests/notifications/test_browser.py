@@ -82,9 +82,10 @@ def test_complement_journey_through_bells_home_and_cockpit(page, live_server, sc
     expect(page.get_by_test_id("queue-row")).to_have_count(1)
     expect(page.get_by_test_id("queue-row").first).to_contain_text(ids["ref"])
     axe_check(page)
+    screenshot(page, "cockpit")
 
 
-def test_bell_and_centre_by_keyboard_only_and_accessible(page, live_server):
+def test_bell_and_centre_by_keyboard_only_and_accessible(page, live_server, screenshot):
     with live_server.seed() as make:
         make.cgu()
         caisse = make.caisse(departements=DEPARTEMENT)
@@ -110,6 +111,7 @@ def test_bell_and_centre_by_keyboard_only_and_accessible(page, live_server):
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Notifications")
     axe_check(page)
+    screenshot(page, "notifications")
     # Tab to the notification and open it with Enter: it leads to the demande and is read.
     link = page.get_by_role("link", name=re.compile(f"Demande {ids['ref']}"))
     for _ in range(60):
