@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
 from ep_web.domain import notifications as notif
 from ep_web.domain.access import conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.names import check_person_name
 from ep_web.domain.textguard import check_health, check_texts
 from ep_web.extensions import db
+from ep_web.inputs import coerce_id
 from ep_web.models import (
     GENERAL_OUTCOMES,
     OPEN_STATUSES,
@@ -225,6 +227,7 @@ def check_identity(data: DemandeInput) -> dict:
         if len(value) > 100:
             raise DomainError("100 caractères au plus.", key)
     check_texts({"nom": nom, "prenom": prenom})
+    nom, prenom = check_person_name(nom, "nom"), check_person_name(prenom, "prenom")
     born = data.date_naissance
     if not isinstance(born, date):
         raise DomainError("Indiquez la date de naissance (jj/mm/aaaa).", "date_naissance")
@@ -255,15 +258,22 @@ def find_duplicates(caisse_id: int, service: str, nom: str, prenom: str, born: d
 
 
 def next_reference(prefix: str = "EP") -> str:
-    """EP-2026-000123: a per-year counter incremented under a row lock (SPEC §4 numbered reference)."""
+    """EP-2026-000123: a per-year counter (SPEC §4 numbered reference), taken in
+    one statement that inserts the year's row or increments it and returns the
+    value: two demandes created at once never get the same number, even for the
+    first of a year (an UPDATE-then-INSERT would let both insert and one fail).
+    The row stays locked until the demande's transaction ends, so numbers are
+    given in commit order and a rolled back demande gives its number back."""
     year = today().year
-    bumped = db.session.execute(
-        update(DemandeCounter).where(DemandeCounter.year == year).values(value=DemandeCounter.value + 1)
-    ).rowcount
-    if not bumped:
-        db.session.add(DemandeCounter(year=year, value=1))
-        db.session.flush()
-    value = db.session.scalar(select(DemandeCounter.value).where(DemandeCounter.year == year))
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(DemandeCounter).values(year=year, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[DemandeCounter.year],
+                                      set_={"value": DemandeCounter.value + 1}).returning(DemandeCounter.value)
+    value = db.session.execute(stmt).scalar_one()
     return f"{prefix}-{year}-{value:06d}"
 
 
@@ -274,9 +284,10 @@ def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Dem
     a signalement needs the person's consent; a possible duplicate must be
     confirmed. ``prepared_files`` come from attachments.validate_uploads."""
     _require_technicien(actor)
-    if not data.caisse_id:
+    caisse_id = coerce_id(data.caisse_id)
+    if not caisse_id:
         raise DomainError("Choisissez la caisse destinataire.", "caisse_id")
-    conv = convention_for(actor.partenaire_id, int(data.caisse_id))
+    conv = convention_for(actor.partenaire_id, caisse_id)
     if conv is None:
         raise DomainError("Votre structure n'a pas de convention en cours avec cette caisse.", "caisse_id")
     if data.service not in Service._value2member_map_:

@@ -1,8 +1,8 @@
 """The notification centre, the header's bell and « Mon compte » (SPEC §6).
 
-The bell asks ``/notifications/compteur?vu=N`` every minute (and after an
-htmx action): 204 when the count is still N, so an idle page costs one indexed
-count and no swap."""
+« Mon compte » (ep_web/compte) links to the preferences. The bell asks
+``/notifications/compteur?vu=N`` every minute (and after an htmx action): 204
+when the count is still N, so an idle page costs one indexed count and no swap."""
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -64,19 +64,19 @@ def mark_all_read():
                then=url_for("notifications.index"))
 
 
-@bp.route("/compte", methods=["GET", "POST"])
+@bp.route("/compte/notifications", methods=["GET", "POST"])
 @login_required
-def account():
-    """« Mon compte »: e-mail preferences per kind of event (SPEC §6)."""
+def preferences():
+    """« Mon compte » › notifications: e-mail preferences per kind of event (SPEC §6)."""
     user = _actor()
     current = notif.preferences(user)
     form = preferences_form(user.profile.value, current, request.form if request.method == "POST" else None)
 
     def render(status: int, refusal: str | None = None):
-        return make_response(render_template("notifications/account.html", form=form, refusal=refusal), status)
+        return make_response(render_template("notifications/preferences.html", form=form, refusal=refusal), status)
 
     if request.method == "GET":
         return render(200)
     return run(lambda: notif.set_preferences(user, {f.name[5:]: f.data for f in form.kinds}), form=form,
                render=render, success="Vos préférences de notification sont enregistrées.",
-               then=url_for("notifications.account"))
+               then=url_for("notifications.preferences"))

@@ -8,8 +8,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from ep_web.caisse.forms import FrenchDateField
-from ep_web.forms import choices
+from ep_web.forms import FrenchDateField, choices
 from ep_web.models import DemandeStatus, Service
 
 SERVICE_SHORT = {

@@ -2,13 +2,13 @@
 structure's shared mailbox; the agent's cockpit indexes (SPEC §6)
 
 Revision ID: 0008
-Revises: 0014
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0014"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -125,7 +125,7 @@ def test_bell_and_centre_by_keyboard_only_and_accessible(page, live_server, scre
     expect(page).to_have_url(re.compile(f"/demandes/{ids['demande_id']}$"))
     expect(page.locator("header").get_by_test_id("bell-count")).to_have_count(0)
     # « Mon compte »: the preferences, by keyboard too.
-    page.goto("/compte")
+    page.goto("/compte/notifications")
     axe_check(page)
     page.get_by_label("Immédiatement").first.focus()
     page.keyboard.press("ArrowDown")  # the radio group: the next choice, « Dans un résumé quotidien »

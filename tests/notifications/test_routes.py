@@ -60,16 +60,16 @@ def test_opening_the_demande_reads_its_notifications(nw, new_demande, login):
 
 def test_preferences_page_saves_and_refuses_nonsense(nw, login):
     client = login(nw.technicien)
-    page = client.get("/compte").get_data(as_text=True)
+    page = client.get("/compte/notifications").get_data(as_text=True)
     assert "Complément demandé par la caisse" in page and "Dans un résumé quotidien" in page
     data = {f"pref_{k.value}": "immediate" for k in notifications.preferences(nw.technicien)}
-    resp = client.post("/compte", data={**data, "pref_complement": "n'importe quoi"})
+    resp = client.post("/compte/notifications", data={**data, "pref_complement": "n'importe quoi"})
     assert resp.status_code == 422 and "Choisissez quand recevoir ces e-mails." in resp.get_data(as_text=True)
-    resp = client.post("/compte", data={**data, "pref_complement": "digest"})
+    resp = client.post("/compte/notifications", data={**data, "pref_complement": "digest"})
     assert resp.status_code == 303
     rows = db.session.scalars(db.select(NotificationPreference)).all()
     assert [(r.kind.value, r.mode.value) for r in rows] == [("complement", "digest")]
-    assert 'checked id="pref_complement-1"' in client.get("/compte").get_data(as_text=True)
+    assert 'checked id="pref_complement-1"' in client.get("/compte/notifications").get_data(as_text=True)
 
 
 def test_follow_and_unfollow_buttons(nw, new_demande, login):

@@ -7,6 +7,7 @@ import pytest
 from ep_web.domain import demandes as dm
 from ep_web.models import DemandeStatus, Outcome
 from ep_web.transaction import commit
+from tests.factories import alpha
 
 
 def _refs_in_page(html: str) -> list[str]:
@@ -125,7 +126,7 @@ def test_counts_per_status(app, w, queue, login):
 
 
 def test_pagination_20_per_page(app, w, new_demande, login):
-    made = [new_demande(w.technicien, w.caisse, "contact", nom=f"Personne{i:02d}") for i in range(23)]
+    made = [new_demande(w.technicien, w.caisse, "contact", nom=f"Personne{alpha(i)}") for i in range(23)]
     client = login(w.agent)
     first = client.get("/traitement").get_data(as_text=True)
     assert len(_refs_in_page(first)) == 20 and "page 1 sur 2" in first
