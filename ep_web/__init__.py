@@ -134,6 +134,7 @@ def _blueprints() -> list:
     from ep_web.national.routes import bp as national_bp
     from ep_web.news.routes import admin_bp as caisse_news_bp
     from ep_web.news.routes import bp as news_bp
+    from ep_web.notifications.routes import bp as notifications_bp
     from ep_web.ops.routes import bp as ops_bp
     from ep_web.pages import bp as pages_bp
     from ep_web.tickets.routes import bp as tickets_bp
@@ -145,7 +146,7 @@ def _blueprints() -> list:
         errors_bp, ops_bp, pages_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
-        traitement_bp, demandes_bp, compte_bp,
+        traitement_bp, demandes_bp, compte_bp, notifications_bp,
         # Suspected data breaches (SPEC §7): every profile.
         breaches_bp,
     ]
@@ -390,6 +391,15 @@ def _register_template_helpers(app: Flask) -> None:
         if required(current_user) and in_grace(current_user):
             return current_user.second_factor_grace_until
         return None
+
+    @app.template_global()
+    def unread_notifications() -> int:
+        """The bell's count (SPEC §6), for the header of every page."""
+        from ep_web.domain.notifications import unread_count
+
+        if g.get("ep_bare") or not current_user.is_authenticated:
+            return 0
+        return unread_count(current_user)
 
     def _today() -> date:
         from ep_web.clock import today

@@ -6,23 +6,26 @@ from ep_web.models import Profile
 
 _NAV = {
     Profile.TECHNICIEN: [
-        ("main.index", "Accueil"),
+        ("main.index", "À traiter"),
         ("demandes.new", "Nouvelle demande"),
         ("demandes.index", "Historique"),
     ],
     Profile.GESTIONNAIRE: [
+        ("main.index", "À traiter"),
         ("gestion.index", "Techniciens"),
         ("gestion.requests", "Demandes à la caisse"),
         ("gestion.habilitations", "Habilitations"),
     ],
-    Profile.AGENT: [("traitement.index", "File des demandes")],
+    Profile.AGENT: [("main.index", "À traiter"), ("traitement.index", "File des demandes")],
     Profile.ADMIN_CAISSE: [
+        ("main.index", "À traiter"),
         ("caisse.partenaires", "Partenaires"),
         ("caisse.requests", "Demandes des partenaires"),
         ("caisse.agents", "Agents"),
         ("caisse.audit", "Journal"),
     ],
     Profile.ADMIN_NATIONAL: [
+        ("main.index", "À traiter"),
         ("national.caisses", "Caisses"),
         ("national.audit", "Journal"),
         ("national.jobs", "Tâches"),

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ep_web.domain import attachments, breaches, maintenance, news, tickets
+from ep_web.domain import attachments, breaches, maintenance, news, notifications, tickets
 from ep_web.domain.demandes import DemandeInput, create_demande
 from ep_web.domain.sessions import open_session
 from ep_web.extensions import db
@@ -16,6 +16,7 @@ from ep_web.models import (
     EmailStatus,
     GestionnaireRequest,
     HabilitationReview,
+    NotificationKind,
     RequestKind,
     ReviewItem,
     UserSession,
@@ -107,6 +108,11 @@ def world(make, clock):
                                             noticed_at=clock.now() - timedelta(hours=1))
     w.window = maintenance.schedule(w.national, clock.now() + timedelta(days=2),
                                     clock.now() + timedelta(days=2, hours=2), "Mise à jour")
+    # A notification of another structure's technicien (SPEC §6): its link and reference are theirs.
+    w.other_notification = notifications.notify(
+        w.other_technicien, NotificationKind.DEMANDE, "reply",
+        f"Demande {w.other_demande.reference} : nouvelle réponse de la caisse", f"/demandes/{w.other_demande.id}",
+        demande_id=w.other_demande.id)
     # An open session of another user (SPEC §3: each closes only their own).
     open_session(w.other_technicien)
     w.other_session = db.session.scalars(db.select(UserSession).where(
@@ -142,6 +148,7 @@ def _foreign_ids(w, endpoint):
         "news_id": w.other_news.id,
         "window_id": w.window.id,
         "email_id": w.failed_email.id,
+        "notification_id": w.other_notification.id,
         "report_id": w.other_report.id,
         "session_id": w.other_session.id,
     }

@@ -31,6 +31,7 @@ from workers.files import scan_pending_files
 from workers.journal import SKIPPED, exclusive
 from workers.mail import flush_outbox
 from workers.news import send_news_digests
+from workers.notifications import send_notification_digests
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ NIGHTLY = {
     "remind_habilitation_reviews": remind_habilitation_reviews,
     "purge_closed_demandes": purge_closed_demandes,
     "send_news_digests": send_news_digests,  # weekly per user, enforced by the job itself
+    "send_notification_digests": send_notification_digests,  # SPEC §6: the daily digest, skipped when empty
 }
 FREQUENT = {
     "alert_signalements": alert_signalements,

@@ -14,9 +14,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from ep_web.actions import run
-from ep_web.demandes.forms import SERVICES, CheckForm, DemandeForm, HistoryForm, ReplyForm, typed_fields
+from ep_web.demandes.forms import SERVICES, ActionForm, CheckForm, DemandeForm, HistoryForm, ReplyForm, typed_fields
 from ep_web.demandes.helpers import register as register_helpers
 from ep_web.domain import demandes as dm
+from ep_web.domain import notifications as notif
 from ep_web.domain.textguard import find_health_terms, find_nirs, highlight, nir_message
 from ep_web.htmx import is_partial, render_page_or_fragment
 from ep_web.models import Account, Demande, DemandeStatus, Profile, Service
@@ -241,6 +242,7 @@ def check():
 
 def _render_show(demande: Demande, reply_form: ReplyForm | None = None, status: int = 200, **extra):
     ctx = {"demande": demande, "reply_form": reply_form or ReplyForm(formdata=None),
+           "following": notif.is_following(_actor(), demande),
            "download_endpoint": "demandes.download", "health_hits": [], "files_lost": [],
            "max_files": _max_files(), "complement_message": _complement_message(demande),
            "purge_on": dm.purge_date(demande)}
@@ -265,8 +267,32 @@ def _complement_message(demande: Demande):
 @demande_access
 def show(demande_id: int):
     """The demande for the structure: person, content, timeline, thread, files
-    and the reply form (this is the page the author's e-mails link to)."""
-    return _render_show(get_demande_or_404(demande_id))
+    and the reply form (this is the page the author's e-mails link to).
+    Opening it reads the user's notifications about it (SPEC §6)."""
+    demande = get_demande_or_404(demande_id)
+    if notif.mark_demande_read(_actor(), demande.id):
+        commit()
+    return _render_show(demande)
+
+
+@bp.post("/<int:demande_id>/suivre")
+@demande_access
+def follow(demande_id: int):
+    """SPEC §6 « Suivre »: any technicien of the structure follows a demande."""
+    demande = get_demande_or_404(demande_id)
+    return run(lambda: notif.follow(_actor(), demande), form=ActionForm(),
+               success="Vous suivez cette demande : vous serez prévenu de chaque nouveauté.",
+               then=url_for("demandes.show", demande_id=demande.id))
+
+
+@bp.post("/<int:demande_id>/ne-plus-suivre")
+@demande_access
+def unfollow(demande_id: int):
+    """SPEC §6 « Ne plus suivre »."""
+    demande = get_demande_or_404(demande_id)
+    return run(lambda: notif.unfollow(_actor(), demande), form=ActionForm(),
+               success="Vous ne suivez plus cette demande.",
+               then=url_for("demandes.show", demande_id=demande.id))
 
 
 @bp.get("/<int:demande_id>/messages")

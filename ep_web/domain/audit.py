@@ -50,6 +50,8 @@ ACTIONS = {
     "breach_cnil_decided": "Violation de données : décision de notification à la CNIL",
     "breach_closed": "Violation de données : dossier clos",
     "email_resent": "E-mail renvoyé",
+    "idle_reminder_sent": "Rappel avant inactivation envoyé",
+    "shared_mailbox_changed": "Boîte aux lettres de la structure modifiée",
     "second_factor_enrolled": "Double authentification activée",
     "second_factor_failed": "Code de double authentification refusé",
     "second_factor_reset": "Double authentification réinitialisée",

@@ -12,13 +12,13 @@ from sqlalchemy import func, or_, select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
+from ep_web.domain import notifications as notif
 from ep_web.domain.access import conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.names import check_person_name
 from ep_web.domain.textguard import check_health, check_texts
 from ep_web.extensions import db
 from ep_web.inputs import coerce_id
-from ep_web.mail import queue_email
 from ep_web.models import (
     GENERAL_OUTCOMES,
     OPEN_STATUSES,
@@ -32,6 +32,7 @@ from ep_web.models import (
     DemandeEvent,
     DemandeMessage,
     DemandeStatus,
+    NotificationKind,
     Outcome,
     Partenaire,
     Profile,
@@ -335,6 +336,7 @@ def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Dem
     db.session.flush()
     _store_all(prepared_files, actor, demande)
     _event(demande, actor, "created", files=len(prepared_files))
+    notif.add_follower(demande, actor)  # SPEC §6: the author follows their own demande
     return demande
 
 
@@ -374,16 +376,27 @@ EVENT_LABELS = {
     "document_by_post": "Document envoyé à l'adresse connue de l'assuré",
     "closed": "Demande clôturée",
     "reopened": "Demande rouverte",
+    "handed_over": "Passation : suivie désormais par un collègue",
 }
 
 
-def _notify_author(demande: Demande, what: str) -> None:
-    """SPEC §4/§8: the author is told by e-mail — reference and link only."""
-    author = demande.author
-    if author is None or author.status != AccountStatus.ACTIVE or not author.email:
-        return
-    queue_email(author.email, "demande_update", f"Votre demande {demande.reference} : {what}",
-                reference=demande.reference, demande_id=demande.id, what=what)
+def _notify_author(demande: Demande, what: str, kind: NotificationKind = NotificationKind.DEMANDE,
+                   event: str = "status") -> None:
+    """SPEC §4/§6/§8: the author and the demande's followers are told — in the
+    portal, and by e-mail as each chose — and the structure's shared mailbox
+    by e-mail; a reference and a link only, never the person."""
+    text = f"Demande {demande.reference} : {what}"
+    link = f"/demandes/{demande.id}"
+    email = ("demande_update", f"Votre demande {demande.reference} : {what}",
+             {"reference": demande.reference, "demande_id": demande.id, "what": what})
+    for follower in notif.followers(demande):
+        notif.notify(follower, kind, event, text, link, demande_id=demande.id, email=email)
+    notif.notify_mailbox(demande.partenaire.shared_mailbox, text, link)
+
+
+def _caisse_acted(demande: Demande) -> None:
+    """The caisse acted: the structure's last reply is no longer waiting (the cockpit's tab)."""
+    demande.partner_replied_at = None
 
 
 def _require_agent(actor: Account, demande: Demande) -> None:
@@ -395,6 +408,7 @@ def take(actor: Account, demande: Demande) -> None:
     """SPEC §4 Caisse queue: an agent takes a demande (transmise → prise en
     charge), or takes over one a colleague holds; the author hears of the first take."""
     _require_agent(actor, demande)
+    _caisse_acted(demande)
     if demande.take(actor.id, now()):
         _notify_author(demande, "prise en charge par la caisse")
     db.session.flush()
@@ -433,7 +447,8 @@ def caisse_reply(actor: Account, demande: Demande, body: str, *, health_confirme
     if prepared_files:
         attach_documents(actor, demande, prepared_files, message=msg, notify=False)
     _event(demande, actor, "message_caisse", message_id=msg.id)
-    _notify_author(demande, "nouvelle réponse de la caisse")
+    _caisse_acted(demande)
+    _notify_author(demande, "nouvelle réponse de la caisse", event="reply")
     return msg
 
 
@@ -445,8 +460,9 @@ def request_complement(actor: Account, demande: Demande, body: str, *, health_co
     body = _caisse_text(body, "body", health_confirmed)
     msg = _message(demande, actor, body, from_caisse=True, health_confirmed=health_confirmed)
     demande.ask_complement(actor.id, now(), message_id=msg.id)
+    _caisse_acted(demande)
     db.session.flush()
-    _notify_author(demande, "un complément vous est demandé")
+    _notify_author(demande, "un complément vous est demandé", NotificationKind.COMPLEMENT, "complement")
 
 
 def partner_reply(actor: Account, demande: Demande, body: str, *, health_confirmed: bool = False,
@@ -472,6 +488,7 @@ def partner_reply(actor: Account, demande: Demande, body: str, *, health_confirm
         db.session.flush()
     else:
         _event(demande, actor, "message_partner", message_id=msg.id, files=len(prepared_files))
+    demande.partner_replied_at = now()  # the agent's cockpit: « la structure a répondu »
     return msg
 
 
@@ -487,8 +504,9 @@ def attach_documents(actor: Account, demande: Demande, prepared_files, *, messag
         raise DomainError("Joignez le document.", "files")
     _store_all(prepared_files, actor, demande, message=message, from_caisse=True)
     _event(demande, actor, "document_attached", files=len(prepared_files))
+    _caisse_acted(demande)
     if notify:
-        _notify_author(demande, "un document est disponible")
+        _notify_author(demande, "un document est disponible", NotificationKind.DOCUMENT, "document")
 
 
 def mark_sent_by_post(actor: Account, demande: Demande) -> None:
@@ -498,7 +516,9 @@ def mark_sent_by_post(actor: Account, demande: Demande) -> None:
     demande.check_open()
     demande.sent_by_post_at = now()
     _event(demande, actor, "document_by_post")
-    _notify_author(demande, "document envoyé à l'adresse connue de l'assuré")
+    _caisse_acted(demande)
+    _notify_author(demande, "document envoyé à l'adresse connue de l'assuré", NotificationKind.DOCUMENT,
+                   "document_post")
 
 
 def outcomes_for(demande: Demande) -> tuple[Outcome, ...]:
@@ -519,6 +539,7 @@ def close(actor: Account, demande: Demande, outcome: str) -> None:
     if value not in outcomes_for(demande):
         raise DomainError("Cette issue ne s'applique pas à ce type de demande.", "outcome")
     demande.close(actor.id, value, now())
+    _caisse_acted(demande)
     db.session.flush()
     _notify_author(demande, "demande clôturée")
 
@@ -584,6 +605,7 @@ class Filters:
     q: str = ""
     urgent_only: bool = False
     mine: bool = False
+    tab: str = ""  # one tab of the agent's cockpit (ep_web.domain.home.AGENT_TABS)
 
 
 def _date_bounds(q, filters: Filters):
@@ -663,6 +685,10 @@ def _queue_filtered(q, user: Account, filters: Filters):
         q = q.where(Demande.urgent.is_(True))
     if filters.mine:
         q = q.where(Demande.assigned_to_id == user.id)
+    if filters.tab:
+        from ep_web.domain.home import tab_filter
+
+        q = q.where(*(tab_filter(user, filters.tab) or ()))
     if filters.q:
         q = q.where(name_matches(filters.q))
     return _date_bounds(q, filters)

@@ -66,6 +66,7 @@ from ep_web.models import (
     SessionEnd,
     past_due,
 )
+from ep_web.models.base import UTCDateTime
 
 # SPEC §3: "after a warning e-mail a week before".
 IDLE_WARNING_NOTICE = timedelta(days=7)
@@ -98,6 +99,7 @@ JOB_LABELS = {
     "purge_closed_demandes": "Purge des demandes clôturées (durée de conservation)",
     "alert_signalements": "Alerte des agents : signalements à 48 heures",
     "send_news_digests": "Lettre d'actualités (résumé par e-mail)",
+    "send_notification_digests": "Résumé quotidien des notifications",
     "flush_outbox": "Envoi des e-mails en attente",
     "scan_pending_files": "Analyse antivirus des fichiers en attente",
 }
@@ -117,6 +119,7 @@ COUNT_LABELS = {
     "journal_pruned": "lignes de journal purgées",
     "orphan_files_removed": "fichiers orphelins effacés",
     "digests": "résumés",
+    "notifications": "notifications",
     "emails": "e-mails écrits",
     "sent": "envoyés",
     "not_sent": "non envoyés",
@@ -297,7 +300,34 @@ def warn_idle_techniciens() -> dict:
                              account=a, pending=a.status == AccountStatus.PENDING, on=on,
                              months=round(days / 30.4))
 
+    _notify_idle_warning(rows, on)
     return {"warned": len(rows), "emails": write_emails(emails())}
+
+
+def _notify_idle_warning(account_ids, on: date) -> None:
+    """SPEC §6 account events, « bientôt inactivé »: the technicien and the
+    structure's active gestionnaires see it in the portal (the warning e-mail
+    itself always goes, above). Set-based: one INSERT … SELECT per chunk."""
+    from ep_web.models import Notification, NotificationKind
+
+    at = now()
+    when = on.strftime("%d/%m/%Y")
+    manager = aliased(Account)
+    for chunk in _chunks(account_ids):
+        own = select(Account.id, literal(NotificationKind.ACCOUNT.value), literal("idle_warning"),
+                     literal(f"Votre compte sera inactivé le {when} sans connexion d'ici là"), literal("/"),
+                     literal(at, UTCDateTime), literal(False)).where(Account.id.in_(chunk))
+        colleagues = (select(manager.id, literal(NotificationKind.ACCOUNT.value), literal("idle_warning"),
+                             literal("Le compte de ") + Account.prenom + literal(" ") + Account.nom
+                             + literal(f" sera inactivé le {when} pour inactivité"), literal("/#inactivite"),
+                             literal(at, UTCDateTime), literal(False))
+                      .join(manager, and_(manager.partenaire_id == Account.partenaire_id,
+                                          manager.profile == Profile.GESTIONNAIRE,
+                                          manager.status == AccountStatus.ACTIVE))
+                      .where(Account.id.in_(chunk)))
+        columns = ["account_id", "kind", "event", "text", "link", "created_at", "digest_pending"]
+        for query in (own, colleagues):
+            db.session.execute(Notification.__table__.insert().from_select(columns, query))
 
 
 def inactivate_idle_techniciens() -> dict:

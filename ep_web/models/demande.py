@@ -40,6 +40,7 @@ class DemandeStatus(str, enum.Enum):
 
 OPEN_STATUSES = (DemandeStatus.TRANSMISE, DemandeStatus.PRISE_EN_CHARGE, DemandeStatus.ATTENTE_COMPLEMENT)
 _OPEN_SQL = "status IN ('transmise', 'prise_en_charge', 'attente_complement')"
+_OPEN_DUE_SQL = _OPEN_SQL + " AND due_at IS NOT NULL"
 
 # SPEC §4 lifecycle: the only moves a demande makes. Closing or asking a
 # complement from « transmise » goes through the take (Demande._path_to).
@@ -111,6 +112,19 @@ class Demande(db.Model):
               postgresql_include=["status", "service", "assigned_to_id", "nom_search"]),
         Index("ix_demande_queue_status", "caisse_id", "status", text("urgent DESC"), text("(due_at IS NULL)"),
               "due_at", "created_at", "id", postgresql_include=["service", "assigned_to_id", "nom_search"]),
+        # The agent's cockpit (ep_web.domain.home): the 48-hour clocks of a
+        # caisse's open signalements, what an agent holds, and the partner's
+        # replies not yet acted on.
+        Index("ix_demande_open_due", "caisse_id", "due_at", postgresql_where=text(_OPEN_DUE_SQL),
+              sqlite_where=text(_OPEN_DUE_SQL)),
+        Index("ix_demande_open_assigned", "assigned_to_id", postgresql_where=text(_OPEN_SQL),
+              sqlite_where=text(_OPEN_SQL)),
+        # The technicien's home: complements asked on the structure's demandes (few among its history).
+        Index("ix_demande_complement", "partenaire_id", "author_id",
+              postgresql_where=text("status = 'attente_complement'"),
+              sqlite_where=text("status = 'attente_complement'")),
+        Index("ix_demande_partner_replied", "assigned_to_id", postgresql_where=text("partner_replied_at IS NOT NULL"),
+              sqlite_where=text("partner_replied_at IS NOT NULL")),
         # Name search (LIKE '%…%') within a structure (history) or a caisse
         # (queue): one GIN index of (scope, trigrams) on PostgreSQL (pg_trgm +
         # btree_gin, migration 0011); SQLite, the development database, gets
@@ -161,6 +175,9 @@ class Demande(db.Model):
     retention_reason: Mapped[str] = mapped_column(Text, default="")
     # Documents for a partner not habilité go by post (SPEC §4).
     sent_by_post_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The structure wrote (message, complement) and no agent has acted since:
+    # the cockpit's "la structure a répondu" tab. Cleared by the caisse's next act.
+    partner_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     caisse = relationship("Caisse")
     partenaire = relationship("Partenaire")
