@@ -79,6 +79,7 @@ def _blueprints() -> list:
     from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp
+    from ep_web.indicateurs.routes import bp as indicateurs_bp
     from ep_web.main.routes import bp as main_bp
     from ep_web.maintenance.routes import bp as maintenance_bp
     from ep_web.national.routes import bp as national_bp
@@ -94,7 +95,7 @@ def _blueprints() -> list:
         errors_bp, ops_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
-        traitement_bp, demandes_bp,
+        traitement_bp, demandes_bp, indicateurs_bp,
     ]
 
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ep_web.domain import attachments, maintenance, news, tickets
+from ep_web.domain import attachments, indicators, maintenance, news, tickets
 from ep_web.domain.demandes import DemandeInput, create_demande
 from ep_web.extensions import db
 from ep_web.mail import queue_email
@@ -25,13 +25,15 @@ from tests.conftest import PASSWORD
 PROFILES = ["anonymous", "technicien", "gestionnaire", "agent", "admin_caisse", "admin_national"]
 # Who may use each blueprint (SPEC §1, §8): tickets and news have one blueprint
 # per side, maintenance is national's, the caisse queue (traitement) is for
-# agents and the partner's demandes for techniciens.
+# agents and the partner's demandes for techniciens; the follow-up indicators
+# (SPEC §7) are the caisse's, national's and the partner's gestionnaires'.
 AREA = {
     "national": {"admin_national"}, "caisse": {"admin_caisse"}, "gestion": {"gestionnaire"},
     "tickets": {"technicien", "gestionnaire"}, "caisse_tickets": {"admin_caisse"},
     "national_tickets": {"admin_national"}, "news": {"technicien", "gestionnaire"},
     "caisse_news": {"admin_caisse"}, "maintenance": {"admin_national"},
     "traitement": {"agent"}, "demandes": {"technicien"},
+    "indicateurs": {"gestionnaire", "admin_caisse", "admin_national"},
 }
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text",
                     "auth.logout"}
@@ -40,8 +42,9 @@ ANY_PROFILE = {"main.index", "auth.cgu", "auth.change_password"}
 
 
 # (profile, area) pairs for which no object of the area belongs to anyone else:
-# national administers every caisse and every maintenance window.
-UNIVERSAL = {("admin_national", "national"), ("admin_national", "maintenance")}
+# national administers every caisse and every maintenance window, and reads
+# every caisse's indicators.
+UNIVERSAL = {("admin_national", "national"), ("admin_national", "maintenance"), ("admin_national", "indicateurs")}
 
 
 def _rules(app):
@@ -96,6 +99,8 @@ def world(make, clock):
     w.other_ticket = _ticket(w.other_technicien, w.other_caisse, "Sujet secret")  # not escalated
     w.other_news = news.create_news(w.other_admin, title="Actualité secrète", body="Réservée à l'autre caisse.",
                                     publish_at=clock.now())
+    w.other_session = indicators.add_session(w.other_admin, w.other_partenaire, held_on=today,
+                                             topic="Session secrète", participants=3, staff_trained=0)
     w.window = maintenance.schedule(w.national, clock.now() + timedelta(days=2),
                                     clock.now() + timedelta(days=2, hours=2), "Mise à jour")
     w.failed_email = queue_email(w.other_technicien.email, "activation", "Votre compte Espace Partenaires",
@@ -129,6 +134,7 @@ def _foreign_ids(w, endpoint):
         "news_id": w.other_news.id,
         "window_id": w.window.id,
         "email_id": w.failed_email.id,
+        "session_id": w.other_session.id,
     }
 
 
@@ -142,7 +148,7 @@ def _own_container_ids(w):
 def _secrets(w):
     return [w.other_partenaire.name, w.other_technicien.email, w.other_gestionnaire.email, w.other_admin.email,
             w.other_agent.email, "Secretnom", "Secretpersonne", w.other_demande.reference, "Sujet secret",
-            w.other_ticket.reference, "Actualité secrète"]
+            w.other_ticket.reference, "Actualité secrète", "Session secrète"]
 
 
 def _client_for(app, w, profile):

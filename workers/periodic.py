@@ -25,7 +25,7 @@ from workers.accounts import (
     warn_idle_techniciens,
 )
 from workers.conventions import renew_and_end_conventions
-from workers.demandes import alert_signalements, purge_closed_demandes
+from workers.demandes import alert_signalements, purge_closed_demandes, rollup_statistics
 from workers.mail import flush_outbox
 from workers.news import send_news_digests
 
@@ -39,6 +39,7 @@ NIGHTLY = {
     "delete_inactive_accounts": delete_inactive_accounts,
     "remind_password_expiry": remind_password_expiry,
     "remind_habilitation_reviews": remind_habilitation_reviews,
+    "rollup_statistics": rollup_statistics,  # before the purge: purged demandes keep counting
     "purge_closed_demandes": purge_closed_demandes,
     "send_news_digests": send_news_digests,  # weekly per user, enforced by the job itself
 }

@@ -42,6 +42,10 @@ ACTIONS = {
     "export": "Export",
     "document_downloaded": "Document téléchargé",
     "email_resent": "E-mail renvoyé",
+    "information_session_added": "Session d'information saisie",
+    "information_session_deleted": "Session d'information supprimée",
+    "resource_published": "Ressource publiée",
+    "resource_deleted": "Ressource retirée",
 }
 
 

@@ -362,6 +362,7 @@ EVENT_LABELS = {
     "document_by_post": "Document envoyé à l'adresse connue de l'assuré",
     "closed": "Demande clôturée",
     "reopened": "Demande rouverte",
+    "caisse_changed": "Demande transmise à une autre caisse",
 }
 
 

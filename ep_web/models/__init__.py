@@ -41,6 +41,15 @@ from ep_web.models.requests import (  # noqa: F401
     ReviewDecision,
     ReviewItem,
 )
+from ep_web.models.stats import (  # noqa: F401
+    ALL_PARTNERS,
+    InformationSession,
+    Resource,
+    ResourceSubscription,
+    StatDay,
+    StatMonth,
+    StatState,
+)
 from ep_web.models.support import (  # noqa: F401
     JobRun,
     MaintenanceWindow,
