@@ -86,13 +86,14 @@ def _blueprints() -> list:
     from ep_web.news.routes import admin_bp as caisse_news_bp
     from ep_web.news.routes import bp as news_bp
     from ep_web.ops.routes import bp as ops_bp
+    from ep_web.pages import bp as pages_bp
     from ep_web.tickets.routes import bp as tickets_bp
     from ep_web.tickets.routes import caisse_bp as caisse_tickets_bp
     from ep_web.tickets.routes import national_bp as national_tickets_bp
     from ep_web.traitement.routes import bp as traitement_bp
 
     return [
-        errors_bp, ops_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
+        errors_bp, ops_bp, pages_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
         traitement_bp, demandes_bp, indicateurs_bp,
@@ -126,9 +127,11 @@ def _load_user(user_id: str):
 
 @login_manager.unauthorized_handler
 def _unauthorized():
+    from flask import request
+
     from ep_web.errors.handlers import redirect_to_login
 
-    return redirect_to_login("Connectez-vous pour accéder à cette page.")
+    return redirect_to_login(None if request.path == "/" else "Connectez-vous pour accéder à cette page.")
 
 
 def _register_session_rules(app: Flask) -> None:
@@ -266,6 +269,21 @@ def _register_template_helpers(app: Flask) -> None:
         if value > COUNT_CAP:
             return "plus de " + f"{COUNT_CAP:,}".replace(",", "\u202f")
         return f"{value:,}".replace(",", "\u202f")
+
+    @app.template_filter("de")
+    def with_de(name: str) -> str:
+        """French elision: "de Accueil" → "d'Accueil", "de la Maison" unchanged."""
+        if name and name[0].lower() in "aeiouyhàâäéèêëîïôöùûüœ":
+            return "d'" + name
+        return "de " + (name or "")
+
+    @app.template_filter("siret")
+    def format_siret(value: str | None) -> str:
+        """A SIRET as people read it: 732 829 320 00074 (SIREN, then NIC)."""
+        digits = "".join(ch for ch in (value or "") if ch.isdigit())
+        if len(digits) != 14:
+            return value or ""
+        return "\u00a0".join((digits[0:3], digits[3:6], digits[6:9], digits[9:]))
 
     @app.context_processor
     def inject():

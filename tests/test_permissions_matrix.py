@@ -51,8 +51,9 @@ def _rules(app):
     out = []
     for rule in app.url_map.iter_rules():
         # ops.*: the probes answer anyone (they say nothing); /metrics has a guard of
-        # its own (token, or this machine only), tested in tests/test_ops.py.
-        if rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint.startswith(("errors.", "ops.")):
+        # its own (token, or this machine only), tested in tests/test_ops.py. pages.*:
+        # the footer's public pages (tests/test_pages.py).
+        if rule.endpoint in PUBLIC_ENDPOINTS or rule.endpoint.startswith(("errors.", "ops.", "pages.")):
             continue
         for method in sorted((rule.methods or set()) & {"GET", "POST"}):
             out.append((rule.rule, rule.endpoint, method, sorted(rule.arguments)))

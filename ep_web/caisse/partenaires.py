@@ -88,7 +88,7 @@ def render_partenaire(p: Partenaire, status: int = 200, refusal: str | None = No
 
     ``refusal`` (a message tied to no field) is announced in #flash — by base.html
     on the page, by the runner out of band with a region — and written at the top
-    of its form when the form is still there (caisse/_macros.html)."""
+    of its form when the form is still there (_forms.html form_message)."""
     ctx = _regions_context(p, forms)
     ctx["refusal"] = refusal
     if is_partial() and len(forms) == 1:

@@ -242,7 +242,8 @@ def check():
 def _render_show(demande: Demande, reply_form: ReplyForm | None = None, status: int = 200, **extra):
     ctx = {"demande": demande, "reply_form": reply_form or ReplyForm(formdata=None),
            "download_endpoint": "demandes.download", "health_hits": [], "files_lost": [],
-           "max_files": _max_files(), "complement_message": _complement_message(demande)}
+           "max_files": _max_files(), "complement_message": _complement_message(demande),
+           "purge_on": dm.purge_date(demande)}
     ctx.update(extra)
     return render_template("demandes/show.html", **ctx), status
 

@@ -23,6 +23,7 @@ ACTIONS = {
     "account_inactivation_scheduled": "Inactivation programmée",
     "account_deleted": "Compte supprimé",
     "misuse_reported": "Usage frauduleux signalé",
+    "retention_extended": "Conservation d’une demande prolongée",
     "password_changed": "Mot de passe changé",
     "password_reset_requested": "Réinitialisation demandée",
     "cgu_accepted": "CGU acceptées",
@@ -114,6 +115,7 @@ class AuditResults:
     pages: int
     caisse_names: dict = field(default_factory=dict)
     partenaire_names: dict = field(default_factory=dict)
+    target_labels: dict = field(default_factory=dict)
 
 
 def scope_clause(caisse_id: int):
@@ -173,7 +175,43 @@ def search_events(caisse_id: int | None, filters: AuditFilters, page: int = 1) -
         db.session.execute(select(Partenaire.id, Partenaire.name).where(Partenaire.id.in_(partenaire_ids))).all()
     ) if partenaire_ids else {}
     return AuditResults(events=events, total=pagination.total or 0, page=page, pages=pagination.pages or 1,
-                        caisse_names=caisse_names, partenaire_names=partenaire_names)
+                        caisse_names=caisse_names, partenaire_names=partenaire_names,
+                        target_labels=target_labels(events))
+
+
+_TARGET_KINDS = {"account": "Compte", "demande": "Demande", "ticket": "Ticket", "partenaire": "Partenaire",
+                 "caisse": "Caisse", "convention": "Convention", "news": "Actualité"}
+
+
+def target_labels(events) -> dict:
+    """SPEC §7: the journal names what an event is about — a person's name for
+    an account ("compte supprimé" once erased), a reference for a demande or a
+    ticket, a name for a structure or a caisse — read in one query per kind."""
+    from ep_web.models import AccountStatus, Demande, Ticket
+
+    wanted: dict[str, set[int]] = {}
+    for e in events:
+        if e.target_type and e.target_id is not None:
+            wanted.setdefault(e.target_type, set()).add(e.target_id)
+    labels: dict = {}
+    def pairs(id_col, label_col):
+        return lambda ids: db.session.execute(select(id_col, label_col).where(id_col.in_(ids))).all()
+
+    def accounts(ids):
+        return ((a.id, a.full_name if a.status == AccountStatus.DELETED else f"{a.full_name} ({a.login})")
+                for a in db.session.scalars(select(Account).where(Account.id.in_(ids))))
+
+    readers = {"account": accounts, "demande": pairs(Demande.id, Demande.reference),
+               "ticket": pairs(Ticket.id, Ticket.reference), "partenaire": pairs(Partenaire.id, Partenaire.name),
+               "caisse": pairs(Caisse.id, Caisse.name)}
+    for kind, ids in wanted.items():
+        found = dict(readers[kind](ids)) if kind in readers else {}
+        for target_id in ids:
+            name = found.get(target_id)
+            if name is None and kind == "account":
+                name = "compte supprimé"
+            labels[(kind, target_id)] = name or f"{_TARGET_KINDS.get(kind, kind)} n° {target_id}"
+    return labels
 
 
 def record_many(action: str, rows, actor: Account | None = None, **details) -> int:

@@ -512,6 +512,46 @@ def close(actor: Account, demande: Demande, outcome: str) -> None:
     _notify_author(demande, "demande clôturée")
 
 
+def purge_date(demande: Demande) -> date | None:
+    """SPEC §7: the day a closed demande and its files are purged — RETENTION_DAYS
+    after closure, or later when the caisse extended it."""
+    if demande.closed_at is None:
+        return None
+    due = (demande.closed_at + timedelta(days=current_app.config["RETENTION_DAYS"])).date()
+    if demande.retained_until and demande.retained_until > due:
+        return demande.retained_until
+    return due
+
+
+MAX_RETENTION_EXTENSION_DAYS = 3 * 365
+
+
+def extend_retention(actor: Account, demande: Demande, until: date | None, reason: str) -> None:
+    """SPEC §7: the caisse keeps a closed demande longer than the retention
+    period (a dispute, a pending procedure), for a stated reason, at most three
+    years from today; audited. Only a later date extends: the purge date never
+    comes earlier."""
+    _require_agent(actor, demande)
+    if demande.closed_at is None:
+        raise DomainError("Seule une demande clôturée a une durée de conservation à prolonger.")
+    reason = (reason or "").strip()
+    if until is None:
+        raise DomainError("Indiquez jusqu'à quelle date conserver la demande.", "until")
+    current = purge_date(demande)
+    if until <= current:
+        raise DomainError(f"Choisissez une date après le {current.strftime('%d/%m/%Y')}, "
+                          "date de suppression prévue.", "until")
+    if until > today() + timedelta(days=MAX_RETENTION_EXTENSION_DAYS):
+        raise DomainError("La conservation ne peut pas être prolongée de plus de trois ans à la fois.", "until")
+    if not reason:
+        raise DomainError("Indiquez le motif de la prolongation (contentieux, procédure en cours…).", "reason")
+    check_texts({"reason": reason})
+    demande.retained_until = until
+    demande.retention_reason = reason[:1000]
+    audit.record("retention_extended", actor, target=demande, caisse_id=demande.caisse_id,
+                 partenaire_id=demande.partenaire_id, until=until.isoformat(), reason=reason[:1000])
+
+
 def record_download(actor: Account, attachment) -> None:
     """SPEC §4/§7: each document download is logged."""
     audit.record("document_downloaded", actor, target=attachment,

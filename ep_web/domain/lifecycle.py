@@ -598,8 +598,10 @@ def purge_closed_demandes() -> dict:
     # rolled up first (nothing to do when the nightly rollup already ran).
     statistics.rollup()
     cutoff = now() - timedelta(days=current_app.config["RETENTION_DAYS"])
+    # A demande the caisse decided to keep longer waits for its own date.
     due = select(Demande.id).where(Demande.status == DemandeStatus.CLOTUREE, Demande.closed_at.is_not(None),
-                                   Demande.closed_at <= cutoff)
+                                   Demande.closed_at <= cutoff,
+                                   or_(Demande.retained_until.is_(None), Demande.retained_until < today()))
     names = db.session.scalars(select(Attachment.stored_name).where(Attachment.demande_id.in_(due))).all()
     removed = attachments.delete_files(names)
     # Explicit child deletes: the ON DELETE CASCADE is not enforced on SQLite.

@@ -100,8 +100,11 @@ def render_unavailable(code: int, title: str, message: str):
     return response
 
 
-def redirect_to_login(message: str):
-    flash(message, "info")
+def redirect_to_login(message: str | None):
+    """To the login page, back here afterwards. A first visit of the home page
+    is no error: it gets the login page without a message."""
+    if message:
+        flash(message, "info")
     target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
     if request.headers.get("HX-Request") == "true":
         response = make_response("", 204)

@@ -157,6 +157,9 @@ class Demande(db.Model):
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # SPEC §7: the caisse may keep a closed demande past the retention period, with a reason.
+    retained_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    retention_reason: Mapped[str] = mapped_column(Text, default="")
     # Documents for a partner not habilité go by post (SPEC §4).
     sent_by_post_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

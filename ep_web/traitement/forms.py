@@ -74,3 +74,9 @@ class CloseForm(FlaskForm):
 
     def set_outcomes(self, outcomes) -> None:
         self.outcome.choices = choices((o.value, o.label) for o in outcomes)
+
+
+class RetentionForm(FlaskForm):
+    until = FrenchDateField("Conserver jusqu'au", validators=[Optional()])
+    reason = TextAreaField("Motif de la prolongation", validators=[Optional(), _max(1000)],
+                           description="Contentieux, procédure en cours… Le motif est tracé et montré à la structure.")

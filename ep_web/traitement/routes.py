@@ -31,6 +31,7 @@ from ep_web.traitement.forms import (
     DocumentForm,
     QueueFilterForm,
     ReplyForm,
+    RetentionForm,
 )
 from ep_web.transaction import commit
 
@@ -146,12 +147,13 @@ def index():
 # ---------------------------------------------------------------- one demande
 
 FORMS = {"reply_form": (ReplyForm, "reply"), "complement_form": (ComplementForm, "complement"),
-         "document_form": (DocumentForm, "doc"), "close_form": (CloseForm, "close")}
+         "document_form": (DocumentForm, "doc"), "close_form": (CloseForm, "close"),
+         "retention_form": (RetentionForm, "retention")}
 
 
 def _demande_context(demande: Demande, forms: dict) -> dict:
     ctx = {"demande": demande, "can_attach": demande.partenaire.habilite_documents,
-           "download_endpoint": "traitement.download"}
+           "download_endpoint": "traitement.download", "purge_on": dm.purge_date(demande)}
     for name, (cls, prefix) in FORMS.items():
         ctx[name] = forms.get(name) or cls(prefix=prefix, formdata=None)
     ctx["close_form"].set_outcomes(dm.outcomes_for(demande))
@@ -255,6 +257,14 @@ def sent_by_post(demande_id: int):
 def close(demande_id: int):
     return _act(demande_id, "close_form", lambda actor, d, form: dm.close(actor, d, form.outcome.data or ""),
                 "Demande clôturée : la structure est prévenue par e-mail.")
+
+
+@bp.post("/demandes/<int:demande_id>/conservation")
+@agent_required
+def extend_retention(demande_id: int):
+    return _act(demande_id, "retention_form",
+                lambda actor, d, form: dm.extend_retention(actor, d, form.until.data, form.reason.data or ""),
+                "Conservation prolongée : la structure le voit sur la demande.")
 
 
 @bp.get("/demandes/<int:demande_id>/documents/<int:attachment_id>")

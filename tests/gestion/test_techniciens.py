@@ -123,7 +123,7 @@ def test_webmail_is_refused_next_to_the_email_field(client, make, login, identit
     assert resp.status_code == 422
     html = body(resp)
     assert re.search(r'aria-describedby="email-error"[^>]*aria-invalid="true"', html)
-    error = re.search(r'<p id="email-error" class="fr-error-text">(.*?)</p>', html).group(1)
+    error = re.search(r'<p class="fr-message[^"]*" id="email-error">(.*?)</p>', html).group(1)
     assert "messagerie personnelle" in error
     assert f'value="{email}"' in html
     assert seats_used(w.partenaire.id, Profile.TECHNICIEN) == 1
@@ -135,7 +135,7 @@ def test_the_partners_registered_domain_is_enforced(client, make, login, identit
     other_domain = w.other_partenaire.domain_list[0]
     resp = client.post("/gestion/techniciens", data=identity(w.partenaire, 1, email=f"a.b@{other_domain}"))
     assert resp.status_code == 422
-    error = re.search(r'<p id="email-error" class="fr-error-text">(.*?)</p>', body(resp)).group(1)
+    error = re.search(r'<p class="fr-message[^"]*" id="email-error">(.*?)</p>', body(resp)).group(1)
     assert error.startswith("L'adresse doit utiliser un domaine enregistré par la structure")
     assert "@" + w.partenaire.domain_list[0] in error
     ok = client.post("/gestion/techniciens", data=identity(w.partenaire, 1))

@@ -59,7 +59,7 @@ def test_national_sees_every_event_newest_first_in_paris_time(client, login, eve
     assert found == sorted(found, reverse=True)
     # 09:00 UTC on 2 March is 10:00 in Paris.
     assert "02/03/2026 10:00:00" in body
-    assert "Connexion" in body and "account#" in body and "10.0.0.1" in body
+    assert "Connexion" in body and "account#" not in body and "10.0.0.1" in body
     assert events.caisse.name in body
 
 
@@ -181,3 +181,18 @@ def test_search_events_scope_at_domain_level(app, events):
     only_b = AuditFilters(caisse_id=events.other_caisse.id)
     assert {ev.id for ev in search_events(None, only_b).events} == {e["b_login"], e["b_partner"], e["shared_by_b"],
                                                                  e["shared_own"]}
+
+
+def test_the_journal_names_the_account_and_the_reason_not_a_table_row(app, make, login, client):
+    """SPEC §7: an event about an account shows the person (or "compte supprimé")
+    and the reason recorded for an inactivation."""
+    from ep_web.domain import accounts
+
+    w = make.world()
+    tech = make.technicien(w.partenaire, prenom="Odile", nom="Fictive")
+    accounts.inactivate(tech, actor=w.admin, reason="Départ de la structure")
+    db.session.flush()
+    login(w.national)
+    html = client.get("/national/journal").get_data(as_text=True)
+    assert f"account#{tech.id}" not in html
+    assert f"Odile Fictive ({tech.login})" in html and "Motif : Départ de la structure" in html

@@ -212,3 +212,35 @@ def test_closing_or_asking_a_complement_on_an_untaken_demande_shows_the_take(app
     assert took < done
     assert f"par {w.agent.full_name} ({w.caisse.name})" in timeline[took:done]
     assert len(outbox(w.technicien.email)) == 1
+
+
+def test_the_caisse_extends_the_retention_of_a_closed_demande_with_a_reason(app, w, new_demande, agent, login, clock):
+    """SPEC §7: the purge date is shown to both sides; the caisse keeps a closed
+    demande longer for a stated reason (audited); a date that would not extend
+    it, or no reason, is refused next to its field with what was typed kept."""
+    from ep_web.domain import audit as audit_domain
+    from ep_web.models import AuditEvent
+
+    d = new_demande(w.technicien, w.caisse)
+    dm.close(w.agent, d, dm.outcomes_for(d)[0].value)
+    commit()
+    purge = dm.purge_date(d)
+    html = _body(agent.get(_url(d)))
+    assert f"seront supprimées le {purge.strftime('%d/%m/%Y')}" in _text(html)
+    soon = purge.strftime("%d/%m/%Y")
+    resp = agent.post(_url(d, "conservation"), data={"retention-until": soon, "retention-reason": "Litige"})
+    assert resp.status_code == 422 and 'id="retention-until-error"' in resp.get_data(as_text=True)
+    later = (purge.replace(year=purge.year + 1)).strftime("%d/%m/%Y")
+    resp = agent.post(_url(d, "conservation"), data={"retention-until": later, "retention-reason": " "})
+    html = _body(resp)
+    assert resp.status_code == 422 and 'id="retention-reason-error"' in html and later in html
+    resp = agent.post(_url(d, "conservation"),
+                      data={"retention-until": later, "retention-reason": "Contentieux en cours"})
+    assert resp.status_code == 303
+    db.session.expire_all()
+    assert dm.purge_date(d).strftime("%d/%m/%Y") == later
+    event = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "retention_extended")).one()
+    assert event.details["reason"] == "Contentieux en cours" and "retention_extended" in audit_domain.ACTIONS
+    partner = login(w.technicien, c=app.test_client())
+    text = _text(_body(partner.get(f"/demandes/{d.id}")))
+    assert f"supprimée, avec ses pièces, le {later}" in text and "Contentieux en cours" in text

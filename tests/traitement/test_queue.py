@@ -187,3 +187,10 @@ def test_queue_counts_follow_the_other_filters(app, w, queue):
     only_signalements = dm.queue_counts(w.agent, dm.Filters(service="signalement", status="cloturee"))
     assert only_signalements[DemandeStatus.TRANSMISE] == 4 and only_signalements[DemandeStatus.CLOTUREE] == 0
     assert sum(dm.queue_counts(w.other_agent, dm.Filters()).values()) == 1  # its own caisse only
+
+
+def test_an_untaken_demande_says_so_in_the_queue(client, login, w, new_demande):
+    new_demande(w.technicien, w.caisse)
+    login(w.agent)
+    html = client.get("/traitement").get_data(as_text=True)
+    assert "Non prise en charge" in html and '<span class="ep-muted">Personne</span>' not in html

@@ -526,3 +526,23 @@ def test_cli_runs_every_periodic_job_once(app, make, clock, partner):
     assert "warn_idle_techniciens: {'warned': 2, 'emails': 2}" in result.output
     assert _count(JobRun) >= len(JOBS)
 
+
+
+def test_a_demande_the_caisse_keeps_longer_waits_for_its_own_date(app, make, clock, partner):
+    """SPEC §7: an extended retention moves the purge to the caisse's date, no earlier."""
+    w = partner
+    t = clock.now()
+    kept = make_demande(w.t1, w.caisse, created_at=t, status=DemandeStatus.CLOTUREE, closed_at=t)
+    other = make_demande(w.t1, w.caisse, created_at=t, status=DemandeStatus.CLOTUREE, closed_at=t)
+    kept.retained_until = (t + timedelta(days=800)).date()
+    kept.retention_reason = "Contentieux en cours"
+    db.session.commit()
+    kept_id, other_id = kept.id, other.id
+    clock.advance(days=731)
+    assert purge_closed_demandes()["demandes"] == 1
+    db.session.expire_all()
+    assert db.session.get(Demande, other_id) is None and db.session.get(Demande, kept_id) is not None
+    clock.advance(days=70)
+    assert purge_closed_demandes()["demandes"] == 1
+    db.session.expire_all()
+    assert db.session.get(Demande, kept_id) is None
