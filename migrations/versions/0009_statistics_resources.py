@@ -1,13 +1,13 @@
 """Statistics rollups, information sessions, shared resources
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0014
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0009'
-down_revision = '0005'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
