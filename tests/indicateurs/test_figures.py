@@ -221,3 +221,25 @@ def _csrf(client, url):
     html = client.get(url).get_data(as_text=True)
     found = re.search(r'"X-CSRFToken": "([^"]+)"', html)
     return found.group(1)
+
+
+def test_usual_delay_on_the_new_demande_page(app, make, clock, login, client):
+    from tests.indicateurs.conftest import demande, paris
+
+    caisse = make.caisse()
+    p = make.partenaire(caisse)
+    t = make.technicien(p)
+    # Nine contacts closed in 2 days at the caisse over the last 90 days: too few to say anything.
+    for i in range(9):
+        demande(p, caisse, t, "contact", paris(2026, 1, 10 + i), taken=paris(2026, 1, 11 + i),
+                closed=paris(2026, 1, 12 + i), outcome=Outcome.TRAITEE)
+    login(t)
+    html = client.get(f"/demandes/nouvelle?caisse_id={caisse.id}").get_data(as_text=True)
+    assert "la moitié de ces demandes" not in html
+    # A tenth, closed in 5 days; an older one (outside the 90 days) does not count.
+    demande(p, caisse, t, "contact", paris(2026, 2, 1), closed=paris(2026, 2, 6), outcome=Outcome.TRAITEE)
+    demande(p, caisse, t, "contact", paris(2025, 10, 1), closed=paris(2025, 10, 30), outcome=Outcome.TRAITEE)
+    html = client.get(f"/demandes/nouvelle?caisse_id={caisse.id}").get_data(as_text=True)
+    assert ("Ces trois derniers mois, la caisse a clôturé la moitié de ces demandes en 2 jours ou moins "
+            "(une observation, pas un engagement).") in html
+    assert html.count("la moitié de ces demandes") == 1  # only the contact service has enough
