@@ -87,6 +87,8 @@ def _blueprints() -> list:
     from ep_web.news.routes import bp as news_bp
     from ep_web.ops.routes import bp as ops_bp
     from ep_web.pages import bp as pages_bp
+    from ep_web.ressources.routes import admin_bp as ressources_admin_bp
+    from ep_web.ressources.routes import bp as ressources_bp
     from ep_web.tickets.routes import bp as tickets_bp
     from ep_web.tickets.routes import caisse_bp as caisse_tickets_bp
     from ep_web.tickets.routes import national_bp as national_tickets_bp
@@ -96,7 +98,7 @@ def _blueprints() -> list:
         errors_bp, ops_bp, pages_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
-        traitement_bp, demandes_bp, indicateurs_bp,
+        traitement_bp, demandes_bp, indicateurs_bp, ressources_admin_bp, ressources_bp,
     ]
 
 

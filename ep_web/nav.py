@@ -35,10 +35,15 @@ _NAV = {
 
 # Support pages (SPEC §5, §6): tickets, news, maintenance, after each profile's own entries.
 _NAV_SUPPORT = {
-    Profile.TECHNICIEN: [("news.index", "Actualités"), ("tickets.index", "Signaler un problème")],
-    Profile.GESTIONNAIRE: [("news.index", "Actualités"), ("tickets.index", "Signaler un problème")],
-    Profile.ADMIN_CAISSE: [("caisse_tickets.index", "Tickets"), ("caisse_news.index", "Actualités")],
-    Profile.ADMIN_NATIONAL: [("national_tickets.index", "Tickets escaladés"), ("maintenance.index", "Maintenance")],
+    Profile.TECHNICIEN: [("news.index", "Actualités"), ("ressources.index", "Ressources"),
+                         ("tickets.index", "Signaler un problème")],
+    Profile.GESTIONNAIRE: [("news.index", "Actualités"), ("ressources.index", "Ressources"),
+                           ("tickets.index", "Signaler un problème")],
+    Profile.AGENT: [("ressources.index", "Ressources")],
+    Profile.ADMIN_CAISSE: [("caisse_tickets.index", "Tickets"), ("caisse_news.index", "Actualités"),
+                           ("ressources.index", "Ressources")],
+    Profile.ADMIN_NATIONAL: [("national_tickets.index", "Tickets escaladés"), ("maintenance.index", "Maintenance"),
+                             ("ressources.index", "Ressources")],
 }
 for _profile, _entries in _NAV_SUPPORT.items():
     _NAV.setdefault(_profile, []).extend(_entries)

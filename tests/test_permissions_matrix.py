@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ep_web.domain import attachments, indicators, maintenance, news, tickets
+from ep_web.domain import attachments, indicators, maintenance, news, resources, tickets
 from ep_web.domain.demandes import DemandeInput, create_demande
 from ep_web.extensions import db
 from ep_web.mail import queue_email
@@ -34,6 +34,7 @@ AREA = {
     "caisse_news": {"admin_caisse"}, "maintenance": {"admin_national"},
     "traitement": {"agent"}, "demandes": {"technicien"},
     "indicateurs": {"gestionnaire", "admin_caisse", "admin_national"},
+    "ressources_admin": {"admin_caisse", "admin_national"},
 }
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text",
                     "auth.logout"}
@@ -43,8 +44,9 @@ ANY_PROFILE = {"main.index", "auth.cgu", "auth.change_password"}
 
 # (profile, area) pairs for which no object of the area belongs to anyone else:
 # national administers every caisse and every maintenance window, and reads
-# every caisse's indicators.
-UNIVERSAL = {("admin_national", "national"), ("admin_national", "maintenance"), ("admin_national", "indicateurs")}
+# every caisse's indicators and resources.
+UNIVERSAL = {("admin_national", "national"), ("admin_national", "maintenance"), ("admin_national", "indicateurs"),
+             ("admin_national", "ressources")}
 
 
 def _rules(app):
@@ -102,6 +104,9 @@ def world(make, clock):
                                     publish_at=clock.now())
     w.other_session = indicators.add_session(w.other_admin, w.other_partenaire, held_on=today,
                                              topic="Session secrète", participants=3, staff_trained=0)
+    w.other_resource = resources.publish(
+        w.other_admin, title="Ressource secrète", description="", category="guide", version="1",
+        published_on=today, files=[samples.upload(samples.pdf(), "secret.pdf")], url="")
     w.window = maintenance.schedule(w.national, clock.now() + timedelta(days=2),
                                     clock.now() + timedelta(days=2, hours=2), "Mise à jour")
     w.failed_email = queue_email(w.other_technicien.email, "activation", "Votre compte Espace Partenaires",
@@ -136,6 +141,7 @@ def _foreign_ids(w, endpoint):
         "window_id": w.window.id,
         "email_id": w.failed_email.id,
         "session_id": w.other_session.id,
+        "resource_id": w.other_resource.id,
     }
 
 
@@ -149,7 +155,8 @@ def _own_container_ids(w):
 def _secrets(w):
     return [w.other_partenaire.name, w.other_technicien.email, w.other_gestionnaire.email, w.other_admin.email,
             w.other_agent.email, "Secretnom", "Secretpersonne", w.other_demande.reference, "Sujet secret",
-            w.other_ticket.reference, "Actualité secrète", "Session secrète"]
+            w.other_ticket.reference, "Actualité secrète", "Session secrète",
+            "Ressource secrète"]
 
 
 def _client_for(app, w, profile):

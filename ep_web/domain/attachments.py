@@ -221,7 +221,7 @@ def upload_dir() -> Path:
     return path
 
 
-def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, message=None,
+def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, message=None, resource=None,
           from_caisse: bool = False) -> Attachment:
     """Write a validated file to UPLOAD_DIR under a random 32-hex name (no
     extension, mode 0600) and add its Attachment row (flush, no commit).
@@ -230,8 +230,8 @@ def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, messag
     The file is written to ``<name>.part`` then renamed, so a stored name never
     points to half a file. If the transaction ends without a commit, the file
     is deleted (see the module docstring)."""
-    if (demande is None) == (ticket is None):
-        raise ValueError("store() needs exactly one of demande= or ticket=")
+    if sum(x is not None for x in (demande, ticket, resource)) != 1:
+        raise ValueError("store() needs exactly one of demande=, ticket= or resource=")
     folder = upload_dir()
     stored_name = secrets.token_hex(16)
     final, part = folder / stored_name, folder / (stored_name + PART_SUFFIX)
@@ -258,6 +258,7 @@ def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, messag
             session.flush()
         attachment = Attachment(
             demande=demande,
+            resource_id=resource.id if resource is not None else None,
             message_id=message.id if message is not None else None,
             uploaded_by_id=uploader.id,
             from_caisse=from_caisse,
