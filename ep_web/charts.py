@@ -200,8 +200,9 @@ def _bucket_value(bucket) -> int | None:
 
 
 def _monthly(period, caisse_ids, partenaire_ids):
-    rows = statistics.read(period.first, period.last, group=("service", "outcome"), caisse_ids=caisse_ids,
-                           partenaire_ids=partenaire_ids, by_month=True)
+    """The monthly counts by service (volumes, 48 h, complements, backlog)."""
+    rows = statistics.read(period.first, period.last, group=("service",), caisse_ids=caisse_ids,
+                           partenaire_ids=partenaire_ids, by_month=True, measures=statistics.COUNTS)
     months = months_of(period.first, period.last)
     many_years = len({m.year for m in months}) > 1
     labels = [month_label(m, many_years) for m in months]
@@ -212,7 +213,7 @@ def _volumes(rows, months, labels) -> Chart:
     services = [s.value for s in Service]
     data = {s: [0] * len(months) for s in services}
     index = {m: i for i, m in enumerate(months)}
-    for (month, service, _outcome), v in rows.items():
+    for (month, service), v in rows.items():
         if month in index and service in data:
             data[service][index[month]] += v["created"]
     series = [(SHORT_SERVICE[s], data[s]) for s in services if any(data[s])]
@@ -226,7 +227,7 @@ def _volumes(rows, months, labels) -> Chart:
 def _sla(rows, months, labels) -> Chart:
     met, missed = [0] * len(months), [0] * len(months)
     index = {m: i for i, m in enumerate(months)}
-    for (month, _s, _o), v in rows.items():
+    for (month, _s), v in rows.items():
         if month in index:
             met[index[month]] += v["sla_met"]
             missed[index[month]] += v["sla_missed"]
@@ -240,7 +241,7 @@ def _sla(rows, months, labels) -> Chart:
 
 def _delays(rows) -> Chart:
     per = {s.value: statistics.empty() for s in Service}
-    for (_m, service, _o), v in rows.items():
+    for (service,), v in rows.items():
         if service in per:
             statistics.add(per[service], v)
     cats, med, p90, first, table = [], [], [], [], []
@@ -268,7 +269,7 @@ def _delays(rows) -> Chart:
 
 def _outcomes(rows) -> Chart:
     counts = {o.value: 0 for o in Outcome}
-    for (_m, _s, outcome), v in rows.items():
+    for (outcome,), v in rows.items():
         if outcome in counts:
             counts[outcome] += v["closed"]
     total = sum(counts.values())
@@ -283,7 +284,7 @@ def _outcomes(rows) -> Chart:
 def _complements(rows, months, labels) -> Chart:
     created, asked = [0] * len(months), [0] * len(months)
     index = {m: i for i, m in enumerate(months)}
-    for (month, _s, _o), v in rows.items():
+    for (month, _s), v in rows.items():
         if month in index:
             created[index[month]] += v["created"]
             asked[index[month]] += v["complements"]
@@ -299,7 +300,7 @@ def _backlog(rows, months, labels, period, caisse_ids, partenaire_ids) -> Chart:
     open_ = statistics.backlog_before(period.first, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids)
     delta = [0] * len(months)
     index = {m: i for i, m in enumerate(months)}
-    for (month, _s, _o), v in rows.items():
+    for (month, _s), v in rows.items():
         if month in index:
             delta[index[month]] += statistics.open_delta(v)
     series = []
@@ -316,7 +317,7 @@ def _backlog(rows, months, labels, period, caisse_ids, partenaire_ids) -> Chart:
 def _sla_by(period, caisse_ids, partenaire_ids, national: bool) -> Chart:
     group = ("caisse_id",) if national else ("partenaire_id",)
     rows = statistics.read(period.first, period.last, group=group, caisse_ids=caisse_ids,
-                           partenaire_ids=partenaire_ids)
+                           partenaire_ids=partenaire_ids, measures=("sla_met", "sla_missed"))
     items = [(k[0], v["sla_met"], v["sla_missed"]) for k, v in rows.items() if v["sla_met"] + v["sla_missed"]]
     items.sort(key=lambda t: -(t[1] + t[2]))
     items = items[:MAX_ROWS]
@@ -361,10 +362,14 @@ def _accounts(caisse: Caisse | None, partenaire_ids=None) -> Chart:
 def scope_charts(period, *, caisse_ids=None, partenaire_ids=None, quotas_of: Caisse | None = None) -> list[Chart]:
     """The statistics page: every chart of a caisse, of every caisse (national), or of one partner."""
     rows, months, labels = _monthly(period, caisse_ids, partenaire_ids)
+    scope = dict(caisse_ids=caisse_ids, partenaire_ids=partenaire_ids)
+    delays = statistics.read(period.first, period.last, group=("service",), **scope,
+                             measures=("closed", "taken", *CLOSE_HIST, *FIRST_HIST))
+    outcomes = statistics.read(period.first, period.last, group=("outcome",), **scope, measures=("closed",))
     out = [_volumes(rows, months, labels), _sla(rows, months, labels)]
     if partenaire_ids is None:
         out.append(_sla_by(period, caisse_ids, None, national=caisse_ids is None))
-    out += [_delays(rows), _outcomes(rows), _complements(rows, months, labels),
+    out += [_delays(delays), _outcomes(outcomes), _complements(rows, months, labels),
             _backlog(rows, months, labels, period, caisse_ids, partenaire_ids)]
     if quotas_of is not None:
         out.append(_accounts(quotas_of))

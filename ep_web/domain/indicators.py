@@ -278,6 +278,26 @@ def departement_of(address: str) -> str:
     return code[:2]
 
 
+def _table_figures(figures: dict, period: Period, by: str, caisse_ids) -> None:
+    """The columns of a table (one Figures per partner or per caisse), in three
+    summed reads: the counts, the signalements sent, the followed outcomes."""
+    signalement = Service.SIGNALEMENT.value
+    for (key,), values in statistics.read(period.first, period.last, group=(by,), caisse_ids=caisse_ids,
+                                          measures=statistics.COUNTS).items():
+        if key in figures:
+            statistics.add(figures[key].values, values)
+    for (key,), values in statistics.read(period.first, period.last, group=(by,), caisse_ids=caisse_ids,
+                                          measures=("created",), service=signalement).items():
+        if key in figures:
+            figures[key].by_service[signalement]["created"] += values["created"]
+    followed = [o.value for o, _ in FOLLOWED]
+    for (key, outcome), values in statistics.read(period.first, period.last, group=(by, "outcome"),
+                                                  caisse_ids=caisse_ids, measures=("closed",),
+                                                  outcomes=followed).items():
+        if key in figures:
+            figures[key].by_outcome[outcome] += values["closed"]
+
+
 @dataclass
 class PartnerRow:
     partenaire: Partenaire
@@ -322,11 +342,7 @@ def partner_table(caisse: Caisse, period: Period, *, type_: str = "", departemen
     if departement:
         partners = [p for p in partners if departement_of(p.address) == departement]
     figures = {p.id: Figures() for p in partners}
-    rows = statistics.read(period.first, period.last, group=("partenaire_id", "service", "outcome"),
-                           caisse_ids=[caisse.id])
-    for (pid, service, outcome), values in rows.items():
-        if pid in figures:
-            figures[pid].add(service, outcome, values)
+    _table_figures(figures, period, "partenaire_id", [caisse.id])
     for (pid,), (n, participants, trained) in _session_totals(period, [caisse.id]).items():
         if pid in figures:
             figures[pid].sessions, figures[pid].participants, figures[pid].staff_trained = n, participants, trained
@@ -346,10 +362,7 @@ def caisse_table(period: Period) -> list[CaisseRow]:
     """SPEC §7, national: one row per caisse (its partners together)."""
     caisses = list(db.session.scalars(select(Caisse).order_by(Caisse.name)))
     figures = {c.id: Figures() for c in caisses}
-    for (cid, service, outcome), values in statistics.read(period.first, period.last,
-                                                           group=("caisse_id", "service", "outcome")).items():
-        if cid in figures:
-            figures[cid].add(service, outcome, values)
+    _table_figures(figures, period, "caisse_id", None)
     for (cid,), (n, participants, trained) in _session_totals(period, None, by=("caisse_id",)).items():
         if cid in figures:
             figures[cid].sessions, figures[cid].participants, figures[cid].staff_trained = n, participants, trained

@@ -33,12 +33,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import Integer, case, cast, delete, func, insert, literal, select
 
 from ep_web.clock import PARIS, now, to_paris, today
 from ep_web.extensions import db
 from ep_web.models import Demande, DemandeEvent, DemandeStatus, Service
 from ep_web.models.stats import (
+    ALL_CAISSES,
     ALL_PARTNERS,
     CLOSE_HIST,
     COUNTS,
@@ -89,49 +90,79 @@ def _scope(stmt, cls, caisse_ids, partenaire_ids):
     return stmt
 
 
-def _days_between(later: datetime, earlier: datetime) -> int:
-    return max(int((later - earlier).total_seconds() // 86400), 0)
+def _is_pg() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
 
 
-def day_facts(first: date, last: date, *, caisse_ids=None, partenaire_ids=None,
-              until: datetime | None = None) -> dict[tuple, dict]:
+def _hour(col):
+    """The UTC hour of a timestamp: Paris is a whole number of hours from UTC, so
+    the hour decides the Paris day (grouped in SQL, dated in Python)."""
+    return func.date_trunc("hour", col) if _is_pg() else func.strftime("%Y-%m-%d %H:00:00", col)
+
+
+def _whole_days(later, earlier):
+    if _is_pg():
+        return func.floor(func.extract("epoch", later - earlier) / 86400)
+    return cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+
+def _paris_day(hour) -> date:
+    if isinstance(hour, str):
+        hour = datetime.fromisoformat(hour).replace(tzinfo=timezone.utc)
+    return to_paris(hour).date()
+
+
+DIMS = ("caisse_id", "partenaire_id", "service")
+
+
+def day_facts(first: date, last: date, *, caisse_ids=None, partenaire_ids=None, until: datetime | None = None,
+              dims=DIMS, delays: bool = True) -> dict[tuple, dict]:
     """The facts of the Paris days ``first`` to ``last`` (included), by
-    (day, caisse, partner, service, outcome), read from the demandes. ``until``
-    (default: now) stops the facts at that instant: a signalement whose 48 hours
-    are not over yet has missed nothing."""
+    (day, caisse, partner, service, outcome), counted in SQL from the demandes
+    (a dimension left out of ``dims`` is None in the keys; ``delays`` False
+    leaves the histograms out). ``until`` (default: now) stops the facts at that
+    instant: a signalement whose 48 hours are not over yet has missed nothing."""
     start, end = day_start(first), day_start(last + DAY)
     until = min(end, until or now())
     facts: dict[tuple, dict] = defaultdict(empty)
+    D, E = Demande, DemandeEvent
+    dim_cols = [getattr(D, d) for d in dims]
 
-    def fact(at, row, outcome=""):
-        return facts[(to_paris(at).date(), row.caisse_id, row.partenaire_id, row.service, outcome)]
+    def key(row, hour, outcome=""):
+        values = dict(zip(dims, row[1:1 + len(dims)]))
+        return (_paris_day(hour), values.get("caisse_id"), values.get("partenaire_id"), values.get("service"),
+                outcome)
 
-    D = Demande
-    cols = (D.caisse_id, D.partenaire_id, D.service)
-    for row in db.session.execute(_scope(select(D.created_at, *cols).where(
-            D.created_at >= start, D.created_at < until), D, caisse_ids, partenaire_ids)):
-        fact(row.created_at, row)["created"] += 1
-    for row in db.session.execute(_scope(select(D.closed_at, D.created_at, D.outcome, *cols).where(
-            D.closed_at >= start, D.closed_at < until, D.status == DemandeStatus.CLOTUREE), D,
-            caisse_ids, partenaire_ids)):
-        f = fact(row.closed_at, row, row.outcome.value if row.outcome else "")
-        f["closed"] += 1
-        f[CLOSE_HIST[bucket_of(_days_between(row.closed_at, row.created_at))]] += 1
-    for row in db.session.execute(_scope(select(D.taken_at, D.created_at, D.due_at, *cols).where(
-            D.taken_at >= start, D.taken_at < until), D, caisse_ids, partenaire_ids)):
-        f = fact(row.taken_at, row)
-        f["taken"] += 1
-        f[FIRST_HIST[bucket_of(_days_between(row.taken_at, row.created_at))]] += 1
-        if row.due_at is not None and row.taken_at <= row.due_at:
-            f["sla_met"] += 1
-    for row in db.session.execute(_scope(select(D.due_at, *cols).where(
-            D.due_at >= start, D.due_at < until, (D.taken_at.is_(None)) | (D.taken_at > D.due_at)), D,
-            caisse_ids, partenaire_ids)):
-        fact(row.due_at, row)["sla_missed"] += 1
-    E = DemandeEvent
-    for row in db.session.execute(_scope(select(E.at, *cols).join(D, D.id == E.demande_id).where(
-            E.kind == "complement_requested", E.at >= start, E.at < until), D, caisse_ids, partenaire_ids)):
-        fact(row.at, row)["complements"] += 1
+    def grouped(at, *extra, where=(), join=False):
+        hour = _hour(at).label("hour")
+        stmt = select(hour, *dim_cols, *extra, func.count().label("n"))
+        if join:
+            stmt = stmt.select_from(E).join(D, D.id == E.demande_id)
+        stmt = stmt.where(at >= start, at < until, *where).group_by(hour, *dim_cols, *extra)
+        return db.session.execute(_scope(stmt, D, caisse_ids, partenaire_ids))
+
+    for row in grouped(D.created_at):
+        facts[key(row, row.hour)]["created"] += row.n
+    close_days = _whole_days(D.closed_at, D.created_at).label("days") if delays else literal(0).label("days")
+    for row in grouped(D.closed_at, D.outcome, close_days, where=(D.status == DemandeStatus.CLOTUREE,)):
+        f = facts[key(row, row.hour, row.outcome.value if row.outcome else "")]
+        f["closed"] += row.n
+        if delays:
+            f[CLOSE_HIST[bucket_of(int(row.days))]] += row.n
+    first_days = _whole_days(D.taken_at, D.created_at).label("days") if delays else literal(0).label("days")
+    in_time = case((D.due_at.is_not(None) & (D.taken_at <= D.due_at), 1), else_=0).label("in_time")
+    for row in grouped(D.taken_at, first_days, in_time):
+        f = facts[key(row, row.hour)]
+        f["taken"] += row.n
+        if delays:
+            f[FIRST_HIST[bucket_of(int(row.days))]] += row.n
+        if row.in_time:
+            f["sla_met"] += row.n
+    for row in grouped(D.due_at, where=((D.taken_at.is_(None)) | (D.taken_at > D.due_at),)):
+        facts[key(row, row.hour)]["sla_missed"] += row.n
+    for row in grouped(E.at, where=(E.kind == "complement_requested",), join=True):
+        facts[key(row, row.hour)]["complements"] += row.n
+    # Changes of caisse are rare: read one by one.
     for row in db.session.execute(_scope(select(E.at, E.details, D.partenaire_id, D.service).join(
             D, D.id == E.demande_id).where(E.kind == "caisse_changed", E.at >= start, E.at < until), D,
             None, partenaire_ids)):
@@ -140,7 +171,10 @@ def day_facts(first: date, last: date, *, caisse_ids=None, partenaire_ids=None,
         moves = (("moved_out", details.get("from_caisse_id")), ("moved_in", details.get("to_caisse_id")))
         for side, caisse_id in moves:
             if caisse_id is not None and (caisse_ids is None or caisse_id in caisse_ids):
-                facts[(day, caisse_id, row.partenaire_id, row.service, "")][side] += 1
+                k = (day, caisse_id if "caisse_id" in dims else None,
+                     row.partenaire_id if "partenaire_id" in dims else None,
+                     row.service if "service" in dims else None, "")
+                facts[k][side] += 1
     return facts
 
 
@@ -170,7 +204,8 @@ def rollup_days(first: date, last: date) -> int:
 
 def refresh_month(month: date) -> None:
     """stat_month for one month, from its days: one row per partner, plus the
-    caisse-wide rows (partenaire_id = ALL_PARTNERS)."""
+    caisse-wide rows (partenaire_id = ALL_PARTNERS) and the national ones
+    (caisse_id = ALL_CAISSES too), so that no page adds up thousands of rows."""
     first, after = month_start(month), next_month(month)
     db.session.execute(delete(StatMonth).where(StatMonth.month == first)
                        .execution_options(synchronize_session=False))
@@ -183,8 +218,10 @@ def refresh_month(month: date) -> None:
     caisse_wide = (select(literal(first), StatDay.caisse_id, literal(ALL_PARTNERS), StatDay.service,
                           StatDay.outcome, *sums).where(*in_month)
                    .group_by(StatDay.caisse_id, StatDay.service, StatDay.outcome))
-    db.session.execute(insert(StatMonth).from_select(names, per_partner))
-    db.session.execute(insert(StatMonth).from_select(names, caisse_wide))
+    national = (select(literal(first), literal(ALL_CAISSES), literal(ALL_PARTNERS), StatDay.service,
+                       StatDay.outcome, *sums).where(*in_month).group_by(StatDay.service, StatDay.outcome))
+    for stmt in (per_partner, caisse_wide, national):
+        db.session.execute(insert(StatMonth).from_select(names, stmt))
 
 
 def rollup(through: date | None = None) -> dict:
@@ -245,26 +282,50 @@ def _months_within(first: date, last: date):
 
 
 def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, partenaire_ids=None,
-         by_month: bool = False) -> dict[tuple, dict]:
+         by_month: bool = False, measures=MEASURES, service: str | None = None,
+         outcomes=None) -> dict[tuple, dict]:
     """Measures added up over the Paris days ``first`` to ``last``, by ``group``
     (a tuple of KEY names; with ``by_month`` the first day of the month comes
-    first in each key). Whole rolled months come from stat_month, the rolled
-    days at the edges from stat_day, the days after the last rolled one live
-    from the demandes: exact up to now, whatever the nightly job did."""
+    first in each key), optionally for one ``service`` or some ``outcomes``.
+    Whole rolled months come from stat_month (its caisse-wide and national rows
+    when no partner is asked for), the rolled days at the edges from stat_day,
+    the days after the last rolled one from the demandes: exact up to now,
+    whatever the nightly job did. Only ``measures`` are added up (the others
+    stay 0): the database does the sums, Python sees one row per key."""
     out: dict[tuple, dict] = defaultdict(empty)
     last = min(last, today())
     if first > last:
         return out
+    measures = tuple(measures)
     rolled = rolled_through()
     rolled_last = min(last, rolled) if rolled else None
     partner_rows = partenaire_ids is not None or "partenaire_id" in group
+    national_rows = not partner_rows and caisse_ids is None and "caisse_id" not in group
 
     def scoped(stmt, cls):
         stmt = _scope(stmt, cls, caisse_ids, partenaire_ids)
+        if service is not None:
+            stmt = stmt.where(cls.service == service)
+        if outcomes is not None:
+            stmt = stmt.where(cls.outcome.in_(list(outcomes)))
         if cls is StatMonth:
-            stmt = stmt.where(cls.partenaire_id != ALL_PARTNERS if partner_rows else
-                              cls.partenaire_id == ALL_PARTNERS)
+            if partner_rows:
+                stmt = stmt.where(cls.partenaire_id != ALL_PARTNERS)
+            elif national_rows:
+                stmt = stmt.where(cls.caisse_id == ALL_CAISSES, cls.partenaire_id == ALL_PARTNERS)
+            else:
+                stmt = stmt.where(cls.caisse_id != ALL_CAISSES, cls.partenaire_id == ALL_PARTNERS)
         return stmt
+
+    def collect(rows, width, month=None):
+        for row in rows:
+            key = tuple(row[:width])
+            if month is not None:
+                key = (month, *key)
+            acc = out[key]
+            for m, v in zip(measures, row[width:]):
+                if v:
+                    acc[m] += int(v)
 
     if rolled_last is not None and first <= rolled_last:
         months, edges = _months_within(first, rolled_last)
@@ -272,23 +333,30 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
             cols = [getattr(StatMonth, g) for g in group]
             if by_month:
                 cols.insert(0, StatMonth.month)
-            stmt = scoped(select(*cols, *[func.sum(getattr(StatMonth, m)).label(m) for m in MEASURES])
+            stmt = scoped(select(*cols, *[func.sum(getattr(StatMonth, m)) for m in measures])
                           .where(StatMonth.month.in_(months)).group_by(*cols), StatMonth)
-            for row in db.session.execute(stmt):
-                add(out[tuple(row[: len(cols)])], row._mapping)
+            collect(db.session.execute(stmt), len(cols))
         for lo, hi in edges:
             cols = [getattr(StatDay, g) for g in group]
-            stmt = scoped(select(*cols, *[func.sum(getattr(StatDay, m)).label(m) for m in MEASURES])
+            stmt = scoped(select(*cols, *[func.sum(getattr(StatDay, m)) for m in measures])
                           .where(StatDay.day >= lo, StatDay.day <= hi).group_by(*cols), StatDay)
-            for row in db.session.execute(stmt):
-                key = tuple(row[: len(cols)])
-                add(out[(month_start(lo), *key) if by_month else key], row._mapping)
+            collect(db.session.execute(stmt), len(cols), month_start(lo) if by_month else None)
     live_first = max(first, rolled + DAY) if rolled else first
     if live_first <= last:
         index = [KEY.index(g) + 1 for g in group]
-        for key, values in day_facts(live_first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids).items():
+        dims = tuple(d for d in DIMS if d in group or (d == "service" and service is not None))
+        delays = any(m in CLOSE_HIST or m in FIRST_HIST for m in measures)
+        facts = day_facts(live_first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids, dims=dims,
+                          delays=delays)
+        for key, values in facts.items():
+            if service is not None and key[3] != service:
+                continue
+            if outcomes is not None and key[4] not in outcomes:
+                continue
             k = tuple(key[i] for i in index)
-            add(out[(month_start(key[0]), *k) if by_month else k], values)
+            acc = out[(month_start(key[0]), *k) if by_month else k]
+            for m in measures:
+                acc[m] += values[m]
     return out
 
 
@@ -304,7 +372,7 @@ def backlog_before(first: date, *, caisse_ids=None, partenaire_ids=None) -> int:
     if first <= date(2000, 1, 1):
         return 0
     values = total(read(date(2000, 1, 1), first - DAY, group=(), caisse_ids=caisse_ids,
-                        partenaire_ids=partenaire_ids))
+                        partenaire_ids=partenaire_ids, measures=("created", "closed", "moved_in", "moved_out")))
     return open_delta(values)
 
 
@@ -351,7 +419,8 @@ def usual_delays(caisse_id: int) -> dict[str, tuple[int, int | None]]:
     """The median delay from sending to closure of each service at the caisse
     over the last 90 days, for the services with enough closures (SPEC §4
     "Nouvelle demande": an observation shown to the techniciens, not a promise)."""
-    rows = read(today() - timedelta(days=USUAL_DELAY_DAYS), today(), group=("service",), caisse_ids=[caisse_id])
+    rows = read(today() - timedelta(days=USUAL_DELAY_DAYS), today(), group=("service",), caisse_ids=[caisse_id],
+                measures=("closed", *CLOSE_HIST))
     out = {}
     for (service,), values in rows.items():
         if values["closed"] >= MIN_FOR_DELAY:

@@ -22,8 +22,10 @@ COUNTS = ("created", "closed", "taken", "complements", "sla_met", "sla_missed", 
 CLOSE_HIST = tuple(f"close_d{i}" for i in range(len(DELAY_BUCKETS)))
 FIRST_HIST = tuple(f"first_d{i}" for i in range(len(DELAY_BUCKETS)))
 MEASURES = COUNTS + CLOSE_HIST + FIRST_HIST
-# partenaire_id of the caisse-wide rows of stat_month (every partner together).
+# partenaire_id of the caisse-wide rows of stat_month (every partner together),
+# and caisse_id of its national rows (every caisse together).
 ALL_PARTNERS = 0
+ALL_CAISSES = 0
 
 
 def bucket_of(days: int) -> int:
@@ -63,7 +65,8 @@ class StatDay(_Rollup, db.Model):
 
 class StatMonth(_Rollup, db.Model):
     """The days of a month added up (first day of the month), plus caisse-wide
-    rows (partenaire_id = ALL_PARTNERS) for the national and caisse charts."""
+    rows (partenaire_id = ALL_PARTNERS) and national rows (caisse_id =
+    ALL_CAISSES too) for the caisse and national pages."""
 
     __tablename__ = "stat_month"
     __table_args__ = (
