@@ -129,6 +129,7 @@ def _blueprints() -> list:
     from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp
+    from ep_web.indicateurs.routes import bp as indicateurs_bp
     from ep_web.main.routes import bp as main_bp
     from ep_web.maintenance.routes import bp as maintenance_bp
     from ep_web.national.routes import bp as national_bp
@@ -137,6 +138,8 @@ def _blueprints() -> list:
     from ep_web.notifications.routes import bp as notifications_bp
     from ep_web.ops.routes import bp as ops_bp
     from ep_web.pages import bp as pages_bp
+    from ep_web.ressources.routes import admin_bp as ressources_admin_bp
+    from ep_web.ressources.routes import bp as ressources_bp
     from ep_web.tickets.routes import bp as tickets_bp
     from ep_web.tickets.routes import caisse_bp as caisse_tickets_bp
     from ep_web.tickets.routes import national_bp as national_tickets_bp
@@ -147,6 +150,7 @@ def _blueprints() -> list:
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
         traitement_bp, demandes_bp, compte_bp, notifications_bp,
+        indicateurs_bp, ressources_admin_bp, ressources_bp,
         # Suspected data breaches (SPEC §7): every profile.
         breaches_bp,
     ]

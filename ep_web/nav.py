@@ -15,6 +15,7 @@ _NAV = {
         ("gestion.index", "Techniciens"),
         ("gestion.requests", "Demandes à la caisse"),
         ("gestion.habilitations", "Habilitations"),
+        ("indicateurs.index", "Indicateurs"),
     ],
     Profile.AGENT: [("main.index", "À traiter"), ("traitement.index", "File des demandes")],
     Profile.ADMIN_CAISSE: [
@@ -22,11 +23,13 @@ _NAV = {
         ("caisse.partenaires", "Partenaires"),
         ("caisse.requests", "Demandes des partenaires"),
         ("caisse.agents", "Agents"),
+        ("indicateurs.index", "Indicateurs"),
         ("caisse.audit", "Journal"),
     ],
     Profile.ADMIN_NATIONAL: [
         ("main.index", "À traiter"),
         ("national.caisses", "Caisses"),
+        ("indicateurs.index", "Indicateurs"),
         ("national.audit", "Journal"),
         ("national.jobs", "Tâches"),
     ],
@@ -35,10 +38,15 @@ _NAV = {
 
 # Support pages (SPEC §5, §6): tickets, news, maintenance, after each profile's own entries.
 _NAV_SUPPORT = {
-    Profile.TECHNICIEN: [("news.index", "Actualités"), ("tickets.index", "Signaler un problème")],
-    Profile.GESTIONNAIRE: [("news.index", "Actualités"), ("tickets.index", "Signaler un problème")],
-    Profile.ADMIN_CAISSE: [("caisse_tickets.index", "Tickets"), ("caisse_news.index", "Actualités")],
-    Profile.ADMIN_NATIONAL: [("national_tickets.index", "Tickets escaladés"), ("maintenance.index", "Maintenance")],
+    Profile.TECHNICIEN: [("news.index", "Actualités"), ("ressources.index", "Ressources"),
+                         ("tickets.index", "Signaler un problème")],
+    Profile.GESTIONNAIRE: [("news.index", "Actualités"), ("ressources.index", "Ressources"),
+                           ("tickets.index", "Signaler un problème")],
+    Profile.AGENT: [("ressources.index", "Ressources")],
+    Profile.ADMIN_CAISSE: [("caisse_tickets.index", "Tickets"), ("caisse_news.index", "Actualités"),
+                           ("ressources.index", "Ressources")],
+    Profile.ADMIN_NATIONAL: [("national_tickets.index", "Tickets escaladés"), ("maintenance.index", "Maintenance"),
+                             ("ressources.index", "Ressources")],
 }
 for _profile, _entries in _NAV_SUPPORT.items():
     _NAV.setdefault(_profile, []).extend(_entries)

@@ -18,6 +18,7 @@ from ep_web.demandes.forms import SERVICES, ActionForm, CheckForm, DemandeForm, 
 from ep_web.demandes.helpers import register as register_helpers
 from ep_web.domain import demandes as dm
 from ep_web.domain import notifications as notif
+from ep_web.domain import statistics
 from ep_web.domain.textguard import find_health_terms, find_nirs, highlight, nir_message
 from ep_web.htmx import is_partial, render_page_or_fragment
 from ep_web.models import Account, Demande, DemandeStatus, Profile, Service
@@ -114,6 +115,22 @@ def _chosen_convention(conventions, caisse_id, departement):
     return None
 
 
+def usual_delay_texts(caisse_id: int) -> dict[str, str]:
+    """The usual delay of each service at the caisse, worded as an observation
+    (SPEC §4; ep_web.domain.statistics.usual_delays hides the thin ones)."""
+    out = {}
+    for service, (low, high) in statistics.usual_delays(caisse_id).items():
+        if high == 0:
+            span = "en moins d'un jour"
+        elif high is None:
+            span = f"en plus de {low - 1} jours"
+        else:
+            span = f"en {high} jour{'s' if high > 1 else ''} ou moins"
+        out[service] = (f"Ces trois derniers mois, la caisse a clôturé la moitié de ces demandes {span} "
+                        "(une observation, pas un engagement).")
+    return out
+
+
 def _services_of(conv) -> list[Service]:
     return [s for s in Service if conv.enables(s)]
 
@@ -129,7 +146,8 @@ def new():
     conv = _chosen_convention(conventions, caisse_id, departement)
     uncovered = bool(departement) and dm.default_caisse(current_user.partenaire_id, departement) is None
     ctx = {"conventions": conventions, "conv": conv, "departement": departement,
-           "services": _services_of(conv) if conv else [], "uncovered": uncovered}
+           "services": _services_of(conv) if conv else [], "uncovered": uncovered,
+           "usual_delays": usual_delay_texts(conv.caisse_id) if conv else {}}
     return render_page_or_fragment("demandes/new.html", "demandes/_services.html", **ctx)
 
 

@@ -258,7 +258,7 @@ def _read(storage, name: str, limit: int):
     return data, size, digest.hexdigest(), head
 
 
-def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, message=None,
+def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, message=None, resource=None,
           from_caisse: bool = False) -> Attachment:
     """Store a validated file under a random 32-hex name (no extension) and
     add its Attachment row (flush, no commit). SPEC §4: stored outside the web
@@ -267,8 +267,8 @@ def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, messag
 
     If the transaction ends without a commit, the file is deleted (see the
     module docstring)."""
-    if (demande is None) == (ticket is None):
-        raise ValueError("store() needs exactly one of demande= or ticket=")
+    if sum(x is not None for x in (demande, ticket, resource)) != 1:
+        raise ValueError("store() needs exactly one of demande=, ticket= or resource=")
     storage = get_storage()
     stored_name = secrets.token_hex(16)
     try:
@@ -286,6 +286,7 @@ def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, messag
             session.flush()
         attachment = Attachment(
             demande=demande,
+            resource_id=resource.id if resource is not None else None,
             message_id=message.id if message is not None else None,
             uploaded_by_id=uploader.id,
             from_caisse=from_caisse,

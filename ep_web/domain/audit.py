@@ -60,6 +60,10 @@ ACTIONS = {
     "reauthenticated": "Identité confirmée avant une action sensible",
     "proconnect_linked": "Compte relié à ProConnect",
     "proconnect_refused": "Connexion ProConnect refusée",
+    "information_session_added": "Session d'information saisie",
+    "information_session_deleted": "Session d'information supprimée",
+    "resource_published": "Ressource publiée",
+    "resource_deleted": "Ressource retirée",
 }
 
 

@@ -377,6 +377,7 @@ EVENT_LABELS = {
     "closed": "Demande clôturée",
     "reopened": "Demande rouverte",
     "handed_over": "Passation : suivie désormais par un collègue",
+    "caisse_changed": "Demande transmise à une autre caisse",
 }
 
 

@@ -96,6 +96,7 @@ JOB_LABELS = {
     "delete_inactive_accounts": "Suppression des comptes inactifs depuis 6 mois",
     "remind_password_expiry": "Rappel d'expiration des mots de passe",
     "remind_habilitation_reviews": "Rappel des revues des habilitations",
+    "rollup_statistics": "Statistiques : cumul des journées terminées",
     "purge_closed_demandes": "Purge des demandes clôturées (durée de conservation)",
     "alert_signalements": "Alerte des agents : signalements à 48 heures",
     "send_news_digests": "Lettre d'actualités (résumé par e-mail)",
@@ -703,8 +704,11 @@ def purge_closed_demandes() -> dict:
     already gone: the purge converges without relying on the orphan sweep
     (attachments.remove_orphans, also run here, for uploads that never
     committed)."""
-    from ep_web.domain import attachments
+    from ep_web.domain import attachments, statistics
 
+    # The statistics keep counting the purged demandes (SPEC §7): their days are
+    # rolled up first (nothing to do when the nightly rollup already ran).
+    statistics.rollup()
     cutoff = now() - timedelta(days=current_app.config["RETENTION_DAYS"])
     # A demande the caisse decided to keep longer waits for its own date.
     due = select(Demande.id).where(Demande.status == DemandeStatus.CLOTUREE, Demande.closed_at.is_not(None),

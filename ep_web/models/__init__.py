@@ -53,6 +53,15 @@ from ep_web.models.requests import (  # noqa: F401
     ReviewItem,
 )
 from ep_web.models.session import SessionEnd, UserSession  # noqa: F401
+from ep_web.models.stats import (  # noqa: F401
+    ALL_PARTNERS,
+    InformationSession,
+    Resource,
+    ResourceSubscription,
+    StatDay,
+    StatMonth,
+    StatState,
+)
 from ep_web.models.support import (  # noqa: F401
     AppState,
     JobRun,

@@ -133,6 +133,10 @@ class Demande(db.Model):
               postgresql_ops={"nom_search": "gin_trgm_ops"}),
         Index("ix_demande_caisse_nom_trgm", "caisse_id", "nom_search", postgresql_using="gin",
               postgresql_ops={"nom_search": "gin_trgm_ops"}),
+        # The statistics rollup reads one day of facts (ep_web.domain.statistics).
+        Index("ix_demande_created_at", "created_at"),
+        Index("ix_demande_taken_at", "taken_at"),
+        Index("ix_demande_due_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -307,6 +311,16 @@ class Demande(db.Model):
         self.move_to(DemandeStatus.PRISE_EN_CHARGE, at=at)
         self.record("complement_received", author_id, at, **details)
 
+    def change_caisse(self, caisse_id: int, actor_id: int | None, at: datetime) -> None:
+        """The demande goes on to another caisse (the person's file is kept
+        there); the timeline says from where, and the statistics count it out
+        of one caisse and into the other (ep_web.domain.statistics)."""
+        self.check_open()
+        if caisse_id == self.caisse_id:
+            raise DomainError("La demande est déjà adressée à cette caisse.")
+        self.record("caisse_changed", actor_id, at, from_caisse_id=self.caisse_id, to_caisse_id=caisse_id)
+        self.caisse_id = caisse_id
+
     def close(self, agent_id: int, outcome: "Outcome", at: datetime) -> None:
         """→ clôturée with an outcome (taken first if nobody had)."""
         self.check_move(DemandeStatus.CLOTUREE)
@@ -321,6 +335,8 @@ class DemandeEvent(db.Model):
     """The timeline of a demande."""
 
     __tablename__ = "demande_event"
+    # The statistics rollup counts one day of complements asked.
+    __table_args__ = (Index("ix_demande_event_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     demande_id: Mapped[int] = mapped_column(ForeignKey("demande.id", ondelete="CASCADE"), index=True)
@@ -366,7 +382,8 @@ class ScanStatus(str, enum.Enum):
 
 class Attachment(db.Model):
     """A file stored outside the web root under a generated name (SPEC §4).
-    Belongs to a demande (partner file or caisse document) or to a ticket."""
+    Belongs to a demande (partner file or caisse document), a ticket or a
+    shared resource (SPEC §6)."""
 
     __tablename__ = "attachment"
 
@@ -377,6 +394,9 @@ class Attachment(db.Model):
                                                   index=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("demande_message.id", ondelete="SET NULL"),
                                                    nullable=True)
+    # A shared resource's file (SPEC §6), stored and scanned like any other.
+    resource_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id", ondelete="CASCADE"), nullable=True,
+                                                    index=True)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     from_caisse: Mapped[bool] = mapped_column(Boolean, default=False)
     original_name: Mapped[str] = mapped_column(String(255))
