@@ -376,6 +376,22 @@ def show(demande_id: int):
     return _render_show(demande)
 
 
+@bp.get("/<int:demande_id>/accuse-de-depot.pdf")
+@demande_access
+def receipt(demande_id: int):
+    """SPEC §4: the PDF « accusé de dépôt » (reference, date, caisse, service)."""
+    from flask import make_response
+
+    from ep_web.demandes.receipt import receipt_pdf
+
+    demande = get_demande_or_404(demande_id)
+    response = make_response(receipt_pdf(demande))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="accuse-de-depot-{demande.reference}.pdf"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/<int:demande_id>/suivre")
 @demande_access
 def follow(demande_id: int):

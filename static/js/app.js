@@ -14,7 +14,10 @@ document.addEventListener("click", function (event) {
 // first: it lists every error, each a link to its field.
 function epFocusErrors(root) {
   if (!root || !root.isConnected) { return; }
-  var target = root.querySelector("[data-ep-error-summary]") || root.querySelector("[aria-invalid='true']");
+  // One error: its field (where the person expects to type); several: the summary listing them.
+  var invalid = root.querySelectorAll("[aria-invalid='true']");
+  var summary = root.querySelector("[data-ep-error-summary]");
+  var target = invalid.length === 1 ? invalid[0] : (summary || invalid[0]);
   if (target) { target.focus(); }
 }
 document.addEventListener("htmx:afterSwap", function (event) {
@@ -115,3 +118,8 @@ document.addEventListener("htmx:beforeRequest", function (event) {
     if (left <= 120000 && left > 0) { open(); }
   }, 10000);
 })();
+
+// "Imprimer" buttons (no inline script under the CSP).
+document.addEventListener("click", function (event) {
+  if (event.target.closest("[data-print]")) { window.print(); }
+});

@@ -1,5 +1,6 @@
 """Drafts of demandes (SPEC §8: nothing the user typed is lost; SPEC §4: never a NIR stored)."""
 import re
+from datetime import date
 
 from ep_web.domain import drafts
 from ep_web.extensions import db
@@ -96,3 +97,24 @@ def test_a_demande_posted_after_the_idle_timeout_is_kept_and_reopened_after_logi
         resp = client.post("/connexion/code", data={"code": totp_code(w.technicien)})
     page = client.get(resp.headers["Location"], follow_redirects=True).get_data(as_text=True)
     assert 'value="Brouillonne"' in page and "La personne attend sa carte depuis trois mois." in page
+
+
+def test_the_author_s_structure_downloads_an_accuse_de_depot_without_health_data(app, make, login, client):
+    """SPEC §4: a one-page PDF with the reference, date, caisse and service; a
+    demande of another structure is a 404."""
+    from ep_web.domain import demandes as dm
+
+    w = make.world()
+    d = dm.create_demande(w.technicien, dm.DemandeInput(
+        service="contact", caisse_id=w.caisse.id, civilite="Mme", nom="Recu", prenom="Alix",
+        date_naissance=date(1961, 3, 12), departement=w.caisse.departements.split(",")[0],
+        details={"subject": "Carte Vitale", "message": "Traitement pour le diabète en cours."},
+        duplicate_confirmed=True, health_confirmed=True))
+    commit()
+    login(w.technicien)
+    resp = client.get(f"/demandes/{d.id}/accuse-de-depot.pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    assert resp.data.startswith(b"%PDF") and d.reference.encode() in resp.data
+    assert b"diab" not in resp.data and b"Recu" not in resp.data
+    other = login(w.other_technicien, c=app.test_client())
+    assert other.get(f"/demandes/{d.id}/accuse-de-depot.pdf").status_code == 404
