@@ -162,3 +162,39 @@ def test_who_resets_whom(client, make, login, manager, target, status):
     assert resp.status_code == status
     db.session.refresh(account)
     assert (account.totp_secret is None) == (status == 303)
+
+
+SENSITIVE = [  # (who, method, url template): SPEC §3's sensitive acts
+    ("gestionnaire", "POST", "/gestion/techniciens"),
+    ("gestionnaire", "POST", "/gestion/techniciens/{technicien}/signaler"),
+    ("gestionnaire", "GET", "/gestion/habilitations.csv"),
+    ("gestionnaire", "GET", "/gestion/habilitations.xlsx"),
+    ("admin", "POST", "/caisse/partenaires/{partenaire}/gestionnaires"),
+    ("admin", "POST", "/caisse/partenaires/{partenaire}/gestionnaires/{gestionnaire}"),
+    ("admin", "POST", "/caisse/partenaires/{partenaire}/gestionnaires/{gestionnaire}/inactivation-programmee"),
+    ("admin", "POST", "/caisse/partenaires/{partenaire}/comptes/{technicien}/inactiver"),
+    ("admin", "POST", "/caisse/agents"),
+    ("admin", "POST", "/caisse/agents/{agent}/inactiver"),
+    ("admin", "POST", "/caisse/partenaires/{partenaire}/suspendre"),
+    ("admin", "POST", "/comptes/{gestionnaire}/double-authentification/reinitialiser"),
+    ("national", "POST", "/national/caisses/nouvelle"),
+    ("national", "POST", "/national/caisses/{caisse}/referents/nouveau"),
+    ("national", "POST", "/national/caisses/{caisse}/referents/{admin}/inactiver"),
+    ("gestionnaire", "POST", "/compte/codes-de-secours"),
+]
+
+
+@pytest.mark.parametrize("who, method, url", SENSITIVE)
+def test_every_sensitive_act_asks_again_after_15_minutes(client, make, login, clock, who, method, url):
+    w = make.world()
+    ids = {name: getattr(w, name).id for name in ("technicien", "partenaire", "gestionnaire", "agent", "caisse",
+                                                  "admin")}
+    url = url.format(**ids)
+    login(getattr(w, who))
+    clock.advance(minutes=16)
+    if method == "GET":
+        resp = client.get(url)
+        assert resp.status_code == 302 and "/connexion/confirmer" in resp.headers["Location"]
+    else:
+        resp = client.post(url, data={"reason": "Motif"})
+        assert resp.status_code == 200 and "Confirmez votre identité" in resp.get_data(as_text=True)
