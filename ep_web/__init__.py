@@ -2,15 +2,16 @@
 import os
 import time
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ep_web.clock import Clock, now, to_paris
-from ep_web.config import BASE_DIR, Config, dev_overrides
-from ep_web.extensions import csrf, db, login_manager, migrate
+from ep_web.clock import Clock, to_paris
+from ep_web.config import BASE_DIR, Config, check_secret_key, dev_overrides
+from ep_web.extensions import csrf, db, init_limiter, login_manager, migrate
 
 # Pages for anonymous visitors: an ended session there is simply cleared.
 _PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text", "auth.second_step",
@@ -30,9 +31,13 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
         static_folder=str(BASE_DIR / "static"),
         instance_path=str(BASE_DIR / "instance"),
     )
+    from ep_web import logredact
+
+    logredact.install()  # SPEC §8: no query string with a person's name in any log line
     app.config.from_object(Config.from_env(environ))
     if test_config:
         app.config.update(test_config)
+    check_secret_key(app.config)
     dev_overrides(app.config)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # psycopg 3 prepares a statement after 5 runs and PostgreSQL may then
@@ -47,7 +52,14 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     os.makedirs(app.instance_path, exist_ok=True)
     app.extensions["ep_clock"] = app.config.get("CLOCK") or Clock()
 
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N reverse proxies: the client's address and scheme come from the
+        # last N hops of X-Forwarded-For/-Proto, never from what a client sends.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
     db.init_app(app)
+    init_limiter(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -59,6 +71,9 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     from ep_web import models  # noqa: F401  (registers the tables)
 
     _register_timer(app)
+    from ep_web.jobs import register_after_response
+
+    register_after_response(app)
     _register_blueprints(app)
     _register_session_rules(app)
     _register_security_headers(app)
@@ -78,6 +93,7 @@ def _blueprints() -> list:
     from ep_web.auth.routes import bp as auth_bp
     from ep_web.caisse import bp as caisse_bp
     from ep_web.compte.routes import bp as compte_bp
+    from ep_web.compte.routes import managed_bp as comptes_bp
     from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp
@@ -97,7 +113,7 @@ def _blueprints() -> list:
         errors_bp, ops_bp, pages_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
-        traitement_bp, demandes_bp, compte_bp,
+        traitement_bp, demandes_bp, compte_bp, comptes_bp,
     ]
 
 
@@ -107,23 +123,15 @@ def _register_blueprints(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    """The session holds "id:nonce": a rotated nonce (password changed, account
-    inactivated) or an inactive/suspended account ends the session at once."""
-    from ep_web.models import Account, AccountStatus
+def _load_user(token: str):
+    """The cookie names a server-side session (ep_web.domain.sessions): the
+    account is loaded only through an open one, in one query. An ended session
+    (logout, password changed, inactivation, closed from elsewhere) or an
+    account that may no longer log in ends the request's login."""
+    from ep_web.domain.sessions import load
 
-    try:
-        raw_id, nonce = user_id.split(":", 1)
-        account = db.session.get(Account, int(raw_id))
-    except (ValueError, TypeError):
-        return None
-    if account is None or not nonce or account.session_nonce != nonce:
-        return None
-    if account.status != AccountStatus.ACTIVE:
-        return None
-    if account.partenaire is not None and account.partenaire.is_suspended:
-        return None
-    return account
+    loaded = load(token)
+    return loaded[0] if loaded else None
 
 
 @login_manager.unauthorized_handler
@@ -154,17 +162,14 @@ def _register_session_rules(app: Flask) -> None:
             return redirect_to_login("Votre session a pris fin. Reconnectez-vous.")
         if not current_user.is_authenticated:
             return None
-        current = now()
-        started = session.get("ep_started")
-        seen = session.get("ep_seen")
-        idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-        absolute = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
-        if (
-            started is None
-            or seen is None
-            or current - datetime.fromisoformat(seen) > idle
-            or current - datetime.fromisoformat(started) > absolute
-        ):
+        from ep_web.domain import sessions
+        from ep_web.transaction import commit
+
+        user_session = current_user.current_session
+        reason = sessions.timed_out(user_session)
+        if reason is not None:
+            sessions.end(user_session, reason)
+            commit()
             logout_user()
             session.clear()
             if request.endpoint in _PUBLIC:
@@ -172,7 +177,8 @@ def _register_session_rules(app: Flask) -> None:
             from ep_web.errors.handlers import redirect_to_login
 
             return redirect_to_login("Votre session a expiré. Reconnectez-vous.")
-        session["ep_seen"] = current.isoformat()
+        if sessions.touch(user_session):
+            commit()
 
         from ep_web.domain.accounts import needs_cgu
         from ep_web.domain.passwords import password_expired
@@ -181,7 +187,7 @@ def _register_session_rules(app: Flask) -> None:
             return None
         if needs_cgu(current_user):
             return redirect(url_for("auth.cgu", next=request.full_path if request.method == "GET" else None))
-        from ep_web.auth.sessions import MFA_BY_PROVIDER
+        from ep_web.auth.login_state import MFA_BY_PROVIDER
         from ep_web.domain.second_factor import enrolment_due
 
         # SPEC §3: after the CGU, a second factor required and missing (no grace

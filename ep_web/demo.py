@@ -43,7 +43,7 @@ def _account(login, profile, civilite, prenom, nom, email, password_hash, **extr
     if account is None:
         account = Account(login=login, profile=profile, civilite=civilite, prenom=prenom, nom=nom, email=email,
                           status=AccountStatus.ACTIVE, password_hash=password_hash, password_changed_at=now(),
-                          activated_at=now(), session_nonce=login.lower(), **extra)
+                          activated_at=now(), **extra)
         db.session.add(account)
         db.session.flush()
         db.session.add(PasswordHistory(account_id=account.id, password_hash=password_hash, created_at=now()))

@@ -75,6 +75,8 @@ def up() -> None:
     env = dict(os.environ)
     # Plain http on localhost: cookies cannot carry Secure / __Host- here.
     env.setdefault("EP_INSECURE_COOKIES", "1")
+    # The development secret key is accepted (production refuses to start with it).
+    env.setdefault("EP_ENV", "development")
     env.setdefault("EP_BASE_URL", f"http://127.0.0.1:{port}")
     flask("db", "upgrade", env=env)
     flask("ep", "seed-demo", env=env)

@@ -117,6 +117,7 @@ def app(_session_app, database, clock, tmp_path, request):
     app.config.update(copy.deepcopy(app.ep_pristine_config))
     app.config.update(CLOCK=clock, MAIL_OUTBOX_DIR=str(tmp_path / "outbox"), UPLOAD_DIR=str(tmp_path / "uploads"))
     app.extensions["ep_clock"] = clock
+    app.extensions["ep_limiter"].reset()  # per-address counters (memory storage) start empty for every test
     committed = request.node.get_closest_marker("committed") is not None
     with app.app_context(), database.isolated(app, committed):
         yield app

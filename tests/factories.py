@@ -93,7 +93,7 @@ class Factory:
             partenaire_id=partenaire.id if partenaire is not None else None,
             caisse_id=caisse.id if caisse is not None else None,
             password_hash=_pw_hash(password or PASSWORD) if status != AccountStatus.PENDING else None,
-            password_changed_at=self.clock.now(), session_nonce=f"nonce{n}",
+            password_changed_at=self.clock.now(),
             cgu_version=1, last_login_at=self.clock.now(),
         )
         defaults.update(kw)

@@ -9,6 +9,7 @@ import pytest
 
 from ep_web.domain import attachments, maintenance, news, tickets
 from ep_web.domain.demandes import DemandeInput, create_demande
+from ep_web.domain.sessions import open_session
 from ep_web.extensions import db
 from ep_web.mail import queue_email
 from ep_web.models import (
@@ -17,6 +18,7 @@ from ep_web.models import (
     HabilitationReview,
     RequestKind,
     ReviewItem,
+    UserSession,
 )
 from ep_web.transaction import commit
 from tests.attachments import samples
@@ -99,6 +101,10 @@ def world(make, clock):
                                     publish_at=clock.now())
     w.window = maintenance.schedule(w.national, clock.now() + timedelta(days=2),
                                     clock.now() + timedelta(days=2, hours=2), "Mise à jour")
+    # An open session of another user (SPEC §3: each closes only their own).
+    open_session(w.other_technicien)
+    w.other_session = db.session.scalars(db.select(UserSession).where(
+        UserSession.account_id == w.other_technicien.id)).one()
     w.failed_email = queue_email(w.other_technicien.email, "activation", "Votre compte Espace Partenaires",
                                  account=w.other_technicien, token="jeton-fictif", hours=72)
     commit()
@@ -130,6 +136,7 @@ def _foreign_ids(w, endpoint):
         "news_id": w.other_news.id,
         "window_id": w.window.id,
         "email_id": w.failed_email.id,
+        "session_id": w.other_session.id,
     }
 
 

@@ -1,17 +1,18 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
+from limits import parse
 
 from ep_web.actions import run
-from ep_web.auth import sessions
+from ep_web.auth import login_state
 from ep_web.auth.forms import CguForm, ChangePasswordForm, CodeForm, ForgotForm, LoginForm, NewPasswordForm, ReauthForm
-from ep_web.clock import now
-from ep_web.domain import audit
+from ep_web.domain import audit, sessions
 from ep_web.domain import auth as domain
-from ep_web.domain.accounts import accept_cgu, current_cgu, request_password_reset, use_token
-from ep_web.extensions import db
-from ep_web.models import Account, TokenPurpose
+from ep_web.domain.accounts import accept_cgu, current_cgu, use_token
+from ep_web.extensions import db, rate_limits
+from ep_web.jobs import enqueue_after_response
+from ep_web.models import Account, SessionEnd, TokenPurpose
 from ep_web.permissions.auth import get_token_or_410
 from ep_web.transaction import commit
 
@@ -43,9 +44,9 @@ def login():
             return _login_page(form, 422)
         next_url = _safe_next(request.args.get("next"))
         if attempt.second_step:
-            sessions.hold_for_second_step(attempt.account, next_url)
+            login_state.hold_for_second_step(attempt.account, next_url)
             return redirect(url_for("auth.second_step"))
-        sessions.start(attempt.account)
+        login_state.start(attempt.account)
         return redirect(next_url or url_for("main.index"))
     return _login_page(form, 422 if form.is_submitted() else 200)
 
@@ -57,13 +58,10 @@ def _login_page(form, status: int):
 
 
 def _pending_account() -> Account | None:
-    held = sessions.pending()
+    held = login_state.pending()
     if held is None:
         return None
-    account = db.session.get(Account, held.get("id"))
-    if account is None or account.session_nonce != held.get("nonce"):
-        return None
-    return account
+    return db.session.get(Account, held.get("id"))
 
 
 @bp.route("/connexion/code", methods=["GET", "POST"])
@@ -73,21 +71,21 @@ def second_step():
         return redirect(url_for("main.index"))
     account = _pending_account()
     if account is None:
-        session.pop(sessions.PENDING, None)
+        session.pop(login_state.PENDING, None)
         flash("Votre connexion a expiré avant la saisie du code. Reconnectez-vous.", "warning")
         return redirect(url_for("auth.login"), 303)
     form = CodeForm()
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render_template("auth/second_step.html", form=form, login=account.login), status
-    held = sessions.pending()
+    held = login_state.pending()
     attempt = domain.attempt_second_step(account, form.code.data, ip=request.remote_addr or "")
     commit()  # failures and locks are the throttle's memory
     if attempt.account is None:
         form.code.data = ""
         form.code.errors = [attempt.refusal]
         return render_template("auth/second_step.html", form=form, login=account.login), 422
-    sessions.start(account, mfa_by_provider=False, extra=held.get("extra"))
+    login_state.start(account, extra=held.get("extra"))
     return redirect(_safe_next(held.get("next")) or url_for("main.index"), 303)
 
 
@@ -129,9 +127,9 @@ def proconnect_callback():
         return _login_page(form, 403)
     extra = {proconnect.ID_TOKEN_KEY: identity.id_token}
     if attempt.second_step:
-        sessions.hold_for_second_step(attempt.account, next_url, extra=extra)
+        login_state.hold_for_second_step(attempt.account, next_url, extra=extra)
         return redirect(url_for("auth.second_step"))
-    sessions.start(attempt.account, mfa_by_provider=identity.mfa, extra=extra)
+    login_state.start(attempt.account, mfa_by_provider=identity.mfa, extra=extra)
     return redirect(next_url or url_for("main.index"))
 
 
@@ -139,9 +137,9 @@ def proconnect_callback():
 @login_required
 def reauth():
     """SPEC §3: the check again before a sensitive act reached by a link (an export)."""
-    next_url = _safe_next(request.args.get("next")) or url_for("main.index")
     from ep_web.auth.reauth import page_context
 
+    next_url = _safe_next(request.args.get("next")) or url_for("main.index")
     form = ReauthForm()
     if not form.validate_on_submit():
         return render_template("auth/reauth.html", **page_context(form, [])), 422 if form.is_submitted() else 200
@@ -151,7 +149,7 @@ def reauth():
     if refusal is not None:
         form.ep_reauth_secret.errors = [refusal]
         return render_template("auth/reauth.html", **page_context(form, [])), 422
-    sessions.mark_strong()
+    login_state.mark_strong()
     return redirect(next_url, 303)
 
 
@@ -159,19 +157,26 @@ def reauth():
 def logout():
     from ep_web import proconnect
 
-    end_session_url = None
-    if current_user.is_authenticated:
-        audit.record("logout", current_user._get_current_object(), ip=request.remote_addr or "")
-        commit()
-        end_session_url = proconnect.end_session_url()
-    logout_user()
-    session.clear()
-    flash("Vous êtes déconnecté.", "info")
     # A ProConnect session is ended at the provider too, which sends the browser back here.
+    end_session_url = proconnect.end_session_url() if current_user.is_authenticated else None
+    _end_session()
+    flash("Vous êtes déconnecté.", "info")
     return redirect(end_session_url or url_for("auth.login"), 303)
 
 
+def _end_server_session() -> None:
+    """The logged-in session's row ends (flushed, not committed): every copy of
+    the cookie is refused from now on (SPEC §3)."""
+    if current_user.is_authenticated:
+        account = current_user._get_current_object()
+        sessions.end(account.current_session, SessionEnd.LOGOUT)
+        audit.record("logout", account, ip=request.remote_addr or "")
+
+
 def _end_session() -> None:
+    """Log out: the server-side session ends, then the browser's."""
+    _end_server_session()
+    commit()
     logout_user()
     session.clear()
 
@@ -190,7 +195,9 @@ def _token_page(raw: str, purpose: TokenPurpose, template: str, success: str):
         use_token(raw, purpose, form.password.data)
         # Whoever was logged in on this browser is not the account that chose a
         # password: log in again with it (the success message survives the clear).
-        _end_session()
+        _end_server_session()
+        logout_user()
+        session.clear()
 
     return run(call, form=form, render=render, success=success, then=url_for("auth.login"))
 
@@ -211,22 +218,17 @@ def reset(token: str):
 def forgot():
     form = ForgotForm()
     if form.validate_on_submit():
-        request_password_reset(form.login.data, ip=request.remote_addr or "")
-        commit()
-        # Same answer whether or not the account exists.
+        if not rate_limits().hit(parse(current_app.config["RESET_ADDRESS_LIMIT"]), "password-reset",
+                                 request.remote_addr or ""):
+            form.form_errors = ["Trop de demandes depuis votre réseau. Réessayez dans quelques minutes."]
+            return render_template("auth/forgot.html", form=form), 429
+        # The lookup and the e-mail happen out of the request: same answer, same
+        # time, whether or not the account exists (SPEC §3).
+        enqueue_after_response("workers.accounts.send_password_reset", form.login.data, request.remote_addr or "")
         flash("Si un compte actif correspond, un e-mail avec un lien de réinitialisation vient d'être envoyé. "
               f"Le lien est valable {current_app.config['RESET_TOKEN_MINUTES']} minutes.", "info")
         return redirect(url_for("auth.login"), 303)
     return render_template("auth/forgot.html", form=form), 422 if form.is_submitted() else 200
-
-
-def _stay_logged_in(account) -> None:
-    """The password change rotated the session nonce (other sessions end):
-    this session is logged in again, with its start time kept."""
-    started = session.get("ep_started")
-    login_user(account)
-    session["ep_started"] = started or now().isoformat()
-    sessions.mark_strong()  # the current password was just given
 
 
 @bp.route("/mot-de-passe", methods=["GET", "POST"])
@@ -242,8 +244,9 @@ def change_password():
         return render(200)
 
     def call():
-        domain.change_password(account, form.current.data, form.password.data, ip=request.remote_addr or "")
-        _stay_logged_in(account)
+        # This session stays open; every other one ends (SPEC §3).
+        domain.change_password(account, form.current.data, form.password.data, ip=request.remote_addr or "",
+                               keep_session=account.current_session.id)
 
     return run(call, form=form, render=render, success="Votre mot de passe est changé.", then=url_for("main.index"))
 

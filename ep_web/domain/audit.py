@@ -15,6 +15,7 @@ ACTIONS = {
     "login_failed": "Échec de connexion",
     "login_locked": "Compte verrouillé (trop d'échecs)",
     "logout": "Déconnexion",
+    "session_closed": "Session fermée à distance",
     "account_created": "Compte créé",
     "account_activated": "Compte activé",
     "account_changed": "Compte modifié",

@@ -1,22 +1,29 @@
 """Login with throttling (SPEC §3). The error never tells whether the login exists."""
+import logging
+import math
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from limits import parse
 from sqlalchemy import select
 
 from ep_web.clock import now
 from ep_web.domain import audit
 from ep_web.domain.errors import DomainError
 from ep_web.domain.passwords import set_password, verify_password
-from ep_web.extensions import db
+from ep_web.extensions import db, rate_limits
 from ep_web.models import Account, AccountStatus, LoginThrottle
 
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
 LOCKED = "Trop de tentatives infructueuses. Réessayez dans {minutes} minutes ou utilisez « Mot de passe oublié »."
-INACTIVE = "Identifiant ou mot de passe incorrect, ou compte inactif. En cas de doute, contactez votre gestionnaire."
-# Per-IP ceiling, well above one user's mistakes, against spraying many logins.
-IP_FACTOR = 4
+# Per network address: the same words whether or not the login exists.
+ADDRESS_PACED = ("Trop de tentatives infructueuses depuis votre réseau. Vérifiez votre identifiant et votre mot de "
+                 "passe, puis réessayez dans {seconds} secondes.")
+ADDRESS_KEY = "login-failures"
+
+log = logging.getLogger(__name__)
 
 
 def _throttle(key: str) -> LoginThrottle:
@@ -47,35 +54,53 @@ def _fail(row: LoginThrottle, limit: int) -> bool:
     return False
 
 
-def is_locked(login: str, ip: str = "") -> bool:
-    """The identifier or the address is locked out (SPEC §3)."""
-    login_row = _throttle(f"login:{(login or '').strip().upper()[:60]}")
-    ip_row = _throttle(f"ip:{ip}") if ip else None
-    return _locked(login_row) or (ip_row is not None and _locked(ip_row))
+# ---------------------------------------------------------------- per network address (Flask-Limiter's storage)
+
+def _address_limits():
+    cfg = current_app.config
+    return parse(cfg["LOGIN_ADDRESS_LIMIT"]), parse(cfg["LOGIN_ADDRESS_SLOW"]), parse(cfg["LOGIN_ADDRESS_PACE"])
 
 
-def count_failure(login: str, ip: str = "", account: Account | None = None) -> bool:
-    """Count one failed password or second-factor code against the identifier and
-    the address (SPEC §3: the same throttle for both); True when now locked."""
-    login = (login or "").strip().upper()[:60]
-    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
-    locked = _fail(_throttle(f"login:{login}"), max_failures)
-    if ip:
-        locked = _fail(_throttle(f"ip:{ip}"), max_failures * IP_FACTOR) or locked
-    if locked:
-        audit.record("login_locked", account, ip=ip, actor_login=login)
-    return locked
+def address_wait(ip: str) -> int:
+    """SPEC §3 throttling, per address: seconds before the next *failed*
+    attempt from ``ip`` is answered as such (0: now). Past LOGIN_ADDRESS_SLOW
+    failures the address is paced (LOGIN_ADDRESS_PACE); past
+    LOGIN_ADDRESS_LIMIT it waits until its window moves. Never consulted for a
+    right password: an address shared by a whole office (a NAT, a proxy) must
+    not lock its users out."""
+    if not ip:
+        return 0
+    hard, slow, pace = _address_limits()
+    try:
+        strategy = rate_limits()
+        for limit, applies in ((hard, True), (pace, not strategy.test(slow, ADDRESS_KEY, ip))):
+            if applies and not strategy.test(limit, ADDRESS_KEY, ip):
+                reset = strategy.reset_time(limit, ADDRESS_KEY, ip)
+                return max(1, math.ceil(reset - time.time()))
+    except Exception:  # the storage (Redis) is down: per-account locks still hold
+        log.warning("login address limits unavailable", exc_info=True)
+    return 0
+
+
+def _address_failed(ip: str) -> None:
+    if not ip:
+        return
+    try:
+        for limit in _address_limits():
+            rate_limits().hit(limit, ADDRESS_KEY, ip)
+    except Exception:
+        log.warning("login address limits unavailable", exc_info=True)
 
 
 @dataclass
 class LoginAttempt:
-    """The outcome of a login step: the account, or the message to show. A refused
+    """The outcome of a login: the account, or the message to show. A refused
     attempt is not rolled back: its failure count, lock and audit event are the
-    throttle's memory (SPEC §3), so the caller commits in both cases.
-    ``second_step``: the password was right, the second factor is still to give."""
+    throttle's memory (SPEC §3), so the caller commits in both cases."""
 
     account: Account | None
     refusal: str | None = None
+    # The password was right; the second factor's code is still to give.
     second_step: bool = False
 
 
@@ -86,34 +111,71 @@ def may_log_in(account: Account) -> bool:
         account.partenaire is not None and account.partenaire.is_suspended)
 
 
+def _structure(account: Account | None) -> dict:
+    """The audit event of a login about an account belongs to its partenaire or
+    caisse, so that the caisse's référent sees the attacks on its partners'
+    accounts in its journal (SPEC §7, ep_web.domain.audit.scope_clause)."""
+    if account is None:
+        return {}
+    return {"caisse_id": account.caisse_id, "partenaire_id": account.partenaire_id}
+
+
 def attempt_login(login: str, password: str, ip: str = "") -> LoginAttempt:
     """SPEC §3: the account if the credentials are right and the account may log
-    in. Repeated failures lock the identifier for a while — whether or not it
-    exists, so the answer never tells. An account with a second factor is not
-    logged in yet: ``second_step`` asks for its code (:func:`complete_login` after it)."""
+    in. Repeated failures on one identifier lock it for a while — whether or not
+    it exists, so the answer never tells. An inactive or suspended account gets
+    the words of a wrong password. Failures from one network address slow that
+    address down (:func:`address_wait`), but a right password for an account
+    that is not itself locked is never refused. An account with a second factor
+    is not logged in yet: ``second_step`` asks for its code (:func:`attempt_second_step`)."""
     login = (login or "").strip().upper()[:60]
+    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
     minutes = current_app.config["LOGIN_LOCK_MINUTES"]
-    if is_locked(login, ip):
+    login_row = _throttle(f"login:{login}")
+    account = db.session.scalar(select(Account).where(Account.login == login)) if login else None
+    if _locked(login_row):
         verify_password(None, password)  # same time as a real attempt
+        audit.record("login_failed", account, ip=ip, actor_login=login[:60], why="locked", **_structure(account))
         return LoginAttempt(None, LOCKED.format(minutes=minutes))
 
-    account = db.session.scalar(select(Account).where(Account.login == login)) if login else None
     ok = verify_password(account.password_hash if account else None, password)
-    if not ok:
-        audit.record("login_failed", account, ip=ip, actor_login=login[:60])
-        if count_failure(login, ip, account):
-            return LoginAttempt(None, LOCKED.format(minutes=minutes))
-        return LoginAttempt(None, BAD_CREDENTIALS)
+    if ok and may_log_in(account):
+        if account.has_second_factor:
+            # The failure count is reset only once the code is right too: the
+            # password alone must not give an attacker fresh tries at the code.
+            return LoginAttempt(account, second_step=True)
+        complete_login(account, ip)
+        return LoginAttempt(account)
 
-    if not may_log_in(account):
-        audit.record("login_failed", account, ip=ip, why="inactive")
-        return LoginAttempt(None, INACTIVE)
-    if account.has_second_factor:
-        # The failure count is reset only once the code is right too: the
-        # password alone must not give an attacker fresh tries at the code.
-        return LoginAttempt(account, second_step=True)
-    complete_login(account, ip)
-    return LoginAttempt(account)
+    wait = address_wait(ip)
+    _address_failed(ip)
+    why = "inactive" if ok else ("unknown" if account is None else "password")
+    audit.record("login_failed", account, ip=ip, actor_login=login[:60], why=why, **_structure(account))
+    if _fail(login_row, max_failures):
+        audit.record("login_locked", account, ip=ip, actor_login=login[:60], **_structure(account))
+        return LoginAttempt(None, LOCKED.format(minutes=minutes))
+    if wait:
+        return LoginAttempt(None, ADDRESS_PACED.format(seconds=wait))
+    return LoginAttempt(None, BAD_CREDENTIALS)
+
+
+def is_locked(login: str) -> bool:
+    """SPEC §3: the identifier is locked out (wrong passwords and codes alike)."""
+    return _locked(_throttle(f"login:{(login or '').strip().upper()[:60]}"))
+
+
+def count_failure(account: Account, ip: str = "") -> str:
+    """SPEC §3: a wrong second-factor code (or password asked again) counts like
+    a wrong password, against the identifier and the address. The message to show."""
+    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
+    wait = address_wait(ip)
+    _address_failed(ip)
+    if _fail(_throttle(f"login:{account.login}"), max_failures):
+        audit.record("login_locked", account, ip=ip, actor_login=account.login, **_structure(account))
+        return LOCKED.format(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+    if wait:
+        return ADDRESS_PACED.format(seconds=wait)
+    return ""
 
 
 def complete_login(account: Account, ip: str = "", method: str = "password") -> None:
@@ -141,12 +203,13 @@ def authenticate(login: str, password: str, ip: str = "") -> Account:
     return attempt.account
 
 
-def change_password(account: Account, current: str, new: str, ip: str = "") -> None:
+def change_password(account: Account, current: str, new: str, ip: str = "", keep_session: int | None = None) -> None:
     """SPEC §3 Passwords: a logged-in user changes their password by giving the
-    current one; the new one follows the rules (set_password). Audited (SPEC §7)."""
+    current one; the new one follows the rules (set_password). Every session
+    but ``keep_session`` (the one that changed it) ends. Audited (SPEC §7)."""
     if not verify_password(account.password_hash, current or ""):
         raise DomainError("Mot de passe actuel incorrect.", "current")
-    set_password(account, new)
+    set_password(account, new, keep_session=keep_session)
     audit.record("password_changed", account, target=account, ip=ip)
 
 
@@ -156,7 +219,7 @@ def attempt_second_step(account: Account, code: str, ip: str = "") -> LoginAttem
     from ep_web.domain import second_factor
 
     if not may_log_in(account):
-        return LoginAttempt(None, INACTIVE)
+        return LoginAttempt(None, BAD_CREDENTIALS)  # as a wrong password, like at the first step
     try:
         how = second_factor.verify(account, code, ip, purpose="login")
     except DomainError as exc:
@@ -177,16 +240,13 @@ def attempt_reauth(account: Account, secret: str, ip: str = "") -> str | None:
         except DomainError as exc:
             return exc.message
     else:
-        minutes = current_app.config["LOGIN_LOCK_MINUTES"]
-        if is_locked(account.login, ip):
-            return LOCKED.format(minutes=minutes)
+        if is_locked(account.login):
+            return LOCKED.format(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
         if not secret:
             return "Saisissez votre mot de passe."
         if not verify_password(account.password_hash, secret):
-            audit.record("login_failed", account, ip=ip, why="reauth")
-            if count_failure(account.login, ip, account):
-                return LOCKED.format(minutes=minutes)
-            return "Mot de passe incorrect."
+            audit.record("login_failed", account, ip=ip, actor_login=account.login, why="reauth", **_structure(account))
+            return count_failure(account, ip) or "Mot de passe incorrect."
     audit.record("reauthenticated", account, target=account, ip=ip)
     return None
 
@@ -231,7 +291,7 @@ def proconnect_login(sub: str, email: str, mfa: bool, ip: str = "") -> LoginAtte
     elif not may_log_in(account):
         audit.record("proconnect_refused", account, ip=ip, why="inactive")
         return LoginAttempt(None, PROCONNECT_INACTIVE)
-    if is_locked(account.login, ip):
+    if is_locked(account.login):
         return LoginAttempt(None, LOCKED.format(minutes=current_app.config["LOGIN_LOCK_MINUTES"]))
     if account.has_second_factor and not mfa:
         return LoginAttempt(account, second_step=True)

@@ -42,6 +42,7 @@ from ep_web.models.requests import (  # noqa: F401
     ReviewDecision,
     ReviewItem,
 )
+from ep_web.models.session import SessionEnd, UserSession  # noqa: F401
 from ep_web.models.support import (  # noqa: F401
     JobRun,
     MaintenanceWindow,

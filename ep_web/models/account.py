@@ -98,9 +98,6 @@ class Account(UserMixin, db.Model):
 
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Rotated whenever sessions must die (password change, inactivation):
-    # it is part of the session's user id, so old cookies stop loading a user.
-    session_nonce: Mapped[str] = mapped_column(String(32), default="")
     cgu_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cgu_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -135,9 +132,16 @@ class Account(UserMixin, db.Model):
     caisse = relationship("Caisse", lazy="joined")
     manager = relationship("Account", remote_side=[id], foreign_keys=[manager_id])
 
-    # Flask-Login: the nonce makes old sessions invalid after a rotation.
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
+    # Flask-Login keeps this in the signed cookie: the token of the server-side
+    # session (ep_web.domain.sessions) the account was loaded through or
+    # logged in with, never the account id (a copied or forged cookie must
+    # name an open session, not an account).
+    session_token = None
+    # The open UserSession this request was loaded through (ep_web.domain.sessions.load).
+    current_session = None
+
+    def get_id(self) -> str | None:
+        return self.session_token
 
     @property
     def is_active(self) -> bool:  # Flask-Login

@@ -2,7 +2,7 @@
 "mandatory for agents" setting, the ProConnect subject
 
 Revision ID: 0007
-Revises: 0014
+Revises: 0006
 """
 import sqlalchemy as sa
 from alembic import op
@@ -10,7 +10,7 @@ from alembic import op
 import ep_web.models.base
 
 revision = '0007'
-down_revision = '0014'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,12 +1,12 @@
-"""What the Flask session remembers of a login (SPEC §3): when it started, when
-it was last seen (idle and absolute limits, ep_web/__init__.py), and when the
-person last proved who they are — a code of their second factor, or the
-password of an account without one, or a ProConnect login — for the check again
-before sensitive acts. A login pending its second step holds only the account's
-id and session nonce, for 5 minutes."""
+"""What the browser's session remembers of a login beyond the server-side
+session row (ep_web.domain.sessions): when the person last proved who they are
+— a code of their second factor, the password of an account without one, or a
+ProConnect login — for the check again before sensitive acts (SPEC §3), and
+whether ProConnect vouched for a second factor. A login pending its second
+step holds only the account's id and when the password was given, for 5 minutes."""
 from datetime import datetime, timedelta
 
-from flask import session
+from flask import request, session
 from flask_login import login_user
 
 from ep_web.clock import now
@@ -20,11 +20,16 @@ MFA_BY_PROVIDER = "ep_mfa_provider"
 
 
 def start(account, *, mfa_by_provider: bool = False, extra: dict | None = None) -> None:
-    """A fresh session for the new identity (no fixation), logged in now."""
+    """Log in now: a new server-side session (committed: the cookie names it), a
+    fresh browser session for the new identity (no fixation)."""
+    from ep_web.domain import sessions as server_sessions
+    from ep_web.transaction import commit
+
+    server_sessions.open_session(account, user_agent=request.user_agent.string, ip=request.remote_addr or "")
+    commit()
     session.clear()
     login_user(account)
-    stamp = now().isoformat()
-    session["ep_started"] = session["ep_seen"] = session[AUTH_AT] = stamp
+    session[AUTH_AT] = now().isoformat()
     if mfa_by_provider:
         session[MFA_BY_PROVIDER] = True
     for key, value in (extra or {}).items():
@@ -33,8 +38,7 @@ def start(account, *, mfa_by_provider: bool = False, extra: dict | None = None) 
 
 def hold_for_second_step(account, next_url: str | None, extra: dict | None = None) -> None:
     session.clear()
-    session[PENDING] = {"id": account.id, "nonce": account.session_nonce, "at": now().isoformat(),
-                        "next": next_url, "extra": extra or {}}
+    session[PENDING] = {"id": account.id, "at": now().isoformat(), "next": next_url, "extra": extra or {}}
 
 
 def pending() -> dict | None:
