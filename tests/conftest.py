@@ -43,6 +43,9 @@ TEST_CONFIG = {
     "BASE_URL": "http://ep.test",
     "EP_INSECURE_COOKIES": True,
     "SERVER_NAME": None,
+    # As in the quick start: no clamd, unscanned files served and shown "non analysé".
+    # The antivirus tests (tests/attachments) configure a real clamd or turn it off.
+    "ALLOW_UNSCANNED": True,
 }
 
 
@@ -198,6 +201,32 @@ def outbox(app):
         return _db.session.scalars(q).all()
 
     return _outbox
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 server (SeaweedFS, ``tests.servers.S3Server``) for the session,
+    started on first use. Skipped without ``weed`` on a developer machine, a
+    failure under CI."""
+    from tests.servers import S3Server
+
+    server = S3Server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def s3(app, s3_server):
+    """The app stores its files in the S3 server, under a prefix of this test's own."""
+    import uuid
+
+    prefix = f"t-{uuid.uuid4().hex[:12]}"
+    app.config.update(s3_server.config(prefix))
+    s3_server.prefix = prefix + "/"
+    return s3_server
 
 
 __all__ = ["PASSWORD", "START", "TOTP_SECRET", "totp_code", "date", "timedelta", "Path"]

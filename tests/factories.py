@@ -28,6 +28,11 @@ def _pw_hash(password):
     return _HASH[password]
 
 
+
+def alpha(n: int) -> str:
+    """A number spelt in letters (1 → "B", 12 → "BC"): person names take letters only."""
+    return str(n).translate(str.maketrans("0123456789", "ABCDEFGHIJ"))
+
 class Factory:
     def __init__(self, clock):
         self.clock = clock
@@ -88,7 +93,7 @@ class Factory:
         domain = partenaire.domain_list[0] if partenaire is not None and partenaire.domain_list else "caisse.example"
         defaults = dict(
             login=f"{profile.value[0].upper()}TEST{n:04d}", profile=profile, status=status,
-            civilite="Mme", nom=f"Nom{n}", prenom=f"Prenom{n}", email=f"user{n}@{domain}",
+            civilite="Mme", nom=f"Nom{alpha(n)}", prenom=f"Prenom{alpha(n)}", email=f"user{n}@{domain}",
             telephone="01 00 00 00 00", fonction="Fonction",
             partenaire_id=partenaire.id if partenaire is not None else None,
             caisse_id=caisse.id if caisse is not None else None,

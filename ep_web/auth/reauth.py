@@ -14,7 +14,7 @@ from functools import wraps
 from flask import make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ep_web.auth import login_state
+from ep_web.auth import sessions
 from ep_web.auth.forms import ReauthForm
 from ep_web.domain import auth as domain
 from ep_web.htmx import is_partial
@@ -55,7 +55,7 @@ def recent_auth_required(view=None, *, methods: tuple[str, ...] = ("POST",)):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if request.method not in methods or not current_user.is_authenticated or login_state.recent():
+            if request.method not in methods or not current_user.is_authenticated or sessions.recent():
                 return view(*args, **kwargs)
             if request.method != "POST":
                 return redirect(url_for("auth.reauth", next=request.full_path.rstrip("?")))
@@ -70,7 +70,7 @@ def recent_auth_required(view=None, *, methods: tuple[str, ...] = ("POST",)):
             if refusal is not None:
                 form.ep_reauth_secret.errors = [refusal]
                 return _interstitial(form, 422)
-            login_state.mark_strong()
+            sessions.mark_strong()
             return view(*args, **kwargs)
 
         return wrapped

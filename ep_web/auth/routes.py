@@ -5,10 +5,11 @@ from flask_login import current_user, login_required, logout_user
 from limits import parse
 
 from ep_web.actions import run
-from ep_web.auth import login_state
+from ep_web.auth import sessions
 from ep_web.auth.forms import CguForm, ChangePasswordForm, CodeForm, ForgotForm, LoginForm, NewPasswordForm, ReauthForm
-from ep_web.domain import audit, sessions
+from ep_web.domain import audit
 from ep_web.domain import auth as domain
+from ep_web.domain import sessions as server_sessions
 from ep_web.domain.accounts import accept_cgu, current_cgu, use_token
 from ep_web.extensions import db, rate_limits
 from ep_web.jobs import enqueue_after_response
@@ -44,9 +45,9 @@ def login():
             return _login_page(form, 422)
         next_url = _safe_next(request.args.get("next"))
         if attempt.second_step:
-            login_state.hold_for_second_step(attempt.account, next_url)
+            sessions.hold_for_second_step(attempt.account, next_url)
             return redirect(url_for("auth.second_step"))
-        login_state.start(attempt.account)
+        sessions.start(attempt.account)
         return redirect(next_url or url_for("main.index"))
     return _login_page(form, 422 if form.is_submitted() else 200)
 
@@ -58,10 +59,13 @@ def _login_page(form, status: int):
 
 
 def _pending_account() -> Account | None:
-    held = login_state.pending()
+    held = sessions.pending()
     if held is None:
         return None
-    return db.session.get(Account, held.get("id"))
+    account = db.session.get(Account, held.get("id"))
+    if account is None or sessions.password_stamp(account) != held.get("nonce"):
+        return None
+    return account
 
 
 @bp.route("/connexion/code", methods=["GET", "POST"])
@@ -71,21 +75,21 @@ def second_step():
         return redirect(url_for("main.index"))
     account = _pending_account()
     if account is None:
-        session.pop(login_state.PENDING, None)
+        session.pop(sessions.PENDING, None)
         flash("Votre connexion a expiré avant la saisie du code. Reconnectez-vous.", "warning")
         return redirect(url_for("auth.login"), 303)
     form = CodeForm()
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render_template("auth/second_step.html", form=form, login=account.login), status
-    held = login_state.pending()
+    held = sessions.pending()
     attempt = domain.attempt_second_step(account, form.code.data, ip=request.remote_addr or "")
     commit()  # failures and locks are the throttle's memory
     if attempt.account is None:
         form.code.data = ""
         form.code.errors = [attempt.refusal]
         return render_template("auth/second_step.html", form=form, login=account.login), 422
-    login_state.start(account, extra=held.get("extra"))
+    sessions.start(account, mfa_by_provider=False, extra=held.get("extra"))
     return redirect(_safe_next(held.get("next")) or url_for("main.index"), 303)
 
 
@@ -127,9 +131,9 @@ def proconnect_callback():
         return _login_page(form, 403)
     extra = {proconnect.ID_TOKEN_KEY: identity.id_token}
     if attempt.second_step:
-        login_state.hold_for_second_step(attempt.account, next_url, extra=extra)
+        sessions.hold_for_second_step(attempt.account, next_url, extra=extra)
         return redirect(url_for("auth.second_step"))
-    login_state.start(attempt.account, mfa_by_provider=identity.mfa, extra=extra)
+    sessions.start(attempt.account, mfa_by_provider=identity.mfa, extra=extra)
     return redirect(next_url or url_for("main.index"))
 
 
@@ -137,9 +141,9 @@ def proconnect_callback():
 @login_required
 def reauth():
     """SPEC §3: the check again before a sensitive act reached by a link (an export)."""
+    next_url = _safe_next(request.args.get("next")) or url_for("main.index")
     from ep_web.auth.reauth import page_context
 
-    next_url = _safe_next(request.args.get("next")) or url_for("main.index")
     form = ReauthForm()
     if not form.validate_on_submit():
         return render_template("auth/reauth.html", **page_context(form, [])), 422 if form.is_submitted() else 200
@@ -149,7 +153,7 @@ def reauth():
     if refusal is not None:
         form.ep_reauth_secret.errors = [refusal]
         return render_template("auth/reauth.html", **page_context(form, [])), 422
-    login_state.mark_strong()
+    sessions.mark_strong()
     return redirect(next_url, 303)
 
 
@@ -169,7 +173,7 @@ def _end_server_session() -> None:
     the cookie is refused from now on (SPEC §3)."""
     if current_user.is_authenticated:
         account = current_user._get_current_object()
-        sessions.end(account.current_session, SessionEnd.LOGOUT)
+        server_sessions.end(account.current_session, SessionEnd.LOGOUT)
         audit.record("logout", account, ip=request.remote_addr or "")
 
 
@@ -247,6 +251,7 @@ def change_password():
         # This session stays open; every other one ends (SPEC §3).
         domain.change_password(account, form.current.data, form.password.data, ip=request.remote_addr or "",
                                keep_session=account.current_session.id)
+        sessions.mark_strong()  # the current password was just given
 
     return run(call, form=form, render=render, success="Votre mot de passe est changé.", then=url_for("main.index"))
 

@@ -25,6 +25,7 @@ from ep_web.domain.accounts import (
     schedule_gestionnaire_inactivation,
 )
 from ep_web.domain.habilitations import row_for
+from ep_web.domain.lifecycle import DEPARTURE_WAITING
 from ep_web.htmx import is_partial, render_fragments
 from ep_web.models import Account, Partenaire, Profile
 from ep_web.permissions import get_account_or_404, get_partenaire_or_404
@@ -88,6 +89,8 @@ def gestionnaire(partenaire_id: int, account_id: int):
 def _leaving(account: Account) -> str:
     if account.is_inactive:
         return f"Le compte de {account.full_name} est inactivé."
+    if account.departure_waiting_since:
+        return f"Inactivation de {account.full_name} en attente : {DEPARTURE_WAITING}."
     return (f"Inactivation de {account.full_name} programmée le "
             f"{account.scheduled_inactivation_on.strftime('%d/%m/%Y')}.")
 

@@ -12,6 +12,7 @@ from ep_web.clock import today
 from ep_web.domain import quotas
 from ep_web.domain.access import caisse_in_force
 from ep_web.domain.accounts import IDENTITY_FIELDS
+from ep_web.domain.lifecycle import DEPARTURE_WAITING
 from ep_web.domain.requests import accept_request, handled_by_caisse, pending_for_caisse, refuse_request
 from ep_web.models import Account, GestionnaireRequest, RequestKind
 from ep_web.permissions import get_request_or_404
@@ -51,6 +52,8 @@ def _accepted(req: GestionnaireRequest, account: Account) -> str:
         message = f"Compte de {account.full_name} modifié."
     elif account.is_inactive:
         message = f"Le compte de {account.full_name} est inactivé."
+    elif account.departure_waiting_since:
+        message = f"Inactivation de {account.full_name} en attente : {DEPARTURE_WAITING}."
     else:
         message = (f"Inactivation de {account.full_name} programmée le "
                    f"{account.scheduled_inactivation_on.strftime('%d/%m/%Y')}.")

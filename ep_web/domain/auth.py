@@ -27,11 +27,18 @@ log = logging.getLogger(__name__)
 
 
 def _throttle(key: str) -> LoginThrottle:
+    """The counter row of a key, created if missing by an INSERT that ignores a
+    row created meanwhile: the first two logins from one address at the same
+    moment (two web servers, two threads) must not fail on the unique key."""
     row = db.session.scalar(select(LoginThrottle).where(LoginThrottle.key == key))
     if row is None:
-        row = LoginThrottle(key=key, failures=0, window_started_at=now())
-        db.session.add(row)
-        db.session.flush()
+        if db.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        db.session.execute(insert(LoginThrottle).values(key=key, failures=0, window_started_at=now())
+                           .on_conflict_do_nothing(index_elements=[LoginThrottle.key]))
+        row = db.session.scalar(select(LoginThrottle).where(LoginThrottle.key == key))
     return row
 
 
@@ -92,15 +99,32 @@ def _address_failed(ip: str) -> None:
         log.warning("login address limits unavailable", exc_info=True)
 
 
+def is_locked(login: str, ip: str = "") -> bool:
+    """The identifier is locked out (SPEC §3). An address is never locked: it is
+    paced (:func:`address_wait`), so that an office behind one NAT keeps working."""
+    return _locked(_throttle(f"login:{(login or '').strip().upper()[:60]}"))
+
+
+def count_failure(login: str, ip: str = "", account: Account | None = None) -> bool:
+    """Count one failed password or second-factor code against the identifier and
+    the address (SPEC §3: the same throttle for both); True when now locked."""
+    login = (login or "").strip().upper()[:60]
+    _address_failed(ip)
+    locked = _fail(_throttle(f"login:{login}"), current_app.config["LOGIN_MAX_FAILURES"])
+    if locked:
+        audit.record("login_locked", account, ip=ip, actor_login=login, **_structure(account))
+    return locked
+
+
 @dataclass
 class LoginAttempt:
-    """The outcome of a login: the account, or the message to show. A refused
+    """The outcome of a login step: the account, or the message to show. A refused
     attempt is not rolled back: its failure count, lock and audit event are the
-    throttle's memory (SPEC §3), so the caller commits in both cases."""
+    throttle's memory (SPEC §3), so the caller commits in both cases.
+    ``second_step``: the password was right, the second factor is still to give."""
 
     account: Account | None
     refusal: str | None = None
-    # The password was right; the second factor's code is still to give.
     second_step: bool = False
 
 
@@ -127,13 +151,12 @@ def attempt_login(login: str, password: str, ip: str = "") -> LoginAttempt:
     the words of a wrong password. Failures from one network address slow that
     address down (:func:`address_wait`), but a right password for an account
     that is not itself locked is never refused. An account with a second factor
-    is not logged in yet: ``second_step`` asks for its code (:func:`attempt_second_step`)."""
+    is not logged in yet: ``second_step`` asks for its code (:func:`complete_login`
+    after it)."""
     login = (login or "").strip().upper()[:60]
-    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
     minutes = current_app.config["LOGIN_LOCK_MINUTES"]
-    login_row = _throttle(f"login:{login}")
     account = db.session.scalar(select(Account).where(Account.login == login)) if login else None
-    if _locked(login_row):
+    if is_locked(login):
         verify_password(None, password)  # same time as a real attempt
         audit.record("login_failed", account, ip=ip, actor_login=login[:60], why="locked", **_structure(account))
         return LoginAttempt(None, LOCKED.format(minutes=minutes))
@@ -148,34 +171,13 @@ def attempt_login(login: str, password: str, ip: str = "") -> LoginAttempt:
         return LoginAttempt(account)
 
     wait = address_wait(ip)
-    _address_failed(ip)
     why = "inactive" if ok else ("unknown" if account is None else "password")
     audit.record("login_failed", account, ip=ip, actor_login=login[:60], why=why, **_structure(account))
-    if _fail(login_row, max_failures):
-        audit.record("login_locked", account, ip=ip, actor_login=login[:60], **_structure(account))
+    if count_failure(login, ip, account):
         return LoginAttempt(None, LOCKED.format(minutes=minutes))
     if wait:
         return LoginAttempt(None, ADDRESS_PACED.format(seconds=wait))
     return LoginAttempt(None, BAD_CREDENTIALS)
-
-
-def is_locked(login: str) -> bool:
-    """SPEC §3: the identifier is locked out (wrong passwords and codes alike)."""
-    return _locked(_throttle(f"login:{(login or '').strip().upper()[:60]}"))
-
-
-def count_failure(account: Account, ip: str = "") -> str:
-    """SPEC §3: a wrong second-factor code (or password asked again) counts like
-    a wrong password, against the identifier and the address. The message to show."""
-    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
-    wait = address_wait(ip)
-    _address_failed(ip)
-    if _fail(_throttle(f"login:{account.login}"), max_failures):
-        audit.record("login_locked", account, ip=ip, actor_login=account.login, **_structure(account))
-        return LOCKED.format(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-    if wait:
-        return ADDRESS_PACED.format(seconds=wait)
-    return ""
 
 
 def complete_login(account: Account, ip: str = "", method: str = "password") -> None:
@@ -211,15 +213,13 @@ def change_password(account: Account, current: str, new: str, ip: str = "", keep
         raise DomainError("Mot de passe actuel incorrect.", "current")
     set_password(account, new, keep_session=keep_session)
     audit.record("password_changed", account, target=account, ip=ip)
-
-
 def attempt_second_step(account: Account, code: str, ip: str = "") -> LoginAttempt:
     """SPEC §3: the code of the second factor after the password (or a recovery
     code). Throttled with the password's failures; the login completes here."""
     from ep_web.domain import second_factor
 
     if not may_log_in(account):
-        return LoginAttempt(None, BAD_CREDENTIALS)  # as a wrong password, like at the first step
+        return LoginAttempt(None, BAD_CREDENTIALS)
     try:
         how = second_factor.verify(account, code, ip, purpose="login")
     except DomainError as exc:
@@ -240,13 +240,16 @@ def attempt_reauth(account: Account, secret: str, ip: str = "") -> str | None:
         except DomainError as exc:
             return exc.message
     else:
+        minutes = current_app.config["LOGIN_LOCK_MINUTES"]
         if is_locked(account.login):
-            return LOCKED.format(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+            return LOCKED.format(minutes=minutes)
         if not secret:
             return "Saisissez votre mot de passe."
         if not verify_password(account.password_hash, secret):
-            audit.record("login_failed", account, ip=ip, actor_login=account.login, why="reauth", **_structure(account))
-            return count_failure(account, ip) or "Mot de passe incorrect."
+            audit.record("login_failed", account, ip=ip, why="reauth", **_structure(account))
+            if count_failure(account.login, ip, account):
+                return LOCKED.format(minutes=minutes)
+            return "Mot de passe incorrect."
     audit.record("reauthenticated", account, target=account, ip=ip)
     return None
 

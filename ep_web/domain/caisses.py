@@ -11,7 +11,7 @@ from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.models import Account, AccountStatus, Caisse, Convention, Profile
 
-CAISSE_FIELDS = ("name", "code", "departements", "address", "referent_email", "autre_canal",
+CAISSE_FIELDS = ("name", "code", "departements", "address", "referent_email", "dpo_email", "autre_canal",
                  "idle_inactivation_enabled", "agents_second_factor_required")
 
 # Metropolitan départements 01-95 (20 split into 2A/2B since 1976) and the
@@ -51,6 +51,28 @@ def parse_departements(raw: str) -> str:
     return joined
 
 
+def clean_dpo_email(raw: str | None) -> str:
+    """SPEC §7: the DPO mailbox told of a suspected data breach; optional (the
+    referent mailbox is told when empty), a valid address when given."""
+    raw = (raw or "").strip()
+    return normalize_email(raw, "dpo_email") if raw else ""
+
+
+def set_dpo_email(actor: Account, caisse: Caisse, raw: str | None) -> bool:
+    """SPEC §7: national or the caisse's own admin_caisse sets the DPO
+    mailbox; audited as a caisse change. True when it changed."""
+    if not (actor.profile == Profile.ADMIN_NATIONAL
+            or (actor.profile == Profile.ADMIN_CAISSE and actor.caisse_id == caisse.id)):
+        raise NotAllowed("Seuls le référent de la caisse et l'administration nationale modifient cette adresse.")
+    value = clean_dpo_email(raw)
+    if value == caisse.dpo_email:
+        return False
+    caisse.dpo_email = value
+    audit.record("caisse_changed", actor, target=caisse, caisse_id=caisse.id, fields=["dpo_email"])
+    db.session.flush()
+    return True
+
+
 def clean_caisse(data: dict, *, exclude_id: int | None = None) -> dict:
     """Check the fields of a caisse (SPEC §2): name, unique code, département(s),
     address, referent mailbox (a valid address), the "autre canal" used when the
@@ -76,6 +98,7 @@ def clean_caisse(data: dict, *, exclude_id: int | None = None) -> dict:
     if len(out["address"]) > 1000:
         raise DomainError("1 000 caractères au plus.", "address")
     out["referent_email"] = normalize_email(data.get("referent_email") or "", "referent_email")
+    out["dpo_email"] = clean_dpo_email(data.get("dpo_email"))
     if not out["autre_canal"]:
         raise DomainError(
             "Indiquez comment joindre la caisse quand le portail est indisponible (téléphone, adresse, accueil).",

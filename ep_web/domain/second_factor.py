@@ -212,16 +212,19 @@ def verify(account: Account, code: str, ip: str = "", purpose: str = "login") ->
     """SPEC §3: the second step of a login, or the check again before a sensitive
     act. Failures count in the same throttle as passwords (per identifier and
     per address) and lock the same way. Returns how it was satisfied."""
-    from ep_web.domain.auth import LOCKED, _structure, count_failure, is_locked
+    from ep_web.domain.auth import LOCKED, count_failure, is_locked
 
-    if is_locked(account.login):
-        raise DomainError(LOCKED.format(minutes=current_app.config["LOGIN_LOCK_MINUTES"]), "code")
+    minutes = current_app.config["LOGIN_LOCK_MINUTES"]
+    if is_locked(account.login, ip):
+        raise DomainError(LOCKED.format(minutes=minutes), "code")
     if not _normalize(code):
         raise DomainError(EMPTY_CODE, "code")
     how = check_code(account, code)
     if how is None:
-        audit.record("second_factor_failed", account, target=account, ip=ip, purpose=purpose, **_structure(account))
-        raise DomainError(count_failure(account, ip) or BAD_CODE, "code")
+        audit.record("second_factor_failed", account, target=account, ip=ip, purpose=purpose)
+        if count_failure(account.login, ip, account):
+            raise DomainError(LOCKED.format(minutes=minutes), "code")
+        raise DomainError(BAD_CODE, "code")
     if how == "recovery":
         audit.record("recovery_code_used", account, target=account, ip=ip, left=remaining_recovery_codes(account))
     return how

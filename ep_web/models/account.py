@@ -108,6 +108,10 @@ class Account(UserMixin, db.Model):
     inactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     inactivation_reason: Mapped[str] = mapped_column(Text, default="")
     scheduled_inactivation_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # The scheduled date came while no other gestionnaire of the structure was
+    # active: the departure waits (retried each night); set when the caisse and
+    # the partner were told (SPEC §3 [2.2.3]).
+    departure_waiting_since: Mapped[date | None] = mapped_column(Date, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     idle_warning_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

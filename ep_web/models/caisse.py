@@ -22,6 +22,9 @@ class Caisse(db.Model):
     address: Mapped[str] = mapped_column(Text, default="")
     referent_email: Mapped[str] = mapped_column(String(254))
     autre_canal: Mapped[str] = mapped_column(Text, default="")
+    # The DPO mailbox told at once of a suspected data breach (SPEC §7); the
+    # referent mailbox when empty.
+    dpo_email: Mapped[str] = mapped_column(String(254), default="")
     idle_inactivation_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # The caisse requires a second factor of its agents (SPEC §3; off by default).
     agents_second_factor_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())

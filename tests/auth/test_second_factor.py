@@ -146,7 +146,7 @@ def test_first_login_enrols_after_the_cgu(client, make, clock):
     assert account.totp_secret == secret and account.totp_pending_secret is None
     assert "second_factor_enrolled" in _actions()
     # "Mon compte" lists the factor and the codes left.
-    mine = client.get("/compte/").get_data(as_text=True)
+    mine = client.get("/compte").get_data(as_text=True)
     assert "Activée" in mine and 'data-testid="recovery-left">10<' in mine
 
 
@@ -181,7 +181,7 @@ def test_optional_for_techniciens_and_agents_unless_the_caisse_requires_it(clien
 def test_a_technicien_may_enrol_from_mon_compte(client, login, make, clock):
     tech = make.technicien(make.partenaire(make.caisse()))
     login(tech)
-    page = client.get("/compte/").get_data(as_text=True)
+    page = client.get("/compte").get_data(as_text=True)
     assert "facultative" in page
     secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<',
                        client.get("/compte/double-authentification").get_data(as_text=True)).group(1)

@@ -27,9 +27,9 @@ def _login(app, account, *, ua=FIREFOX_WINDOWS, ip="192.0.2.17"):
     c = app.test_client()
     resp = c.post("/connexion", data={"login": account.login, "password": PASSWORD},
                   headers={"User-Agent": ua}, environ_base={"REMOTE_ADDR": ip})
-    if resp.headers.get("Location", "").endswith("/connexion/code"):  # the second factor's step
-        resp = c.post("/connexion/code", data={"code": totp_code(account)}, headers={"User-Agent": ua},
-                      environ_base={"REMOTE_ADDR": ip})
+    if resp.headers.get("Location", "").endswith("/connexion/code"):  # an account with a second factor
+        resp = c.post("/connexion/code", data={"code": totp_code(account)},
+                      headers={"User-Agent": ua}, environ_base={"REMOTE_ADDR": ip})
     assert resp.status_code in (302, 303) and "/connexion" not in resp.headers["Location"]
     return c
 

@@ -1,9 +1,11 @@
-"""What the browser's session remembers of a login beyond the server-side
-session row (ep_web.domain.sessions): when the person last proved who they are
-— a code of their second factor, the password of an account without one, or a
-ProConnect login — for the check again before sensitive acts (SPEC §3), and
-whether ProConnect vouched for a second factor. A login pending its second
-step holds only the account's id and when the password was given, for 5 minutes."""
+"""What the Flask session remembers of a login (SPEC §3): when it started, when
+it was last seen (idle and absolute limits, ep_web/__init__.py), and when the
+person last proved who they are — a code of their second factor, or the
+password of an account without one, or a ProConnect login — for the check again
+before sensitive acts. The login itself is a server-side session
+(ep_web.domain.sessions): a row of ``user_session`` named by the cookie. A login
+pending its second step holds only the account's id and the time its password
+last changed, for 5 minutes."""
 from datetime import datetime, timedelta
 
 from flask import request, session
@@ -11,6 +13,7 @@ from flask_login import login_user
 
 from ep_web.clock import now
 from ep_web.domain.second_factor import REAUTH_MINUTES
+from ep_web.domain.sessions import open_session
 
 PENDING = "ep_second_step"
 PENDING_MINUTES = 5
@@ -20,16 +23,17 @@ MFA_BY_PROVIDER = "ep_mfa_provider"
 
 
 def start(account, *, mfa_by_provider: bool = False, extra: dict | None = None) -> None:
-    """Log in now: a new server-side session (committed: the cookie names it), a
-    fresh browser session for the new identity (no fixation)."""
-    from ep_web.domain import sessions as server_sessions
+    """A fresh session for the new identity (no fixation), logged in now: a
+    server-side session row (committed here: the cookie names it from the next
+    request on), then the browser's."""
     from ep_web.transaction import commit
 
-    server_sessions.open_session(account, user_agent=request.user_agent.string, ip=request.remote_addr or "")
+    open_session(account, user_agent=request.user_agent.string, ip=request.remote_addr or "")
     commit()
     session.clear()
     login_user(account)
-    session[AUTH_AT] = now().isoformat()
+    stamp = now().isoformat()
+    session[AUTH_AT] = stamp
     if mfa_by_provider:
         session[MFA_BY_PROVIDER] = True
     for key, value in (extra or {}).items():
@@ -38,7 +42,14 @@ def start(account, *, mfa_by_provider: bool = False, extra: dict | None = None) 
 
 def hold_for_second_step(account, next_url: str | None, extra: dict | None = None) -> None:
     session.clear()
-    session[PENDING] = {"id": account.id, "at": now().isoformat(), "next": next_url, "extra": extra or {}}
+    session[PENDING] = {"id": account.id, "nonce": password_stamp(account), "at": now().isoformat(),
+                        "next": next_url, "extra": extra or {}}
+
+
+def password_stamp(account) -> str:
+    """Changes when the password does: a login held for its second step is void
+    after a password change (a reset from elsewhere)."""
+    return account.password_changed_at.isoformat() if account.password_changed_at else ""
 
 
 def pending() -> dict | None:
