@@ -59,10 +59,19 @@ def _client():
     return cache[key]
 
 
+UNREACHABLE = ("ProConnect ne répond pas pour le moment. Réessayez dans quelques minutes, ou connectez-vous avec "
+               "votre identifiant et votre mot de passe.")
+
+
 def authorize_redirect():
-    """The redirection to ProConnect (state, nonce and PKCE verifier kept in the session)."""
-    return _client().authorize_redirect(redirect_uri(), acr_values=current_app.config.get("PROCONNECT_ACR_VALUES")
-                                        or None)
+    """The redirection to ProConnect (state, nonce and PKCE verifier kept in the
+    session), or None when its discovery document cannot be read."""
+    try:
+        return _client().authorize_redirect(redirect_uri(),
+                                            acr_values=current_app.config.get("PROCONNECT_ACR_VALUES") or None)
+    except Exception as exc:  # unreachable or malformed discovery: a message, never a 500
+        current_app.logger.warning("ProConnect: discovery failed (%s)", type(exc).__name__)
+        return None
 
 
 @dataclass

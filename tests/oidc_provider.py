@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
@@ -205,7 +206,12 @@ class Provider:
         @app.get("/authorize")
         def authorize():
             provider.authorize_requests.append(dict(request.args))
-            return server.create_authorization_response(grant_user=dict(provider.user))
+            user = dict(provider.user)
+            try:
+                grant = server.get_consent_grant(end_user=user)
+            except OAuth2Error as error:  # no PKCE, unknown redirect URI…: refused as a provider would
+                return jsonify({"error": error.error, "error_description": error.description}), 400
+            return server.create_authorization_response(grant_user=user, grant=grant)
 
         @app.post("/token")
         def token():

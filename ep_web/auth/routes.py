@@ -103,7 +103,12 @@ def proconnect_login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     session["ep_proconnect_next"] = _safe_next(request.args.get("next"))
-    return proconnect.authorize_redirect()
+    response = proconnect.authorize_redirect()
+    if response is None:
+        form = LoginForm(formdata=None)
+        form.form_errors = [proconnect.UNREACHABLE]
+        return _login_page(form, 503)
+    return response
 
 
 @bp.get("/connexion/proconnect/retour")

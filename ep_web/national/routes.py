@@ -38,6 +38,7 @@ def new():
 
 @bp.post("/caisses/nouvelle")
 @national_only
+@recent_auth_required  # creates the caisse's first admin_caisse account
 def create():
     # A refusal shows next to its field or at the top of the form (form_error).
     form = NewCaisseForm()

@@ -181,6 +181,8 @@ def test_the_provider_unreachable_gives_a_message_not_an_error(client, app, make
                       PROCONNECT_CLIENT_ID="x", PROCONNECT_TIMEOUT=2)
     resp = client.get("/connexion/proconnect/retour?code=abc&state=def")
     assert resp.status_code == 403 and "ProConnect" in _text(resp)
+    resp = client.get("/connexion/proconnect")
+    assert resp.status_code == 503 and "ProConnect ne répond pas pour le moment" in _text(resp)
 
 
 def test_the_csp_lets_forms_reach_the_provider_only_when_configured(client, app, provider):

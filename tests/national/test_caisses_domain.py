@@ -203,3 +203,24 @@ def test_property_unknown_codes_are_refused(code):
     else:
         with pytest.raises(DomainError):
             parse_departements(code)
+
+
+def test_requiring_a_second_factor_of_agents_gives_those_in_use_14_days(make, clock):
+    from datetime import timedelta
+
+    from ep_web.domain import second_factor
+
+    national = make.admin_national()
+    caisse = make.caisse(**{k: v for k, v in caisse_data(code="998", name="CPAM B").items()})
+    in_use = make.agent(caisse)  # has logged in before
+    new = make.agent(caisse, last_login_at=None)
+    assert update_caisse(national, caisse, caisse_data(code="998", name="CPAM B",
+                                                       agents_second_factor_required=True)) == [
+        "agents_second_factor_required"]
+    db.session.commit()
+    db.session.refresh(in_use)
+    db.session.refresh(new)
+    assert caisse.agents_second_factor_required is True
+    assert in_use.second_factor_grace_until == clock.now() + timedelta(days=14)
+    assert new.second_factor_grace_until is None and second_factor.enrolment_due(new)  # enrols at its first login
+    assert second_factor.required(in_use) and not second_factor.enrolment_due(in_use)
