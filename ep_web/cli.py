@@ -22,6 +22,26 @@ def register_cli(app: Flask) -> None:
         click.echo("Comptes de démonstration (mot de passe : %s) :" % (password or DEMO_PASSWORD))
         for profile, login, who in logins:
             click.echo(f"  {profile:<15} {login:<10} {who}")
+        click.echo("Double authentification des comptes NDEMO001, RDEMO001, GDEMO001 : le code du moment est "
+                   "donné par `.venv/bin/flask --app app ep totp LOGIN`.")
+
+    @ep.command("totp")
+    @click.argument("login")
+    def totp(login):
+        """Print the current second-factor code of a demo account (enrolled with
+        the published demo secret); any other account is refused."""
+        from sqlalchemy import select
+
+        from ep_web.demo import DEMO_TOTP_SECRET
+        from ep_web.domain.second_factor import current_code
+        from ep_web.extensions import db
+        from ep_web.models import Account
+
+        account = db.session.scalar(select(Account).where(Account.login == login.strip().upper()))
+        if account is None or account.totp_secret != DEMO_TOTP_SECRET:
+            raise click.ClickException("Ce compte n'est pas un compte de démonstration avec double authentification : "
+                                       "son code n'est affiché que par son application.")
+        click.echo(current_code(DEMO_TOTP_SECRET))
 
     @ep.command("create-admin")
     @click.option("--civilite", type=click.Choice(["Mme", "M."]), prompt=True)

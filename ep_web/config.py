@@ -154,6 +154,11 @@ class Config:
 
         # Attachments (SPEC §4): outside the web root, under generated names.
         self.UPLOAD_DIR = env.get("EP_UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+        # Several web servers: an S3-compatible bucket instead of UPLOAD_DIR (ep_web.storage),
+        # e.g. s3://bucket/prefix?endpoint=https://s3.example&region=fr-par. Unset = UPLOAD_DIR.
+        self.STORAGE_URL = env.get("EP_STORAGE_URL")
+        self.STORAGE_ACCESS_KEY = env.get("EP_STORAGE_ACCESS_KEY")
+        self.STORAGE_SECRET_KEY = env.get("EP_STORAGE_SECRET_KEY")
         self.MAX_ATTACHMENT_BYTES = env.int("EP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024
         # Whole request: 5 files of 10 MB plus the form.
         self.MAX_CONTENT_LENGTH = 5 * env.int("EP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024 + 1024 * 1024
@@ -167,6 +172,19 @@ class Config:
         # Unscanned files may be downloaded (shown "non analysé"): the quick
         # start only. Production without clamd and without it refuses to start.
         self.ALLOW_UNSCANNED = env.bool("EP_ALLOW_UNSCANNED", False)
+
+        # ProConnect (OpenID Connect), an optional way in (SPEC §3): on when the
+        # discovery URL and the client id are set.
+        self.PROCONNECT_DISCOVERY_URL = env.get("EP_PROCONNECT_DISCOVERY_URL")
+        self.PROCONNECT_CLIENT_ID = env.get("EP_PROCONNECT_CLIENT_ID")
+        self.PROCONNECT_CLIENT_SECRET = env.get("EP_PROCONNECT_CLIENT_SECRET")
+        # Default: EP_BASE_URL + /connexion/proconnect/retour (declare it at ProConnect).
+        self.PROCONNECT_REDIRECT_URL = env.get("EP_PROCONNECT_REDIRECT_URL")
+        self.PROCONNECT_SCOPES = env.get("EP_PROCONNECT_SCOPES", "openid email given_name usual_name uid")
+        # Asked of ProConnect (e.g. "eidas1"); its answer's acr/amr decide whether its second factor counts.
+        self.PROCONNECT_ACR_VALUES = env.get("EP_PROCONNECT_ACR_VALUES")
+        self.PROCONNECT_MFA_ACR = tuple(v.strip() for v in env.get("EP_PROCONNECT_MFA_ACR").split(",") if v.strip())
+        self.PROCONNECT_TIMEOUT = env.int("EP_PROCONNECT_TIMEOUT", 10)  # seconds per call to the provider
 
         self.RETENTION_DAYS = env.int("EP_RETENTION_DAYS", 730)  # closed demandes purged 2 years after closure
 

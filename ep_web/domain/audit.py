@@ -22,6 +22,7 @@ ACTIONS = {
     "account_inactivated": "Compte inactivé",
     "account_reactivated": "Compte réactivé",
     "account_inactivation_scheduled": "Inactivation programmée",
+    "account_inactivation_waiting": "Inactivation en attente d'un autre gestionnaire actif",
     "account_deleted": "Compte supprimé",
     "misuse_reported": "Usage frauduleux signalé",
     "retention_extended": "Conservation d’une demande prolongée",
@@ -49,6 +50,20 @@ ACTIONS = {
     "breach_cnil_decided": "Violation de données : décision de notification à la CNIL",
     "breach_closed": "Violation de données : dossier clos",
     "email_resent": "E-mail renvoyé",
+    "idle_reminder_sent": "Rappel avant inactivation envoyé",
+    "shared_mailbox_changed": "Boîte aux lettres de la structure modifiée",
+    "second_factor_enrolled": "Double authentification activée",
+    "second_factor_failed": "Code de double authentification refusé",
+    "second_factor_reset": "Double authentification réinitialisée",
+    "recovery_code_used": "Code de secours utilisé",
+    "recovery_codes_regenerated": "Codes de secours régénérés",
+    "reauthenticated": "Identité confirmée avant une action sensible",
+    "proconnect_linked": "Compte relié à ProConnect",
+    "proconnect_refused": "Connexion ProConnect refusée",
+    "information_session_added": "Session d'information saisie",
+    "information_session_deleted": "Session d'information supprimée",
+    "resource_published": "Ressource publiée",
+    "resource_deleted": "Ressource retirée",
 }
 
 

@@ -4,7 +4,7 @@ import re
 from sqlalchemy import func, select
 
 from ep_web.clock import now, today
-from ep_web.domain import audit
+from ep_web.domain import audit, second_factor
 from ep_web.domain.access import in_force_filter
 from ep_web.domain.accounts import create_caisse_account, normalize_email, resend_activation
 from ep_web.domain.errors import DomainError, NotAllowed
@@ -12,7 +12,7 @@ from ep_web.extensions import db
 from ep_web.models import Account, AccountStatus, Caisse, Convention, Profile
 
 CAISSE_FIELDS = ("name", "code", "departements", "address", "referent_email", "dpo_email", "autre_canal",
-                 "idle_inactivation_enabled")
+                 "idle_inactivation_enabled", "agents_second_factor_required")
 
 # Metropolitan départements 01-95 (20 split into 2A/2B since 1976) and the
 # overseas ones 971-976.
@@ -76,13 +76,15 @@ def set_dpo_email(actor: Account, caisse: Caisse, raw: str | None) -> bool:
 def clean_caisse(data: dict, *, exclude_id: int | None = None) -> dict:
     """Check the fields of a caisse (SPEC §2): name, unique code, département(s),
     address, referent mailbox (a valid address), the "autre canal" used when the
-    portal is down [3.2], and the idle-inactivation setting (SPEC §3)."""
+    portal is down [3.2], the idle-inactivation setting and whether its agents
+    must use a second factor (SPEC §3)."""
     out = {
         "name": " ".join((data.get("name") or "").split()),
         "code": (data.get("code") or "").strip().upper(),
         "address": (data.get("address") or "").strip(),
         "autre_canal": (data.get("autre_canal") or "").strip(),
         "idle_inactivation_enabled": bool(data.get("idle_inactivation_enabled")),
+        "agents_second_factor_required": bool(data.get("agents_second_factor_required")),
     }
     if not out["name"]:
         raise DomainError("Indiquez le nom de la caisse. Exemple : CPAM de la Haute-Savoie", "name")
@@ -141,7 +143,10 @@ def update_caisse(actor: Account, caisse: Caisse, data: dict) -> list[str]:
     values = clean_caisse(data, exclude_id=caisse.id)
     changed = [k for k in CAISSE_FIELDS if getattr(caisse, k) != values[k]]
     for k in changed:
-        setattr(caisse, k, values[k])
+        if k == "agents_second_factor_required":
+            second_factor.set_agents_required(caisse, values[k])  # agents in use get their grace
+        else:
+            setattr(caisse, k, values[k])
     db.session.flush()
     if changed:
         audit.record("caisse_changed", actor, target=caisse, caisse_id=caisse.id, fields=changed)

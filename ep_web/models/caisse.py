@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from sqlalchemy import Boolean, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ep_web.clock import now
@@ -25,6 +26,8 @@ class Caisse(db.Model):
     # referent mailbox when empty.
     dpo_email: Mapped[str] = mapped_column(String(254), default="")
     idle_inactivation_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The caisse requires a second factor of its agents (SPEC §3; off by default).
+    agents_second_factor_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     @property

@@ -37,6 +37,7 @@ class CaisseForm(FlaskForm):
     idle_inactivation_enabled = BooleanField(
         "Inactiver automatiquement les comptes technicien sans connexion depuis 3 mois", default=True
     )
+    agents_second_factor_required = BooleanField("Exiger la double authentification des agents de la caisse")
 
     def caisse_data(self) -> dict:
         return {
@@ -48,6 +49,7 @@ class CaisseForm(FlaskForm):
             "dpo_email": self.dpo_email.data or "",
             "autre_canal": self.autre_canal.data or "",
             "idle_inactivation_enabled": bool(self.idle_inactivation_enabled.data),
+            "agents_second_factor_required": bool(self.agents_second_factor_required.data),
         }
 
 

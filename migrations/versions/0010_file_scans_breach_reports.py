@@ -5,13 +5,13 @@ configured when they were uploaded. ``flask ep rescan`` turns them into
 ``sain`` or ``infecte`` (README, "Sécurité").
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0012
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
