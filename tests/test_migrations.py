@@ -56,6 +56,8 @@ def test_two_servers_starting_at_once_migrate_once(scratch_url, tmp_path):
     with app.app_context():
         empty_schema()
         db.engine.dispose()
+    # EP_ENV=test: the servers start without a real secret key or an antivirus
+    # (production refuses both, tests/auth and tests/attachments).
     env = {**os.environ, "DATABASE_URL": scratch_url.replace("+psycopg", ""), "PYTHONPATH": str(root),
            "EP_ENV": "test"}
     flask = os.path.join(os.path.dirname(sys.executable), "flask")

@@ -24,6 +24,7 @@ from ep_web.domain import audit
 from ep_web.extensions import db
 from ep_web.mail import queue_email
 from ep_web.models import Attachment, Demande, ScanStatus, Ticket
+from ep_web.storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -133,7 +134,8 @@ def scan_files(query, *, clamd: Clamd | None = None, commit=None) -> ScanReport:
     """Scan the attachments the query selects, ``BATCH`` at a time, calling
     ``commit()`` after each batch when given (a long rescan keeps its
     progress). Stops at the first clamd failure (``report.error``): the
-    remaining files keep their state for the next run."""
+    remaining files keep their state for the next run; so does a file store
+    that does not answer."""
     report = ScanReport()
     clamd = clamd or scanner()
     if clamd is None:
@@ -146,9 +148,10 @@ def scan_files(query, *, clamd: Clamd | None = None, commit=None) -> ScanReport:
         for attachment in batch:
             try:
                 scan_one(attachment, clamd, report)
-            except ClamdError as exc:
+            except (ClamdError, StorageUnavailable) as exc:
+                # clamd or the file store is down: what is left keeps its state for the next run.
                 log.warning("analyse antivirus interrompue : %s", exc)
-                report.error = str(exc)
+                report.error = str(exc) or type(exc).__name__
                 break
         db.session.flush()
         if commit is not None:

@@ -236,7 +236,23 @@ def admin_caisse_home(user: Account) -> list[Counter]:
         Counter("conventions", "Conventions qui prennent fin dans les 60 jours", ending, "/caisse/partenaires"),
         Counter("fraud", "Comptes inactivés (fraude, perte, vol) cette semaine", fraud, "/caisse/journal"),
         Counter("locked", "Comptes partenaires bloqués après des échecs de connexion", locked, "/caisse/journal"),
+        _breaches_counter(user.caisse_id),
     ]
+
+
+def _breaches_counter(caisse_id: int | None) -> Counter:
+    """SPEC §7: the suspected data breaches not closed yet (the caisse's, or
+    every one for national), urgent while any waits for its CNIL decision."""
+    from ep_web.models import BreachReport
+
+    query = select(BreachReport.id).where(BreachReport.closed_at.is_(None))
+    if caisse_id is not None:
+        query = query.where(BreachReport.caisse_id == caisse_id)
+    open_count = _capped(query)
+    waiting = _capped(query.where(BreachReport.cnil_decided_at.is_(None)))
+    return Counter("breaches", "Suspicions de violation de données en cours", open_count, "/violations",
+                   hint=f"Dont {waiting} sans décision sur la notification à la CNIL (72 h)." if waiting else "",
+                   urgent=waiting > 0)
 
 
 # ---------------------------------------------------------------- admin_national
@@ -260,6 +276,7 @@ def admin_national_home(user: Account) -> list[Counter]:
                 urgent=failed_jobs > 0),
         Counter("orphan_caisses", "Caisses sans administrateur actif", orphan, "/national/caisses",
                 urgent=orphan > 0),
+        _breaches_counter(None),
     ]
 
 

@@ -228,3 +228,16 @@ def test_once_clamd_is_configured_the_periodic_job_scans_unscanned_files_too(app
     assert scan_pending_files()["clean"] == 1
     db.session.expire_all()
     assert db.session.get(Attachment, unscanned.id).scan_status == ScanStatus.SAIN
+
+
+def test_a_file_store_that_does_not_answer_stops_the_scan_and_keeps_the_states(app, demande, clamd_daemon):
+    from workers.files import scan_pending_files
+
+    waiting = _store_while_clamd_is_down(demande, samples.pdf())
+    app.config.update(CLAMD_ADDRESS="", CLAMD_SOCKET=clamd_daemon.socket,
+                      STORAGE_URL=f"s3://ep-test?endpoint=http://127.0.0.1:{free_port()}",
+                      STORAGE_ACCESS_KEY="test", STORAGE_SECRET_KEY="test")
+    counts = scan_pending_files()
+    assert counts["scanned"] == 0 and counts["error"]
+    db.session.expire_all()
+    assert db.session.get(Attachment, waiting.id).scan_status == ScanStatus.EN_ATTENTE

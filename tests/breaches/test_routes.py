@@ -2,6 +2,8 @@
 what was typed and says what is wrong next to the field, the report page
 shows both clocks, the follow-up is the caisse referent's, the DPO mailbox is
 set by national and the caisse, the links are where people look."""
+import re
+
 import pytest
 
 from ep_web.domain.caisses import update_caisse
@@ -112,3 +114,25 @@ def test_the_dpo_mailbox_set_by_the_caisse_and_by_national(w, login, app, make):
     assert "dpo_email" in changed and w.other_caisse.dpo_email == "dpo@autre.example"
     form = login(national, c=app.test_client()).get(f"/national/caisses/{w.other_caisse.id}/modifier")
     assert 'value="dpo@autre.example"' in form.get_data(as_text=True)
+
+
+def test_every_home_page_offers_the_report_and_the_caisse_counts_what_waits(w, login, app, clock):
+    from ep_web.domain import breaches
+
+    for account in (w.technicien, w.gestionnaire, w.agent, w.admin, w.national):
+        home = login(account, c=app.test_client()).get("/").get_data(as_text=True)
+        assert 'data-testid="breach-callout"' in home, account.profile
+    report = breaches.report_breach(w.technicien, caisse_id=w.caisse.id, description="Clé USB perdue.",
+                                    noticed_at=clock.now())
+    from ep_web.transaction import commit
+
+    commit()
+    for account, expected in ((w.admin, "1"), (w.other_admin, "0"), (w.national, "1")):
+        home = login(account, c=app.test_client()).get("/").get_data(as_text=True)
+        count = re.search(r'data-testid="count-breaches">(\d+)<', home).group(1)
+        assert count == expected, account.profile
+    breaches.qualify(w.admin, report, "non_qualifiee")
+    breaches.close(w.admin, report)
+    commit()
+    home = login(w.admin, c=app.test_client()).get("/").get_data(as_text=True)
+    assert re.search(r'data-testid="count-breaches">0<', home)
