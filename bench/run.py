@@ -322,7 +322,12 @@ def bench_database(name: str, args) -> None:
     finally:
         for proc in (product, floor):
             proc.terminate()
-            proc.wait(10)
+        for proc in (product, floor):
+            try:
+                proc.wait(120)  # a loaded machine: gunicorn's graceful stop can be slow
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     if not args.no_explain:
         print(f"\nEXPLAIN (ANALYZE, BUFFERS) on {name}:")
         for plan in explain_plans(url, w, targets):
