@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
+from ep_web.domain import notifications as notif
 from ep_web.domain.access import conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.names import check_person_name
 from ep_web.domain.textguard import check_health, check_texts
 from ep_web.extensions import db
-from ep_web.mail import queue_email
+from ep_web.inputs import coerce_id
 from ep_web.models import (
     GENERAL_OUTCOMES,
     OPEN_STATUSES,
@@ -30,6 +32,7 @@ from ep_web.models import (
     DemandeEvent,
     DemandeMessage,
     DemandeStatus,
+    NotificationKind,
     Outcome,
     Partenaire,
     Profile,
@@ -225,6 +228,7 @@ def check_identity(data: DemandeInput) -> dict:
         if len(value) > 100:
             raise DomainError("100 caractères au plus.", key)
     check_texts({"nom": nom, "prenom": prenom})
+    nom, prenom = check_person_name(nom, "nom"), check_person_name(prenom, "prenom")
     born = data.date_naissance
     if not isinstance(born, date):
         raise DomainError("Indiquez la date de naissance (jj/mm/aaaa).", "date_naissance")
@@ -255,15 +259,22 @@ def find_duplicates(caisse_id: int, service: str, nom: str, prenom: str, born: d
 
 
 def next_reference(prefix: str = "EP") -> str:
-    """EP-2026-000123: a per-year counter incremented under a row lock (SPEC §4 numbered reference)."""
+    """EP-2026-000123: a per-year counter (SPEC §4 numbered reference), taken in
+    one statement that inserts the year's row or increments it and returns the
+    value: two demandes created at once never get the same number, even for the
+    first of a year (an UPDATE-then-INSERT would let both insert and one fail).
+    The row stays locked until the demande's transaction ends, so numbers are
+    given in commit order and a rolled back demande gives its number back."""
     year = today().year
-    bumped = db.session.execute(
-        update(DemandeCounter).where(DemandeCounter.year == year).values(value=DemandeCounter.value + 1)
-    ).rowcount
-    if not bumped:
-        db.session.add(DemandeCounter(year=year, value=1))
-        db.session.flush()
-    value = db.session.scalar(select(DemandeCounter.value).where(DemandeCounter.year == year))
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(DemandeCounter).values(year=year, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[DemandeCounter.year],
+                                      set_={"value": DemandeCounter.value + 1}).returning(DemandeCounter.value)
+    value = db.session.execute(stmt).scalar_one()
     return f"{prefix}-{year}-{value:06d}"
 
 
@@ -274,9 +285,10 @@ def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Dem
     a signalement needs the person's consent; a possible duplicate must be
     confirmed. ``prepared_files`` come from attachments.validate_uploads."""
     _require_technicien(actor)
-    if not data.caisse_id:
+    caisse_id = coerce_id(data.caisse_id)
+    if not caisse_id:
         raise DomainError("Choisissez la caisse destinataire.", "caisse_id")
-    conv = convention_for(actor.partenaire_id, int(data.caisse_id))
+    conv = convention_for(actor.partenaire_id, caisse_id)
     if conv is None:
         raise DomainError("Votre structure n'a pas de convention en cours avec cette caisse.", "caisse_id")
     if data.service not in Service._value2member_map_:
@@ -324,6 +336,7 @@ def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Dem
     db.session.flush()
     _store_all(prepared_files, actor, demande)
     _event(demande, actor, "created", files=len(prepared_files))
+    notif.add_follower(demande, actor)  # SPEC §6: the author follows their own demande
     return demande
 
 
@@ -363,16 +376,28 @@ EVENT_LABELS = {
     "document_by_post": "Document envoyé à l'adresse connue de l'assuré",
     "closed": "Demande clôturée",
     "reopened": "Demande rouverte",
+    "handed_over": "Passation : suivie désormais par un collègue",
+    "caisse_changed": "Demande transmise à une autre caisse",
 }
 
 
-def _notify_author(demande: Demande, what: str) -> None:
-    """SPEC §4/§8: the author is told by e-mail — reference and link only."""
-    author = demande.author
-    if author is None or author.status != AccountStatus.ACTIVE or not author.email:
-        return
-    queue_email(author.email, "demande_update", f"Votre demande {demande.reference} : {what}",
-                reference=demande.reference, demande_id=demande.id, what=what)
+def _notify_author(demande: Demande, what: str, kind: NotificationKind = NotificationKind.DEMANDE,
+                   event: str = "status") -> None:
+    """SPEC §4/§6/§8: the author and the demande's followers are told — in the
+    portal, and by e-mail as each chose — and the structure's shared mailbox
+    by e-mail; a reference and a link only, never the person."""
+    text = f"Demande {demande.reference} : {what}"
+    link = f"/demandes/{demande.id}"
+    email = ("demande_update", f"Votre demande {demande.reference} : {what}",
+             {"reference": demande.reference, "demande_id": demande.id, "what": what})
+    for follower in notif.followers(demande):
+        notif.notify(follower, kind, event, text, link, demande_id=demande.id, email=email)
+    notif.notify_mailbox(demande.partenaire.shared_mailbox, text, link)
+
+
+def _caisse_acted(demande: Demande) -> None:
+    """The caisse acted: the structure's last reply is no longer waiting (the cockpit's tab)."""
+    demande.partner_replied_at = None
 
 
 def _require_agent(actor: Account, demande: Demande) -> None:
@@ -384,6 +409,7 @@ def take(actor: Account, demande: Demande) -> None:
     """SPEC §4 Caisse queue: an agent takes a demande (transmise → prise en
     charge), or takes over one a colleague holds; the author hears of the first take."""
     _require_agent(actor, demande)
+    _caisse_acted(demande)
     if demande.take(actor.id, now()):
         _notify_author(demande, "prise en charge par la caisse")
     db.session.flush()
@@ -422,7 +448,8 @@ def caisse_reply(actor: Account, demande: Demande, body: str, *, health_confirme
     if prepared_files:
         attach_documents(actor, demande, prepared_files, message=msg, notify=False)
     _event(demande, actor, "message_caisse", message_id=msg.id)
-    _notify_author(demande, "nouvelle réponse de la caisse")
+    _caisse_acted(demande)
+    _notify_author(demande, "nouvelle réponse de la caisse", event="reply")
     return msg
 
 
@@ -434,8 +461,9 @@ def request_complement(actor: Account, demande: Demande, body: str, *, health_co
     body = _caisse_text(body, "body", health_confirmed)
     msg = _message(demande, actor, body, from_caisse=True, health_confirmed=health_confirmed)
     demande.ask_complement(actor.id, now(), message_id=msg.id)
+    _caisse_acted(demande)
     db.session.flush()
-    _notify_author(demande, "un complément vous est demandé")
+    _notify_author(demande, "un complément vous est demandé", NotificationKind.COMPLEMENT, "complement")
 
 
 def partner_reply(actor: Account, demande: Demande, body: str, *, health_confirmed: bool = False,
@@ -461,6 +489,7 @@ def partner_reply(actor: Account, demande: Demande, body: str, *, health_confirm
         db.session.flush()
     else:
         _event(demande, actor, "message_partner", message_id=msg.id, files=len(prepared_files))
+    demande.partner_replied_at = now()  # the agent's cockpit: « la structure a répondu »
     return msg
 
 
@@ -476,8 +505,9 @@ def attach_documents(actor: Account, demande: Demande, prepared_files, *, messag
         raise DomainError("Joignez le document.", "files")
     _store_all(prepared_files, actor, demande, message=message, from_caisse=True)
     _event(demande, actor, "document_attached", files=len(prepared_files))
+    _caisse_acted(demande)
     if notify:
-        _notify_author(demande, "un document est disponible")
+        _notify_author(demande, "un document est disponible", NotificationKind.DOCUMENT, "document")
 
 
 def mark_sent_by_post(actor: Account, demande: Demande) -> None:
@@ -487,7 +517,9 @@ def mark_sent_by_post(actor: Account, demande: Demande) -> None:
     demande.check_open()
     demande.sent_by_post_at = now()
     _event(demande, actor, "document_by_post")
-    _notify_author(demande, "document envoyé à l'adresse connue de l'assuré")
+    _caisse_acted(demande)
+    _notify_author(demande, "document envoyé à l'adresse connue de l'assuré", NotificationKind.DOCUMENT,
+                   "document_post")
 
 
 def outcomes_for(demande: Demande) -> tuple[Outcome, ...]:
@@ -508,6 +540,7 @@ def close(actor: Account, demande: Demande, outcome: str) -> None:
     if value not in outcomes_for(demande):
         raise DomainError("Cette issue ne s'applique pas à ce type de demande.", "outcome")
     demande.close(actor.id, value, now())
+    _caisse_acted(demande)
     db.session.flush()
     _notify_author(demande, "demande clôturée")
 
@@ -573,6 +606,7 @@ class Filters:
     q: str = ""
     urgent_only: bool = False
     mine: bool = False
+    tab: str = ""  # one tab of the agent's cockpit (ep_web.domain.home.AGENT_TABS)
 
 
 def _date_bounds(q, filters: Filters):
@@ -652,6 +686,10 @@ def _queue_filtered(q, user: Account, filters: Filters):
         q = q.where(Demande.urgent.is_(True))
     if filters.mine:
         q = q.where(Demande.assigned_to_id == user.id)
+    if filters.tab:
+        from ep_web.domain.home import tab_filter
+
+        q = q.where(*(tab_filter(user, filters.tab) or ()))
     if filters.q:
         q = q.where(name_matches(filters.q))
     return _date_bounds(q, filters)

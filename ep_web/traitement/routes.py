@@ -17,6 +17,7 @@ from ep_web.actions import run
 from ep_web.clock import now
 from ep_web.demandes.helpers import register as register_demande_helpers
 from ep_web.domain import demandes as dm
+from ep_web.domain.home import AGENT_TABS, agent_tab_counts
 from ep_web.domain.textguard import find_health_terms, highlight
 from ep_web.htmx import is_partial, render_fragments, render_page_or_fragment
 from ep_web.models import OPEN_STATUSES, Account, Demande, DemandeStatus, Profile
@@ -95,6 +96,7 @@ def _filters(form: QueueFilterForm) -> dm.Filters:
         date_to=form.au.data if not form.au.errors else None,
         urgent_only=bool(form.urgent.data),
         mine=bool(form.mine.data),
+        tab=form.onglet.data if form.onglet.data in AGENT_TABS else "",
     )
 
 
@@ -135,6 +137,8 @@ def index():
         "counts": [{"status": st, "count": n} for st, n in counts.items()],
         "page_url": _page_url, "status_url": _status_url, "oob": is_partial(),
         "filtered": any(v for k, v in request.args.items() if k != "page"),
+        "tabs": AGENT_TABS, "tab_counts": agent_tab_counts(current_user), "tab": filters.tab,
+        "tab_url": lambda tab: url_for("traitement.index", **_args(onglet=tab)),
         "scope": (f"au statut « {DemandeStatus(filters.status).label.lower()} »" if filters.status
                   else ("ouvertes" if total > 1 else "ouverte")),
     }
@@ -270,8 +274,9 @@ def download(demande_id: int, attachment_id: int):
     """SPEC §4/§7: a file of this caisse's demande; each download is audited."""
     demande = get_demande_or_404(demande_id)
     attachment = get_attachment_or_404(demande, attachment_id)
-    from ep_web.domain.attachments import send_attachment
+    from ep_web.domain.attachments import check_servable, send_attachment
 
+    check_servable(attachment)  # a file waiting for its scan or infected is not served (nor audited)
     dm.record_download(_actor(), attachment)
     commit()
     return send_attachment(attachment)

@@ -3,13 +3,13 @@ name search indexes that stop early (composite trigram GIN per structure and
 per caisse, btree_gin)
 
 Revision ID: 0011
-Revises: 0014
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0014'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
