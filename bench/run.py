@@ -260,7 +260,8 @@ def first_visit(base: str, login: str) -> list[str]:
 def bench_database(name: str, args) -> None:
     url = f"{args.server}/{name}"
     env = dict(os.environ, DATABASE_URL=url, EP_INSECURE_COOKIES="1", EP_SECRET_KEY="bench-" + "x" * 40,
-               PYTHONPATH=ROOT)
+               EP_ALLOW_UNSCANNED="1", PYTHONPATH=ROOT)
+    os.environ.update(EP_SECRET_KEY=env["EP_SECRET_KEY"], EP_ALLOW_UNSCANNED="1")  # the in-process EXPLAIN app
     env.pop("REDIS_URL", None)
     subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
