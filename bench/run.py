@@ -260,7 +260,8 @@ def first_visit(base: str, login: str) -> list[str]:
 def bench_database(name: str, args) -> None:
     url = f"{args.server}/{name}"
     env = dict(os.environ, DATABASE_URL=url, EP_INSECURE_COOKIES="1", EP_SECRET_KEY="bench-" + "x" * 40,
-               PYTHONPATH=ROOT)
+               EP_ALLOW_UNSCANNED="1", PYTHONPATH=ROOT)
+    os.environ.update(EP_SECRET_KEY=env["EP_SECRET_KEY"], EP_ALLOW_UNSCANNED="1")  # the in-process EXPLAIN app
     env.pop("REDIS_URL", None)
     subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
@@ -322,7 +323,12 @@ def bench_database(name: str, args) -> None:
     finally:
         for proc in (product, floor):
             proc.terminate()
-            proc.wait(10)
+        for proc in (product, floor):
+            try:
+                proc.wait(120)  # a loaded machine: gunicorn's graceful stop can be slow
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     if not args.no_explain:
         print(f"\nEXPLAIN (ANALYZE, BUFFERS) on {name}:")
         for plan in explain_plans(url, w, targets):

@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
         data = response.get_data()
         if len(data) < MIN_SIZE:
             return response
-        response.set_data(gzip.compress(data, compresslevel=6, mtime=0))
+        # Level 1: a third of the CPU of the default level for a page about 10 % larger.
+        response.set_data(gzip.compress(data, compresslevel=1, mtime=0))
         response.headers["Content-Encoding"] = "gzip"
         return response

@@ -94,9 +94,10 @@ def test_the_500_page_needs_no_database(app, make, login, client, monkeypatch):
     html = _text(resp)
     assert resp.status_code == 500 and "Erreur du service" in html and LOST_INPUT in html
     assert w.technicien.full_name not in html  # the user is not loaded again for the page
-    # Only the request's own reads (the user, the maintenance state) ran, before the error.
+    # Only the request's own reads ran before the error: the user, the CGU version and maintenance
+    # token, the maintenance windows when this process's copy is older than the token (then a rollback).
     assert not any("caisse" in q.lower() and "autre_canal" in q.lower() for q in queries)
-    assert len(queries) <= 3
+    assert len(queries) <= 4
 
 
 @pytest.fixture(scope="module")
