@@ -137,7 +137,8 @@ def index():
         "counts": [{"status": st, "count": n} for st, n in counts.items()],
         "page_url": _page_url, "status_url": _status_url, "oob": is_partial(),
         "filtered": any(v for k, v in request.args.items() if k != "page"),
-        "tabs": AGENT_TABS, "tab_counts": agent_tab_counts(current_user), "tab": filters.tab,
+        # The cockpit's tabs are on the full page only (a fragment swaps the results).
+        "tabs": AGENT_TABS, "tab_counts": {} if is_partial() else agent_tab_counts(current_user), "tab": filters.tab,
         "tab_url": lambda tab: url_for("traitement.index", **_args(onglet=tab)),
         "scope": (f"au statut « {DemandeStatus(filters.status).label.lower()} »" if filters.status
                   else ("ouvertes" if total > 1 else "ouverte")),
