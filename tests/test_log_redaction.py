@@ -161,11 +161,22 @@ def test_the_development_server_log_holds_no_name(app, make, tmp_path):
     _assert_clean(log_file.read_text(encoding="utf-8"), sent)
 
 
+# The fixed words of the generated lines: a "name" that is one of them proves nothing.
+_FIXED = ("GET /demandes /connexion?next= HTTP/1.1 200 http://ep.test/traitement page=2 statut=transmise "
+          "service=contact q nom prenom date_naissance").lower()
+
+
+def _spellings(name: str) -> set:
+    name = name.strip()
+    return {name, urllib.parse.quote_plus(name), urllib.parse.quote(name)}
+
+
 _names = st.text(alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzéèçëï ABCDEFGHIJKLMNOPQRSTUVWXYZ-'"),
-                 min_size=3, max_size=30).filter(lambda s: len(s.strip(" -'")) >= 3)
+                 min_size=3, max_size=30).filter(
+    lambda s: len(s.strip(" -'")) >= 3 and not any(sp.lower() in _FIXED for sp in _spellings(s)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(name=_names, other=st.sampled_from(["page=2", "statut=transmise", "service=contact", ""]),
        key=st.sampled_from(["q", "nom", "prenom", "date_naissance"]))
 def test_every_spelling_of_a_name_is_masked(name, other, key):
@@ -181,8 +192,8 @@ def test_every_spelling_of_a_name_is_masked(name, other, key):
                  f'"GET / HTTP/1.1" 200 "http://ep.test/traitement?{full}"']
         for line in lines:
             out = redact_text(line)
-            for spelling in {name.strip(), urllib.parse.quote_plus(name.strip()), urllib.parse.quote(name.strip())}:
-                assert spelling not in out or spelling in line.replace(q, ""), (line, out)
+            for spelling in _spellings(name):
+                assert spelling not in out, (line, out)
 
 
 def test_other_parameters_are_kept():
