@@ -154,6 +154,11 @@ class Config:
 
         # Attachments (SPEC §4): outside the web root, under generated names.
         self.UPLOAD_DIR = env.get("EP_UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+        # Several web servers: an S3-compatible bucket instead of UPLOAD_DIR (ep_web.storage),
+        # e.g. s3://bucket/prefix?endpoint=https://s3.example&region=fr-par. Unset = UPLOAD_DIR.
+        self.STORAGE_URL = env.get("EP_STORAGE_URL")
+        self.STORAGE_ACCESS_KEY = env.get("EP_STORAGE_ACCESS_KEY")
+        self.STORAGE_SECRET_KEY = env.get("EP_STORAGE_SECRET_KEY")
         self.MAX_ATTACHMENT_BYTES = env.int("EP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024
         # Whole request: 5 files of 10 MB plus the form.
         self.MAX_CONTENT_LENGTH = 5 * env.int("EP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024 + 1024 * 1024
@@ -161,6 +166,25 @@ class Config:
         self.CLAMD_SOCKET = env.get("EP_CLAMD_SOCKET")
         self.CLAMD_ADDRESS = env.get("EP_CLAMD_ADDRESS")
         self.CLAMD_TIMEOUT = env.int("EP_CLAMD_TIMEOUT", 30)
+        # At upload, clamd gets this long; past it (or down) the file waits
+        # "en attente" and the background job scans it with CLAMD_TIMEOUT.
+        self.CLAMD_UPLOAD_TIMEOUT = env.int("EP_CLAMD_UPLOAD_TIMEOUT", 10)
+        # Unscanned files may be downloaded (shown "non analysé"): the quick
+        # start only. Production without clamd and without it refuses to start.
+        self.ALLOW_UNSCANNED = env.bool("EP_ALLOW_UNSCANNED", False)
+
+        # ProConnect (OpenID Connect), an optional way in (SPEC §3): on when the
+        # discovery URL and the client id are set.
+        self.PROCONNECT_DISCOVERY_URL = env.get("EP_PROCONNECT_DISCOVERY_URL")
+        self.PROCONNECT_CLIENT_ID = env.get("EP_PROCONNECT_CLIENT_ID")
+        self.PROCONNECT_CLIENT_SECRET = env.get("EP_PROCONNECT_CLIENT_SECRET")
+        # Default: EP_BASE_URL + /connexion/proconnect/retour (declare it at ProConnect).
+        self.PROCONNECT_REDIRECT_URL = env.get("EP_PROCONNECT_REDIRECT_URL")
+        self.PROCONNECT_SCOPES = env.get("EP_PROCONNECT_SCOPES", "openid email given_name usual_name uid")
+        # Asked of ProConnect (e.g. "eidas1"); its answer's acr/amr decide whether its second factor counts.
+        self.PROCONNECT_ACR_VALUES = env.get("EP_PROCONNECT_ACR_VALUES")
+        self.PROCONNECT_MFA_ACR = tuple(v.strip() for v in env.get("EP_PROCONNECT_MFA_ACR").split(",") if v.strip())
+        self.PROCONNECT_TIMEOUT = env.int("EP_PROCONNECT_TIMEOUT", 10)  # seconds per call to the provider
 
         self.RETENTION_DAYS = env.int("EP_RETENTION_DAYS", 730)  # closed demandes purged 2 years after closure
 
@@ -202,6 +226,23 @@ def check_secret_key(config: dict) -> None:
                "(EP_ENV=development is for the quick start only).")
     print(message, file=sys.stderr, flush=True)
     raise ConfigurationError(message)
+
+
+def is_production(config) -> bool:
+    """Production unless the quick start (``EP_ENV=development``), ``EP_ENV=test``, debug or tests."""
+    return not (config.get("TESTING") or config.get("DEBUG") or config.get("EP_ENV") in ("development", "test"))
+
+
+def file_scanning_problem(config) -> str | None:
+    """Why this configuration must not start (SPEC §8: production refuses to
+    start without antivirus unless unscanned files are explicitly allowed)."""
+    if config.get("CLAMD_SOCKET") or config.get("CLAMD_ADDRESS") or config.get("ALLOW_UNSCANNED"):
+        return None
+    if not is_production(config):
+        return None
+    return ("Espace Partenaires refuse de démarrer : aucun antivirus n'est configuré. "
+            "Indiquez le clamd à utiliser (EP_CLAMD_SOCKET=/chemin/clamd.sock ou EP_CLAMD_ADDRESS=hôte:port), "
+            "ou autorisez explicitement les fichiers non analysés (EP_ALLOW_UNSCANNED=1, déconseillé en production).")
 
 
 def dev_overrides(config: dict) -> None:

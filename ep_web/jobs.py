@@ -192,3 +192,13 @@ def _run_pending(app, pending) -> None:
         return
     with app.app_context():
         run_all()
+
+
+def dispatch_scans(attachment_ids: list[int]) -> None:
+    """After a commit: the files clamd could not scan at upload go to the RQ
+    job ``workers.files.scan_attachments``. Without Redis they are left to
+    the periodic ``scan_pending_files`` (``flask ep run-jobs``): scanning them
+    again at once, in the request that just waited for a slow or absent
+    clamd, would make the user wait a second time for nothing."""
+    if attachment_ids and current_app.config["REDIS_URL"]:
+        enqueue("workers.files.scan_attachments", list(attachment_ids), job_timeout=1800)

@@ -80,11 +80,12 @@ def test_audit_log_is_append_only_in_orm_and_database(app, make):
 
 def test_insecure_cookies_only_when_asked_by_the_environment(monkeypatch):
     """The environment is read when the app is built (not when ep_web is imported)."""
-    built = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, environ={"EP_SECRET_KEY": STRONG_KEY})
+    built = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "ALLOW_UNSCANNED": True},
+                       environ={"EP_SECRET_KEY": STRONG_KEY})
     assert (built.config["SESSION_COOKIE_SECURE"], built.config["SESSION_COOKIE_NAME"]) == (True, "__Host-ep_session")
     monkeypatch.setenv("EP_INSECURE_COOKIES", "1")
     monkeypatch.setenv("EP_SECRET_KEY", STRONG_KEY)
-    built = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    built = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "ALLOW_UNSCANNED": True})
     assert (built.config["SESSION_COOKIE_SECURE"], built.config["SESSION_COOKIE_NAME"]) == (False, "ep_session")
 
 
@@ -104,7 +105,8 @@ def test_production_refuses_to_start_without_a_real_secret_key(environ, problem,
 
 
 def test_a_real_secret_key_or_the_quick_start_starts(capsys):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, environ={"EP_SECRET_KEY": STRONG_KEY})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"},
+                     environ={"EP_SECRET_KEY": STRONG_KEY, "EP_ALLOW_UNSCANNED": "1"})  # the antivirus: see attachments
     assert app.secret_key == STRONG_KEY
     dev = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, environ={"EP_ENV": "development"})
     assert dev.secret_key == DEV_SECRET_KEY
@@ -123,5 +125,6 @@ def test_the_process_exits_with_a_message(tmp_path):
     assert done.returncode != 0
     assert "refuses to start: EP_SECRET_KEY is not set" in done.stderr
     env["EP_SECRET_KEY"] = STRONG_KEY
+    env["EP_ALLOW_UNSCANNED"] = "1"  # production also refuses to start without antivirus (tests/attachments)
     assert subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, env=env, capture_output=True,
                           timeout=60).returncode == 0

@@ -13,7 +13,7 @@ from ep_web.domain.sessions import describe_user_agent, ip_prefix, open_sessions
 from ep_web.extensions import db
 from ep_web.models import Account, AuditEvent, SessionEnd, UserSession
 from ep_web.transaction import commit
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, totp_code
 
 FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -27,7 +27,10 @@ def _login(app, account, *, ua=FIREFOX_WINDOWS, ip="192.0.2.17"):
     c = app.test_client()
     resp = c.post("/connexion", data={"login": account.login, "password": PASSWORD},
                   headers={"User-Agent": ua}, environ_base={"REMOTE_ADDR": ip})
-    assert resp.status_code == 302 and "/connexion" not in resp.headers["Location"]
+    if resp.headers.get("Location", "").endswith("/connexion/code"):  # an account with a second factor
+        resp = c.post("/connexion/code", data={"code": totp_code(account)},
+                      headers={"User-Agent": ua}, environ_base={"REMOTE_ADDR": ip})
+    assert resp.status_code in (302, 303) and "/connexion" not in resp.headers["Location"]
     return c
 
 

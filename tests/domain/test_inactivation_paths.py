@@ -79,7 +79,7 @@ def test_a_gestionnaire_leaving_on_its_date_nightly_or_at_once(app, make, clock,
     n_clients, i_clients = _logged_in(app, login, n_accounts), _logged_in(app, login, i_accounts)
     n_before, i_before = _snapshot(n_accounts), _snapshot(i_accounts)
     mark = _last_email_id()
-    assert lifecycle.apply_gestionnaire_inactivations() == {"inactivated": 1, "techniciens_reattached": 3}
+    assert lifecycle.apply_gestionnaire_inactivations() == {"inactivated": 1, "techniciens_reattached": 3, "waiting": 0}
     commit()
     n_effects = _effects(nightly, n_accounts, n_before, n_clients, mark)
 

@@ -43,6 +43,8 @@ from workers.periodic import JOBS, nightly_sweep, run_all
 NEW_PASSWORD = "Encore-Un-Autre-Motdepasse-7!"
 
 
+NOTHING_DUE = {"inactivated": 0, "techniciens_reattached": 0, "waiting": 0}
+
 def _status(*accounts):
     db.session.expire_all()
     return [db.session.get(Account, a.id).status for a in accounts]
@@ -230,10 +232,11 @@ def test_gestionnaire_leaves_on_its_date_and_its_techniciens_are_reattached(app,
     schedule_gestionnaire_inactivation(admin, db.session.get(Account, w.g1.id), leaving_on)
     commit()
     clock.advance(days=19)
-    assert account_jobs.apply_gestionnaire_inactivations() == {"inactivated": 0, "techniciens_reattached": 0}
+    assert account_jobs.apply_gestionnaire_inactivations() == NOTHING_DUE
     clock.advance(days=1)
-    assert account_jobs.apply_gestionnaire_inactivations() == {"inactivated": 1, "techniciens_reattached": 2}
-    assert account_jobs.apply_gestionnaire_inactivations() == {"inactivated": 0, "techniciens_reattached": 0}
+    assert account_jobs.apply_gestionnaire_inactivations() == {**NOTHING_DUE, "inactivated": 1,
+                                                               "techniciens_reattached": 2}
+    assert account_jobs.apply_gestionnaire_inactivations() == NOTHING_DUE
     db.session.expire_all()
     g1 = db.session.get(Account, w.g1.id)
     assert g1.status == AccountStatus.INACTIVE and g1.scheduled_inactivation_on is None

@@ -14,6 +14,7 @@ from ep_web.domain.accounts import create_technicien
 from ep_web.extensions import db
 from ep_web.models import EmailStatus, JobRun, OutboxEmail
 from ep_web.transaction import commit, rollback
+from tests.factories import alpha
 from tests.workers.conftest import REDIS_URL, free_port, work
 from workers.mail import (
     CLAIM_TIMEOUT,
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _new_tech(w, n=1):
-    return create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{n}", "prenom": "Ada",
+    return create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{alpha(n)}", "prenom": "Ada",
                                               "email": f"ada{n}@{w.partenaire.domain_list[0]}"})
 
 

@@ -17,13 +17,14 @@ from ep_web.domain.accounts import create_technicien
 from ep_web.extensions import db
 from ep_web.models import EmailStatus, OutboxEmail, WorkerHeartbeat
 from ep_web.transaction import commit
+from tests.factories import alpha
 from tests.servers import RedisServer, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _new_tech(w, n):
-    create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{n}", "prenom": "Ada",
+    create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{alpha(n)}", "prenom": "Ada",
                                        "email": f"ada{n}@{w.partenaire.domain_list[0]}"})
     commit()
 
