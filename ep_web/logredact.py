@@ -45,10 +45,22 @@ def redact_query(query: str) -> str:
         if name in SENSITIVE or name.endswith(("[nom]", "[prenom]")):
             out.append((key, MASK))
         elif name in NESTED:
-            out.append((key, redact_url(value)))
+            out.append((key, redact_url(_decoded(value))))
         else:
             out.append((key, value))
     return urlencode(out, safe="/[]:,*", quote_via=quote)
+
+
+def _decoded(value: str, rounds: int = 3) -> str:
+    """An address encoded once or several times, decoded until it shows its "?"."""
+    for _ in range(rounds):
+        if "?" in value:
+            break
+        decoded = unquote(value)
+        if decoded == value:
+            break
+        value = decoded
+    return value
 
 
 def redact_url(url: str) -> str:
@@ -66,30 +78,36 @@ def redact_url(url: str) -> str:
 def redact_text(text: str) -> str:
     """Every query string inside a log line masked (request lines, Referers,
     ``next=`` addresses, URL-encoded or not)."""
-    if "?" not in text and "%3f" not in text.lower():
+    lowered = text.lower()
+    if "?" not in text and "%3f" not in lowered and "%253f" not in lowered:
         return text
 
     def one(match: re.Match) -> str:
         return "?" + redact_query(match.group(1))
 
     text = _QUERY_IN_TEXT.sub(one, text)
-    # An address passed URL-encoded inside another (…%3Fq%3DDupont): decode it and mask it.
-    if "%3f" in text.lower():
-        text = re.sub(r"[^\s\"'<>?&]*%3[Ff][^\s\"'<>&]*",
-                      lambda m: quote(redact_url(unquote(m.group(0))), safe="/:=&[]*"), text)
+    # An address passed URL-encoded inside another (…%3Fq%3DDupont, or encoded
+    # twice: %253F): decode it and mask it.
+    if "%3f" in text.lower() or "%253f" in text.lower():
+        text = re.sub(r"[^\s\"'<>?&]*%(?:25)*3[Ff][^\s\"'<>&]*",
+                      lambda m: quote(redact_url(_decoded(m.group(0))), safe="/:=&[]*"), text)
     return text
 
 
 _previous_factory = None
 
 
+def _suspicious(value) -> bool:
+    """Cheap test before formatting a record: may it hold a query string?"""
+    return isinstance(value, str) and ("?" in value or "%3" in value or "%25" in value)
+
+
 def _redacting_factory(*args, **kwargs) -> logging.LogRecord:
     record = _previous_factory(*args, **kwargs)
     msg = record.msg
     rec_args = record.args
-    suspicious = (isinstance(msg, str) and ("?" in msg or "%3" in msg)) or (
-        rec_args and any(isinstance(a, str) and ("?" in a or "%3" in a)
-                         for a in (rec_args.values() if isinstance(rec_args, dict) else rec_args)))
+    suspicious = _suspicious(msg) or (
+        rec_args and any(_suspicious(a) for a in (rec_args.values() if isinstance(rec_args, dict) else rec_args)))
     if suspicious:
         try:
             message = record.getMessage()

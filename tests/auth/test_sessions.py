@@ -240,3 +240,26 @@ def test_abandoned_sessions_leave_the_list_and_old_rows_go(app, make, clock):
     clock.advance(days=91)
     _login(app, w.technicien)
     assert db.session.scalar(db.select(db.func.count(UserSession.id))) == 1  # the 90-day-old rows are gone
+
+
+def test_loading_the_user_is_one_query(app, make):
+    """Every request loads its user through its session: one SELECT joining the account."""
+    from ep_web.domain.sessions import load, open_session
+
+    w = make.world()
+    token, login = open_session(w.technicien), w.technicien.login
+    commit()
+    db.session.expunge_all()
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):  # the test's isolation
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        account, row = load(token)
+        assert account.login == login and account.partenaire.name and row.ended_at is None
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 1 and "JOIN account" in statements[0], statements
