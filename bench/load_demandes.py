@@ -60,7 +60,8 @@ def main() -> None:
     from ep_web.domain.passwords import hash_password
     from ep_web.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1)})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
+                      "TESTING": True})  # a bench: the development secret key is fine
     with app.app_context():
         db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         db.session.commit()
@@ -101,14 +102,14 @@ def main() -> None:
             for k in range(2):
                 aid += 1
                 accounts.append((aid, f"T{p:06d}{k}", "technicien", "active", "Mme", f"Tech{k}", f"Struct{p}",
-                                 f"t{k}@s{p}.example", p, None, pw, now, f"n{aid}", 1, now, now, "", "", ""))
+                                 f"t{k}@s{p}.example", p, None, pw, now, 1, now, now, "", "", ""))
         for c in range(1, args.caisses + 1):
             for k in range(3):
                 aid += 1
                 accounts.append((aid, f"A{c:04d}{k}", "agent", "active", "M.", f"Agent{k}", f"Caisse{c}",
-                                 f"a{k}@c{c}.example", None, c, pw, now, f"n{aid}", 1, now, now, "", "", ""))
+                                 f"a{k}@c{c}.example", None, c, pw, now, 1, now, now, "", "", ""))
         copy(conn, "account", ["id", "login", "profile", "status", "civilite", "prenom", "nom", "email",
-                               "partenaire_id", "caisse_id", "password_hash", "password_changed_at", "session_nonce",
+                               "partenaire_id", "caisse_id", "password_hash", "password_changed_at",
                                "cgu_version", "created_at", "last_login_at", "fonction", "telephone",
                                "inactivation_reason"], accounts)
         for table in ("caisse", "partenaire", "account"):

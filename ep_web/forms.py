@@ -95,12 +95,21 @@ def choices(pairs) -> list[SelectChoice]:
 
 
 def attach_error(form: FlaskForm, exc: DomainError) -> None:
-    """Show a domain refusal next to its field, or at the top of the form."""
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = list(field.errors or []) + [exc.message]
-    else:
-        form.form_errors = list(getattr(form, "form_errors", []) or []) + [exc.message]
+    """Show a domain refusal next to its field, or at the top of the form
+    (with the other errors the rule found in the same pass)."""
+    for message, name in [(exc.message, exc.field), *getattr(exc, "others", [])]:
+        field = getattr(form, name, None) if name else None
+        if field is not None:
+            field.errors = list(field.errors or []) + [message]
+        else:
+            form.form_errors = list(getattr(form, "form_errors", []) or []) + [message]
+
+
+def _as_validation(check) -> None:
+    try:
+        check()
+    except DomainError as exc:
+        raise ValidationError(exc.message) from None
 
 
 class IdentityForm(FlaskForm):
@@ -116,5 +125,21 @@ class IdentityForm(FlaskForm):
     email = StringField("Adresse e-mail professionnelle", validators=[DataRequired(REQUIRED), Length(max=254)],
                         description="Les messageries personnelles (gmail, orange, free…) sont refusées.")
 
+    # Format checks in the form's own pass, so that every error shows at once;
+    # the same functions as the domain's (which checks again, with the database).
+    def validate_email(self, field) -> None:
+        from ep_web.domain.accounts import normalize_email
+
+        _as_validation(lambda: normalize_email(field.data or ""))
+
+    def validate_telephone(self, field) -> None:
+        from ep_web.domain.accounts import check_phone
+
+        _as_validation(lambda: check_phone(field.data or ""))
+
     def identity(self) -> dict:
         return {k: getattr(self, k).data or "" for k in ("civilite", "nom", "prenom", "fonction", "telephone", "email")}
+
+
+class EmptyForm(FlaskForm):
+    """A button that posts nothing but its CSRF token."""

@@ -26,6 +26,7 @@ from workers.accounts import (
 )
 from workers.conventions import renew_and_end_conventions
 from workers.demandes import alert_signalements, purge_closed_demandes
+from workers.files import scan_pending_files
 from workers.mail import flush_outbox
 from workers.news import send_news_digests
 
@@ -44,6 +45,7 @@ NIGHTLY = {
 }
 FREQUENT = {
     "alert_signalements": alert_signalements,
+    "scan_pending_files": scan_pending_files,
     "flush_outbox": flush_outbox,
 }
 JOBS = {**NIGHTLY, **FREQUENT}

@@ -5,6 +5,7 @@ from flask import url_for
 from flask_login import current_user
 
 from ep_web.actions import run
+from ep_web.auth.reauth import recent_auth_required
 from ep_web.caisse import actor, admin_required, bp, page
 from ep_web.caisse.forms import ActionForm, GestionnaireForm, RefuseForm
 from ep_web.clock import today
@@ -61,6 +62,7 @@ def _accepted(req: GestionnaireRequest, account: Account) -> str:
 
 @bp.post("/demandes/<int:request_id>/accepter")
 @admin_required
+@recent_auth_required
 def accept(request_id: int):
     """Carry the request out (the caisse may correct the partner's data)."""
     req = get_request_or_404(request_id)

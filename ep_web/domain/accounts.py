@@ -94,28 +94,50 @@ def check_professional_email(email: str, partenaire: Partenaire, field: str = "e
     return email
 
 
+def check_phone(raw: str, field: str = "telephone") -> str:
+    """SPEC §3: a phone number of 10 to 15 digits, written as people do."""
+    raw = (raw or "").strip()
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if raw and not 10 <= len(digits) <= 15:
+        raise DomainError("Numéro de téléphone invalide. Exemple : 04 50 00 00 00", field)
+    return raw
+
+
 def clean_identity(data: dict, *, require_phone: bool = False) -> dict:
     """Strip and check the identity fields of an account
-    (SPEC §3: civilité, nom, prénom, fonction, téléphone, e-mail)."""
+    (SPEC §3: civilité, nom, prénom, fonction, téléphone, e-mail); every field
+    in error is reported in one pass."""
     out = {k: (data.get(k) or "").strip() for k in IDENTITY_FIELDS}
+    errors: list[tuple[str, str]] = []
     if out["civilite"] not in ("Mme", "M."):
-        raise DomainError("Choisissez la civilité.", "civilite")
+        errors.append(("Choisissez la civilité.", "civilite"))
     for key, label in (("nom", "le nom"), ("prenom", "le prénom")):
-        out[key] = check_person_name(out[key], key)
+        try:
+            out[key] = check_person_name(out[key], key)
+        except DomainError as exc:
+            errors.append((exc.message, exc.field))
+            continue
         if not out[key]:
-            raise DomainError(f"Indiquez {label}.", key)
-        if len(out[key]) > 100:
-            raise DomainError("100 caractères au plus.", key)
+            errors.append((f"Indiquez {label}.", key))
+        elif len(out[key]) > 100:
+            errors.append(("100 caractères au plus.", key))
     if len(out["fonction"]) > 150:
-        raise DomainError("150 caractères au plus.", "fonction")
+        errors.append(("150 caractères au plus.", "fonction"))
     # SPEC §4: no NIR in any text typed (a 13-to-15-digit "telephone" could be one).
-    check_texts({"fonction": out["fonction"], "telephone": out["telephone"]})
+    try:
+        check_texts({"fonction": out["fonction"], "telephone": out["telephone"]})
+    except DomainError as exc:
+        errors.append((exc.message, exc.field))
     if require_phone and not out["telephone"]:
-        raise DomainError("Indiquez le téléphone.", "telephone")
-    if out["telephone"]:
-        digits = "".join(ch for ch in out["telephone"] if ch.isdigit())
-        if not 10 <= len(digits) <= 15:
-            raise DomainError("Numéro de téléphone invalide. Exemple : 04 50 00 00 00", "telephone")
+        errors.append(("Indiquez le téléphone.", "telephone"))
+    else:
+        try:
+            check_phone(out["telephone"])
+        except DomainError as exc:
+            errors.append((exc.message, exc.field))
+    error = DomainError.collected(errors)
+    if error:
+        raise error
     return out
 
 
@@ -217,8 +239,11 @@ def resend_activation(actor: Account, account: Account) -> None:
 
 
 def request_password_reset(login_or_email: str, ip: str = "") -> None:
-    """Send a reset link if the login (or e-mail) matches an active account.
-    Says nothing either way: the page answers the same (SPEC §3 « Mot de passe oublié »)."""
+    """Send a reset link if the login (or e-mail) matches an active account,
+    at most RESET_EMAILS_PER_HOUR (3) an hour per account, so that nobody can
+    flood a mailbox. Says nothing either way: it runs out of the request (the
+    job workers.accounts.send_password_reset), and the page answers the same,
+    in the same time (SPEC §3 « Mot de passe oublié »)."""
     key = (login_or_email or "").strip()
     if not key:
         return
@@ -229,6 +254,14 @@ def request_password_reset(login_or_email: str, ip: str = "") -> None:
         ).all()
         account = matches[0] if len(matches) == 1 else None
     if account is None or account.status != AccountStatus.ACTIVE or _partner_blocked(account):
+        return
+    sent_last_hour = db.session.scalar(
+        select(func.count(AccountToken.id)).where(AccountToken.account_id == account.id,
+                                                  AccountToken.purpose == TokenPurpose.RESET,
+                                                  AccountToken.created_at > now() - timedelta(hours=1))
+    )
+    if sent_last_hour >= current_app.config["RESET_EMAILS_PER_HOUR"]:
+        audit.record("password_reset_requested", account, target=account, ip=ip, throttled=True)
         return
     raw = issue_token(account, TokenPurpose.RESET)
     audit.record("password_reset_requested", account, target=account, ip=ip)
@@ -252,7 +285,6 @@ def _create(actor: Account | None, profile: Profile, data: dict, *, partenaire=N
         partenaire_id=partenaire.id if partenaire else None,
         caisse_id=caisse.id if caisse else None,
         created_by_id=actor.id if actor else None,
-        session_nonce=secrets.token_hex(16),
         created_at=now(),
         **data,
     )
@@ -371,7 +403,7 @@ def inactivate(
     enforce_permission: bool = True,
 ) -> None:
     """SPEC §3: inactivate at once: the account's sessions end at their next
-    request (the session nonce rotates). Inactive accounts free their quota seat.
+    request (their rows end). Inactive accounts free their quota seat.
 
     When a caisse inactivates a partner account (fraud, loss, theft — SPEC §3
     [4.1]), the partner's gestionnaires are notified."""
@@ -414,7 +446,6 @@ def reactivate_technicien(actor: Account, account: Account) -> None:
     account.idle_warning_sent_at = None
     # The 3-month idle rule counts from the reactivation, not from the old last login.
     account.reactivated_at = now()
-    account.session_nonce = secrets.token_hex(16)
     if account.manager_id is None:
         account.manager_id = actor.id
     db.session.flush()

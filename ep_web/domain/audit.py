@@ -15,6 +15,7 @@ ACTIONS = {
     "login_failed": "Échec de connexion",
     "login_locked": "Compte verrouillé (trop d'échecs)",
     "logout": "Déconnexion",
+    "session_closed": "Session fermée à distance",
     "account_created": "Compte créé",
     "account_activated": "Compte activé",
     "account_changed": "Compte modifié",
@@ -43,7 +44,20 @@ ACTIONS = {
     "review_answered": "Revue des habilitations : réponse",
     "export": "Export",
     "document_downloaded": "Document téléchargé",
+    "file_infected": "Virus détecté dans un fichier stocké",
+    "breach_reported": "Suspicion de violation de données signalée",
+    "breach_qualified": "Violation de données : qualification",
+    "breach_cnil_decided": "Violation de données : décision de notification à la CNIL",
+    "breach_closed": "Violation de données : dossier clos",
     "email_resent": "E-mail renvoyé",
+    "second_factor_enrolled": "Double authentification activée",
+    "second_factor_failed": "Code de double authentification refusé",
+    "second_factor_reset": "Double authentification réinitialisée",
+    "recovery_code_used": "Code de secours utilisé",
+    "recovery_codes_regenerated": "Codes de secours régénérés",
+    "reauthenticated": "Identité confirmée avant une action sensible",
+    "proconnect_linked": "Compte relié à ProConnect",
+    "proconnect_refused": "Connexion ProConnect refusée",
 }
 
 

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import String, and_, cast, delete, exists, func, literal, or_, select, update
+from sqlalchemy import and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ep_web.clock import now, to_paris, today
@@ -33,6 +33,7 @@ from ep_web.domain import audit
 from ep_web.domain.access import in_force_filter
 from ep_web.domain.calendar import one_year_after
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.sessions import end_sessions
 from ep_web.extensions import db
 from ep_web.mail import PENDING_KEY, render_email, write_emails
 from ep_web.models import (
@@ -62,6 +63,7 @@ from ep_web.models import (
     RequestStatus,
     ReviewItem,
     Service,
+    SessionEnd,
     past_due,
 )
 
@@ -97,6 +99,7 @@ JOB_LABELS = {
     "alert_signalements": "Alerte des agents : signalements à 48 heures",
     "send_news_digests": "Lettre d'actualités (résumé par e-mail)",
     "flush_outbox": "Envoi des e-mails en attente",
+    "scan_pending_files": "Analyse antivirus des fichiers en attente",
 }
 COUNT_LABELS = {
     "warned": "avertis",
@@ -118,6 +121,11 @@ COUNT_LABELS = {
     "sent": "envoyés",
     "not_sent": "non envoyés",
     "interrupted": "envois interrompus",
+    "scanned": "fichiers analysés",
+    "clean": "sains",
+    "infected": "infectés",
+    "missing": "fichiers absents",
+    "error": "erreur",
 }
 
 REASON_IDLE = "Inactivation automatique : aucune connexion depuis 3 mois"
@@ -144,15 +152,6 @@ def _not_suspended():
 
 
 # ---------------------------------------------------------------- inactivation (interactive and nightly)
-
-def session_nonce_sql():
-    """A fresh 32-hex-character session nonce per row, drawn by the database
-    from a strong random source: the sessions of every account an UPDATE
-    changes end at their next request (see ep_web._load_user) (SPEC §3 sessions)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.replace(cast(func.gen_random_uuid(), String), "-", "")
-    return func.lower(func.hex(func.randomblob(16)))
-
 
 def reattach_techniciens(gestionnaire_ids) -> int:
     """SPEC §3 [2.2.3]: the techniciens of gestionnaires who left stay active and
@@ -185,7 +184,7 @@ class Inactivation(NamedTuple):
 def inactivate_where(*where, actor: Account | None, reason: str) -> Inactivation:
     """SPEC §3: inactivate at once every account holding a seat that matches
     ``where``, in one UPDATE … RETURNING: status, date, reason, no pending
-    schedule, sessions ended (the session nonce rotates); the quota seat is
+    schedule, open sessions ended (ep_web.domain.sessions); the quota seat is
     freed by the status itself; the techniciens of a gestionnaire who goes are
     attached to a remaining one; each account gets its audit event (SPEC §7).
 
@@ -203,11 +202,11 @@ def inactivate_where(*where, actor: Account | None, reason: str) -> Inactivation
             inactivation_reason=reason,
             scheduled_inactivation_on=None,
             departure_waiting_since=None,
-            session_nonce=session_nonce_sql(),
         )
         .returning(Account.id, Account.partenaire_id, Account.caisse_id, Account.profile)
         .execution_options(synchronize_session="fetch")
     ).all()
+    end_sessions([r.id for r in changed], SessionEnd.INACTIVATED)
     reattached = reattach_techniciens([r.id for r in changed if r.profile == Profile.GESTIONNAIRE])
     audit.record_many("account_inactivated", [("account", r.id, r.caisse_id, r.partenaire_id, {}) for r in changed],
                       actor=actor, reason=reason)
@@ -343,11 +342,11 @@ def delete_inactive_accounts() -> dict:
             idle_warning_sent_at=None,
             password_reminder_sent_at=None,
             news_digest=False,
-            session_nonce=session_nonce_sql(),
         )
         .returning(Account.id, Account.partenaire_id, Account.caisse_id)
         .execution_options(synchronize_session=False)
     ).all()
+    end_sessions([r.id for r in ids], SessionEnd.INACTIVATED)
     for chunk in _chunks([r.id for r in ids]):
         db.session.execute(delete(PasswordHistory).where(PasswordHistory.account_id.in_(chunk)))
         db.session.execute(delete(AccountToken).where(AccountToken.account_id.in_(chunk)))

@@ -51,6 +51,7 @@ PERIODS = {
     "purge_closed_demandes": DAILY,
     "send_news_digests": DAILY,
     "alert_signalements": timedelta(minutes=15),
+    "scan_pending_files": timedelta(minutes=5),
     "flush_outbox": timedelta(minutes=5),
 }
 KIND_LABELS = {"worker": "Le worker", "scheduler": "Le planificateur"}

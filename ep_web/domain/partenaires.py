@@ -13,10 +13,11 @@ from ep_web.domain.access import caisse_in_force, caisse_knows
 from ep_web.domain.accounts import normalize_email
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.names import check_person_name
+from ep_web.domain.sessions import end_sessions
 from ep_web.domain.webmail import is_webmail
 from ep_web.extensions import db
 from ep_web.inputs import coerce_id
-from ep_web.models import Account, Convention, Partenaire, PartenaireType, Profile
+from ep_web.models import Account, Convention, Partenaire, PartenaireType, Profile, SessionEnd
 
 FIELDS = ("name", "siret", "address", "type", "members", "habilite_documents", "email_domains",
           "referent_name", "referent_email", "dpo_name", "dpo_email", "parent_id")
@@ -143,7 +144,8 @@ def update_partenaire(actor: Account, partenaire: Partenaire, data: dict) -> lis
 
 def suspend(actor: Account, partenaire: Partenaire, reason: str) -> None:
     """SPEC §3 [4.1]: the caisse can suspend a whole partner's access; every
-    session of its users ends at the next request (the user loader refuses them)."""
+    session of its users ends (their rows end; the user loader also refuses
+    the accounts of a suspended structure)."""
     _require_admin(actor)
     if not caisse_in_force(actor.caisse_id, partenaire.id):
         raise NotAllowed("Seule une caisse en convention avec la structure peut la suspendre.")
@@ -155,6 +157,8 @@ def suspend(actor: Account, partenaire: Partenaire, reason: str) -> None:
     partenaire.suspended_at = now()
     partenaire.suspended_reason = reason[:1000]
     db.session.flush()
+    end_sessions(db.session.scalars(select(Account.id).where(Account.partenaire_id == partenaire.id)).all(),
+                 SessionEnd.INACTIVATED)
     audit.record("partenaire_suspended", actor, target=partenaire, partenaire_id=partenaire.id,
                  caisse_id=actor.caisse_id, reason=partenaire.suspended_reason)
 

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from ep_web import exports
 from ep_web.actions import first_error, run
+from ep_web.auth.reauth import recent_auth_required
 from ep_web.clock import today
 from ep_web.domain import accounts as account_rules
 from ep_web.domain import quotas, reviews
@@ -89,6 +90,7 @@ def index():
 
 @bp.post("/techniciens")
 @gestionnaire_required
+@recent_auth_required
 def create_technicien():
     """SPEC §3: any gestionnaire creates techniciens, within quota."""
     form = TechnicienForm()
@@ -163,6 +165,7 @@ def reactivate_technicien(account_id: int):
 
 @bp.post("/techniciens/<int:account_id>/signaler")
 @gestionnaire_required
+@recent_auth_required
 def report_misuse(account_id: int):
     account = get_account_or_404(account_id, Profile.TECHNICIEN)
     form = MisuseForm()
@@ -303,6 +306,7 @@ def habilitations():
 
 @bp.get("/habilitations.<any(csv, xlsx):fmt>")
 @gestionnaire_required
+@recent_auth_required(methods=("GET",))
 def habilitations_export(fmt: str):
     """SPEC §3 [4.2]: the up-to-date table, as a file; SPEC §7: the export is audited."""
     me = _me()

@@ -6,11 +6,12 @@ from flask_login import current_user
 from ep_web.models import Profile
 
 # Reachable by everyone during a window: static files (the page's own CSS),
-# the login page (admin_national must be able to log in and end the window)
-# and logout. Everything else answers the maintenance page, except for
+# the login pages (admin_national must be able to log in and end the window:
+# password, second-factor code, or ProConnect) and logout. Everything else answers the maintenance page, except for
 # admin_national, who keeps the whole portal. The probes (/healthz, /readyz,
 # /metrics) answer for the process, whatever the portal shows its users.
-OPEN_DURING_MAINTENANCE = {"static", "auth.login", "auth.logout", "ops.healthz", "ops.readyz", "ops.metrics"}
+OPEN_DURING_MAINTENANCE = {"static", "auth.login", "auth.second_step", "auth.proconnect_login",
+                           "auth.proconnect_callback", "auth.logout", "ops.healthz", "ops.readyz", "ops.metrics"}
 
 
 def current_state():

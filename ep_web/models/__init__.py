@@ -9,9 +9,11 @@ from ep_web.models.account import (  # noqa: F401
     LoginThrottle,
     PasswordHistory,
     Profile,
+    RecoveryCode,
     TokenPurpose,
 )
 from ep_web.models.audit import AuditEvent  # noqa: F401
+from ep_web.models.breach import BreachReport, Qualification  # noqa: F401
 from ep_web.models.caisse import Caisse  # noqa: F401
 from ep_web.models.convention import LIVE_STATES, SERVICE_LABELS, Convention, ConventionState, Service  # noqa: F401
 from ep_web.models.demande import (  # noqa: F401
@@ -28,6 +30,7 @@ from ep_web.models.demande import (  # noqa: F401
     DemandeMessage,
     DemandeStatus,
     Outcome,
+    ScanStatus,
     past_due,
 )
 from ep_web.models.monitoring import MonitorIncident, WorkerHeartbeat  # noqa: F401
@@ -41,6 +44,7 @@ from ep_web.models.requests import (  # noqa: F401
     ReviewDecision,
     ReviewItem,
 )
+from ep_web.models.session import SessionEnd, UserSession  # noqa: F401
 from ep_web.models.support import (  # noqa: F401
     JobRun,
     MaintenanceWindow,

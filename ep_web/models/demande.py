@@ -330,6 +330,20 @@ class DemandeMessage(db.Model):
     author = relationship("Account")
 
 
+class ScanStatus(str, enum.Enum):
+    """Where a stored file stands with the antivirus (SPEC §4 attachments, §8)."""
+
+    EN_ATTENTE = "en_attente"  # clamd was slow or down at upload: the background job scans it
+    SAIN = "sain"
+    INFECTE = "infecte"  # never served
+    NON_ANALYSE = "non_analyse"  # no antivirus configured (or a file stored before scan states)
+
+    @property
+    def label(self) -> str:
+        return {"en_attente": "analyse antivirus en cours", "sain": "analysé, sain",
+                "infecte": "virus détecté, fichier bloqué", "non_analyse": "non analysé"}[self.value]
+
+
 class Attachment(db.Model):
     """A file stored outside the web root under a generated name (SPEC §4).
     Belongs to a demande (partner file or caisse document) or to a ticket."""
@@ -351,9 +365,19 @@ class Attachment(db.Model):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    scan_status: Mapped[ScanStatus] = mapped_column(_enum(ScanStatus), default=ScanStatus.NON_ANALYSE, index=True)
+    scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The signature clamd named, for an infected file.
+    scan_signature: Mapped[str] = mapped_column(String(200), default="")
 
     demande = relationship("Demande", back_populates="attachments")
     uploaded_by = relationship("Account")
+
+    def downloadable(self, allow_unscanned: bool) -> bool:
+        """SPEC §4/§8: a file is served only once the antivirus found it clean,
+        or unscanned where the deployment explicitly allows unscanned files."""
+        return self.scan_status == ScanStatus.SAIN or (
+            allow_unscanned and self.scan_status == ScanStatus.NON_ANALYSE)
 
 
 class DemandeCounter(db.Model):

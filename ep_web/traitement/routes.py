@@ -273,8 +273,9 @@ def download(demande_id: int, attachment_id: int):
     """SPEC §4/§7: a file of this caisse's demande; each download is audited."""
     demande = get_demande_or_404(demande_id)
     attachment = get_attachment_or_404(demande, attachment_id)
-    from ep_web.domain.attachments import send_attachment
+    from ep_web.domain.attachments import check_servable, send_attachment
 
+    check_servable(attachment)  # a file waiting for its scan or infected is not served (nor audited)
     dm.record_download(_actor(), attachment)
     commit()
     return send_attachment(attachment)

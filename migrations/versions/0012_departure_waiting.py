@@ -1,13 +1,13 @@
 """A gestionnaire's departure that waits for another active gestionnaire
 
 Revision ID: 0012
-Revises: 0014
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
-down_revision = '0014'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

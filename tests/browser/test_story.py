@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 from tests.factories import alpha
-from tests.plugins.browser import axe_check, log_in
+from tests.plugins.browser import axe_check, enrol_second_factor, log_in
 
 pytestmark = pytest.mark.browser
 NEW_PASSWORD = "Glacier-Orage-Piano-47"
@@ -78,6 +78,9 @@ def test_the_whole_story(page, live_server, smtp_server, screenshot):
     g_login = activate_from_email(page, smtp_server, f"ines.lefort@{DOMAIN}")
     log_in(page, g_login, NEW_PASSWORD)
     accept_cgu(page)
+    # A gestionnaire's first login: the second factor is set up before anything else.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Configurer la double authentification")
+    enrol_second_factor(page)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Les comptes de CCAS")
     counter = page.locator("#quota-counter")
     expect(counter).to_contain_text("0 / 15")

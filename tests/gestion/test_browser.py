@@ -11,15 +11,13 @@ from ep_web.models import AccountStatus
 from ep_web.transaction import commit
 from tests.conftest import PASSWORD
 from tests.plugins.browser import axe_check
+from tests.plugins.browser import log_in as shared_log_in
 
 pytestmark = pytest.mark.browser
 
 
 def log_in(page, login):
-    page.goto("/connexion")
-    page.locator("#login").fill(login)
-    page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+    shared_log_in(page, login, PASSWORD)
     page.wait_for_url("**/gestion/")
 
 

@@ -245,6 +245,7 @@ def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis
     env = {**os.environ, "DATABASE_URL": db_url.replace("+psycopg", ""), "REDIS_URL": REDIS_URL,
            "EP_SMTP_HOST": "127.0.0.1", "EP_SMTP_PORT": str(smtp.server.port), "EP_SMTP_TIMEOUT": "30",
            "EP_RQ_QUEUE": redis_queue.name, "EP_MAIL_PRINT": "0", "PYTHONPATH": str(ROOT),
+           "EP_ENV": "test",
            "EP_MAIL_CHUNK": "1"}  # each message marked started on its own (see the chunked test below)
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--worker-class", "rq.SimpleWorker",
