@@ -44,6 +44,7 @@ HOSTILE_TEXT = ["", " ", "\x00", "a\x00b", "\x1b[0m\x07\x08", "A" * 6000, "é" *
 HOSTILE_DATES = ["31/02/2026", "2026-02-30", "0000-00-00", "0001-01-01", "9999-12-31", "99999-01-01",
                  " 1 / 1 / 1 ", "2026-05-15T25:61", "\uff11\uff15/05/2026", "2026-05-15 20 : 00", "-1",
                  "0001-01-01T00:00", "9999-12-31T23:59", "15/05/2026 à 99h"]
+HOSTILE_TIMES = ["25:00", "23:60", "-1:00", "14h", "14 h 30", "\uff11\uff14:30", "99999999999:00", "14:30:99", ""]
 HOSTILE_SEGMENTS = ["%00", "%FF%FE", "a" * 3000, "..%2F..%2Fetc", "%F0%9F%98%80", "-1", "nouvelle", "%20"]
 QUERY_KEYS = ["page", "q", "caisse_id", "statut", "status", "service", "du", "au", "date_from", "date_to",
               "departement", "gestionnaire", "job", "next", "partenaire", "caisse", "author_id", "urgent", "mine",
@@ -100,6 +101,8 @@ class FormParser(HTMLParser):
 
 def _family(field: dict) -> list[str]:
     name, kind = field["name"], field["kind"]
+    if "time" in name or "heure" in name:
+        return HOSTILE_TIMES
     if kind in ("date", "datetime-local") or any(k in name for k in ("date", "_on", "_at", "deadline", "du", "au")):
         return HOSTILE_DATES
     if name.endswith("_id") or name in ("id", "page") or (field["options"] and all(
@@ -115,7 +118,9 @@ def _baseline(field: dict) -> str:
         return options[0] if options else ""
     if field["value"]:
         return field["value"]
-    if field["kind"] in ("date",):
+    if "time" in field["name"] or "heure" in field["name"]:
+        return "14:30"
+    if field["kind"] in ("date",) or "date" in field["name"]:
         return "2026-05-15"
     if field["kind"] == "datetime-local":
         return "2026-05-15T20:00"
