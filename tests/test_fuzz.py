@@ -367,3 +367,20 @@ def _fuzz_as(app, fuzzer: Fuzzer, login, account, rules, pools: dict) -> None:
         if token:
             data["csrf_token"] = token
         fuzzer.send(client, "POST", url, data=data)
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("multipart/form-data", b"--x\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\nA"),
+    ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\nA"),
+    ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"\x00\"; filename=\"\x00\"\r\n"
+                                        b"\r\n\x00\r\n--x--\r\n"),
+    ("application/json", b'{"subject": "\\u0000", "caisse_id": 99999999999999999999}'),
+    ("application/x-www-form-urlencoded; charset=latin-1", "subject=\xe9t\xe9&area=autre".encode("latin-1")),
+    ("text/plain", b"\xff\xfe\x00"),
+])
+def test_malformed_bodies_are_not_server_errors(app, make, login, content_type, body):
+    w = make.world()
+    client = login(w.technicien)
+    for url in ("/tickets/nouveau", "/demandes/nouvelle/contact", "/connexion"):
+        resp = client.post(url, data=body, content_type=content_type)
+        assert resp.status_code < 500, (url, resp.status_code)
