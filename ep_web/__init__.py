@@ -62,6 +62,7 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
 
     db.init_app(app)
     init_limiter(app)
+    _register_quiet_session_close(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -70,7 +71,14 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
-    from ep_web import models  # noqa: F401  (registers the tables)
+    from ep_web import (
+        assets,
+        compression,
+        models,  # noqa: F401  (registers the tables)
+    )
+
+    assets.init_app(app)  # static_url() and WhiteNoise for static/dist
+    compression.init_app(app)  # registered first: its after_request hook runs last
     from ep_web.inputs import register as register_inputs
 
     # Before the blueprints: every route is built with the bounded int converter.
@@ -121,13 +129,17 @@ def _blueprints() -> list:
     from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp
+    from ep_web.indicateurs.routes import bp as indicateurs_bp
     from ep_web.main.routes import bp as main_bp
     from ep_web.maintenance.routes import bp as maintenance_bp
     from ep_web.national.routes import bp as national_bp
     from ep_web.news.routes import admin_bp as caisse_news_bp
     from ep_web.news.routes import bp as news_bp
+    from ep_web.notifications.routes import bp as notifications_bp
     from ep_web.ops.routes import bp as ops_bp
     from ep_web.pages import bp as pages_bp
+    from ep_web.ressources.routes import admin_bp as ressources_admin_bp
+    from ep_web.ressources.routes import bp as ressources_bp
     from ep_web.tickets.routes import bp as tickets_bp
     from ep_web.tickets.routes import caisse_bp as caisse_tickets_bp
     from ep_web.tickets.routes import national_bp as national_tickets_bp
@@ -137,10 +149,30 @@ def _blueprints() -> list:
         errors_bp, ops_bp, pages_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
-        traitement_bp, demandes_bp, compte_bp,
+        traitement_bp, demandes_bp, compte_bp, notifications_bp,
+        indicateurs_bp, ressources_admin_bp, ressources_bp,
         # Suspected data breaches (SPEC §7): every profile.
         breaches_bp,
     ]
+
+
+def _register_quiet_session_close(app: Flask) -> None:
+    """Flask-SQLAlchemy closes the request's session at teardown, after the
+    response is built; when the database went away during the request, that
+    ROLLBACK fails too and the exception escapes past every error handler:
+    gunicorn answers a bare, empty 500 instead of the French 503 page the
+    request had already rendered. Registered after ``db.init_app``, this runs
+    first (teardowns run in reverse order) and closes the session itself,
+    logging a failure instead of raising it."""
+    import logging
+
+    @app.teardown_appcontext
+    def _close_session(exc):
+        try:
+            db.session.remove()
+        except Exception:
+            logging.getLogger(__name__).warning("session closed on a lost database connection", exc_info=True)
+            db.session.registry.clear()
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -214,7 +246,9 @@ def _register_session_rules(app: Flask) -> None:
 
         if request.endpoint in _GATE_FREE:
             return None
-        if needs_cgu(current_user):
+        from ep_web.maintenance import request_versions
+
+        if needs_cgu(current_user, request_versions().cgu_version):
             return redirect(url_for("auth.cgu", next=request.full_path if request.method == "GET" else None))
         from ep_web.auth.sessions import MFA_BY_PROVIDER
         from ep_web.domain.second_factor import enrolment_due
@@ -361,6 +395,15 @@ def _register_template_helpers(app: Flask) -> None:
         if required(current_user) and in_grace(current_user):
             return current_user.second_factor_grace_until
         return None
+
+    @app.template_global()
+    def unread_notifications() -> int:
+        """The bell's count (SPEC §6), for the header of every page."""
+        from ep_web.domain.notifications import unread_count
+
+        if g.get("ep_bare") or not current_user.is_authenticated:
+            return 0
+        return unread_count(current_user)
 
     def _today() -> date:
         from ep_web.clock import today

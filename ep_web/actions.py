@@ -98,7 +98,10 @@ def run(
         return done(result)
     message = _resolve(success, result)
     if is_partial() and fragment is not None:
-        return fragment(result, message)
+        response = make_response(fragment(result, message))
+        # The header's bell asks for its count again (templates/notifications/_bell.html).
+        response.headers["HX-Trigger"] = "ep-bell"
+        return response
     if message:
         flash(message, "success")
     target = _resolve(then, result)

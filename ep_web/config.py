@@ -154,6 +154,11 @@ class Config:
 
         # Attachments (SPEC §4): outside the web root, under generated names.
         self.UPLOAD_DIR = env.get("EP_UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+        # Several web servers: an S3-compatible bucket instead of UPLOAD_DIR (ep_web.storage),
+        # e.g. s3://bucket/prefix?endpoint=https://s3.example&region=fr-par. Unset = UPLOAD_DIR.
+        self.STORAGE_URL = env.get("EP_STORAGE_URL")
+        self.STORAGE_ACCESS_KEY = env.get("EP_STORAGE_ACCESS_KEY")
+        self.STORAGE_SECRET_KEY = env.get("EP_STORAGE_SECRET_KEY")
         self.MAX_ATTACHMENT_BYTES = env.int("EP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024
         # Whole request: 5 files of 10 MB plus the form.
         self.MAX_CONTENT_LENGTH = 5 * env.int("EP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024 + 1024 * 1024

@@ -34,6 +34,8 @@ def install() -> None:
         run([PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "-e", "."])
         STAMP.write_text(wanted)
     assets()
+    # Hashed, precompressed copies in static/dist/ (skipped when nothing changed).
+    run([PY, "-m", "ep_web.assets"])
 
 
 def assets() -> None:

@@ -203,4 +203,30 @@ def outbox(app):
     return _outbox
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 server (SeaweedFS, ``tests.servers.S3Server``) for the session,
+    started on first use. Skipped without ``weed`` on a developer machine, a
+    failure under CI."""
+    from tests.servers import S3Server
+
+    server = S3Server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def s3(app, s3_server):
+    """The app stores its files in the S3 server, under a prefix of this test's own."""
+    import uuid
+
+    prefix = f"t-{uuid.uuid4().hex[:12]}"
+    app.config.update(s3_server.config(prefix))
+    s3_server.prefix = prefix + "/"
+    return s3_server
+
+
 __all__ = ["PASSWORD", "START", "TOTP_SECRET", "totp_code", "date", "timedelta", "Path"]

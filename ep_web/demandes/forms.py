@@ -107,6 +107,10 @@ class ReplyForm(FlaskForm):
     health_confirmed = BooleanField("Je confirme que ce texte ne contient pas de données de santé")
 
 
+class ActionForm(FlaskForm):
+    """A bare POST (CSRF only): follow, unfollow (SPEC §6)."""
+
+
 class CheckForm(FlaskForm):
     """The live guard: one field name and its value."""
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit, quotas
+from ep_web.domain import notifications as notif
 from ep_web.domain.access import caisse_in_force, conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.lifecycle import REASON_LEAVING, hold_departures, inactivate_where
@@ -25,6 +26,7 @@ from ep_web.models import (
     AccountToken,
     Caisse,
     CguVersion,
+    NotificationKind,
     Partenaire,
     Profile,
     TokenPurpose,
@@ -318,7 +320,19 @@ def create_technicien(actor: Account, data: dict) -> Account:
     quotas.take_seat(partenaire, Profile.TECHNICIEN)
     account = _create(actor, Profile.TECHNICIEN, data, partenaire=partenaire)
     account.manager_id = actor.id
+    _tell_gestionnaires(account, actor, "account_created", f"Compte technicien créé pour {account.full_name}")
     return account
+
+
+def _tell_gestionnaires(account: Account, actor: Account | None, event: str, text: str, email=None) -> None:
+    """SPEC §6 account events: the structure's other active gestionnaires see
+    them in the portal (and by e-mail as each chose)."""
+    if account.partenaire_id is None:
+        return
+    for g in active_gestionnaires(account.partenaire_id, exclude_id=account.id):
+        if actor is not None and g.id == actor.id:
+            continue
+        notif.notify(g, NotificationKind.ACCOUNT, event, text, "/gestion/", email=email)
 
 
 def create_gestionnaire(actor: Account, partenaire: Partenaire, data: dict) -> Account:
@@ -416,17 +430,57 @@ def inactivate(
         raise DomainError("Indiquez le motif de l'inactivation.", "reason")
     check_texts({"reason": reason})
     inactivate_where(Account.id == account.id, actor=actor, reason=reason)
-    if notify and actor is not None and actor.profile == Profile.ADMIN_CAISSE and account.profile.is_partner:
-        for g in active_gestionnaires(account.partenaire_id, exclude_id=account.id):
-            queue_email(
-                g.email,
-                "inactivation_notice",
-                "Un compte de votre structure a été inactivé",
-                recipient=g,
-                account=account,
-                caisse=actor.caisse,
-                reason=account.inactivation_reason,
-            )
+    if not account.profile.is_partner:
+        return
+    if notify and actor is not None and actor.profile == Profile.ADMIN_CAISSE:
+        # SPEC §3 [4.1]: the caisse's fraud inactivation reaches every gestionnaire, the actor being the caisse.
+        text = f"Compte de {account.full_name} inactivé par la caisse"
+        _tell_gestionnaires(account, None, "account_inactivated", text,
+                            email=("inactivation_notice", "Un compte de votre structure a été inactivé",
+                                   {"account": account, "caisse": actor.caisse,
+                                    "reason": account.inactivation_reason}))
+    elif notify:
+        _tell_gestionnaires(account, actor, "account_inactivated", f"Compte de {account.full_name} inactivé")
+
+
+def inactivate_technicien(actor: Account, account: Account, reason: str, colleague_id: int | None) -> int:
+    """SPEC §3 technicien inactivation by a gestionnaire, with the hand-over of
+    SPEC §6: a colleague follows the open demandes the leaving technicien wrote
+    or followed (a choice needed when there are some and a colleague exists).
+    Returns how many demandes were handed over."""
+    open_count = notif.open_followed_count(account) if account.profile == Profile.TECHNICIEN else 0
+    colleague = db.session.get(Account, colleague_id) if colleague_id else None
+    if open_count and colleague is None and handover_candidates(account):
+        raise DomainError(f"Choisissez le technicien qui suivra ses {open_count} demande"
+                          f"{'s' if open_count > 1 else ''} en cours.", "colleague_id")
+    if colleague_id:
+        notif.check_colleague(account, colleague)
+    inactivate(account, actor=actor, reason=reason)
+    if colleague is None:
+        return 0
+    return notif.hand_over(actor, account, colleague)
+
+
+def handover_candidates(account: Account) -> list[Account]:
+    """SPEC §6: the colleagues who can take over a leaving technicien's demandes."""
+    return list(db.session.scalars(
+        select(Account).where(Account.partenaire_id == account.partenaire_id, Account.profile == Profile.TECHNICIEN,
+                              Account.status == AccountStatus.ACTIVE, Account.id != account.id)
+        .order_by(Account.nom, Account.prenom, Account.id)))
+
+
+def remind_idle_technicien(actor: Account, account: Account) -> None:
+    """SPEC §3 automatic inactivation: a gestionnaire reminds, in one click, a
+    technicien about to be inactivated for inactivity to log in (no personal
+    data of anyone they accompany)."""
+    if actor.profile != Profile.GESTIONNAIRE or not can_manage_account(actor, account):
+        raise NotAllowed("Vous ne pouvez pas relancer ce compte.")
+    if account.status not in SEAT_STATUSES or not account.email:
+        raise DomainError("Ce compte n'est pas actif.")
+    days = current_app.config["IDLE_INACTIVATION_DAYS"]
+    queue_email(account.email, "idle_reminder", "Connectez-vous pour garder votre compte Espace Partenaires",
+                account=account, gestionnaire=actor, months=round(days / 30.4))
+    audit.record("idle_reminder_sent", actor, target=account)
 
 
 def reactivate_technicien(actor: Account, account: Account) -> None:
@@ -450,6 +504,7 @@ def reactivate_technicien(actor: Account, account: Account) -> None:
         account.manager_id = actor.id
     db.session.flush()
     audit.record("account_reactivated", actor, target=account)
+    _tell_gestionnaires(account, actor, "account_reactivated", f"Compte de {account.full_name} réactivé")
     if account.status == AccountStatus.PENDING:
         send_activation(account)
 
@@ -527,10 +582,16 @@ def current_cgu() -> CguVersion | None:
     return db.session.scalar(select(CguVersion).order_by(CguVersion.version.desc()).limit(1))
 
 
-def needs_cgu(account: Account) -> bool:
-    """SPEC §3: the current CGU version must be accepted before anything else."""
-    cgu = current_cgu()
-    return cgu is not None and (account.cgu_version or 0) < cgu.version
+_UNREAD = object()
+
+
+def needs_cgu(account: Account, version: "int | None | object" = _UNREAD) -> bool:
+    """SPEC §3: the current CGU version must be accepted before anything else.
+    ``version``: the version in force (None: no CGU published) when the caller
+    already read it (every request does, ep_web.domain.site_state); read here otherwise."""
+    if version is _UNREAD:
+        version = db.session.scalar(select(func.max(CguVersion.version)))
+    return version is not None and (account.cgu_version or 0) < version
 
 
 def accept_cgu(account: Account, version: int) -> None:

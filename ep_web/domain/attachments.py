@@ -18,6 +18,9 @@ The flow for a route::
         attachments.store(p, uploader=current_user, demande=demande)
     commit()
 
+Files are kept by ``ep_web.storage``: the local UPLOAD_DIR by default, an
+S3-compatible bucket when ``EP_STORAGE_URL`` is set (several web servers).
+
 Orphan files: ``store`` writes the file before the row is committed. When the
 transaction that added the row ends without a commit (rollback, exception,
 session closed), the files it wrote are deleted at once (session events below).
@@ -27,7 +30,6 @@ later: files with no row, older than a grace period (the purge job calls it).
 """
 import hashlib
 import logging
-import os
 import re
 import secrets
 import tempfile
@@ -36,19 +38,19 @@ import unicodedata
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import timedelta
-from pathlib import Path
 from typing import IO
 
 from flask import current_app, send_file
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import NotFound, ServiceUnavailable
 
 from ep_web.clamav import Clamd, ClamdError
 from ep_web.clock import now
 from ep_web.domain.errors import DomainError
 from ep_web.extensions import db
 from ep_web.models.demande import Attachment, ScanStatus
+from ep_web.storage import StorageUnavailable, get_storage
 from ep_web.transaction import PENDING_SCANS
 
 log = logging.getLogger(__name__)
@@ -66,8 +68,8 @@ _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,10}$")
 SNIFF_BYTES = 8
 READ_CHUNK = 64 * 1024
 STORED_NAME = re.compile(r"^[0-9a-f]{32}$")
-PART_SUFFIX = ".part"
 _PENDING = "ep_attachment_files"
+STORE_DOWN = "Le dépôt des fichiers est momentanément indisponible : réessayez dans quelques minutes."
 
 
 def sniff(head: bytes) -> str | None:
@@ -96,6 +98,7 @@ class PreparedFile:
     size: int
     sha256: str
     data: IO[bytes] = dc_field(repr=False)
+    field: str = "files"  # the form field, for a refusal at store time
     scan_status: ScanStatus = ScanStatus.NON_ANALYSE
 
     def close(self) -> None:
@@ -162,7 +165,7 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
 
     Raises DomainError(message, field) naming each refused file and why; the
     scan runs before the type check so that an infected file is reported as
-    such. Nothing is written to UPLOAD_DIR here."""
+    such. Nothing is stored here."""
     config = current_app.config
     limit, max_count = config["MAX_ATTACHMENT_BYTES"], config["MAX_ATTACHMENTS"]
     files = [f for f in (files or []) if f is not None and (f.filename or "").strip()]
@@ -222,7 +225,7 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
             data.seek(0)
             if status == ScanStatus.NON_ANALYSE and pending_scanner:
                 status = ScanStatus.EN_ATTENTE
-            prepared.append(PreparedFile(name_for_kind(name, kind), kind, KINDS[kind][1], size, digest, data,
+            prepared.append(PreparedFile(name_for_kind(name, kind), kind, KINDS[kind][1], size, digest, data, field,
                                          scan_status=status))
         if refusals:
             raise DomainError(" ".join(refusals), field)
@@ -255,54 +258,35 @@ def _read(storage, name: str, limit: int):
     return data, size, digest.hexdigest(), head
 
 
-def upload_dir() -> Path:
-    """UPLOAD_DIR, created private (0700). Refuses a folder under static/:
-    files must never be reachable without the permission check of a route (SPEC §4 attachments)."""
-    path = Path(current_app.config["UPLOAD_DIR"]).resolve()
-    static = Path(current_app.static_folder).resolve() if current_app.static_folder else None
-    if static is not None and (path == static or static in path.parents):
-        raise RuntimeError(f"UPLOAD_DIR ({path}) ne doit pas être sous static/ ({static})")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
-def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, message=None,
+def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, message=None, resource=None,
           from_caisse: bool = False) -> Attachment:
-    """Write a validated file to UPLOAD_DIR under a random 32-hex name (no
-    extension, mode 0600) and add its Attachment row (flush, no commit).
-    SPEC §4: stored outside the web root under a generated name.
+    """Store a validated file under a random 32-hex name (no extension) and
+    add its Attachment row (flush, no commit). SPEC §4: stored outside the web
+    root under a generated name. A store that cannot be reached is a
+    DomainError on the form's field (what the user typed is kept).
 
-    The file is written to ``<name>.part`` then renamed, so a stored name never
-    points to half a file. If the transaction ends without a commit, the file
-    is deleted (see the module docstring)."""
-    if (demande is None) == (ticket is None):
-        raise ValueError("store() needs exactly one of demande= or ticket=")
-    folder = upload_dir()
+    If the transaction ends without a commit, the file is deleted (see the
+    module docstring)."""
+    if sum(x is not None for x in (demande, ticket, resource)) != 1:
+        raise ValueError("store() needs exactly one of demande=, ticket= or resource=")
+    storage = get_storage()
     stored_name = secrets.token_hex(16)
-    final, part = folder / stored_name, folder / (stored_name + PART_SUFFIX)
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-        with os.fdopen(fd, "wb") as out:
-            prepared.data.seek(0)
-            while chunk := prepared.data.read(READ_CHUNK):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(part, final)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+        storage.put(stored_name, prepared.data)
+    except StorageUnavailable as exc:
+        log.error("file store unavailable: %s", exc)
+        raise DomainError(STORE_DOWN, prepared.field) from exc
     finally:
         prepared.close()
 
     session = db.session()
-    session.info.setdefault(_PENDING, []).append(str(final))
+    session.info.setdefault(_PENDING, []).append((storage, stored_name))
     try:
         if message is not None and message.id is None:
             session.flush()
         attachment = Attachment(
             demande=demande,
+            resource_id=resource.id if resource is not None else None,
             message_id=message.id if message is not None else None,
             uploaded_by_id=uploader.id,
             from_caisse=from_caisse,
@@ -320,12 +304,19 @@ def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, messag
         session.add(attachment)
         session.flush()
     except BaseException:
-        final.unlink(missing_ok=True)
+        _delete_quietly(storage, stored_name)
         raise
     if attachment.scan_status == ScanStatus.EN_ATTENTE:
         # ep_web.transaction.commit hands these to the background job once committed.
         session.info.setdefault(PENDING_SCANS, []).append(attachment.id)
     return attachment
+
+
+def _delete_quietly(storage, stored_name: str) -> None:
+    try:
+        storage.delete(stored_name)
+    except (OSError, StorageUnavailable):  # remove_orphans will get it
+        log.warning("could not delete the uncommitted file %s", stored_name, exc_info=True)
 
 
 @event.listens_for(Session, "after_commit")
@@ -338,8 +329,8 @@ def _keep_committed_files(session, *_):
 @event.listens_for(Session, "after_transaction_end")
 def _drop_uncommitted_files(session, transaction):
     if transaction.parent is None:
-        for path in session.info.pop(_PENDING, []):
-            Path(path).unlink(missing_ok=True)
+        for storage, stored_name in session.info.pop(_PENDING, []):
+            _delete_quietly(storage, stored_name)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -348,25 +339,18 @@ def _forget_uncommitted_scans(session):
         session.info.pop(PENDING_SCANS, None)
 
 
-def _path_of(stored_name: str) -> Path:
-    if not STORED_NAME.match(stored_name or ""):
-        raise ValueError(f"nom de fichier stocké invalide : {stored_name!r}")
-    return upload_dir() / stored_name
-
-
-def open_for_download(attachment: Attachment) -> tuple[Path, str, str]:
-    """(path on disk, name offered to the browser, MIME type) of a stored
-    file; FileNotFoundError if the file is gone (purged).
+def open_for_download(attachment: Attachment) -> tuple[IO[bytes], int, str, str]:
+    """(open file, size, name offered to the browser, MIME type) of a stored
+    file; FileNotFoundError if the file is gone (purged), StorageUnavailable
+    if the store does not answer.
 
     No permission check here: the caller has already loaded the demande or
     ticket through the permissions loaders (another structure's or caisse's
     object is a 404) and audits the download (``document_downloaded``) (SPEC §4 documents)."""
-    path = _path_of(attachment.stored_name)
-    if not path.is_file():
-        raise FileNotFoundError(attachment.stored_name)
+    data, size = get_storage().open(attachment.stored_name)
     kind = KIND_OF_TYPE.get(attachment.content_type)
     name = name_for_kind(attachment.original_name, kind) if kind else attachment.original_name
-    return path, name, attachment.content_type
+    return data, size, name, attachment.content_type
 
 
 class FileNotServable(Exception):
@@ -404,11 +388,15 @@ def send_attachment(attachment: Attachment):
     which the route calls before auditing the download)."""
     check_servable(attachment)
     try:
-        path, name, mimetype = open_for_download(attachment)
+        data, size, name, mimetype = open_for_download(attachment)
     except (FileNotFoundError, ValueError):
         raise NotFound() from None
-    response = send_file(path, mimetype=mimetype, as_attachment=True, download_name=name,
+    except StorageUnavailable as exc:
+        log.error("file store unavailable: %s", exc)
+        raise ServiceUnavailable(STORE_DOWN) from None
+    response = send_file(data, mimetype=mimetype, as_attachment=True, download_name=name,
                          conditional=False, etag=False, max_age=None)
+    response.content_length = size
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -419,49 +407,30 @@ def delete_files(stored_names) -> int:
     """Delete stored files (the purge job, SPEC §7, after deleting their rows).
     Missing files are ignored; names that are not ours are skipped. Returns
     how many files were deleted."""
+    storage = get_storage()
     deleted = 0
     for stored_name in stored_names:
-        try:
-            path = _path_of(stored_name)
-        except ValueError:
+        if not STORED_NAME.match(stored_name or ""):
             log.warning("delete_files : nom ignoré %r", stored_name)
             continue
-        try:
-            path.unlink()
-            deleted += 1
-        except FileNotFoundError:
-            pass
+        deleted += storage.delete(stored_name)
     return deleted
 
 
 def remove_orphans(older_than: timedelta = timedelta(hours=1), at: float | None = None) -> int:
-    """Delete files of UPLOAD_DIR that no Attachment row names (a transaction
-    that never committed, a crash) and leftover ``.part`` files, once older
-    than ``older_than`` so that an upload still in flight is left alone.
-    ``at`` is the reference time in epoch seconds, default the system time
-    (not the injected clock: it is compared with file mtimes, which the system
-    writes). Returns how many files were deleted (SPEC §7)."""
-    folder = upload_dir()
+    """Delete stored files that no Attachment row names (a transaction that
+    never committed, a crash) and leftover partial writes, once older than
+    ``older_than`` so that an upload still in flight is left alone. ``at`` is
+    the reference time in epoch seconds, default the system time (not the
+    injected clock: it is compared with the times the file system or the
+    object store wrote). Returns how many files were deleted (SPEC §7)."""
+    storage = get_storage()
     limit = (at if at is not None else time.time()) - older_than.total_seconds()
-    candidates: dict[str, Path] = {}
-    deleted = 0
-    for path in folder.iterdir():
-        try:
-            if not path.is_file() or path.stat().st_mtime > limit:
-                continue
-        except FileNotFoundError:
-            continue
-        if path.name.endswith(PART_SUFFIX) and STORED_NAME.match(path.name[: -len(PART_SUFFIX)]):
-            path.unlink(missing_ok=True)
-            deleted += 1
-        elif STORED_NAME.match(path.name):
-            candidates[path.name] = path
-    names = list(candidates)
+    names, deleted = storage.older_than(limit)
     for i in range(0, len(names), 500):
         batch = names[i:i + 500]
         known = set(db.session.scalars(select(Attachment.stored_name).where(Attachment.stored_name.in_(batch))))
         for name in batch:
             if name not in known:
-                candidates[name].unlink(missing_ok=True)
-                deleted += 1
+                deleted += storage.delete(name)
     return deleted

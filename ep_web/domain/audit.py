@@ -50,6 +50,8 @@ ACTIONS = {
     "breach_cnil_decided": "Violation de données : décision de notification à la CNIL",
     "breach_closed": "Violation de données : dossier clos",
     "email_resent": "E-mail renvoyé",
+    "idle_reminder_sent": "Rappel avant inactivation envoyé",
+    "shared_mailbox_changed": "Boîte aux lettres de la structure modifiée",
     "second_factor_enrolled": "Double authentification activée",
     "second_factor_failed": "Code de double authentification refusé",
     "second_factor_reset": "Double authentification réinitialisée",
@@ -58,6 +60,10 @@ ACTIONS = {
     "reauthenticated": "Identité confirmée avant une action sensible",
     "proconnect_linked": "Compte relié à ProConnect",
     "proconnect_refused": "Connexion ProConnect refusée",
+    "information_session_added": "Session d'information saisie",
+    "information_session_deleted": "Session d'information supprimée",
+    "resource_published": "Ressource publiée",
+    "resource_deleted": "Ressource retirée",
 }
 
 

@@ -27,11 +27,18 @@ log = logging.getLogger(__name__)
 
 
 def _throttle(key: str) -> LoginThrottle:
+    """The counter row of a key, created if missing by an INSERT that ignores a
+    row created meanwhile: the first two logins from one address at the same
+    moment (two web servers, two threads) must not fail on the unique key."""
     row = db.session.scalar(select(LoginThrottle).where(LoginThrottle.key == key))
     if row is None:
-        row = LoginThrottle(key=key, failures=0, window_started_at=now())
-        db.session.add(row)
-        db.session.flush()
+        if db.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        db.session.execute(insert(LoginThrottle).values(key=key, failures=0, window_started_at=now())
+                           .on_conflict_do_nothing(index_elements=[LoginThrottle.key]))
+        row = db.session.scalar(select(LoginThrottle).where(LoginThrottle.key == key))
     return row
 
 

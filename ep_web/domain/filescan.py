@@ -69,11 +69,11 @@ def scan_one(attachment: Attachment, clamd: Clamd, report: ScanReport) -> None:
     from ep_web.domain.attachments import open_for_download
 
     try:
-        path, _, _ = open_for_download(attachment)
+        data, _, _, _ = open_for_download(attachment)
     except (FileNotFoundError, ValueError):
         report.missing += 1
         return
-    with open(path, "rb") as data:
+    with data:
         signature = clamd.scan(data)
     report.scanned += 1
     attachment.scanned_at = now()

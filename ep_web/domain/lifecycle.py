@@ -66,6 +66,7 @@ from ep_web.models import (
     SessionEnd,
     past_due,
 )
+from ep_web.models.base import UTCDateTime
 
 # SPEC §3: "after a warning e-mail a week before".
 IDLE_WARNING_NOTICE = timedelta(days=7)
@@ -95,9 +96,11 @@ JOB_LABELS = {
     "delete_inactive_accounts": "Suppression des comptes inactifs depuis 6 mois",
     "remind_password_expiry": "Rappel d'expiration des mots de passe",
     "remind_habilitation_reviews": "Rappel des revues des habilitations",
+    "rollup_statistics": "Statistiques : cumul des journées terminées",
     "purge_closed_demandes": "Purge des demandes clôturées (durée de conservation)",
     "alert_signalements": "Alerte des agents : signalements à 48 heures",
     "send_news_digests": "Lettre d'actualités (résumé par e-mail)",
+    "send_notification_digests": "Résumé quotidien des notifications",
     "flush_outbox": "Envoi des e-mails en attente",
     "scan_pending_files": "Analyse antivirus des fichiers en attente",
 }
@@ -117,6 +120,7 @@ COUNT_LABELS = {
     "journal_pruned": "lignes de journal purgées",
     "orphan_files_removed": "fichiers orphelins effacés",
     "digests": "résumés",
+    "notifications": "notifications",
     "emails": "e-mails écrits",
     "sent": "envoyés",
     "not_sent": "non envoyés",
@@ -297,7 +301,34 @@ def warn_idle_techniciens() -> dict:
                              account=a, pending=a.status == AccountStatus.PENDING, on=on,
                              months=round(days / 30.4))
 
+    _notify_idle_warning(rows, on)
     return {"warned": len(rows), "emails": write_emails(emails())}
+
+
+def _notify_idle_warning(account_ids, on: date) -> None:
+    """SPEC §6 account events, « bientôt inactivé »: the technicien and the
+    structure's active gestionnaires see it in the portal (the warning e-mail
+    itself always goes, above). Set-based: one INSERT … SELECT per chunk."""
+    from ep_web.models import Notification, NotificationKind
+
+    at = now()
+    when = on.strftime("%d/%m/%Y")
+    manager = aliased(Account)
+    for chunk in _chunks(account_ids):
+        own = select(Account.id, literal(NotificationKind.ACCOUNT.value), literal("idle_warning"),
+                     literal(f"Votre compte sera inactivé le {when} sans connexion d'ici là"), literal("/"),
+                     literal(at, UTCDateTime), literal(False)).where(Account.id.in_(chunk))
+        colleagues = (select(manager.id, literal(NotificationKind.ACCOUNT.value), literal("idle_warning"),
+                             literal("Le compte de ") + Account.prenom + literal(" ") + Account.nom
+                             + literal(f" sera inactivé le {when} pour inactivité"), literal("/#inactivite"),
+                             literal(at, UTCDateTime), literal(False))
+                      .join(manager, and_(manager.partenaire_id == Account.partenaire_id,
+                                          manager.profile == Profile.GESTIONNAIRE,
+                                          manager.status == AccountStatus.ACTIVE))
+                      .where(Account.id.in_(chunk)))
+        columns = ["account_id", "kind", "event", "text", "link", "created_at", "digest_pending"]
+        for query in (own, colleagues):
+            db.session.execute(Notification.__table__.insert().from_select(columns, query))
 
 
 def inactivate_idle_techniciens() -> dict:
@@ -673,8 +704,11 @@ def purge_closed_demandes() -> dict:
     already gone: the purge converges without relying on the orphan sweep
     (attachments.remove_orphans, also run here, for uploads that never
     committed)."""
-    from ep_web.domain import attachments
+    from ep_web.domain import attachments, statistics
 
+    # The statistics keep counting the purged demandes (SPEC §7): their days are
+    # rolled up first (nothing to do when the nightly rollup already ran).
+    statistics.rollup()
     cutoff = now() - timedelta(days=current_app.config["RETENTION_DAYS"])
     # A demande the caisse decided to keep longer waits for its own date.
     due = select(Demande.id).where(Demande.status == DemandeStatus.CLOTUREE, Demande.closed_at.is_not(None),

@@ -22,12 +22,13 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import joinedload
 
 from ep_web.clock import now
 from ep_web.domain import audit
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
-from ep_web.models import Account, AccountStatus, SessionEnd, UserSession
+from ep_web.models import Account, AccountStatus, Caisse, Partenaire, SessionEnd, UserSession
 
 # last_seen_at is written at most this often: the idle timeout is counted in
 # minutes, and a GET should not write a row each time.
@@ -124,6 +125,10 @@ def load(raw: str | None) -> tuple[Account, UserSession] | None:
         select(UserSession, Account)
         .join(Account, Account.id == UserSession.account_id)
         .where(UserSession.token_hash == hash_token(raw), UserSession.ended_at.is_(None))
+        # Of the account's structure or caisse, only what the header and this
+        # check read, in the same query (every request pays for it).
+        .options(joinedload(Account.partenaire).load_only(Partenaire.name, Partenaire.suspended_at),
+                 joinedload(Account.caisse).load_only(Caisse.name))
     ).first()
     if row is None:
         return None

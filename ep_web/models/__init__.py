@@ -34,6 +34,14 @@ from ep_web.models.demande import (  # noqa: F401
     past_due,
 )
 from ep_web.models.monitoring import MonitorIncident, WorkerHeartbeat  # noqa: F401
+from ep_web.models.notification import (  # noqa: F401
+    KINDS_BY_PROFILE,
+    DemandeFollower,
+    EmailMode,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+)
 from ep_web.models.outbox import EmailStatus, OutboxEmail  # noqa: F401
 from ep_web.models.partenaire import PARTENAIRE_TYPE_LABELS, Partenaire, PartenaireType  # noqa: F401
 from ep_web.models.requests import (  # noqa: F401
@@ -45,7 +53,17 @@ from ep_web.models.requests import (  # noqa: F401
     ReviewItem,
 )
 from ep_web.models.session import SessionEnd, UserSession  # noqa: F401
+from ep_web.models.stats import (  # noqa: F401
+    ALL_PARTNERS,
+    InformationSession,
+    Resource,
+    ResourceSubscription,
+    StatDay,
+    StatMonth,
+    StatState,
+)
 from ep_web.models.support import (  # noqa: F401
+    AppState,
     JobRun,
     MaintenanceWindow,
     News,

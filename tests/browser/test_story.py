@@ -52,6 +52,7 @@ def test_the_whole_story(page, live_server, smtp_server, screenshot):
 
     # 1. The référent creates the partner and its convention in one form.
     log_in(page, admin_login, PASSWORD)
+    page.get_by_role("link", name="Partenaires", exact=True).first.click()
     page.get_by_role("link", name="Nouveau partenaire").click()
     page.locator("#name").fill("CCAS d'Essai-les-Bains")
     page.locator("#type").select_option("ccas")
@@ -81,6 +82,7 @@ def test_the_whole_story(page, live_server, smtp_server, screenshot):
     # A gestionnaire's first login: the second factor is set up before anything else.
     expect(page.get_by_role("heading", level=1)).to_have_text("Configurer la double authentification")
     enrol_second_factor(page)
+    page.get_by_role("link", name="Techniciens", exact=True).first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Les comptes de CCAS")
     counter = page.locator("#quota-counter")
     expect(counter).to_contain_text("0 / 15")

@@ -155,10 +155,11 @@ def test_htmx_gets_the_results_fragment_only(app, w, queue, login):
     assert 'hx-push-url="true"' in form and "delay:400ms" in form
 
 
-def test_agent_home_is_the_queue_and_nav(app, w, login):
+def test_agent_home_is_the_cockpit_and_nav(app, w, login):
     client = login(w.agent)
-    resp = client.get("/")
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/traitement")
+    home = client.get("/").get_data(as_text=True)
+    # SPEC §6: the agent's home is « À traiter », each counter a tab of the queue.
+    assert "À traiter" in home and 'href="/traitement?onglet=non-prises"' in home
     html = client.get("/traitement").get_data(as_text=True)
     assert "File des demandes" in html and 'aria-current="page"' in html
     assert "Aucune demande ouverte" in html
