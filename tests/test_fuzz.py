@@ -202,7 +202,7 @@ class Fuzzer:
         # Everything hostile.
         out.append({f["name"]: self.rng.choice(_family(f)) for f in fields})
         # One field at a time hostile (sampled), the others plausible.
-        for target in self.rng.sample(fields, min(3, len(fields))):
+        for target in self.rng.sample(fields, min(2, len(fields))):
             data = {f["name"]: _baseline(f) for f in fields}
             data[target["name"]] = self.rng.choice(_family(target))
             out.append(data)
@@ -346,7 +346,12 @@ def _fuzz_as(app, fuzzer: Fuzzer, login, account, rules, pools: dict) -> None:
         if resp is not None and resp.status_code == 200 and "text/html" in resp.content_type:
             pages.append((real, resp.get_data(as_text=True)))
         # A page this profile may not see stops before reading the query: its path is enough.
-        for url in (hostile, queried) if resp is not None and resp.status_code < 300 else (hostile,):
+        if resp is None or resp.status_code >= 300:
+            # Refused before reading anything: only the converters of its path are left to try.
+            if rule.arguments and rng.random() < 0.5:
+                fuzzer.send(client, "GET", hostile)
+            continue
+        for url in (hostile, queried):
             fuzzer.send(client, "GET", url, headers={"HX-Request": "true"} if rng.random() < 0.25 else {})
     seen = set()
     for url, html in pages:

@@ -189,3 +189,13 @@ def test_an_absurd_breach_date_gets_a_message(client, make, login, noticed_date)
         "caisse_id": str(w.caisse.id), "description": "Un ordinateur volé avec une session ouverte.",
         "noticed_date": noticed_date, "noticed_time": "14:30"})
     assert resp.status_code == 422 and "Indiquez une date valide" in text(resp)
+
+
+@pytest.mark.parametrize("query", ["fmt=x", "convention_id=3", "_scheme=javascript", "_external=1&_anchor=x",
+                                   "tri=x&ordre=y&caisse=z"])
+def test_links_that_carry_the_query_string_survive_any_key(client, make, login, query):
+    w = make.world()
+    login(w.admin)
+    conv = w.partenaire.conventions[0]
+    for url in (f"/indicateurs/conventions/{conv.id}", "/indicateurs", "/indicateurs/statistiques"):
+        assert client.get(f"{url}?{query}").status_code < 500, url
