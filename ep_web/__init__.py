@@ -231,12 +231,19 @@ def _register_session_rules(app: Flask) -> None:
         if reason is not None:
             sessions.end(user_session, reason)
             commit()
+            from ep_web.demandes.routes import rescue_expired_post
+
+            # A demande posted after the idle timeout is kept as a draft (SPEC §8).
+            resume = rescue_expired_post(current_user._get_current_object())
             logout_user()
             session.clear()
             if request.endpoint in _PUBLIC:
                 return None
             from ep_web.errors.handlers import redirect_to_login
 
+            if resume:
+                return redirect_to_login("Votre session a expiré. Reconnectez-vous : votre demande n'est pas perdue, "
+                                         "elle est gardée en brouillon et va s'ouvrir.", next_url=resume)
             return redirect_to_login("Votre session a expiré. Reconnectez-vous.")
         if sessions.touch(user_session):
             commit()

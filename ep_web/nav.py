@@ -9,6 +9,7 @@ _NAV = {
         ("main.index", "À traiter"),
         ("demandes.new", "Nouvelle demande"),
         ("demandes.index", "Historique"),
+        ("demandes.draft_list", "Mes brouillons"),
     ],
     Profile.GESTIONNAIRE: [
         ("main.index", "À traiter"),

@@ -107,7 +107,8 @@ def test_gunicorn_access_and_error_logs_hold_no_name(app, make, db_url, tmp_path
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EP_", "PROMETHEUS"))}
     env.update(DATABASE_URL=db_url.replace("+psycopg", ""), EP_SECRET_KEY="log-test-" + "k" * 40,
                EP_INSECURE_COOKIES="1", EP_BIND=f"127.0.0.1:{port}", EP_WEB_WORKERS="1", EP_WEB_THREADS="2",
-               EP_MAIL_PRINT="0", EP_MAIL_OUTBOX_DIR=str(tmp_path / "outbox"), PYTHONPATH=str(ROOT))
+               EP_MAIL_PRINT="0", EP_MAIL_OUTBOX_DIR=str(tmp_path / "outbox"), PYTHONPATH=str(ROOT),
+               EP_ALLOW_UNSCANNED="1")
     # The production configuration, with an access log format that shows the
     # Referer and the query string on their own as well.
     server = subprocess.Popen(

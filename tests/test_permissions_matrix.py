@@ -7,7 +7,17 @@ from datetime import date, timedelta
 
 import pytest
 
-from ep_web.domain import attachments, breaches, indicators, maintenance, news, notifications, resources, tickets
+from ep_web.domain import (
+    attachments,
+    breaches,
+    drafts,
+    indicators,
+    maintenance,
+    news,
+    notifications,
+    resources,
+    tickets,
+)
 from ep_web.domain.demandes import DemandeInput, create_demande
 from ep_web.domain.sessions import open_session
 from ep_web.extensions import db
@@ -110,6 +120,9 @@ def world(make, clock):
     w.other_report = breaches.report_breach(w.other_technicien, caisse_id=w.other_caisse.id,
                                             description="Rapport secret de violation.",
                                             noticed_at=clock.now() - timedelta(hours=1))
+    # Another technicien's draft (a draft is its author's only, SPEC §8).
+    w.other_draft = drafts.save(w.other_technicien, "contact",
+                                {"nom": "Brouillonsecret", "message": "Brouillon secret"})[0]
     w.other_info_session = indicators.add_session(w.other_admin, w.other_partenaire, held_on=today,
                                              topic="Session secrète", participants=3, staff_trained=0)
     w.other_resource = resources.publish(
@@ -162,6 +175,7 @@ def _foreign_ids(w, endpoint):
         "session_id": w.other_session.id,
         "info_session_id": w.other_info_session.id,
         "resource_id": w.other_resource.id,
+        "draft_id": w.other_draft.id,
     }
 
 
@@ -176,7 +190,7 @@ def _secrets(w):
     return [w.other_partenaire.name, w.other_technicien.email, w.other_gestionnaire.email, w.other_admin.email,
             w.other_agent.email, "Secretnom", "Secretpersonne", w.other_demande.reference, "Sujet secret",
             w.other_ticket.reference, "Actualité secrète", w.other_report.reference, "Rapport secret",
-            "Session secrète", "Ressource secrète"]
+            "Session secrète", "Ressource secrète", "Brouillonsecret"]
 
 
 def _client_for(app, w, profile):

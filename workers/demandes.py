@@ -17,6 +17,9 @@ def purge_closed_demandes() -> dict:
     def work():
         counts = lifecycle.purge_closed_demandes()
         counts["journal_pruned"] = lifecycle.prune_journal()
+        from ep_web.domain import drafts
+
+        counts["drafts_purged"] = drafts.purge()  # SPEC §7: untouched for 30 days
         return counts
 
     return run_job("purge_closed_demandes", work)

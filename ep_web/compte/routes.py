@@ -132,3 +132,11 @@ def close_others():
 
     return run(lambda: sessions.close_other_sessions(actor, actor.current_session.id),
                form=ActionForm(), render=_sessions_page, success=success, then=url_for("compte.sessions_page"))
+
+
+@bp.post("/compte/session/prolonger")
+@login_required
+def keepalive():
+    """SPEC §8: "Rester connecté", and typing in a form: any request marks the
+    session active (ep_web.domain.sessions.touch, before the view); nothing else."""
+    return "", 204

@@ -17,9 +17,10 @@ from ep_web.actions import run
 from ep_web.demandes.forms import SERVICES, ActionForm, CheckForm, DemandeForm, HistoryForm, ReplyForm, typed_fields
 from ep_web.demandes.helpers import register as register_helpers
 from ep_web.domain import demandes as dm
+from ep_web.domain import drafts, statistics
 from ep_web.domain import notifications as notif
-from ep_web.domain import statistics
 from ep_web.domain.textguard import find_health_terms, find_nirs, highlight, nir_message
+from ep_web.extensions import db
 from ep_web.htmx import is_partial, render_page_or_fragment
 from ep_web.inputs import arg_id
 from ep_web.models import Account, Demande, DemandeStatus, Profile, Service
@@ -194,17 +195,44 @@ def new_service(service: str):
               "convention en cours.", "error")
         return render_template("demandes/new.html", conventions=dm.caisses_for(current_user.partenaire_id),
                                conv=None, departement="", services=[], uncovered=False), 403
-    form = DemandeForm(formdata=None)
+    draft = _draft_from_args()
+    if draft is not None and draft.service != service:
+        return redirect(url_for("demandes.new_service", service=draft.service, brouillon=draft.id))
+    form = DemandeForm(formdata=_draft_formdata(draft) if draft else None)
     form.set_caisses(conventions)
-    departement = (request.args.get("departement") or "").strip().upper()[:3]
-    caisse_id = arg_id("caisse_id")
+    departement = (request.args.get("departement") or (draft.data.get("departement") if draft else "")
+                   or "").strip().upper()[:3]
+    caisse_id = arg_id("caisse_id") or (form.caisse_id.data if draft else None)
     conv = _chosen_convention(conventions, caisse_id, departement)
     form.caisse_id.data = conv.caisse_id if conv else None
     form.departement.data = departement
     foreign = None
     if caisse_id and conv is None or (conv and caisse_id and conv.caisse_id != caisse_id):
         foreign = "La caisse choisie n'ouvre pas ce service à votre structure : choisissez-en une autre."
-    return _render_form(service, form, conventions, foreign_caisse=foreign)
+    return _render_form(service, form, conventions, foreign_caisse=foreign, draft=draft)
+
+
+def _draft_from_args():
+    from ep_web.inputs import coerce_id
+    from ep_web.permissions.demandes import get_draft_or_404
+
+    draft_id = coerce_id(request.args.get("brouillon"))
+    return get_draft_or_404(draft_id) if draft_id else None
+
+
+def _draft_formdata(draft):
+    from werkzeug.datastructures import MultiDict
+
+    pairs = []
+    for name, value in draft.data.items():
+        for item in (value if isinstance(value, list) else [value]):
+            pairs.append((name, item))
+    return MultiDict(pairs)
+
+
+def _posted_draft():
+    """The draft a submitted form came from (its own author's), if any."""
+    return _posted_draft_of(current_user)
 
 
 @bp.post("/nouvelle/<service>")
@@ -225,14 +253,69 @@ def create(service: str):
             extra["health_hits"] = _health_hits(form, service)
         if form.duplicate_confirmed.errors or form.duplicate_confirmed.data:
             extra["duplicates"] = _duplicates(form, service)
-        return _render_form(service, form, conventions, status, files_lost=[f.filename for f in chosen], **extra)
+        return _render_form(service, form, conventions, status, files_lost=[f.filename for f in chosen],
+                            draft=draft, **extra)
+
+    draft = _posted_draft()
+
+    def call():
+        demande = dm.create_demande(_actor(), form.to_input(service), _prepare(chosen))
+        if draft is not None:  # the draft became this demande
+            drafts.discard(_actor(), draft)
+        return demande
 
     return run(
-        lambda: dm.create_demande(_actor(), form.to_input(service), _prepare(chosen)), form=form, render=render,
+        call, form=form, render=render,
         success=lambda demande: (f"Votre demande {demande.reference} est transmise à la {demande.caisse.name}. "
                                  "Vous serez prévenu(e) par e-mail de chaque réponse."),
         then=lambda demande: url_for("demandes.show", demande_id=demande.id),
     )
+
+
+# ---------------------------------------------------------------- drafts (SPEC §8)
+
+@bp.post("/brouillons/<service>")
+@technicien_required
+def save_draft(service: str):
+    """Autosave (htmx, debounced): what is typed is kept on the server; a field
+    holding a NIR is not, and the person is told which."""
+    service = get_service_or_404(service)
+    draft = _posted_draft()
+
+    def status(code: int, refusal: str | None):
+        return render_template("demandes/_draft_status.html", draft=None, refused=[],
+                               failed=refusal or "Brouillon non enregistré."), code
+
+    return run(lambda: drafts.save(_actor(), service, request.form, draft), form=ActionForm(), render=status,
+               done=lambda result: render_template("demandes/_draft_status.html", draft=result[0], failed=None,
+                                                   refused=[drafts.LABELS.get(n, n) for n in result[1]]))
+
+
+@bp.get("/brouillons")
+@technicien_required
+def draft_list():
+    return render_template("demandes/drafts.html", drafts=drafts.of(_actor()), form=ActionForm(),
+                           expires_on=drafts.expires_on, services=dict((s.value, s.label) for s in Service))
+
+
+@bp.get("/brouillons/<int:draft_id>")
+@technicien_required
+def resume_draft(draft_id: int):
+    from ep_web.permissions.demandes import get_draft_or_404
+
+    draft = get_draft_or_404(draft_id)
+    return redirect(url_for("demandes.new_service", service=draft.service, brouillon=draft.id))
+
+
+@bp.post("/brouillons/<int:draft_id>/supprimer")
+@technicien_required
+def delete_draft(draft_id: int):
+    from ep_web.permissions.demandes import get_draft_or_404
+
+    draft = get_draft_or_404(draft_id)
+    return run(lambda: drafts.discard(_actor(), draft), form=ActionForm(),
+               render=lambda status, refusal: (draft_list(), status),
+               success="Le brouillon est supprimé.", then=url_for("demandes.draft_list"))
 
 
 # ---------------------------------------------------------------- the live guard
@@ -414,3 +497,31 @@ def index():
     ctx = {"form": form, "rows": rows, "total": total, "page": page, "pages": pages, "page_url": _page_url,
            "filtered": filtered}
     return render_page_or_fragment("demandes/index.html", "demandes/_history_results.html", **ctx)
+
+
+def rescue_expired_post(account) -> str | None:
+    """SPEC §8, nothing typed is lost: a demande form posted after its author's
+    session ended becomes a draft (never a NIR: ep_web.domain.drafts). Returns
+    where to resume it after the next login, or None when the request was no
+    demande form (committed here: the request is about to be answered by the
+    login page)."""
+    if request.method != "POST" or request.endpoint != "demandes.create" or account is None:
+        return None
+    if account.profile != Profile.TECHNICIEN:
+        return None
+    service = (request.view_args or {}).get("service", "")
+    if service not in {s.value for s in Service}:
+        return None
+    draft = _posted_draft_of(account)
+    draft, _ = drafts.save(account, service, request.form, draft)
+    commit()
+    return url_for("demandes.resume_draft", draft_id=draft.id)
+
+
+def _posted_draft_of(account):
+    from ep_web.inputs import coerce_id
+    from ep_web.models import DemandeDraft
+
+    draft_id = coerce_id(request.form.get("draft_id"))
+    draft = db.session.get(DemandeDraft, draft_id) if draft_id else None
+    return draft if draft is not None and draft.author_id == account.id else None

@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import func, literal, literal_column, or_, select, union_all
 
 from ep_web.clock import now, today
+from ep_web.domain import drafts
 from ep_web.domain import notifications as notif
 from ep_web.domain.access import in_force_filter
 from ep_web.extensions import db
@@ -71,7 +72,7 @@ def _url(path: str, **args) -> str:
 def technicien_home(user: Account) -> list[Counter]:
     """SPEC §6 for a technicien: complements asked on the structure's demandes
     (the author's own first), caisse replies not read yet, documents to
-    download, tickets answered."""
+    download, tickets answered, drafts in progress (SPEC §8)."""
     from ep_web.domain.demandes import hidden_caisse_ids
 
     base = select(Demande.id).where(Demande.partenaire_id == user.partenaire_id,
@@ -94,6 +95,8 @@ def technicien_home(user: Account) -> list[Counter]:
                 _url("/notifications", non_lues=1)),
         Counter("tickets", "Signalements de problème ayant reçu une réponse", unread.get("ticket", 0),
                 _url("/notifications", non_lues=1)),
+        Counter("drafts", "Brouillons de demandes en cours", drafts.count(user), "/demandes/brouillons",
+                hint="Enregistrés au fil de la frappe, gardés 30 jours."),
     ]
 
 

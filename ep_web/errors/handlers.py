@@ -100,12 +100,12 @@ def render_unavailable(code: int, title: str, message: str):
     return response
 
 
-def redirect_to_login(message: str | None):
-    """To the login page, back here afterwards. A first visit of the home page
-    is no error: it gets the login page without a message."""
+def redirect_to_login(message: str | None, next_url: str | None = None):
+    """To the login page, back here afterwards (or to ``next_url``). A first
+    visit of the home page is no error: it gets the login page without a message."""
     if message:
         flash(message, "info")
-    target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    target = url_for("auth.login", next=next_url or (request.full_path if request.method == "GET" else None))
     if request.headers.get("HX-Request") == "true":
         response = make_response("", 204)
         response.headers["HX-Redirect"] = target

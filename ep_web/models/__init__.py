@@ -33,6 +33,7 @@ from ep_web.models.demande import (  # noqa: F401
     ScanStatus,
     past_due,
 )
+from ep_web.models.draft import DemandeDraft  # noqa: F401
 from ep_web.models.monitoring import MonitorIncident, WorkerHeartbeat  # noqa: F401
 from ep_web.models.notification import (  # noqa: F401
     KINDS_BY_PROFILE,

@@ -40,3 +40,13 @@ def get_service_or_404(service: str) -> str:
     if service not in Service._value2member_map_:
         abort(404)
     return service
+
+
+def get_draft_or_404(draft_id: int):
+    """A draft is its author's only (SPEC §8): anyone else's is a 404."""
+    from ep_web.models import DemandeDraft
+
+    draft = db.session.get(DemandeDraft, draft_id)
+    if draft is None or draft.author_id != current_user.id:
+        abort(404)
+    return draft

@@ -79,3 +79,39 @@ document.addEventListener("htmx:beforeRequest", function (event) {
     showAlert(div);
   });
 })();
+
+// SPEC §8: the idle timeout never surprises anyone. Activity (typing, clicks)
+// tells the server at most once a minute; two minutes before the timeout a
+// DSFR modal offers "Rester connecté".
+(function () {
+  var body = document.body;
+  var idle = parseInt(body.getAttribute("data-idle-seconds") || "0", 10);
+  var url = body.getAttribute("data-keepalive-url");
+  var modal = document.getElementById("idle-modal");
+  if (!idle || !url || !modal) { return; }
+  var lastServer = Date.now();
+  var lastPing = 0;
+  var token = (JSON.parse(body.getAttribute("hx-headers") || "{}")["X-CSRFToken"]) || "";
+  function ping() {
+    lastPing = Date.now();
+    fetch(url, {method: "POST", credentials: "same-origin", headers: {"X-CSRFToken": token}})
+      .then(function (r) { if (r.ok) { lastServer = Date.now(); } });
+  }
+  function open() {
+    if (window.dsfr) { try { window.dsfr(modal).modal.disclose(); return; } catch (e) { /* fall back */ } }
+    if (modal.showModal && !modal.open) { modal.showModal(); }
+  }
+  function close() {
+    if (window.dsfr) { try { window.dsfr(modal).modal.conceal(); return; } catch (e) { /* fall back */ } }
+    if (modal.open) { modal.close(); }
+  }
+  ["input", "keydown", "click"].forEach(function (name) {
+    document.addEventListener(name, function () { if (Date.now() - lastPing > 60000) { ping(); } }, true);
+  });
+  document.addEventListener("htmx:afterRequest", function () { lastServer = Date.now(); });
+  document.getElementById("idle-stay").addEventListener("click", function () { ping(); close(); });
+  window.setInterval(function () {
+    var left = idle * 1000 - (Date.now() - lastServer);
+    if (left <= 120000 && left > 0) { open(); }
+  }, 10000);
+})();

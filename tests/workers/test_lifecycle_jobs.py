@@ -414,7 +414,8 @@ def test_closed_demandes_and_their_files_are_purged_after_the_retention(app, mak
     old_id, recent_id, open_id = old.id, recent.id, still_open.id
     files[old_id][1].unlink()  # already gone (an earlier run stopped half-way): no error
     clock.advance(days=729, hours=23)
-    nothing = {"demandes": 0, "files": 0, "files_removed": 0, "orphan_files_removed": 0, "journal_pruned": 0}
+    nothing = {"demandes": 0, "files": 0, "files_removed": 0, "orphan_files_removed": 0, "journal_pruned": 0,
+               "drafts_purged": 0}
     assert purge_closed_demandes() == nothing
     clock.advance(hours=1)
     assert purge_closed_demandes() == {**nothing, "demandes": 1, "files": 2, "files_removed": 1}

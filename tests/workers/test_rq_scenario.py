@@ -132,19 +132,23 @@ def test_redis_down_when_a_gestionnaire_creates_a_technicien(app, make, smtp, re
     assert resp.status_code == 303
     tech = db.session.scalars(db.select(Account).where(Account.email == email)).one()
     assert tech.status == AccountStatus.PENDING
-    assert db.session.scalars(db.select(OutboxEmail.status)).all() == [EmailStatus.PENDING]
+    # The activation, and the other gestionnaire's notification of a new account (SPEC §6).
+    pending = db.session.scalars(db.select(OutboxEmail).where(OutboxEmail.to == email)).all()
+    assert [(m.template, m.status) for m in pending] == [("activation", EmailStatus.PENDING)]
+    assert {m.status for m in db.session.scalars(db.select(OutboxEmail))} == {EmailStatus.PENDING}
     assert smtp.messages == [] and redis_queue.count == 0
 
     app.config["REDIS_URL"] = REDIS_URL  # Redis is back
     redis_queue.enqueue("workers.mail.flush_outbox")  # as RQ's scheduler does every 5 minutes
     work(redis_queue)
-    assert smtp.to() == [email]
-    assert tech.login in smtp.messages[0].get_body(("plain",)).get_content()
+    sent = [m for m in smtp.messages if m["To"] == email]
+    assert len(sent) == 1 and tech.login in sent[0].get_body(("plain",)).get_content()
+    count = len(smtp.messages)
     redis_queue.enqueue("workers.mail.flush_outbox")
     work(redis_queue)
-    assert len(smtp.messages) == 1
+    assert len(smtp.messages) == count
     db.session.expire_all()
-    assert db.session.scalars(db.select(OutboxEmail.status)).all() == [EmailStatus.SENT]
+    assert {m.status for m in db.session.scalars(db.select(OutboxEmail))} == {EmailStatus.SENT}
 
 
 def test_the_rq_cron_schedule(app, make, clock, redis_queue, monkeypatch):
@@ -164,10 +168,12 @@ def test_the_rq_cron_schedule(app, make, clock, redis_queue, monkeypatch):
         "workers.periodic.nightly_sweep": redis_queue.name,
         "workers.demandes.alert_signalements": redis_queue.name,
         "workers.mail.flush_outbox": redis_queue.mail.name,  # e-mail never waits behind a sweep
+        "workers.files.scan_pending_files": redis_queue.name,  # files waiting for clamd
     }
     enqueued = scheduler.enqueue_jobs()
     assert sorted(j.func_name for j in enqueued) == ["workers.demandes.alert_signalements",
-                                                     "workers.mail.flush_outbox"]
+                                                     "workers.files.scan_pending_files", "workers.mail.flush_outbox"]
     work(redis_queue)
-    assert sorted(db.session.scalars(db.select(JobRun.name)).all()) == ["alert_signalements", "flush_outbox"]
+    assert sorted(db.session.scalars(db.select(JobRun.name)).all()) == ["alert_signalements", "flush_outbox",
+                                                                        "scan_pending_files"]
 
