@@ -6,7 +6,6 @@ itself is ep_web.domain.audit.search_events.
 filters come from the query string and the links point back to the calling
 route."""
 import unicodedata
-from datetime import date, datetime
 
 from flask import abort, request, url_for
 from flask_login import current_user
@@ -18,6 +17,7 @@ from ep_web.domain.audit import ACTIONS, AuditFilters, search_events
 from ep_web.domain.caisses import caisse_names
 from ep_web.forms import choices
 from ep_web.htmx import render_page_or_fragment
+from ep_web.inputs import coerce_id, parse_date
 from ep_web.models import Profile
 
 
@@ -38,22 +38,6 @@ class AuditSearchForm(FlaskForm):
     caisse = SelectField("Caisse", choices=[], validate_choice=False)
 
 
-def _parse_date(raw: str) -> date:
-    raw = (raw or "").strip()
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            parsed = datetime.strptime(raw, fmt).date()
-        except ValueError:
-            continue
-        if 1900 <= parsed.year <= 2999:  # far dates would overflow the day arithmetic
-            return parsed
-    raise ValueError("Date invalide. Exemple : 15/03/2026")
-
-
-def _is_id(raw: str) -> bool:
-    return raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31
-
-
 def read_filters(form: AuditSearchForm, *, allow_caisse: bool) -> AuditFilters:
     """The filters typed in the form; a bad value gets a French error on its field
     and is not applied."""
@@ -67,24 +51,22 @@ def read_filters(form: AuditSearchForm, *, allow_caisse: bool) -> AuditFilters:
     for name, attr in (("du", "date_from"), ("au", "date_to")):
         raw = (getattr(form, name).data or "").strip()
         if raw:
-            try:
-                setattr(f, attr, _parse_date(raw))
-            except ValueError as exc:
-                getattr(form, name).errors = [str(exc)]
+            parsed = parse_date(raw)
+            if parsed is None:
+                getattr(form, name).errors = ["Date invalide. Exemple : 15/03/2026"]
+            setattr(f, attr, parsed)
     if f.date_from and f.date_to and f.date_to < f.date_from:
         form.au.errors = ["La date de fin doit être égale ou postérieure à la date de début."]
         f.date_to = None
     raw = (form.partenaire.data or "").strip()
     if raw:
-        if _is_id(raw):
-            f.partenaire_id = int(raw)
-        else:
+        f.partenaire_id = coerce_id(raw)
+        if f.partenaire_id is None:
             form.partenaire.errors = ["Indiquez le numéro du partenaire, en chiffres. Exemple : 42"]
     raw = (form.caisse.data or "").strip()
     if raw and allow_caisse:
-        if _is_id(raw):
-            f.caisse_id = int(raw)
-        else:
+        f.caisse_id = coerce_id(raw)
+        if f.caisse_id is None:
             form.caisse.errors = ["Caisse inconnue : choisissez dans la liste."]
     return f
 

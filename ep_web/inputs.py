@@ -141,8 +141,19 @@ def parse_datetime(raw: str | None) -> datetime | None:
     return datetime.combine(day, time(hour, minute))
 
 
+def query_args(*taken: str) -> dict:
+    """The query string, to carry into a link (``url_for(..., **query_args("fmt"))``):
+    without the keys the endpoint takes itself (``taken``) nor url_for's own
+    (``_external``, ``_scheme``...), which a visitor could otherwise pass twice or
+    turn against url_for — a 500."""
+    from flask import request
+
+    return {k: v for k, v in request.args.items() if k not in taken and not k.startswith("_")}
+
+
 def register(app) -> None:
     """Install the request class and the bounded ``int`` converter; before any
     blueprint is registered, so that every route is built with it."""
     app.request_class = CleanRequest
     app.url_map.converters["int"] = IdConverter
+    app.add_template_global(query_args)

@@ -179,3 +179,23 @@ def test_every_form_that_asks_a_name_applies_the_rule(app, client, make, login):
     admin = login(w.admin, c=app.test_client())
     resp = admin.post("/caisse/partenaires/nouveau", data=partenaire_form(referent_name="Camille (référente)"))
     assert resp.status_code == 422 and "Seuls les lettres" in text(resp)
+
+
+@pytest.mark.parametrize("noticed_date", ["01/01/0001", "0001-01-01", "31/12/9999", "\uff10\uff11/01/2026"])
+def test_an_absurd_breach_date_gets_a_message(client, make, login, noticed_date):
+    w = make.world()
+    login(w.technicien)
+    resp = client.post("/violations/nouveau", data={
+        "caisse_id": str(w.caisse.id), "description": "Un ordinateur volé avec une session ouverte.",
+        "noticed_date": noticed_date, "noticed_time": "14:30"})
+    assert resp.status_code == 422 and "Indiquez une date valide" in text(resp)
+
+
+@pytest.mark.parametrize("query", ["fmt=x", "convention_id=3", "_scheme=javascript", "_external=1&_anchor=x",
+                                   "tri=x&ordre=y&caisse=z"])
+def test_links_that_carry_the_query_string_survive_any_key(client, make, login, query):
+    w = make.world()
+    login(w.admin)
+    conv = w.partenaire.conventions[0]
+    for url in (f"/indicateurs/conventions/{conv.id}", "/indicateurs", "/indicateurs/statistiques"):
+        assert client.get(f"{url}?{query}").status_code < 500, url

@@ -3,19 +3,11 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from ep_web.forms import REQUIRED, choices
-
-
-def _int_or_none(value):
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        return None
-    return value if 0 < value < 2**31 else None
+from ep_web.forms import REQUIRED, choices, coerce_choice_id
 
 
 class BreachForm(FlaskForm):
-    caisse_id = SelectField("Caisse à prévenir", coerce=_int_or_none, validate_choice=False,
+    caisse_id = SelectField("Caisse à prévenir", coerce=coerce_choice_id, validate_choice=False,
                             validators=[InputRequired("Choisissez la caisse à prévenir.")])
     description = TextAreaField(
         "Ce qui s'est passé",

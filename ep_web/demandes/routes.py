@@ -22,6 +22,7 @@ from ep_web.domain import notifications as notif
 from ep_web.domain.textguard import find_health_terms, find_nirs, highlight, nir_message
 from ep_web.extensions import db
 from ep_web.htmx import is_partial, render_page_or_fragment
+from ep_web.inputs import arg_id
 from ep_web.models import Account, Demande, DemandeStatus, Profile, Service
 from ep_web.permissions import (
     can_view_demande,
@@ -143,7 +144,7 @@ def new():
     the services its convention enables."""
     conventions = dm.caisses_for(current_user.partenaire_id)
     departement = (request.args.get("departement") or "").strip().upper()[:3]
-    caisse_id = request.args.get("caisse_id", type=int)
+    caisse_id = arg_id("caisse_id")
     conv = _chosen_convention(conventions, caisse_id, departement)
     uncovered = bool(departement) and dm.default_caisse(current_user.partenaire_id, departement) is None
     ctx = {"conventions": conventions, "conv": conv, "departement": departement,
@@ -201,7 +202,7 @@ def new_service(service: str):
     form.set_caisses(conventions)
     departement = (request.args.get("departement") or (draft.data.get("departement") if draft else "")
                    or "").strip().upper()[:3]
-    caisse_id = request.args.get("caisse_id", type=int) or (form.caisse_id.data if draft else None)
+    caisse_id = arg_id("caisse_id") or (form.caisse_id.data if draft else None)
     conv = _chosen_convention(conventions, caisse_id, departement)
     form.caisse_id.data = conv.caisse_id if conv else None
     form.departement.data = departement

@@ -28,6 +28,7 @@ from ep_web.domain import audit
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.textguard import check_texts
 from ep_web.extensions import db
+from ep_web.inputs import parse_date
 from ep_web.mail import queue_email
 from ep_web.models import Account, AccountStatus, BreachReport, Caisse, Convention, Demande, Profile, Qualification
 from ep_web.permissions.breaches import (
@@ -52,25 +53,16 @@ def parse_noticed(date_text: str | None, time_text: str | None) -> datetime:
     """The moment noticed, typed in Paris time: a date (jj/mm/aaaa, or
     aaaa-mm-jj as a date picker sends it) and a time (hh:mm, 14h30 or 14:30:00).
     Bad input is a DomainError on its field, never a crash."""
-    from datetime import date as date_cls
     from datetime import time as time_cls
 
     from ep_web.clock import PARIS
 
-    raw_date = (date_text or "").strip()
-    day = None
-    m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", raw_date) or None
-    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", raw_date)
-    try:
-        if m:
-            day = date_cls(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-        elif iso:
-            day = date_cls(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
-    except ValueError:
-        day = None
+    # ep_web.inputs reads dates as people type them, within 1900-2200 (year 1
+    # would overflow the conversion to UTC).
+    day = parse_date(date_text)
     if day is None:
         raise DomainError("Indiquez une date valide, au format jj/mm/aaaa.", "noticed_date")
-    t = re.fullmatch(r"(\d{1,2})\s*[:hH]\s*(\d{2})?(?::\d{2})?", (time_text or "").strip())
+    t = re.fullmatch(r"(\d{1,2})\s*[:hH]\s*(\d{2})?(?::\d{2})?", (time_text or "").strip(), re.ASCII)
     if not t or int(t.group(1)) > 23 or int(t.group(2) or 0) > 59:
         raise DomainError("Indiquez une heure valide, au format hh:mm.", "noticed_time")
     local = datetime.combine(day, time_cls(int(t.group(1)), int(t.group(2) or 0)), tzinfo=PARIS)

@@ -17,18 +17,11 @@ class ActionForm(FlaskForm):
     """A bare POST (CSRF only): reactivate, resend the activation link."""
 
 
-def _int_or_none(value):
-    try:
-        return int(value) if value not in (None, "") and len(str(value)) < 10 else None
-    except (TypeError, ValueError):
-        return None
-
-
 class InactivateForm(FlaskForm):
     reason = StringField("Motif (facultatif)",
                          validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])
     # SPEC §6 hand-over: the colleague who follows the leaving technicien's open demandes.
-    colleague_id = SelectField("Technicien qui suivra ses demandes en cours", coerce=_int_or_none,
+    colleague_id = SelectField("Technicien qui suivra ses demandes en cours", coerce=coerce_choice_id,
                                validate_choice=False, validators=[Optional()])
 
 

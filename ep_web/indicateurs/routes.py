@@ -16,6 +16,7 @@ from ep_web.domain.indicators import Period, year_period
 from ep_web.htmx import render_page_or_fragment
 from ep_web.indicateurs.forms import ActionForm, FilterForm, SessionForm
 from ep_web.indicateurs.pdf import bilan_pdf
+from ep_web.inputs import query_args
 from ep_web.models import PARTENAIRE_TYPE_LABELS, Profile
 from ep_web.permissions import profile_required
 from ep_web.permissions.indicateurs import (
@@ -69,7 +70,8 @@ def _filters():
 
 
 def _query_args(form: FilterForm, **extra) -> dict:
-    args = {k: v for k, v in request.args.items() if v}
+    # Never a key the links' endpoints take themselves (ep_web.inputs.query_args).
+    args = {k: v for k, v in query_args("fmt", "convention_id", "slug").items() if v}
     args.update({k: v for k, v in extra.items() if v is not None})
     return args
 
