@@ -376,6 +376,8 @@ class Campaign:
         self.stats = Stats()
         self.stop_load = threading.Event()
         self.results = []
+        self.resent = self.checked_delivered = 0
+        self.checked: set[int] = set()  # "envoi interrompu" e-mails already looked at
 
     # -- setup
 
@@ -559,8 +561,6 @@ class Campaign:
         it, then do what the admin_national is asked to: check each e-mail in
         "envoi interrompu" against the SMTP server, resend those that never
         arrived (the "Renvoyer" button)."""
-        self.resent = self.checked_delivered = 0
-
         def fault():
             self.sink.held.clear()
             self.sink.hold = True
@@ -584,9 +584,12 @@ class Campaign:
         self.scenario("workers tués pendant un envoi SMTP", fault, restore, from_fault=True)
 
     def resend_interrupted(self):
-        rows = self.sql("SELECT id FROM outbox_email WHERE status = 'failed' AND last_error LIKE 'Envoi interrompu%%'")
+        rows = [r for r in self.sql("SELECT id FROM outbox_email WHERE status = 'failed' "
+                                    "AND last_error LIKE 'Envoi interrompu%%'") if r[0] not in self.checked]
         if not rows:
             return
+        self.checked.update(r[0] for r in rows)
+        delivered_before, resent_before = self.checked_delivered, self.resent
         admin = Browser(self.port)
         assert admin.login(self.national), "admin_national login"
         status, _, page = admin.request("GET", "/national/taches")
@@ -601,7 +604,7 @@ class Campaign:
             if status == 303:
                 self.resent += 1
         say(f"  envoi interrompu : {len(rows)} e-mail(s) ; arrivés quand même (non renvoyés) : "
-            f"{self.checked_delivered} ; renvoyés par « Renvoyer » : {self.resent}")
+            f"{self.checked_delivered - delivered_before} ; renvoyés par « Renvoyer » : {self.resent - resent_before}")
 
     def pg_restart(self):
         self.scenario(f"PostgreSQL redémarré ({self.args.pg_down} s d'arrêt)", self.pg.stop, self.pg.start,
