@@ -6,24 +6,30 @@ from ep_web.models import Profile
 
 _NAV = {
     Profile.TECHNICIEN: [
-        ("main.index", "Accueil"),
+        ("main.index", "À traiter"),
         ("demandes.new", "Nouvelle demande"),
         ("demandes.index", "Historique"),
     ],
     Profile.GESTIONNAIRE: [
+        ("main.index", "À traiter"),
         ("gestion.index", "Techniciens"),
         ("gestion.requests", "Demandes à la caisse"),
         ("gestion.habilitations", "Habilitations"),
+        ("indicateurs.index", "Indicateurs"),
     ],
-    Profile.AGENT: [("traitement.index", "File des demandes")],
+    Profile.AGENT: [("main.index", "À traiter"), ("traitement.index", "File des demandes")],
     Profile.ADMIN_CAISSE: [
+        ("main.index", "À traiter"),
         ("caisse.partenaires", "Partenaires"),
         ("caisse.requests", "Demandes des partenaires"),
         ("caisse.agents", "Agents"),
+        ("indicateurs.index", "Indicateurs"),
         ("caisse.audit", "Journal"),
     ],
     Profile.ADMIN_NATIONAL: [
+        ("main.index", "À traiter"),
         ("national.caisses", "Caisses"),
+        ("indicateurs.index", "Indicateurs"),
         ("national.audit", "Journal"),
         ("national.jobs", "Tâches"),
     ],
@@ -32,10 +38,15 @@ _NAV = {
 
 # Support pages (SPEC §5, §6): tickets, news, maintenance, after each profile's own entries.
 _NAV_SUPPORT = {
-    Profile.TECHNICIEN: [("news.index", "Actualités"), ("tickets.index", "Signaler un problème")],
-    Profile.GESTIONNAIRE: [("news.index", "Actualités"), ("tickets.index", "Signaler un problème")],
-    Profile.ADMIN_CAISSE: [("caisse_tickets.index", "Tickets"), ("caisse_news.index", "Actualités")],
-    Profile.ADMIN_NATIONAL: [("national_tickets.index", "Tickets escaladés"), ("maintenance.index", "Maintenance")],
+    Profile.TECHNICIEN: [("news.index", "Actualités"), ("ressources.index", "Ressources"),
+                         ("tickets.index", "Signaler un problème")],
+    Profile.GESTIONNAIRE: [("news.index", "Actualités"), ("ressources.index", "Ressources"),
+                           ("tickets.index", "Signaler un problème")],
+    Profile.AGENT: [("ressources.index", "Ressources")],
+    Profile.ADMIN_CAISSE: [("caisse_tickets.index", "Tickets"), ("caisse_news.index", "Actualités"),
+                           ("ressources.index", "Ressources")],
+    Profile.ADMIN_NATIONAL: [("national_tickets.index", "Tickets escaladés"), ("maintenance.index", "Maintenance"),
+                             ("ressources.index", "Ressources")],
 }
 for _profile, _entries in _NAV_SUPPORT.items():
     _NAV.setdefault(_profile, []).extend(_entries)

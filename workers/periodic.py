@@ -26,10 +26,12 @@ from workers.accounts import (
     warn_idle_techniciens,
 )
 from workers.conventions import renew_and_end_conventions
-from workers.demandes import alert_signalements, purge_closed_demandes
+from workers.demandes import alert_signalements, purge_closed_demandes, rollup_statistics
+from workers.files import scan_pending_files
 from workers.journal import SKIPPED, exclusive
 from workers.mail import flush_outbox
 from workers.news import send_news_digests
+from workers.notifications import send_notification_digests
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,14 @@ NIGHTLY = {
     "delete_inactive_accounts": delete_inactive_accounts,
     "remind_password_expiry": remind_password_expiry,
     "remind_habilitation_reviews": remind_habilitation_reviews,
+    "rollup_statistics": rollup_statistics,  # before the purge: purged demandes keep counting
     "purge_closed_demandes": purge_closed_demandes,
     "send_news_digests": send_news_digests,  # weekly per user, enforced by the job itself
+    "send_notification_digests": send_notification_digests,  # SPEC §6: the daily digest, skipped when empty
 }
 FREQUENT = {
     "alert_signalements": alert_signalements,
+    "scan_pending_files": scan_pending_files,
     "flush_outbox": flush_outbox,
 }
 JOBS = {**NIGHTLY, **FREQUENT}

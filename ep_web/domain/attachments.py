@@ -1,6 +1,15 @@
 """Attachments (SPEC §4): PDF, JPEG or PNG only, recognised by content; 10 MB
 each, 5 per demande; virus-scanned by clamd when configured; stored outside
-the web root under a generated name; downloaded only as an attachment.
+the web root under a generated name; downloaded only as an attachment, and
+only once the antivirus found it clean (or, where the deployment allows
+unscanned files, unscanned and said so).
+
+Scan states (``Attachment.scan_status``): ``sain`` (clamd answered OK at
+upload or later), ``infecte`` (found later: never served, the uploader and the
+caisse are told), ``en_attente`` (clamd slow or down at upload: the upload is
+accepted, the background job ``workers.files`` scans it after the commit and
+every few minutes until clamd answers), ``non_analyse`` (no clamd configured).
+A virus found at upload is refused outright, as before.
 
 The flow for a route::
 
@@ -40,8 +49,9 @@ from ep_web.clamav import Clamd, ClamdError
 from ep_web.clock import now
 from ep_web.domain.errors import DomainError
 from ep_web.extensions import db
-from ep_web.models.demande import Attachment
+from ep_web.models.demande import Attachment, ScanStatus
 from ep_web.storage import StorageUnavailable, get_storage
+from ep_web.transaction import PENDING_SCANS
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +61,10 @@ KINDS = {
     "jpeg": (b"\xff\xd8\xff", "image/jpeg", "JPEG"),
     "png": (b"\x89PNG\r\n\x1a\n", "image/png", "PNG"),
 }
+# The extensions a name may keep for each kind (first = the one given otherwise).
+EXTENSIONS = {"pdf": ("pdf",), "jpeg": ("jpg", "jpeg", "jpe"), "png": ("png",)}
+KIND_OF_TYPE = {mime: kind for kind, (_, mime, _) in KINDS.items()}
+_EXTENSION = re.compile(r"^[A-Za-z0-9]{1,10}$")
 SNIFF_BYTES = 8
 READ_CHUNK = 64 * 1024
 STORED_NAME = re.compile(r"^[0-9a-f]{32}$")
@@ -85,6 +99,7 @@ class PreparedFile:
     sha256: str
     data: IO[bytes] = dc_field(repr=False)
     field: str = "files"  # the form field, for a refusal at store time
+    scan_status: ScanStatus = ScanStatus.NON_ANALYSE
 
     def close(self) -> None:
         self.data.close()
@@ -107,6 +122,24 @@ def clean_name(name: str | None) -> str:
     return name or "fichier"
 
 
+def name_for_kind(name: str, kind: str) -> str:
+    """The name with the extension of the detected type (SPEC §4: the type is
+    the content's, and the name a browser or a desktop sees must not say
+    otherwise): ``x.html`` holding a PNG → ``x.png``, ``résumé.exe`` holding
+    a PDF → ``résumé.pdf``, ``scan`` → ``scan.pdf``; ``photo.JPEG`` stays."""
+    allowed = EXTENSIONS[kind]
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and _EXTENSION.match(ext):
+        if ext.lower() in allowed:
+            return name
+        name = stem
+        inner_stem, inner_dot, inner_ext = stem.rpartition(".")
+        if inner_dot and inner_stem and inner_ext.lower() in allowed:
+            return stem  # "x.pdf.exe" holding a PDF → "x.pdf"
+    suffix = "." + allowed[0]
+    return name[: 255 - len(suffix)] + suffix
+
+
 def _kinds_label(allowed) -> str:
     labels = [KINDS[k][2] for k in allowed]
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " ou " + labels[-1]
@@ -124,8 +157,11 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
     (``existing_count`` already attached plus these); each at most
     ``MAX_ATTACHMENT_BYTES``, counted while reading (Content-Length is not
     trusted); virus-scanned by clamd when ``CLAMD_SOCKET``/``CLAMD_ADDRESS`` is
-    set — and refused if clamd cannot answer (fail closed); its kind sniffed
-    from its content among ``allowed``.
+    set, within ``CLAMD_UPLOAD_TIMEOUT``: a virus is refused, a clean file is
+    ``sain``, and when clamd is slow or down the file is accepted
+    ``en_attente`` (never served until the background job found it clean);
+    without clamd it is ``non_analyse``. Its kind is sniffed from its content
+    among ``allowed`` and its name takes that kind's extension.
 
     Raises DomainError(message, field) naming each refused file and why; the
     scan runs before the type check so that an infected file is reported as
@@ -146,8 +182,11 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
         raise DomainError(msg, field)
 
     scanner = Clamd.from_config(config)
+    if scanner is not None:
+        scanner.timeout = float(config.get("CLAMD_UPLOAD_TIMEOUT") or scanner.timeout)
     prepared: list[PreparedFile] = []
     refusals: list[str] = []
+    pending_scanner = False
     try:
         for storage in files:
             name = clean_name(storage.filename)
@@ -160,15 +199,18 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
                 data.close()
                 refusals.append(f"« {name} » est vide.")
                 continue
+            status = ScanStatus.NON_ANALYSE
             if scanner is not None:
                 data.seek(0)
                 try:
                     signature = scanner.scan(data)
+                    status = ScanStatus.SAIN
                 except ClamdError as exc:
-                    data.close()
-                    log.error("antivirus indisponible : %s", exc)
-                    raise DomainError(f"« {name} » : analyse antivirus indisponible, réessayez plus tard.",
-                                      field) from exc
+                    # Accepted, never served until the background job scans it.
+                    log.warning("antivirus indisponible, fichier mis en attente d'analyse : %s", exc)
+                    signature, status = None, ScanStatus.EN_ATTENTE
+                    scanner = None  # the next files of this form would wait as long: they wait too
+                    pending_scanner = True
                 if signature:
                     data.close()
                     log.warning("virus refusé : %s (sha256 %s)", signature, digest)
@@ -181,7 +223,10 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
                 refusals.append(f"« {name} » : format non accepté ({_kinds_label(allowed)} uniquement).")
                 continue
             data.seek(0)
-            prepared.append(PreparedFile(name, kind, KINDS[kind][1], size, digest, data, field))
+            if status == ScanStatus.NON_ANALYSE and pending_scanner:
+                status = ScanStatus.EN_ATTENTE
+            prepared.append(PreparedFile(name_for_kind(name, kind), kind, KINDS[kind][1], size, digest, data, field,
+                                         scan_status=status))
         if refusals:
             raise DomainError(" ".join(refusals), field)
     except BaseException:
@@ -213,7 +258,7 @@ def _read(storage, name: str, limit: int):
     return data, size, digest.hexdigest(), head
 
 
-def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, message=None,
+def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, message=None, resource=None,
           from_caisse: bool = False) -> Attachment:
     """Store a validated file under a random 32-hex name (no extension) and
     add its Attachment row (flush, no commit). SPEC §4: stored outside the web
@@ -222,8 +267,8 @@ def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, messag
 
     If the transaction ends without a commit, the file is deleted (see the
     module docstring)."""
-    if (demande is None) == (ticket is None):
-        raise ValueError("store() needs exactly one of demande= or ticket=")
+    if sum(x is not None for x in (demande, ticket, resource)) != 1:
+        raise ValueError("store() needs exactly one of demande=, ticket= or resource=")
     storage = get_storage()
     stored_name = secrets.token_hex(16)
     try:
@@ -241,6 +286,7 @@ def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, messag
             session.flush()
         attachment = Attachment(
             demande=demande,
+            resource_id=resource.id if resource is not None else None,
             message_id=message.id if message is not None else None,
             uploaded_by_id=uploader.id,
             from_caisse=from_caisse,
@@ -250,6 +296,8 @@ def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, messag
             size=prepared.size,
             sha256=prepared.sha256,
             created_at=now(),
+            scan_status=prepared.scan_status,
+            scanned_at=now() if prepared.scan_status == ScanStatus.SAIN else None,
         )
         if ticket is not None:
             ticket.attachments.append(attachment)
@@ -258,6 +306,9 @@ def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, messag
     except BaseException:
         _delete_quietly(storage, stored_name)
         raise
+    if attachment.scan_status == ScanStatus.EN_ATTENTE:
+        # ep_web.transaction.commit hands these to the background job once committed.
+        session.info.setdefault(PENDING_SCANS, []).append(attachment.id)
     return attachment
 
 
@@ -282,6 +333,12 @@ def _drop_uncommitted_files(session, transaction):
             _delete_quietly(storage, stored_name)
 
 
+@event.listens_for(Session, "after_rollback")
+def _forget_uncommitted_scans(session):
+    if not session.in_nested_transaction():
+        session.info.pop(PENDING_SCANS, None)
+
+
 def open_for_download(attachment: Attachment) -> tuple[IO[bytes], int, str, str]:
     """(open file, size, name offered to the browser, MIME type) of a stored
     file; FileNotFoundError if the file is gone (purged), StorageUnavailable
@@ -291,7 +348,33 @@ def open_for_download(attachment: Attachment) -> tuple[IO[bytes], int, str, str]
     ticket through the permissions loaders (another structure's or caisse's
     object is a 404) and audits the download (``document_downloaded``) (SPEC §4 documents)."""
     data, size = get_storage().open(attachment.stored_name)
-    return data, size, attachment.original_name, attachment.content_type
+    kind = KIND_OF_TYPE.get(attachment.content_type)
+    name = name_for_kind(attachment.original_name, kind) if kind else attachment.original_name
+    return data, size, name, attachment.content_type
+
+
+class FileNotServable(Exception):
+    """The file exists but its scan state forbids serving it (SPEC §4, §8)."""
+
+    def __init__(self, attachment: Attachment):
+        self.attachment = attachment
+        status = attachment.scan_status
+        if status == ScanStatus.EN_ATTENTE:
+            self.message = ("L'analyse antivirus de ce fichier est en cours : il sera téléchargeable dès qu'elle "
+                            "l'aura trouvé sain. Réessayez dans quelques minutes.")
+        elif status == ScanStatus.INFECTE:
+            self.message = "Un virus a été détecté dans ce fichier : il est bloqué et ne peut pas être téléchargé."
+        else:
+            self.message = ("Ce fichier n'a pas été analysé par l'antivirus : il ne peut pas être téléchargé "
+                            "tant que l'analyse n'a pas eu lieu.")
+        super().__init__(self.message)
+
+
+def check_servable(attachment: Attachment) -> None:
+    """Raise FileNotServable unless the file may be served: ``sain``, or
+    ``non_analyse`` where ``EP_ALLOW_UNSCANNED`` allows it (SPEC §4, §8)."""
+    if not attachment.downloadable(bool(current_app.config.get("ALLOW_UNSCANNED"))):
+        raise FileNotServable(attachment)
 
 
 def send_attachment(attachment: Attachment):
@@ -300,7 +383,10 @@ def send_attachment(attachment: Attachment):
     ``no-store`` (personal data) and a sandboxing CSP in case it is opened.
 
     Does NOT check permissions: the route loads and authorises the demande or
-    ticket first (SPEC §8), then calls this. 404 if the file is missing."""
+    ticket first (SPEC §8), then calls this. 404 if the file is missing; a
+    French 409 page if its scan state forbids serving it (``check_servable``,
+    which the route calls before auditing the download)."""
+    check_servable(attachment)
     try:
         data, size, name, mimetype = open_for_download(attachment)
     except (FileNotFoundError, ValueError):

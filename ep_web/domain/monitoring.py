@@ -51,7 +51,9 @@ PERIODS = {
     "remind_habilitation_reviews": DAILY,
     "purge_closed_demandes": DAILY,
     "send_news_digests": DAILY,
+    "send_notification_digests": DAILY,
     "alert_signalements": timedelta(minutes=15),
+    "scan_pending_files": timedelta(minutes=5),
     # EP_FLUSH_EVERY_S: shorter for the fault campaign (bench/faults.py), never below 10 s.
     "flush_outbox": timedelta(seconds=max(int(os.environ.get("EP_FLUSH_EVERY_S") or 300), 10)),
 }

@@ -1,0 +1,437 @@
+"""The statistics behind the follow-up indicators and the charts (SPEC §7).
+
+Facts, each counted on the Paris day it happened, at the caisse and partner
+the demande belonged to that day:
+
+- ``created``: a demande sent (transmise);
+- ``closed``: a demande closed, under its outcome, with the whole days from
+  sending to closure in the ``close_d*`` histogram;
+- ``taken``: the first answer (prise en charge), the days since sending in
+  the ``first_d*`` histogram;
+- ``complements``: a complement asked;
+- ``sla_met`` / ``sla_missed``: a signalement taken within its 48 hours
+  (counted the day it was taken) or not (counted the day its 48 hours ran out);
+- ``moved_out`` / ``moved_in``: a demande sent on to another caisse
+  (Demande.change_caisse), at the caisse it left and the one it reached, so
+  that each caisse's open backlog stays right.
+
+Once a day is over, none of its facts can change: the nightly job
+(:func:`rollup`) writes the finished days into ``stat_day`` and adds them up by
+month in ``stat_month`` (with caisse-wide rows), before the retention purge
+removes the old demandes. The days after the last rolled one (today, or the
+nights the job missed) are read live from the demandes with the same code
+(:func:`day_facts`), so every figure is exact up to now. The rollup holds
+counts only: no reference, no person.
+
+Why rollup tables and not PostgreSQL materialized views: a view is recomputed
+from the demandes, so the retention purge would erase past years' figures;
+it would not exist on SQLite (the quick start); and its refresh rereads every
+demande each night, where the rollup reads one day.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import Integer, case, cast, delete, func, insert, literal, select
+
+from ep_web.clock import PARIS, now, to_paris, today
+from ep_web.extensions import db
+from ep_web.models import Demande, DemandeEvent, DemandeStatus, Service
+from ep_web.models.stats import (
+    ALL_CAISSES,
+    ALL_PARTNERS,
+    CLOSE_HIST,
+    COUNTS,
+    DELAY_BUCKETS,
+    FIRST_HIST,
+    MEASURES,
+    StatDay,
+    StatMonth,
+    StatState,
+    bucket_of,
+)
+
+KEY = ("caisse_id", "partenaire_id", "service", "outcome")
+DAY = timedelta(days=1)
+
+
+def empty() -> dict:
+    return dict.fromkeys(MEASURES, 0)
+
+
+def add(into: dict, other) -> dict:
+    for m in MEASURES:
+        into[m] += (other[m] if isinstance(other, dict) else getattr(other, m)) or 0
+    return into
+
+
+def day_start(day: date) -> datetime:
+    """Paris midnight of ``day``, in UTC (the rollup's days are the caisse's calendar days)."""
+    return datetime.combine(day, time(0), PARIS).astimezone(timezone.utc)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+# ---------------------------------------------------------------- facts from the demandes
+
+
+def _scope(stmt, cls, caisse_ids, partenaire_ids):
+    if caisse_ids is not None:
+        stmt = stmt.where(cls.caisse_id.in_(caisse_ids))
+    if partenaire_ids is not None:
+        stmt = stmt.where(cls.partenaire_id.in_(partenaire_ids))
+    return stmt
+
+
+def _is_pg() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _hour(col):
+    """The UTC hour of a timestamp: Paris is a whole number of hours from UTC, so
+    the hour decides the Paris day (grouped in SQL, dated in Python)."""
+    return func.date_trunc("hour", col) if _is_pg() else func.strftime("%Y-%m-%d %H:00:00", col)
+
+
+def _whole_days(later, earlier):
+    if _is_pg():
+        return func.floor(func.extract("epoch", later - earlier) / 86400)
+    return cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+
+def _paris_day(hour) -> date:
+    if isinstance(hour, str):
+        hour = datetime.fromisoformat(hour).replace(tzinfo=timezone.utc)
+    return to_paris(hour).date()
+
+
+DIMS = ("caisse_id", "partenaire_id", "service")
+
+
+def day_facts(first: date, last: date, *, caisse_ids=None, partenaire_ids=None, until: datetime | None = None,
+              dims=DIMS, delays: bool = True) -> dict[tuple, dict]:
+    """The facts of the Paris days ``first`` to ``last`` (included), by
+    (day, caisse, partner, service, outcome), counted in SQL from the demandes
+    (a dimension left out of ``dims`` is None in the keys; ``delays`` False
+    leaves the histograms out). ``until`` (default: now) stops the facts at that
+    instant: a signalement whose 48 hours are not over yet has missed nothing."""
+    start, end = day_start(first), day_start(last + DAY)
+    until = min(end, until or now())
+    facts: dict[tuple, dict] = defaultdict(empty)
+    D, E = Demande, DemandeEvent
+    dim_cols = [getattr(D, d) for d in dims]
+
+    def key(row, hour, outcome=""):
+        values = dict(zip(dims, row[1:1 + len(dims)]))
+        return (_paris_day(hour), values.get("caisse_id"), values.get("partenaire_id"), values.get("service"),
+                outcome)
+
+    def grouped(at, *extra, where=(), join=False):
+        hour = _hour(at).label("hour")
+        stmt = select(hour, *dim_cols, *extra, func.count().label("n"))
+        if join:
+            stmt = stmt.select_from(E).join(D, D.id == E.demande_id)
+        stmt = stmt.where(at >= start, at < until, *where).group_by(hour, *dim_cols, *extra)
+        return db.session.execute(_scope(stmt, D, caisse_ids, partenaire_ids))
+
+    for row in grouped(D.created_at):
+        facts[key(row, row.hour)]["created"] += row.n
+    close_days = _whole_days(D.closed_at, D.created_at).label("days") if delays else literal(0).label("days")
+    for row in grouped(D.closed_at, D.outcome, close_days, where=(D.status == DemandeStatus.CLOTUREE,)):
+        f = facts[key(row, row.hour, row.outcome.value if row.outcome else "")]
+        f["closed"] += row.n
+        if delays:
+            f[CLOSE_HIST[bucket_of(int(row.days))]] += row.n
+    first_days = _whole_days(D.taken_at, D.created_at).label("days") if delays else literal(0).label("days")
+    in_time = case((D.due_at.is_not(None) & (D.taken_at <= D.due_at), 1), else_=0).label("in_time")
+    for row in grouped(D.taken_at, first_days, in_time):
+        f = facts[key(row, row.hour)]
+        f["taken"] += row.n
+        if delays:
+            f[FIRST_HIST[bucket_of(int(row.days))]] += row.n
+        if row.in_time:
+            f["sla_met"] += row.n
+    for row in grouped(D.due_at, where=((D.taken_at.is_(None)) | (D.taken_at > D.due_at),)):
+        facts[key(row, row.hour)]["sla_missed"] += row.n
+    for row in grouped(E.at, where=(E.kind == "complement_requested",), join=True):
+        facts[key(row, row.hour)]["complements"] += row.n
+    # Changes of caisse are rare: read one by one.
+    for row in db.session.execute(_scope(select(E.at, E.details, D.partenaire_id, D.service).join(
+            D, D.id == E.demande_id).where(E.kind == "caisse_changed", E.at >= start, E.at < until), D,
+            None, partenaire_ids)):
+        details = row.details or {}
+        day = to_paris(row.at).date()
+        moves = (("moved_out", details.get("from_caisse_id")), ("moved_in", details.get("to_caisse_id")))
+        for side, caisse_id in moves:
+            if caisse_id is not None and (caisse_ids is None or caisse_id in caisse_ids):
+                k = (day, caisse_id if "caisse_id" in dims else None,
+                     row.partenaire_id if "partenaire_id" in dims else None,
+                     row.service if "service" in dims else None, "")
+                facts[k][side] += 1
+    return facts
+
+
+# ---------------------------------------------------------------- the nightly rollup
+
+
+def rolled_through() -> date | None:
+    return db.session.scalar(select(StatState.rolled_through).where(StatState.id == 1))
+
+
+def _first_fact_day() -> date | None:
+    first = db.session.scalar(select(func.min(Demande.created_at)))
+    return to_paris(first).date() if first else None
+
+
+def rollup_days(first: date, last: date) -> int:
+    """Write the finished days ``first`` to ``last`` into stat_day (idempotent:
+    their rows are replaced). Returns the number of rows."""
+    db.session.execute(delete(StatDay).where(StatDay.day >= first, StatDay.day <= last)
+                       .execution_options(synchronize_session=False))
+    rows = [dict(day=key[0], caisse_id=key[1], partenaire_id=key[2], service=key[3], outcome=key[4], **values)
+            for key, values in day_facts(first, last, until=day_start(last + DAY)).items()]
+    if rows:
+        db.session.execute(insert(StatDay), rows)
+    return len(rows)
+
+
+def refresh_month(month: date) -> None:
+    """stat_month for one month, from its days: one row per partner, plus the
+    caisse-wide rows (partenaire_id = ALL_PARTNERS) and the national ones
+    (caisse_id = ALL_CAISSES too), so that no page adds up thousands of rows."""
+    first, after = month_start(month), next_month(month)
+    db.session.execute(delete(StatMonth).where(StatMonth.month == first)
+                       .execution_options(synchronize_session=False))
+    sums = [func.sum(getattr(StatDay, m)) for m in MEASURES]
+    in_month = (StatDay.day >= first, StatDay.day < after)
+    names = ["month", *KEY, *MEASURES]
+    per_partner = (select(literal(first), StatDay.caisse_id, StatDay.partenaire_id, StatDay.service,
+                          StatDay.outcome, *sums).where(*in_month)
+                   .group_by(StatDay.caisse_id, StatDay.partenaire_id, StatDay.service, StatDay.outcome))
+    caisse_wide = (select(literal(first), StatDay.caisse_id, literal(ALL_PARTNERS), StatDay.service,
+                          StatDay.outcome, *sums).where(*in_month)
+                   .group_by(StatDay.caisse_id, StatDay.service, StatDay.outcome))
+    national = (select(literal(first), literal(ALL_CAISSES), literal(ALL_PARTNERS), StatDay.service,
+                       StatDay.outcome, *sums).where(*in_month).group_by(StatDay.service, StatDay.outcome))
+    for stmt in (per_partner, caisse_wide, national):
+        db.session.execute(insert(StatMonth).from_select(names, stmt))
+
+
+def rollup(through: date | None = None) -> dict:
+    """SPEC §7, the nightly job: roll every finished day not rolled yet (up to
+    yesterday, Paris), then refresh the months they belong to. Idempotent, and
+    catches up after missed nights. Runs before the retention purge, which
+    never deletes a demande whose days are not rolled (lifecycle.purge_closed_demandes)."""
+    through = through or today() - DAY
+    state = db.session.get(StatState, 1)
+    if state is None:
+        state = StatState(id=1, rolled_through=None, updated_at=now())
+        db.session.add(state)
+        db.session.flush()
+    first = state.rolled_through + DAY if state.rolled_through else _first_fact_day()
+    days = rows = 0
+    months = set()
+    day = first
+    while day is not None and day <= through:
+        # A month at most at once: one read per kind of fact, whatever the number of days.
+        last = min(next_month(day) - DAY, through)
+        rows += rollup_days(day, last)
+        months.add(month_start(day))
+        days += (last - day).days + 1
+        day = last + DAY
+    for month in sorted(months):
+        refresh_month(month)
+    if days or state.rolled_through is None:
+        state.rolled_through = max(through, state.rolled_through or through)
+        state.updated_at = now()
+    db.session.flush()
+    return {"days": days, "rows": rows, "months": len(months)}
+
+
+def purge_horizon() -> datetime | None:
+    """The retention purge may delete a demande closed before this instant: its
+    facts are all in the rollup (None: nothing rolled yet, nothing may go)."""
+    rolled = rolled_through()
+    return day_start(rolled + DAY) if rolled else None
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _months_within(first: date, last: date):
+    """Split [first, last] into whole months and the leftover days at the edges."""
+    months, edges = [], []
+    day = first
+    while day <= last:
+        month_end = next_month(day) - DAY
+        if day.day == 1 and month_end <= last:
+            months.append(day)
+            day = month_end + DAY
+        else:
+            stop = min(month_end, last)
+            edges.append((day, stop))
+            day = stop + DAY
+    return months, edges
+
+
+def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, partenaire_ids=None,
+         by_month: bool = False, measures=MEASURES, service: str | None = None,
+         outcomes=None) -> dict[tuple, dict]:
+    """Measures added up over the Paris days ``first`` to ``last``, by ``group``
+    (a tuple of KEY names; with ``by_month`` the first day of the month comes
+    first in each key), optionally for one ``service`` or some ``outcomes``.
+    Whole rolled months come from stat_month (its caisse-wide and national rows
+    when no partner is asked for), the rolled days at the edges from stat_day,
+    the days after the last rolled one from the demandes: exact up to now,
+    whatever the nightly job did. Only ``measures`` are added up (the others
+    stay 0): the database does the sums, Python sees one row per key."""
+    out: dict[tuple, dict] = defaultdict(empty)
+    last = min(last, today())
+    if first > last:
+        return out
+    measures = tuple(measures)
+    rolled = rolled_through()
+    rolled_last = min(last, rolled) if rolled else None
+    partner_rows = partenaire_ids is not None or "partenaire_id" in group
+    national_rows = not partner_rows and caisse_ids is None and "caisse_id" not in group
+
+    def scoped(stmt, cls):
+        stmt = _scope(stmt, cls, caisse_ids, partenaire_ids)
+        if service is not None:
+            stmt = stmt.where(cls.service == service)
+        if outcomes is not None:
+            stmt = stmt.where(cls.outcome.in_(list(outcomes)))
+        if cls is StatMonth:
+            if partner_rows:
+                stmt = stmt.where(cls.partenaire_id != ALL_PARTNERS)
+            elif national_rows:
+                stmt = stmt.where(cls.caisse_id == ALL_CAISSES, cls.partenaire_id == ALL_PARTNERS)
+            else:
+                stmt = stmt.where(cls.caisse_id != ALL_CAISSES, cls.partenaire_id == ALL_PARTNERS)
+        return stmt
+
+    def collect(rows, width, month=None):
+        for row in rows:
+            key = tuple(row[:width])
+            if month is not None:
+                key = (month, *key)
+            acc = out[key]
+            for m, v in zip(measures, row[width:]):
+                if v:
+                    acc[m] += int(v)
+
+    if rolled_last is not None and first <= rolled_last:
+        months, edges = _months_within(first, rolled_last)
+        if months:
+            cols = [getattr(StatMonth, g) for g in group]
+            if by_month:
+                cols.insert(0, StatMonth.month)
+            stmt = scoped(select(*cols, *[func.sum(getattr(StatMonth, m)) for m in measures])
+                          .where(StatMonth.month.in_(months)).group_by(*cols), StatMonth)
+            collect(db.session.execute(stmt), len(cols))
+        for lo, hi in edges:
+            cols = [getattr(StatDay, g) for g in group]
+            stmt = scoped(select(*cols, *[func.sum(getattr(StatDay, m)) for m in measures])
+                          .where(StatDay.day >= lo, StatDay.day <= hi).group_by(*cols), StatDay)
+            collect(db.session.execute(stmt), len(cols), month_start(lo) if by_month else None)
+    live_first = max(first, rolled + DAY) if rolled else first
+    if live_first <= last:
+        index = [KEY.index(g) + 1 for g in group]
+        dims = tuple(d for d in DIMS if d in group or (d == "service" and service is not None))
+        delays = any(m in CLOSE_HIST or m in FIRST_HIST for m in measures)
+        facts = day_facts(live_first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids, dims=dims,
+                          delays=delays)
+        for key, values in facts.items():
+            if service is not None and key[3] != service:
+                continue
+            if outcomes is not None and key[4] not in outcomes:
+                continue
+            k = tuple(key[i] for i in index)
+            acc = out[(month_start(key[0]), *k) if by_month else k]
+            for m in measures:
+                acc[m] += values[m]
+    return out
+
+
+def total(rows: dict) -> dict:
+    out = empty()
+    for values in rows.values():
+        add(out, values)
+    return out
+
+
+def backlog_before(first: date, *, caisse_ids=None, partenaire_ids=None) -> int:
+    """Demandes open at the start of ``first``: created minus closed before it."""
+    if first <= date(2000, 1, 1):
+        return 0
+    values = total(read(date(2000, 1, 1), first - DAY, group=(), caisse_ids=caisse_ids,
+                        partenaire_ids=partenaire_ids, measures=("created", "closed", "moved_in", "moved_out")))
+    return open_delta(values)
+
+
+def open_delta(values: dict) -> int:
+    """How much a set of facts changes the number of open demandes."""
+    return values["created"] + values["moved_in"] - values["moved_out"] - values["closed"]
+
+
+# ---------------------------------------------------------------- delays
+
+
+def percentile(values: dict, hist: tuple[str, ...], share: float) -> tuple[int, int | None] | None:
+    """The delay bucket (low, high days; high None for 'more than') holding the
+    ``share`` percentile of the histogram, or None without data."""
+    counts = [values[h] for h in hist]
+    n = sum(counts)
+    if not n:
+        return None
+    rank = share * n
+    seen = 0
+    for i, c in enumerate(counts):
+        seen += c
+        if seen >= rank:
+            return DELAY_BUCKETS[i]
+    return DELAY_BUCKETS[-1]
+
+
+def delay_label(bucket: tuple[int, int | None] | None) -> str:
+    if bucket is None:
+        return "—"
+    low, high = bucket
+    if high is None:
+        return f"plus de {low - 1} jours"
+    if low == high:
+        return "moins d'un jour" if low == 0 else f"{low} jour{'s' if low > 1 else ''}"
+    return f"{low} à {high} jours"
+
+
+MIN_FOR_DELAY = 10  # fewer closed demandes than this: no "usual delay" shown
+USUAL_DELAY_DAYS = 90
+
+
+def usual_delays(caisse_id: int) -> dict[str, tuple[int, int | None]]:
+    """The median delay from sending to closure of each service at the caisse
+    over the last 90 days, for the services with enough closures (SPEC §4
+    "Nouvelle demande": an observation shown to the techniciens, not a promise)."""
+    rows = read(today() - timedelta(days=USUAL_DELAY_DAYS), today(), group=("service",), caisse_ids=[caisse_id],
+                measures=("closed", *CLOSE_HIST))
+    out = {}
+    for (service,), values in rows.items():
+        if values["closed"] >= MIN_FOR_DELAY:
+            out[service] = percentile(values, CLOSE_HIST, 0.5)
+    return out
+
+
+def sla_share(values: dict) -> float | None:
+    n = values["sla_met"] + values["sla_missed"]
+    return values["sla_met"] / n if n else None
+
+
+SERVICES = [s.value for s in Service]
+__all__ = ["COUNTS", "read", "rollup", "day_facts", "percentile", "usual_delays"]
