@@ -56,7 +56,8 @@ def test_two_servers_starting_at_once_migrate_once(scratch_url, tmp_path):
     with app.app_context():
         empty_schema()
         db.engine.dispose()
-    env = {**os.environ, "DATABASE_URL": scratch_url.replace("+psycopg", ""), "PYTHONPATH": str(root)}
+    env = {**os.environ, "DATABASE_URL": scratch_url.replace("+psycopg", ""), "PYTHONPATH": str(root),
+           "EP_SECRET_KEY": "migrations-test-" + "x" * 40, "EP_ALLOW_UNSCANNED": "1"}
     flask = os.path.join(os.path.dirname(sys.executable), "flask")
     procs = [subprocess.Popen([flask, "--app", "app", "db", "upgrade"], cwd=root, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
