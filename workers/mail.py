@@ -29,12 +29,16 @@ than duplicated (two different links, a partner alerted twice).
 - A failure *after* the message data was sent (connection lost or timeout
   while waiting for the server's final answer) is ambiguous: the server may
   have queued it. The row is ``failed`` with "envoi incertain", never retried.
-- A worker that dies during a batch leaves its rows in ``sending``. After
-  CLAIM_TIMEOUT (far longer than a batch may last: BATCH_BUDGET_S, and RQ's job
-  timeout) the periodic flush puts those it never started back to
-  ``pending`` (certainly not sent) and marks those of the chunk in flight
-  ``failed`` "envoi interrompu, à vérifier" instead of sending them again
-  (some of them may have left: at most MAIL_CHUNK e-mails to check by hand).
+- A worker that dies during a batch leaves its rows in ``sending``. The claim
+  names its process (``claimed_by`` = host:pid): the monitoring check, run
+  every minute by every worker and the scheduler, recovers at once the claims
+  of a process gone from its own host (``recover_dead_claims``). Claims of
+  another host are recovered after CLAIM_TIMEOUT (far longer than a batch may
+  last: BATCH_BUDGET_S, and RQ's job timeout) by the periodic flush. Either
+  way, the rows it never started go back to ``pending`` (certainly not sent)
+  and those of the chunk in flight become ``failed`` "envoi interrompu, à
+  vérifier" instead of being sent again (some of them may have left: at most
+  MAIL_CHUNK e-mails to check by hand).
 - ``failed`` e-mails are listed to admin_national on the jobs page, with a
   "Renvoyer" action (``ep_web.domain.lifecycle.resend_failed_email``).
 - ``flush_outbox`` (every few minutes) sends what is pending and due: e-mails
@@ -43,12 +47,13 @@ than duplicated (two different links, a partner alerted twice).
 import logging
 import os
 import smtplib
+import socket
 import time
 from datetime import timedelta
 from email.utils import parseaddr
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from ep_web.clock import now
 from ep_web.extensions import db
@@ -175,6 +180,11 @@ def _due(t):
                 or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= t))
 
 
+def claimer() -> str:
+    """This process, as written in ``claimed_by`` (a forked work horse has its own pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
 def claim(limit: int, ids: list[int] | None = None) -> list[int]:
     """Claim up to ``limit`` due e-mails (of ``ids`` when given), oldest
     first, and commit the claim before anything is sent."""
@@ -189,7 +199,7 @@ def claim(limit: int, ids: list[int] | None = None) -> list[int]:
         update(OutboxEmail)
         .where(OutboxEmail.id.in_(chosen.scalar_subquery()), _due(t))
         .values(status=EmailStatus.SENDING, attempts=OutboxEmail.attempts + 1, claimed_at=t,
-                send_started_at=None)
+                send_started_at=None, claimed_by=claimer())
         .returning(OutboxEmail.id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -365,16 +375,12 @@ def drain() -> dict:
         return totals
 
 
-def recover_interrupted() -> int:
-    """Claims older than CLAIM_TIMEOUT belong to a dead worker. Rows it never
-    started go back to pending; the one it had started is failed, to be
-    checked by a person, never resent automatically (at most once)."""
-    stale = and_(OutboxEmail.status == EmailStatus.SENDING,
-                 or_(OutboxEmail.claimed_at.is_(None), OutboxEmail.claimed_at < now() - CLAIM_TIMEOUT))
+def _recover(stale) -> int:
+    """Rows of dead claims: never started → pending; started → failed (at most once)."""
     db.session.execute(
         update(OutboxEmail)
         .where(stale, OutboxEmail.send_started_at.is_(None), OutboxEmail.claimed_at.is_not(None))
-        .values(status=EmailStatus.PENDING, claimed_at=None, attempts=OutboxEmail.attempts - 1)
+        .values(status=EmailStatus.PENDING, claimed_at=None, claimed_by=None, attempts=OutboxEmail.attempts - 1)
         .execution_options(synchronize_session=False)
     )
     return db.session.execute(
@@ -385,13 +391,53 @@ def recover_interrupted() -> int:
     ).rowcount
 
 
+def recover_interrupted() -> int:
+    """Claims older than CLAIM_TIMEOUT belong to a dead worker. Rows it never
+    started go back to pending; the one it had started is failed, to be
+    checked by a person, never resent automatically (at most once)."""
+    return _recover(and_(OutboxEmail.status == EmailStatus.SENDING,
+                         or_(OutboxEmail.claimed_at.is_(None), OutboxEmail.claimed_at < now() - CLAIM_TIMEOUT)))
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: alive
+        return False
+    return False
+
+
+def recover_dead_claims() -> dict:
+    """The claims of processes of this host that are gone (a worker or its
+    work horse SIGKILLed, a crash): recovered at once, as recover_interrupted
+    does after the timeout. A pid taken again by another process only delays
+    the recovery until the timeout. Returns {"released": pending again,
+    "interrupted": failed}; the caller commits."""
+    prefix = f"{socket.gethostname()}:"
+    claimers = db.session.scalars(
+        select(OutboxEmail.claimed_by).distinct()
+        .where(OutboxEmail.status == EmailStatus.SENDING, OutboxEmail.claimed_by.like(prefix + "%"))).all()
+    dead = [c for c in claimers if c[len(prefix):].isdigit() and _process_gone(int(c[len(prefix):]))]
+    if not dead:
+        return {"released": 0, "interrupted": 0}
+    stale = and_(OutboxEmail.status == EmailStatus.SENDING, OutboxEmail.claimed_by.in_(dead))
+    released = db.session.scalar(select(func.count()).select_from(OutboxEmail)
+                                 .where(stale, OutboxEmail.send_started_at.is_(None)))
+    interrupted = _recover(stale)
+    log.warning("claims of dead processes %s recovered: %s back to pending, %s interrupted",
+                ", ".join(dead), released, interrupted)
+    return {"released": released, "interrupted": interrupted}
+
+
 def send_pending() -> dict:
     """Send the pending e-mails that are due, oldest first, FLUSH_BATCH at a
     time until none is left or FLUSH_BUDGET_S seconds have gone (the next
     flush goes on: a backlog after an outage drains without one job running
     past RQ's timeout)."""
     with app_context():
-        interrupted = recover_interrupted()
+        interrupted = recover_interrupted() + recover_dead_claims()["interrupted"]
         db.session.commit()
         started = time.monotonic()
         sent = tried = 0

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 def check_health() -> dict:
     with app_context():
         db.session.rollback()
+        _recover_dead_claims()
         try:
             opened, closed = monitoring.sync_incidents()
             monitoring.forget_old_heartbeats()
@@ -39,3 +40,28 @@ def check_health() -> dict:
 
             send_emails(pending)
         return {"opened": len(opened), "closed": len(closed)}
+
+
+def _recover_dead_claims() -> None:
+    """E-mails claimed by a process of this host that died (workers.mail):
+    back to pending at once, and the mail queue kicked, instead of waiting
+    for the claim timeout. In a transaction of its own: an incident race
+    below must not undo it."""
+    from workers.mail import recover_dead_claims
+
+    try:
+        recovered = recover_dead_claims()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.warning("could not recover the claims of dead processes", exc_info=True)
+        return
+    if recovered["released"]:
+        from flask import current_app
+
+        from ep_web.jobs import enqueue, kick_mail
+
+        if current_app.config["REDIS_URL"]:
+            kick_mail()
+        else:
+            enqueue("workers.mail.flush_outbox")

@@ -146,6 +146,13 @@ class Worker(RQWorker):
                 self.ep_heartbeat.beat("redis_unavailable", f"{type(exc).__name__}: {exc}")
             raise
         if not self.is_horse:
+            # RQ's heartbeat only touches last_heartbeat: after a Redis restart
+            # it rebuilds the key without hostname and pid, and a successor
+            # restarted under this name could not tell that we are dead
+            # (register_birth). Written again at each beat: one HSET.
+            with suppress(*REDIS_ERRORS):
+                (pipeline if pipeline is not None else self.connection).hset(
+                    self.key, mapping={"hostname": self.hostname or "", "pid": self.pid})
             busy = self._state == WorkerStatus.BUSY
             self.ep_heartbeat.beat("busy" if busy else "idle")
             self._check()

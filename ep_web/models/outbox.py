@@ -45,3 +45,6 @@ class OutboxEmail(db.Model):
     # Set just before this message goes to SMTP. A claim left by a dead worker
     # without it was certainly never sent: it goes back to pending, not failed.
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # "host:pid" of the process that claimed it: a claim of a process gone from
+    # this host is recovered at once, without waiting for the claim timeout.
+    claimed_by: Mapped[str | None] = mapped_column(String(120), nullable=True)

@@ -228,11 +228,12 @@ def test_rq_worker_sends_after_commit(app, make, smtp, redis_queue):
 @pytest.mark.committed  # the rq worker is another process
 def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis_queue, db_url, tmp_path):
     """A real ``rq worker`` process is killed (SIGKILL) while it sends the second
-    of three e-mails it claimed together. Nobody can tell at once that the
-    worker is dead, so its claims are left alone until CLAIM_TIMEOUT; then the
-    third (never started) goes back to pending and is sent, and the second is
-    never sent again (it may have arrived: the server had its data), it is
-    failed for review."""
+    of three e-mails it claimed together, on another machine (its claims name
+    another host): nobody here can tell at once that the worker is dead, so
+    its claims are left alone until CLAIM_TIMEOUT; then the third (never
+    started) goes back to pending and is sent, and the second is never sent
+    again (it may have arrived: the server had its data), it is failed for
+    review. (A process of this host is seen dead at once: test_dead_claims.)"""
     app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # Redis "down" at commit: all pending
     w = make.world()
     for n in (1, 2, 3):
@@ -263,6 +264,9 @@ def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis
             os.killpg(proc.pid, signal.SIGKILL)
     smtp.release.set()
     assert _statuses() == [EmailStatus.SENT, EmailStatus.SENDING, EmailStatus.SENDING]
+    db.session.execute(db.update(OutboxEmail).where(OutboxEmail.status == EmailStatus.SENDING)
+                       .values(claimed_by="another-host.example:4242"))
+    db.session.commit()
     # The next periodic flush (here on a burst worker) leaves a live-looking claim alone...
     clock.at = datetime.now(timezone.utc)  # the killed worker used the real clock
     redis_queue.enqueue("workers.mail.flush_outbox")

@@ -51,3 +51,22 @@ def test_a_living_namesake_still_refuses_the_name(app, redis_queue):
         alive.kill()
         alive.wait()
         conn.delete(f"rq:worker:{redis_queue.name}-w2", f"rq:worker:{other_host}")
+
+
+def test_after_a_redis_restart_the_heartbeat_writes_who_the_worker_is_again(app, redis_queue):
+    """Redis came back empty: RQ's heartbeat rebuilds the worker's key with its
+    last_heartbeat only. Ours writes the host and pid again, so that a
+    successor restarted under this name still recognises a dead namesake."""
+    conn = redis_queue.connection
+    name = f"{redis_queue.name}-w4"
+    worker = Worker([redis_queue], connection=conn, name=name, app=app)
+    try:
+        worker.register_birth()
+        conn.delete(worker.key)  # Redis restarted, empty
+        worker.heartbeat()
+        assert conn.hget(worker.key, "hostname").decode() == socket.gethostname()
+        assert conn.hget(worker.key, "pid").decode() == str(worker.pid)
+        # Its successor in this very process (the pid of the key is ours: not a living other one).
+        Worker([redis_queue], connection=conn, name=name, app=app).register_birth()
+    finally:
+        conn.delete(worker.key)
