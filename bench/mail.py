@@ -113,6 +113,8 @@ def main():
     smtp_port = free_port()
     sink = Sink(smtp_port)
     queue = f"bench-mail-{uuid.uuid4().hex[:6]}"
+    # A bench, not production: the development secret key is fine.
+    os.environ.setdefault("EP_ENV", "test")
     os.environ.update(EP_SMTP_HOST="127.0.0.1", EP_SMTP_PORT=str(smtp_port), EP_RQ_QUEUE=queue,
                       EP_MAIL_PRINT="0", EP_BASE_URL="http://ep.bench")
     app = create_app({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp_port, "REDIS_URL": redis_url, "RQ_QUEUE": queue,

@@ -70,7 +70,7 @@ def main() -> None:
     url = os.environ["DATABASE_URL"]
     import psycopg
 
-    env = dict(os.environ, EP_INSECURE_COOKIES="1", EP_SECRET_KEY="bench", PYTHONPATH=ROOT)
+    env = dict(os.environ, EP_INSECURE_COOKIES="1", EP_ENV="test", PYTHONPATH=ROOT)
     subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     with psycopg.connect(url) as conn:

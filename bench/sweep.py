@@ -131,7 +131,7 @@ def load(url: str, n_accounts: int, n_conventions: int, n_demandes: int, catch_u
         acc_id = 0
         techniciens: list[tuple[int, int]] = []  # (id, partenaire)
         cols = ("id, login, profile, status, civilite, nom, prenom, fonction, telephone, email, partenaire_id, "
-                "caisse_id, manager_id, password_hash, password_changed_at, session_nonce, cgu_version, "
+                "caisse_id, manager_id, password_hash, password_changed_at, cgu_version, "
                 "activated_at, last_login_at, inactivated_at, inactivation_reason, scheduled_inactivation_on, "
                 "deleted_at, idle_warning_sent_at, created_at, password_reminder_sent_at")
 
@@ -146,7 +146,7 @@ def load(url: str, n_accounts: int, n_conventions: int, n_demandes: int, catch_u
                        civilite="Mme", nom=f"Nom{acc_id}", prenom="Prénom", fonction="", telephone="",
                        email=f"u{acc_id}@s{partenaire or 0}.example", partenaire_id=partenaire, caisse_id=caisse,
                        manager_id=manager, password_hash="$argon2id$fictif", password_changed_at=changed,
-                       session_nonce=f"{acc_id:032x}", cgu_version=1, activated_at=created + day,
+                       cgu_version=1, activated_at=created + day,
                        last_login_at=None, inactivated_at=None, inactivation_reason="",
                        scheduled_inactivation_on=None, deleted_at=None, idle_warning_sent_at=None,
                        created_at=created, password_reminder_sent_at=reminded)
@@ -284,7 +284,7 @@ def sweep(url: str, redis_url: str) -> dict:
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": _sa_url(url), "CLOCK": FrozenClock(NOW), "REDIS_URL": redis_url,
         "RQ_QUEUE": QUEUE, "SMTP_HOST": "", "MAIL_OUTBOX_DIR": str(tmp / "outbox"), "MAIL_PRINT": False,
-        "UPLOAD_DIR": str(tmp / "uploads"),
+        "UPLOAD_DIR": str(tmp / "uploads"), "EP_ENV": "test",  # a bench: the development secret key is fine
     })
     jobs = {**NIGHTLY, "alert_signalements": alert_signalements}
     out = {"jobs": {}}

@@ -7,6 +7,8 @@ files of a worker process that exits are merged by ``child_exit``.
 """
 import os
 
+from ep_web.logredact import gunicorn_logger_class
+
 bind = os.environ.get("EP_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("EP_WEB_WORKERS", "2"))
 threads = int(os.environ.get("EP_WEB_THREADS", "4"))
@@ -15,6 +17,10 @@ graceful_timeout = 30
 # The app is imported once in the master: workers fork with it built.
 preload_app = True
 accesslog = "-"
+# SPEC §8: no person's name in any log line. The history and queue searches
+# carry it in the query string (and browsers in the Referer): the access log's
+# request line, query and headers are masked (ep_web/logredact.py).
+logger_class = gunicorn_logger_class()
 
 
 def post_fork(server, worker):

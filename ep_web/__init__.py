@@ -1,23 +1,26 @@
 """Espace Partenaires: the application factory."""
 import os
+import sys
 import time
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask import Flask, flash, g, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ep_web.clock import Clock, now, to_paris
-from ep_web.config import BASE_DIR, Config, dev_overrides
-from ep_web.extensions import csrf, db, login_manager, migrate
+from ep_web.clock import Clock, to_paris
+from ep_web.config import BASE_DIR, Config, ConfigurationError, check_secret_key, dev_overrides, file_scanning_problem
+from ep_web.extensions import csrf, db, init_limiter, login_manager, migrate
 
 # Pages for anonymous visitors: an ended session there is simply cleared.
-_PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text"}
+_PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text", "auth.second_step",
+           "auth.proconnect_login", "auth.proconnect_callback"}
 # The probes and the metrics: no session, no user, no gate.
 _PROBES = {"ops.healthz", "ops.readyz", "ops.metrics"}
 # Endpoints reachable while a gate (CGU, expired password) is pending.
-_GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password"}
+_GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password", "compte.enrol"}
 
 
 def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
@@ -29,10 +32,15 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
         static_folder=str(BASE_DIR / "static"),
         instance_path=str(BASE_DIR / "instance"),
     )
+    from ep_web import logredact
+
+    logredact.install()  # SPEC §8: no query string with a person's name in any log line
     app.config.from_object(Config.from_env(environ))
     if test_config:
         app.config.update(test_config)
+    check_secret_key(app.config)
     dev_overrides(app.config)
+    _check_file_scanning(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # psycopg 3 prepares a statement after 5 runs and PostgreSQL may then
         # switch to a generic plan, blind to how skewed a structure's or a
@@ -46,7 +54,15 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     os.makedirs(app.instance_path, exist_ok=True)
     app.extensions["ep_clock"] = app.config.get("CLOCK") or Clock()
 
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N reverse proxies: the client's address and scheme come from the
+        # last N hops of X-Forwarded-For/-Proto, never from what a client sends.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
     db.init_app(app)
+    init_limiter(app)
+    _register_quiet_session_close(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -55,9 +71,22 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
-    from ep_web import models  # noqa: F401  (registers the tables)
+    from ep_web import (
+        assets,
+        compression,
+        models,  # noqa: F401  (registers the tables)
+    )
 
+    assets.init_app(app)  # static_url() and WhiteNoise for static/dist
+    compression.init_app(app)  # registered first: its after_request hook runs last
+    from ep_web.inputs import register as register_inputs
+
+    # Before the blueprints: every route is built with the bounded int converter.
+    register_inputs(app)
     _register_timer(app)
+    from ep_web.jobs import register_after_response
+
+    register_after_response(app)
     _register_blueprints(app)
     _register_session_rules(app)
     _register_security_headers(app)
@@ -72,10 +101,31 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
     return app
 
 
+def _check_file_scanning(app: Flask) -> None:
+    """Fail closed (SPEC §8): no antivirus in production stops the start with
+    a clear message on stderr; allowed unscanned files are said out loud."""
+    problem = file_scanning_problem(app.config)
+    if problem:
+        # As for the secret key: on stderr, then an exception that stops the start.
+        print(problem, file=sys.stderr, flush=True)
+        raise ConfigurationError(problem)
+    if app.config.get("ALLOW_UNSCANNED") and not (app.config.get("CLAMD_SOCKET") or app.config.get("CLAMD_ADDRESS")):
+        message = ("ATTENTION : aucun antivirus configuré (EP_ALLOW_UNSCANNED=1) : les fichiers déposés ne sont pas "
+                   "analysés et sont téléchargeables avec la mention « non analysé ». Pour le développement seulement.")
+        if app.config.get("TESTING"):
+            import logging
+
+            logging.getLogger("ep_web").info(message)  # every test app would say it
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+
 def _blueprints() -> list:
     """Every blueprint of the application, in registration order."""
     from ep_web.auth.routes import bp as auth_bp
+    from ep_web.breaches.routes import bp as breaches_bp
     from ep_web.caisse import bp as caisse_bp
+    from ep_web.compte.routes import bp as compte_bp
     from ep_web.demandes.routes import bp as demandes_bp
     from ep_web.errors.handlers import bp as errors_bp
     from ep_web.gestion.routes import bp as gestion_bp
@@ -85,6 +135,7 @@ def _blueprints() -> list:
     from ep_web.national.routes import bp as national_bp
     from ep_web.news.routes import admin_bp as caisse_news_bp
     from ep_web.news.routes import bp as news_bp
+    from ep_web.notifications.routes import bp as notifications_bp
     from ep_web.ops.routes import bp as ops_bp
     from ep_web.pages import bp as pages_bp
     from ep_web.ressources.routes import admin_bp as ressources_admin_bp
@@ -98,33 +149,50 @@ def _blueprints() -> list:
         errors_bp, ops_bp, pages_bp, auth_bp, main_bp, national_bp, caisse_bp, gestion_bp,
         # Dysfunction tickets (one blueprint per side), news (partner and caisse sides), maintenance.
         tickets_bp, caisse_tickets_bp, national_tickets_bp, news_bp, caisse_news_bp, maintenance_bp,
-        traitement_bp, demandes_bp, indicateurs_bp, ressources_admin_bp, ressources_bp,
+        traitement_bp, demandes_bp, compte_bp, notifications_bp,
+        indicateurs_bp, ressources_admin_bp, ressources_bp,
+        # Suspected data breaches (SPEC §7): every profile.
+        breaches_bp,
     ]
 
 
+def _register_quiet_session_close(app: Flask) -> None:
+    """Flask-SQLAlchemy closes the request's session at teardown, after the
+    response is built; when the database went away during the request, that
+    ROLLBACK fails too and the exception escapes past every error handler:
+    gunicorn answers a bare, empty 500 instead of the French 503 page the
+    request had already rendered. Registered after ``db.init_app``, this runs
+    first (teardowns run in reverse order) and closes the session itself,
+    logging a failure instead of raising it."""
+    import logging
+
+    @app.teardown_appcontext
+    def _close_session(exc):
+        try:
+            db.session.remove()
+        except Exception:
+            logging.getLogger(__name__).warning("session closed on a lost database connection", exc_info=True)
+            db.session.registry.clear()
+
+
 def _register_blueprints(app: Flask) -> None:
+    from ep_web.errors.handlers import register_file_errors
+
     for bp in _blueprints():
         app.register_blueprint(bp)
+    register_file_errors(app)
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    """The session holds "id:nonce": a rotated nonce (password changed, account
-    inactivated) or an inactive/suspended account ends the session at once."""
-    from ep_web.models import Account, AccountStatus
+def _load_user(token: str):
+    """The cookie names a server-side session (ep_web.domain.sessions): the
+    account is loaded only through an open one, in one query. An ended session
+    (logout, password changed, inactivation, closed from elsewhere) or an
+    account that may no longer log in ends the request's login."""
+    from ep_web.domain.sessions import load
 
-    try:
-        raw_id, nonce = user_id.split(":", 1)
-        account = db.session.get(Account, int(raw_id))
-    except (ValueError, TypeError):
-        return None
-    if account is None or not nonce or account.session_nonce != nonce:
-        return None
-    if account.status != AccountStatus.ACTIVE:
-        return None
-    if account.partenaire is not None and account.partenaire.is_suspended:
-        return None
-    return account
+    loaded = load(token)
+    return loaded[0] if loaded else None
 
 
 @login_manager.unauthorized_handler
@@ -155,17 +223,14 @@ def _register_session_rules(app: Flask) -> None:
             return redirect_to_login("Votre session a pris fin. Reconnectez-vous.")
         if not current_user.is_authenticated:
             return None
-        current = now()
-        started = session.get("ep_started")
-        seen = session.get("ep_seen")
-        idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-        absolute = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
-        if (
-            started is None
-            or seen is None
-            or current - datetime.fromisoformat(seen) > idle
-            or current - datetime.fromisoformat(started) > absolute
-        ):
+        from ep_web.domain import sessions
+        from ep_web.transaction import commit
+
+        user_session = current_user.current_session
+        reason = sessions.timed_out(user_session)
+        if reason is not None:
+            sessions.end(user_session, reason)
+            commit()
             logout_user()
             session.clear()
             if request.endpoint in _PUBLIC:
@@ -173,15 +238,27 @@ def _register_session_rules(app: Flask) -> None:
             from ep_web.errors.handlers import redirect_to_login
 
             return redirect_to_login("Votre session a expiré. Reconnectez-vous.")
-        session["ep_seen"] = current.isoformat()
+        if sessions.touch(user_session):
+            commit()
 
         from ep_web.domain.accounts import needs_cgu
         from ep_web.domain.passwords import password_expired
 
         if request.endpoint in _GATE_FREE:
             return None
-        if needs_cgu(current_user):
+        from ep_web.maintenance import request_versions
+
+        if needs_cgu(current_user, request_versions().cgu_version):
             return redirect(url_for("auth.cgu", next=request.full_path if request.method == "GET" else None))
+        from ep_web.auth.sessions import MFA_BY_PROVIDER
+        from ep_web.domain.second_factor import enrolment_due
+
+        # SPEC §3: after the CGU, a second factor required and missing (no grace
+        # left) is enrolled before anything else — unless ProConnect vouched for one.
+        if enrolment_due(current_user) and not session.get(MFA_BY_PROVIDER):
+            if request.method == "GET":
+                flash("Votre profil demande une double authentification : configurez-la pour continuer.", "info")
+            return redirect(url_for("compte.enrol", next=request.full_path if request.method == "GET" else None))
         if password_expired(current_user):
             flash("Votre mot de passe a expiré : choisissez-en un nouveau pour continuer.", "warning")
             return redirect(url_for("auth.change_password"))
@@ -210,13 +287,24 @@ def _register_security_headers(app: Flask) -> None:
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"
+        "form-action 'self'{provider}; frame-ancestors 'none'"
     )
+
+    def _csp() -> str:
+        # The ProConnect button and the logout are forms whose answer redirects to
+        # the provider: browsers hold redirects of a form to form-action.
+        discovery = app.config.get("PROCONNECT_DISCOVERY_URL")
+        if not discovery:
+            return csp.format(provider="")
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(discovery)
+        return csp.format(provider=f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "")
 
     @app.after_request
     def headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy", csp)
+        h.setdefault("Content-Security-Policy", _csp())
         h["X-Content-Type-Options"] = "nosniff"
         h["X-Frame-Options"] = "DENY"
         h["Referrer-Policy"] = "same-origin"
@@ -272,6 +360,11 @@ def _register_template_helpers(app: Flask) -> None:
             return "plus de " + f"{COUNT_CAP:,}".replace(",", "\u202f")
         return f"{value:,}".replace(",", "\u202f")
 
+    @app.template_global()
+    def file_downloadable(attachment) -> bool:
+        """SPEC §4/§8: served only when clean, or unscanned where allowed."""
+        return attachment.downloadable(bool(app.config.get("ALLOW_UNSCANNED")))
+
     @app.template_filter("de")
     def with_de(name: str) -> str:
         """French elision: "de Accueil" → "d'Accueil", "de la Maison" unchanged."""
@@ -290,8 +383,27 @@ def _register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def inject():
         if g.get("ep_bare"):  # an error page that must not touch the database
-            return {"nav_items": [], "today": _today}
-        return {"nav_items": nav_items(), "today": _today}
+            return {"nav_items": [], "today": _today, "second_factor_grace": None}
+        return {"nav_items": nav_items(), "today": _today, "second_factor_grace": _grace()}
+
+    def _grace():
+        """The end of the account's enrolment grace, for the banner (SPEC §3)."""
+        from ep_web.domain.second_factor import in_grace, required
+
+        if not current_user or not current_user.is_authenticated:
+            return None
+        if required(current_user) and in_grace(current_user):
+            return current_user.second_factor_grace_until
+        return None
+
+    @app.template_global()
+    def unread_notifications() -> int:
+        """The bell's count (SPEC §6), for the header of every page."""
+        from ep_web.domain.notifications import unread_count
+
+        if g.get("ep_bare") or not current_user.is_authenticated:
+            return 0
+        return unread_count(current_user)
 
     def _today() -> date:
         from ep_web.clock import today

@@ -71,6 +71,7 @@ def run(
     then: str | Callable[[Any], str] | None = None,
     fragment: Callable[[Any, str | None], Any] | None = None,
     validate: bool = True,
+    done: Callable[[Any], Any] | None = None,
 ):
     """Run one domain call the same way in every area (see the module docstring).
 
@@ -81,6 +82,8 @@ def run(
     ``then``: the 303 target without htmx (a URL, or a function of the result).
     ``fragment(result, message)``: what an htmx request gets after success;
     without one, htmx is sent to ``then`` (HX-Redirect) with the message flashed.
+    ``done(result)``: the page answered after success instead of a redirect, for
+    what is shown once and must not travel through the session (recovery codes).
     """
     if form is not None and validate and not form.validate_on_submit():
         if render is None:
@@ -91,9 +94,14 @@ def run(
     except DomainError as exc:
         return refuse(exc, form, render)
     commit()
+    if done is not None:
+        return done(result)
     message = _resolve(success, result)
     if is_partial() and fragment is not None:
-        return fragment(result, message)
+        response = make_response(fragment(result, message))
+        # The header's bell asks for its count again (templates/notifications/_bell.html).
+        response.headers["HX-Trigger"] = "ep-bell"
+        return response
     if message:
         flash(message, "success")
     target = _resolve(then, result)

@@ -22,6 +22,26 @@ def register_cli(app: Flask) -> None:
         click.echo("Comptes de démonstration (mot de passe : %s) :" % (password or DEMO_PASSWORD))
         for profile, login, who in logins:
             click.echo(f"  {profile:<15} {login:<10} {who}")
+        click.echo("Double authentification des comptes NDEMO001, RDEMO001, GDEMO001 : le code du moment est "
+                   "donné par `.venv/bin/flask --app app ep totp LOGIN`.")
+
+    @ep.command("totp")
+    @click.argument("login")
+    def totp(login):
+        """Print the current second-factor code of a demo account (enrolled with
+        the published demo secret); any other account is refused."""
+        from sqlalchemy import select
+
+        from ep_web.demo import DEMO_TOTP_SECRET
+        from ep_web.domain.second_factor import current_code
+        from ep_web.extensions import db
+        from ep_web.models import Account
+
+        account = db.session.scalar(select(Account).where(Account.login == login.strip().upper()))
+        if account is None or account.totp_secret != DEMO_TOTP_SECRET:
+            raise click.ClickException("Ce compte n'est pas un compte de démonstration avec double authentification : "
+                                       "son code n'est affiché que par son application.")
+        click.echo(current_code(DEMO_TOTP_SECRET))
 
     @ep.command("create-admin")
     @click.option("--civilite", type=click.Choice(["Mme", "M."]), prompt=True)
@@ -67,6 +87,41 @@ def register_cli(app: Flask) -> None:
             raise SystemExit(1)
         click.echo(f"Aucun NIR trouvé dans les {texts} textes analysés.", err=True)
 
+    @ep.command("rescan")
+    @click.option("--before", "scanned_before", default=None, metavar="AAAA-MM-JJ",
+                  help="Seulement les fichiers jamais analysés ou analysés avant ce jour (heure de Paris).")
+    @click.option("--pending", is_flag=True, help="Seulement les fichiers en attente d'analyse.")
+    def rescan(scanned_before, pending):
+        """Rescan stored files with clamd (after a signature update): every
+        file, or those scanned before a date. A file now found infected is
+        blocked and its uploader and caisse are told; exit status 1 if clamd
+        is missing or failed, 2 if a virus was found."""
+        from datetime import date, datetime, time
+
+        from ep_web.clock import PARIS
+        from ep_web.domain import filescan
+        from ep_web.models import ScanStatus
+        from ep_web.transaction import commit
+
+        before = None
+        if scanned_before:
+            try:
+                day = date.fromisoformat(scanned_before.strip())
+            except ValueError:
+                raise click.BadParameter("une date AAAA-MM-JJ est attendue", param_hint="--before") from None
+            before = datetime.combine(day, time(0), tzinfo=PARIS)
+        query = filescan.selection(statuses=[ScanStatus.EN_ATTENTE] if pending else None, scanned_before=before)
+        report = filescan.scan_files(query, commit=commit)
+        commit()
+        click.echo(f"{report.scanned} fichier(s) analysé(s) : {report.clean} sain(s), "
+                   f"{len(report.infected)} nouvellement infecté(s) (bloqués, déposants et caisses prévenus), "
+                   f"{report.missing} absent(s) du disque.")
+        if report.error:
+            click.echo(f"Analyse interrompue : {report.error}. Relancez la commande quand clamd répond.", err=True)
+            raise SystemExit(1)
+        if report.infected:
+            raise SystemExit(2)
+
     app.cli.add_command(ep)
 
 
@@ -80,6 +135,7 @@ def _scanned_columns():
         Account,
         Attachment,
         AuditEvent,
+        BreachReport,
         Demande,
         DemandeMessage,
         GestionnaireRequest,
@@ -97,6 +153,7 @@ def _scanned_columns():
         (Attachment, ("original_name",), ()),
         (Account, ("nom", "prenom", "fonction", "inactivation_reason"), ()),
         (News, ("title", "body_markdown"), ()),
+        (BreachReport, ("description", "concerned", "qualification_comment", "cnil_reason"), ()),
         (AuditEvent, (), ("details",)),
     ]
 

@@ -8,6 +8,7 @@ The environment is read when the app is created, never at import: a test (or a
 second app in one process) passes its own mapping to ``create_app``.
 """
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -78,7 +79,12 @@ class Config:
 
     def __init__(self, environ: Mapping[str, str]):
         env = _Env(environ)
-        self.SECRET_KEY = env.get("EP_SECRET_KEY") or env.get("SECRET_KEY") or "dev-only-change-me"
+        # No default: check_secret_key() refuses to start without a real one,
+        # except in development (the quick start) and tests.
+        self.SECRET_KEY = env.get("EP_SECRET_KEY") or env.get("SECRET_KEY") or ""
+        # "development" (set by scripts/dev.py up) or "test": the development
+        # key is allowed; anything else is production.
+        self.EP_ENV = env.get("EP_ENV", "production").strip().lower()
         self.DEBUG = env.bool("EP_DEBUG", False)
 
         self.SQLALCHEMY_DATABASE_URI = _database_url(env)
@@ -123,11 +129,36 @@ class Config:
         self.PASSWORD_MAX_AGE_DAYS = env.int("EP_PASSWORD_MAX_AGE_DAYS", 365)  # 0 = no expiry
         self.LOGIN_MAX_FAILURES = env.int("EP_LOGIN_MAX_FAILURES", 5)
         self.LOGIN_LOCK_MINUTES = env.int("EP_LOGIN_LOCK_MINUTES", 15)
+        # Per network address (limits' notation). Past SLOW failures, failed
+        # attempts from the address are paced (PACE); past LIMIT, unknown logins
+        # and wrong passwords are refused until the window moves. A right
+        # password for an account that is not itself locked always gets in.
+        self.LOGIN_ADDRESS_SLOW = env.get("EP_LOGIN_ADDRESS_SLOW", "10 per 15 minutes")
+        self.LOGIN_ADDRESS_PACE = env.get("EP_LOGIN_ADDRESS_PACE", "1 per 10 seconds")
+        self.LOGIN_ADDRESS_LIMIT = env.get("EP_LOGIN_ADDRESS_LIMIT", "30 per 15 minutes")
+        # "Mot de passe oublié": requests per address (refused with 429 past it),
+        # and reset e-mails per account.
+        self.RESET_ADDRESS_LIMIT = env.get("EP_RESET_ADDRESS_LIMIT", "10 per 15 minutes")
+        self.RESET_EMAILS_PER_HOUR = env.int("EP_RESET_EMAILS_PER_HOUR", 3)
+        # Reverse proxies in front of the app (X-Forwarded-For/-Proto hops to trust,
+        # Werkzeug's ProxyFix). 0: the peer address is the client's.
+        self.TRUSTED_PROXIES = env.int("EP_TRUSTED_PROXIES", 0)
+        self.RATELIMIT_STRATEGY = "moving-window"
+        self.RATELIMIT_KEY_PREFIX = "ep-limits"
+        # Redis down: requests are not limited rather than refused (logged).
+        self.RATELIMIT_SWALLOW_ERRORS = True
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
+        self.RATELIMIT_HEADERS_ENABLED = False
         self.ACTIVATION_TOKEN_HOURS = env.int("EP_ACTIVATION_TOKEN_HOURS", 72)
         self.RESET_TOKEN_MINUTES = env.int("EP_RESET_TOKEN_MINUTES", 60)
 
         # Attachments (SPEC §4): outside the web root, under generated names.
         self.UPLOAD_DIR = env.get("EP_UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+        # Several web servers: an S3-compatible bucket instead of UPLOAD_DIR (ep_web.storage),
+        # e.g. s3://bucket/prefix?endpoint=https://s3.example&region=fr-par. Unset = UPLOAD_DIR.
+        self.STORAGE_URL = env.get("EP_STORAGE_URL")
+        self.STORAGE_ACCESS_KEY = env.get("EP_STORAGE_ACCESS_KEY")
+        self.STORAGE_SECRET_KEY = env.get("EP_STORAGE_SECRET_KEY")
         self.MAX_ATTACHMENT_BYTES = env.int("EP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024
         # Whole request: 5 files of 10 MB plus the form.
         self.MAX_CONTENT_LENGTH = 5 * env.int("EP_MAX_ATTACHMENT_MB", 10) * 1024 * 1024 + 1024 * 1024
@@ -135,8 +166,83 @@ class Config:
         self.CLAMD_SOCKET = env.get("EP_CLAMD_SOCKET")
         self.CLAMD_ADDRESS = env.get("EP_CLAMD_ADDRESS")
         self.CLAMD_TIMEOUT = env.int("EP_CLAMD_TIMEOUT", 30)
+        # At upload, clamd gets this long; past it (or down) the file waits
+        # "en attente" and the background job scans it with CLAMD_TIMEOUT.
+        self.CLAMD_UPLOAD_TIMEOUT = env.int("EP_CLAMD_UPLOAD_TIMEOUT", 10)
+        # Unscanned files may be downloaded (shown "non analysé"): the quick
+        # start only. Production without clamd and without it refuses to start.
+        self.ALLOW_UNSCANNED = env.bool("EP_ALLOW_UNSCANNED", False)
+
+        # ProConnect (OpenID Connect), an optional way in (SPEC §3): on when the
+        # discovery URL and the client id are set.
+        self.PROCONNECT_DISCOVERY_URL = env.get("EP_PROCONNECT_DISCOVERY_URL")
+        self.PROCONNECT_CLIENT_ID = env.get("EP_PROCONNECT_CLIENT_ID")
+        self.PROCONNECT_CLIENT_SECRET = env.get("EP_PROCONNECT_CLIENT_SECRET")
+        # Default: EP_BASE_URL + /connexion/proconnect/retour (declare it at ProConnect).
+        self.PROCONNECT_REDIRECT_URL = env.get("EP_PROCONNECT_REDIRECT_URL")
+        self.PROCONNECT_SCOPES = env.get("EP_PROCONNECT_SCOPES", "openid email given_name usual_name uid")
+        # Asked of ProConnect (e.g. "eidas1"); its answer's acr/amr decide whether its second factor counts.
+        self.PROCONNECT_ACR_VALUES = env.get("EP_PROCONNECT_ACR_VALUES")
+        self.PROCONNECT_MFA_ACR = tuple(v.strip() for v in env.get("EP_PROCONNECT_MFA_ACR").split(",") if v.strip())
+        self.PROCONNECT_TIMEOUT = env.int("EP_PROCONNECT_TIMEOUT", 10)  # seconds per call to the provider
 
         self.RETENTION_DAYS = env.int("EP_RETENTION_DAYS", 730)  # closed demandes purged 2 years after closure
+
+
+DEV_SECRET_KEY = "dev-only-change-me"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """A production setting is missing or unsafe: the app refuses to start."""
+
+
+def check_secret_key(config: dict) -> None:
+    """SPEC §8 "production refuses to start with a missing secret": the key
+    signs the session cookies, so a known or guessable one lets anyone forge a
+    session. Outside development and tests, a missing key, one shorter than
+    32 characters or the development value stops the start with a clear
+    message on stderr; development and tests get the development key when
+    they set none."""
+    key = config.get("SECRET_KEY") or ""
+    relaxed = config.get("TESTING") or config.get("EP_ENV") in ("development", "test")
+    if relaxed:
+        if not key:
+            config["SECRET_KEY"] = DEV_SECRET_KEY
+            if not config.get("TESTING") and config.get("EP_ENV") == "development":
+                print("Espace Partenaires: development secret key (EP_ENV=development); never in production.",
+                      file=sys.stderr, flush=True)
+        return
+    if not key:
+        problem = "EP_SECRET_KEY is not set"
+    elif key == DEV_SECRET_KEY:
+        problem = "EP_SECRET_KEY is the development value"
+    elif len(key) < MIN_SECRET_KEY_LENGTH:
+        problem = f"EP_SECRET_KEY is too short ({len(key)} characters, at least {MIN_SECRET_KEY_LENGTH})"
+    else:
+        return
+    message = (f"Espace Partenaires refuses to start: {problem}. Set it to a random value, e.g. "
+               "python3 -c 'import secrets; print(secrets.token_urlsafe(48))' "
+               "(EP_ENV=development is for the quick start only).")
+    print(message, file=sys.stderr, flush=True)
+    raise ConfigurationError(message)
+
+
+def is_production(config) -> bool:
+    """Production unless the quick start (``EP_ENV=development``), ``EP_ENV=test``, debug or tests."""
+    return not (config.get("TESTING") or config.get("DEBUG") or config.get("EP_ENV") in ("development", "test"))
+
+
+def file_scanning_problem(config) -> str | None:
+    """Why this configuration must not start (SPEC §8: production refuses to
+    start without antivirus unless unscanned files are explicitly allowed)."""
+    if config.get("CLAMD_SOCKET") or config.get("CLAMD_ADDRESS") or config.get("ALLOW_UNSCANNED"):
+        return None
+    if not is_production(config):
+        return None
+    return ("Espace Partenaires refuse de démarrer : aucun antivirus n'est configuré. "
+            "Indiquez le clamd à utiliser (EP_CLAMD_SOCKET=/chemin/clamd.sock ou EP_CLAMD_ADDRESS=hôte:port), "
+            "ou autorisez explicitement les fichiers non analysés (EP_ALLOW_UNSCANNED=1, déconseillé en production).")
 
 
 def dev_overrides(config: dict) -> None:

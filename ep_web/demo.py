@@ -21,6 +21,9 @@ from ep_web.models import (
 )
 
 DEMO_PASSWORD = "Demo-Partenaires-2026!"
+# The demo accounts' second factor (published: demo only). `flask ep totp LOGIN`
+# prints the current code, for a demo without a phone.
+DEMO_TOTP_SECRET = "EPDEMOTOTPSECRETEPDEMOTOTPSECRET"
 
 CGU_V1 = """Article 1 — Objet
 L'Espace Partenaires permet aux structures partenaires de l'Assurance Maladie de saisir la caisse pour les personnes qu'elles accompagnent.
@@ -40,7 +43,7 @@ def _account(login, profile, civilite, prenom, nom, email, password_hash, **extr
     if account is None:
         account = Account(login=login, profile=profile, civilite=civilite, prenom=prenom, nom=nom, email=email,
                           status=AccountStatus.ACTIVE, password_hash=password_hash, password_changed_at=now(),
-                          activated_at=now(), session_nonce=login.lower(), **extra)
+                          activated_at=now(), **extra)
         db.session.add(account)
         db.session.flush()
         db.session.add(PasswordHistory(account_id=account.id, password_hash=password_hash, created_at=now()))
@@ -183,7 +186,8 @@ def seed(password: str = DEMO_PASSWORD) -> list[tuple[str, str, str]]:
         c = db.session.scalar(select(Caisse).where(Caisse.code == code))
         if c is None:
             c = Caisse(code=code, name=name, departements=deps, address=f"1 rue de la Caisse, {name}",
-                       referent_email=f"partenariat.{code}@caisse.example", autre_canal=channel)
+                       referent_email=f"partenariat.{code}@caisse.example", dpo_email=f"dpo.{code}@caisse.example",
+                       autre_canal=channel)
             db.session.add(c)
             db.session.flush()
         return c
@@ -226,6 +230,11 @@ def seed(password: str = DEMO_PASSWORD) -> list[tuple[str, str, str]]:
                     partenaire_id=ccas.id, fonction="Responsable du pôle social", telephone="01 00 00 00 01")
     tech = _account("TDEMO001", Profile.TECHNICIEN, "M.", "Théo", "Terrain", "travailleur.social@ccas-villedemo.example",
                     pw, partenaire_id=ccas.id, fonction="Travailleur social", manager_id=gest.id, created_by_id=gest.id)
+    from ep_web.domain.second_factor import enrol_with_secret
+
+    for account in (nat, ref, gest):  # the profiles that must use a second factor (SPEC §3)
+        if not account.has_second_factor:
+            enrol_with_secret(account, DEMO_TOTP_SECRET)
     commit()
     _demo_activity(ref, tech, alpes)
     _demo_history([alpes, riviera], [ccas, tutelle], tech, agent, ref)

@@ -1,4 +1,6 @@
 """Extensions created unbound, ``init_app``-ed by the factory."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,3 +26,42 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+def init_limiter(app) -> Limiter:
+    """Flask-Limiter for one app (its storage follows that app's REDIS_URL: one
+    per app, so that a test's or a worker's second app never shares another's).
+    Per-address limits (ep_web.domain.auth, the password-reset form) use its
+    storage: Redis when REDIS_URL is set (shared by every process), memory
+    otherwise. The address is the client's once ProxyFix has read
+    EP_TRUSTED_PROXIES hops of X-Forwarded-For."""
+    # Redis when configured, this process's memory otherwise.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    limiter = Limiter(get_remote_address, app=app)
+    app.extensions["ep_limiter"] = limiter
+    return limiter
+
+
+class _Limits:
+    """The current app's rate-limiting strategy (``limits``' hit/test/window
+    stats), its identifiers prefixed with RATELIMIT_KEY_PREFIX as
+    Flask-Limiter's own limits are (several deployments may share one Redis)."""
+
+    def __init__(self, app):
+        self.strategy = app.extensions["ep_limiter"].limiter
+        self.prefix = app.config.get("RATELIMIT_KEY_PREFIX") or "ep-limits"
+
+    def hit(self, limit, *identifiers) -> bool:
+        return self.strategy.hit(limit, self.prefix, *identifiers)
+
+    def test(self, limit, *identifiers) -> bool:
+        return self.strategy.test(limit, self.prefix, *identifiers)
+
+    def reset_time(self, limit, *identifiers) -> float:
+        return self.strategy.get_window_stats(limit, self.prefix, *identifiers).reset_time
+
+
+def rate_limits() -> _Limits:
+    from flask import current_app
+
+    return _Limits(current_app)

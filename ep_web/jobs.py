@@ -15,7 +15,7 @@ import logging
 import time
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, g, has_app_context
 
 log = logging.getLogger(__name__)
 
@@ -147,3 +147,58 @@ def dispatch_emails(email_ids: list[int]) -> None:
         _resolve("workers.mail.send_emails")(email_ids)
     except Exception:
         log.exception("in-process sending of e-mails %r failed; left for the periodic flush", email_ids)
+
+
+AFTER_RESPONSE_KEY = "ep_after_response"
+
+
+def enqueue_after_response(path: str, *args) -> None:
+    """Run a job outside the request, so that its work never shows in the
+    answer's content or time (SPEC §3 « Mot de passe oublié »): queued on RQ
+    now, or — without Redis, or when Redis refuses it — run by this process
+    once the response has been sent (``response.call_on_close``), never
+    inside the request. Jobs receive plain values, never objects."""
+    if current_app.config["REDIS_URL"] and _redis_usable():
+        try:
+            get_queue().enqueue(path, *args)
+            return
+        except Exception:
+            _redis_failed(f"enqueue {path}")
+    g.setdefault(AFTER_RESPONSE_KEY, []).append((path, args))
+
+
+def register_after_response(app) -> None:
+    """The response carries the jobs of :func:`enqueue_after_response`: the
+    server runs them when it closes the response, after the last byte went out."""
+
+    @app.after_request
+    def _run_after_response(response):
+        pending = g.pop(AFTER_RESPONSE_KEY, None)
+        if pending:
+            response.call_on_close(lambda: _run_pending(app, pending))
+        return response
+
+
+def _run_pending(app, pending) -> None:
+    def run_all():
+        for path, args in pending:
+            try:
+                _resolve(path)(*args)
+            except Exception:
+                log.exception("after-response job %s failed", path)
+
+    if has_app_context():  # a test client closing the response inside the test's context
+        run_all()
+        return
+    with app.app_context():
+        run_all()
+
+
+def dispatch_scans(attachment_ids: list[int]) -> None:
+    """After a commit: the files clamd could not scan at upload go to the RQ
+    job ``workers.files.scan_attachments``. Without Redis they are left to
+    the periodic ``scan_pending_files`` (``flask ep run-jobs``): scanning them
+    again at once, in the request that just waited for a slow or absent
+    clamd, would make the user wait a second time for nothing."""
+    if attachment_ids and current_app.config["REDIS_URL"]:
+        enqueue("workers.files.scan_attachments", list(attachment_ids), job_timeout=1800)

@@ -6,18 +6,20 @@ from ep_web.models import Profile
 
 _NAV = {
     Profile.TECHNICIEN: [
-        ("main.index", "Accueil"),
+        ("main.index", "À traiter"),
         ("demandes.new", "Nouvelle demande"),
         ("demandes.index", "Historique"),
     ],
     Profile.GESTIONNAIRE: [
+        ("main.index", "À traiter"),
         ("gestion.index", "Techniciens"),
         ("gestion.requests", "Demandes à la caisse"),
         ("gestion.habilitations", "Habilitations"),
         ("indicateurs.index", "Indicateurs"),
     ],
-    Profile.AGENT: [("traitement.index", "File des demandes")],
+    Profile.AGENT: [("main.index", "À traiter"), ("traitement.index", "File des demandes")],
     Profile.ADMIN_CAISSE: [
+        ("main.index", "À traiter"),
         ("caisse.partenaires", "Partenaires"),
         ("caisse.requests", "Demandes des partenaires"),
         ("caisse.agents", "Agents"),
@@ -25,6 +27,7 @@ _NAV = {
         ("caisse.audit", "Journal"),
     ],
     Profile.ADMIN_NATIONAL: [
+        ("main.index", "À traiter"),
         ("national.caisses", "Caisses"),
         ("indicateurs.index", "Indicateurs"),
         ("national.audit", "Journal"),

@@ -99,6 +99,11 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Every web server migrates before it starts (deploy/): when
+                # several start at once, one migrates and the others wait here,
+                # then find nothing left to do. Released at the commit.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(17744, 1)")
             context.run_migrations()
 
 

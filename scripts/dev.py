@@ -34,6 +34,8 @@ def install() -> None:
         run([PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "-e", "."])
         STAMP.write_text(wanted)
     assets()
+    # Hashed, precompressed copies in static/dist/ (skipped when nothing changed).
+    run([PY, "-m", "ep_web.assets"])
 
 
 def assets() -> None:
@@ -75,11 +77,18 @@ def up() -> None:
     env = dict(os.environ)
     # Plain http on localhost: cookies cannot carry Secure / __Host- here.
     env.setdefault("EP_INSECURE_COOKIES", "1")
+    # The development secret key is accepted (production refuses to start with it).
+    env.setdefault("EP_ENV", "development")
     env.setdefault("EP_BASE_URL", f"http://127.0.0.1:{port}")
+    # Files stored unscanned (shown "non analysé") unless EP_CLAMD_SOCKET or
+    # EP_CLAMD_ADDRESS points to a clamd; a warning says so at start.
+    env.setdefault("EP_ALLOW_UNSCANNED", "1")
     flask("db", "upgrade", env=env)
     flask("ep", "seed-demo", env=env)
     print(f"\nEspace Partenaires : http://127.0.0.1:{port}\n"
-          "E-mails : écrits dans instance/outbox/ et affichés ici (pas de SMTP configuré).\n", flush=True)
+          "E-mails : écrits dans instance/outbox/ et affichés ici (pas de SMTP configuré).\n"
+          "Double authentification (NDEMO001, RDEMO001, GDEMO001) : code du moment avec\n"
+          "  .venv/bin/flask --app app ep totp GDEMO001\n", flush=True)
     os.execve(str(PY), [str(PY), "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1", "--port", port], env)
 
 

@@ -28,6 +28,8 @@ PG_URL = os.environ.get("DATABASE_URL", "")
 IS_PG = PG_URL.startswith("postgres")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 PASSWORD = "Tres-Solide-Motdepasse-42!"
+# The factory enrols the accounts that must have a second factor with this secret.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday
 
 TEST_CONFIG = {
@@ -41,6 +43,9 @@ TEST_CONFIG = {
     "BASE_URL": "http://ep.test",
     "EP_INSECURE_COOKIES": True,
     "SERVER_NAME": None,
+    # As in the quick start: no clamd, unscanned files served and shown "non analysé".
+    # The antivirus tests (tests/attachments) configure a real clamd or turn it off.
+    "ALLOW_UNSCANNED": True,
 }
 
 
@@ -115,6 +120,7 @@ def app(_session_app, database, clock, tmp_path, request):
     app.config.update(copy.deepcopy(app.ep_pristine_config))
     app.config.update(CLOCK=clock, MAIL_OUTBOX_DIR=str(tmp_path / "outbox"), UPLOAD_DIR=str(tmp_path / "uploads"))
     app.extensions["ep_clock"] = clock
+    app.extensions["ep_limiter"].reset()  # per-address counters (memory storage) start empty for every test
     committed = request.node.get_closest_marker("committed") is not None
     with app.app_context(), database.isolated(app, committed):
         yield app
@@ -153,14 +159,30 @@ def make(app, clock):
     return Factory(clock)
 
 
+def totp_code(account=None, secret=TOTP_SECRET) -> str:
+    """The code the account's authenticator shows now (on the app's clock). The
+    test forgets the last step the account used first: with a frozen clock, a
+    second login in the same test would otherwise reuse the code (refused)."""
+    from ep_web.domain.second_factor import current_code
+
+    if account is not None and account.totp_last_step is not None:
+        account.totp_last_step = None
+        _db.session.commit()
+    return current_code(secret)
+
+
 @pytest.fixture
 def login(client):
-    """Log a user in through the real login form; returns the client."""
+    """Log a user in through the real login form (password, then the second
+    factor's code when the account has one); returns the client."""
 
     def _login(account, password=PASSWORD, c=None):
         c = c or client
         resp = c.post("/connexion", data={"login": account.login, "password": password})
         assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+        if resp.headers["Location"].endswith("/connexion/code"):
+            resp = c.post("/connexion/code", data={"code": totp_code(account)})
+            assert resp.status_code in (302, 303), resp.get_data(as_text=True)[:2000]
         assert "/connexion" not in resp.headers["Location"], resp.headers["Location"]
         return c
 
@@ -181,4 +203,30 @@ def outbox(app):
     return _outbox
 
 
-__all__ = ["PASSWORD", "START", "date", "timedelta", "Path"]
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 server (SeaweedFS, ``tests.servers.S3Server``) for the session,
+    started on first use. Skipped without ``weed`` on a developer machine, a
+    failure under CI."""
+    from tests.servers import S3Server
+
+    server = S3Server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def s3(app, s3_server):
+    """The app stores its files in the S3 server, under a prefix of this test's own."""
+    import uuid
+
+    prefix = f"t-{uuid.uuid4().hex[:12]}"
+    app.config.update(s3_server.config(prefix))
+    s3_server.prefix = prefix + "/"
+    return s3_server
+
+
+__all__ = ["PASSWORD", "START", "TOTP_SECRET", "totp_code", "date", "timedelta", "Path"]

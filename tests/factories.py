@@ -28,6 +28,11 @@ def _pw_hash(password):
     return _HASH[password]
 
 
+
+def alpha(n: int) -> str:
+    """A number spelt in letters (1 → "B", 12 → "BC"): person names take letters only."""
+    return str(n).translate(str.maketrans("0123456789", "ABCDEFGHIJ"))
+
 class Factory:
     def __init__(self, clock):
         self.clock = clock
@@ -77,23 +82,31 @@ class Factory:
         db.session.commit()
         return conv
 
-    def account(self, profile, partenaire=None, caisse=None, status=AccountStatus.ACTIVE, password=None, **kw):
-        from tests.conftest import PASSWORD
+    def account(self, profile, partenaire=None, caisse=None, status=AccountStatus.ACTIVE, password=None,
+                second_factor=None, **kw):
+        """``second_factor``: enrolled with TOTP_SECRET; by default for the profiles
+        that must have one (SPEC §3), when the account is active."""
+        from ep_web.domain.second_factor import MANDATORY_PROFILES, enrol_with_secret
+        from tests.conftest import PASSWORD, TOTP_SECRET
 
         n = next(_seq)
         domain = partenaire.domain_list[0] if partenaire is not None and partenaire.domain_list else "caisse.example"
         defaults = dict(
             login=f"{profile.value[0].upper()}TEST{n:04d}", profile=profile, status=status,
-            civilite="Mme", nom=f"Nom{n}", prenom=f"Prenom{n}", email=f"user{n}@{domain}",
+            civilite="Mme", nom=f"Nom{alpha(n)}", prenom=f"Prenom{alpha(n)}", email=f"user{n}@{domain}",
             telephone="01 00 00 00 00", fonction="Fonction",
             partenaire_id=partenaire.id if partenaire is not None else None,
             caisse_id=caisse.id if caisse is not None else None,
             password_hash=_pw_hash(password or PASSWORD) if status != AccountStatus.PENDING else None,
-            password_changed_at=self.clock.now(), session_nonce=f"nonce{n}",
+            password_changed_at=self.clock.now(),
             cgu_version=1, last_login_at=self.clock.now(),
         )
         defaults.update(kw)
         a = Account(**defaults)
+        if second_factor is None:
+            second_factor = profile in MANDATORY_PROFILES and status == AccountStatus.ACTIVE
+        if second_factor:
+            enrol_with_secret(a, TOTP_SECRET)
         db.session.add(a)
         db.session.commit()
         return a

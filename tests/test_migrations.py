@@ -39,3 +39,29 @@ def test_downgrade_to_base_and_upgrade_again(scratch_url):
         upgrade()
         assert "audit_event" in db.inspect(db.engine).get_table_names()
         db.engine.dispose()
+
+
+@pytest.mark.postgres_only
+def test_two_servers_starting_at_once_migrate_once(scratch_url, tmp_path):
+    """Each web server migrates before it starts (deploy/): two at once on an
+    empty database both succeed, one after the other (an advisory lock in
+    migrations/env.py), instead of one failing on tables the other created."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    app = create_app({"SQLALCHEMY_DATABASE_URI": scratch_url, "TESTING": True}, environ={})
+    with app.app_context():
+        empty_schema()
+        db.engine.dispose()
+    env = {**os.environ, "DATABASE_URL": scratch_url.replace("+psycopg", ""), "PYTHONPATH": str(root)}
+    flask = os.path.join(os.path.dirname(sys.executable), "flask")
+    procs = [subprocess.Popen([flask, "--app", "app", "db", "upgrade"], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[0].decode(errors="replace") for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    with app.app_context():
+        assert "audit_event" in db.inspect(db.engine).get_table_names()
+        db.engine.dispose()

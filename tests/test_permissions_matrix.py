@@ -7,20 +7,23 @@ from datetime import date, timedelta
 
 import pytest
 
-from ep_web.domain import attachments, indicators, maintenance, news, resources, tickets
+from ep_web.domain import attachments, breaches, indicators, maintenance, news, notifications, resources, tickets
 from ep_web.domain.demandes import DemandeInput, create_demande
+from ep_web.domain.sessions import open_session
 from ep_web.extensions import db
 from ep_web.mail import queue_email
 from ep_web.models import (
     EmailStatus,
     GestionnaireRequest,
     HabilitationReview,
+    NotificationKind,
     RequestKind,
     ReviewItem,
+    UserSession,
 )
 from ep_web.transaction import commit
 from tests.attachments import samples
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, totp_code
 
 PROFILES = ["anonymous", "technicien", "gestionnaire", "agent", "admin_caisse", "admin_national"]
 # Who may use each blueprint (SPEC §1, §8): tickets and news have one blueprint
@@ -37,16 +40,16 @@ AREA = {
     "ressources_admin": {"admin_caisse", "admin_national"},
 }
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu_text",
-                    "auth.logout"}
+                    "auth.logout", "auth.second_step", "auth.proconnect_login", "auth.proconnect_callback"}
 # Pages any logged-in profile may use on its own account.
 ANY_PROFILE = {"main.index", "auth.cgu", "auth.change_password"}
 
 
 # (profile, area) pairs for which no object of the area belongs to anyone else:
-# national administers every caisse and every maintenance window, and reads
-# every caisse's indicators and resources.
-UNIVERSAL = {("admin_national", "national"), ("admin_national", "maintenance"), ("admin_national", "indicateurs"),
-             ("admin_national", "ressources")}
+# national administers every caisse and every maintenance window, sees every
+# data breach report (SPEC §7), and reads every caisse's indicators and resources.
+UNIVERSAL = {("admin_national", "national"), ("admin_national", "maintenance"), ("admin_national", "breaches"),
+             ("admin_national", "indicateurs"), ("admin_national", "ressources")}
 
 
 def _rules(app):
@@ -102,13 +105,27 @@ def world(make, clock):
     w.other_ticket = _ticket(w.other_technicien, w.other_caisse, "Sujet secret")  # not escalated
     w.other_news = news.create_news(w.other_admin, title="Actualité secrète", body="Réservée à l'autre caisse.",
                                     publish_at=clock.now())
-    w.other_session = indicators.add_session(w.other_admin, w.other_partenaire, held_on=today,
+    # A data breach report of another structure to another caisse (the breaches
+    # area is open to every profile: SPEC §7 "any user reports one").
+    w.other_report = breaches.report_breach(w.other_technicien, caisse_id=w.other_caisse.id,
+                                            description="Rapport secret de violation.",
+                                            noticed_at=clock.now() - timedelta(hours=1))
+    w.other_info_session = indicators.add_session(w.other_admin, w.other_partenaire, held_on=today,
                                              topic="Session secrète", participants=3, staff_trained=0)
     w.other_resource = resources.publish(
         w.other_admin, title="Ressource secrète", description="", category="guide", version="1",
         published_on=today, files=[samples.upload(samples.pdf(), "secret.pdf")], url="")
     w.window = maintenance.schedule(w.national, clock.now() + timedelta(days=2),
                                     clock.now() + timedelta(days=2, hours=2), "Mise à jour")
+    # A notification of another structure's technicien (SPEC §6): its link and reference are theirs.
+    w.other_notification = notifications.notify(
+        w.other_technicien, NotificationKind.DEMANDE, "reply",
+        f"Demande {w.other_demande.reference} : nouvelle réponse de la caisse", f"/demandes/{w.other_demande.id}",
+        demande_id=w.other_demande.id)
+    # An open session of another user (SPEC §3: each closes only their own).
+    open_session(w.other_technicien)
+    w.other_session = db.session.scalars(db.select(UserSession).where(
+        UserSession.account_id == w.other_technicien.id)).one()
     w.failed_email = queue_email(w.other_technicien.email, "activation", "Votre compte Espace Partenaires",
                                  account=w.other_technicien, token="jeton-fictif", hours=72)
     commit()
@@ -140,7 +157,10 @@ def _foreign_ids(w, endpoint):
         "news_id": w.other_news.id,
         "window_id": w.window.id,
         "email_id": w.failed_email.id,
+        "notification_id": w.other_notification.id,
+        "report_id": w.other_report.id,
         "session_id": w.other_session.id,
+        "info_session_id": w.other_info_session.id,
         "resource_id": w.other_resource.id,
     }
 
@@ -155,8 +175,8 @@ def _own_container_ids(w):
 def _secrets(w):
     return [w.other_partenaire.name, w.other_technicien.email, w.other_gestionnaire.email, w.other_admin.email,
             w.other_agent.email, "Secretnom", "Secretpersonne", w.other_demande.reference, "Sujet secret",
-            w.other_ticket.reference, "Actualité secrète", "Session secrète",
-            "Ressource secrète"]
+            w.other_ticket.reference, "Actualité secrète", w.other_report.reference, "Rapport secret",
+            "Session secrète", "Ressource secrète"]
 
 
 def _client_for(app, w, profile):
@@ -166,7 +186,9 @@ def _client_for(app, w, profile):
     account = {"technicien": w.technicien, "gestionnaire": w.gestionnaire, "agent": w.agent,
                "admin_caisse": w.admin, "admin_national": w.national}[profile]
     resp = client.post("/connexion", data={"login": account.login, "password": PASSWORD})
-    assert resp.status_code == 302 and "/connexion" not in resp.headers["Location"]
+    if resp.headers["Location"].endswith("/connexion/code"):
+        resp = client.post("/connexion/code", data={"code": totp_code(account)})
+    assert resp.status_code in (302, 303) and "/connexion" not in resp.headers["Location"]
     return client
 
 

@@ -26,3 +26,20 @@ def remind_password_expiry() -> dict:
 
 def remind_habilitation_reviews() -> dict:
     return run_job("remind_habilitation_reviews", lifecycle.remind_habilitation_reviews)
+
+
+def send_password_reset(login_or_email: str, ip: str = "") -> None:
+    """SPEC §3 « Mot de passe oublié »: the lookup and the e-mail, out of the
+    request (ep_web.jobs.enqueue_after_response), so that the page answers the
+    same, in the same time, whether or not the login exists."""
+    from ep_web.domain.accounts import request_password_reset
+    from ep_web.transaction import commit, rollback
+    from workers import app_context
+
+    with app_context():
+        try:
+            request_password_reset(login_or_email, ip=ip)
+            commit()
+        except Exception:
+            rollback()
+            raise

@@ -15,6 +15,7 @@ from rq import cron
 
 from ep_web.domain.monitoring import PERIODS
 from workers.demandes import alert_signalements
+from workers.files import scan_pending_files
 from workers.mail import flush_outbox
 from workers.periodic import nightly_sweep
 
@@ -29,4 +30,5 @@ def _seconds(name: str) -> int:
 
 cron.register(nightly_sweep, QUEUE, cron="5 23 * * *", job_timeout=3600)
 cron.register(alert_signalements, QUEUE, interval=_seconds("alert_signalements"), job_timeout=600)
+cron.register(scan_pending_files, QUEUE, interval=_seconds("scan_pending_files"), job_timeout=1800)
 cron.register(flush_outbox, MAIL_QUEUE, interval=_seconds("flush_outbox"), job_timeout=600)

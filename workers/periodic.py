@@ -14,6 +14,7 @@ Redis, and tests).
 """
 import logging
 
+from workers import app_context
 from workers.accounts import (
     apply_gestionnaire_inactivations as _apply_gestionnaire_inactivations,
 )
@@ -26,8 +27,11 @@ from workers.accounts import (
 )
 from workers.conventions import renew_and_end_conventions
 from workers.demandes import alert_signalements, purge_closed_demandes, rollup_statistics
+from workers.files import scan_pending_files
+from workers.journal import SKIPPED, exclusive
 from workers.mail import flush_outbox
 from workers.news import send_news_digests
+from workers.notifications import send_notification_digests
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +46,11 @@ NIGHTLY = {
     "rollup_statistics": rollup_statistics,  # before the purge: purged demandes keep counting
     "purge_closed_demandes": purge_closed_demandes,
     "send_news_digests": send_news_digests,  # weekly per user, enforced by the job itself
+    "send_notification_digests": send_notification_digests,  # SPEC §6: the daily digest, skipped when empty
 }
 FREQUENT = {
     "alert_signalements": alert_signalements,
+    "scan_pending_files": scan_pending_files,
     "flush_outbox": flush_outbox,
 }
 JOBS = {**NIGHTLY, **FREQUENT}
@@ -56,7 +62,19 @@ class SweepFailed(Exception):
 
 def nightly_sweep() -> dict:
     """Run the nightly jobs in order. A failing job is journaled and does not
-    stop the others; the sweep then fails as a whole (RQ shows it failed)."""
+    stop the others; the sweep then fails as a whole (RQ shows it failed).
+
+    One sweep at a time (two schedulers queue it twice): each job already runs
+    alone, but a second sweep started meanwhile would run the later jobs before
+    the first sweep's earlier ones, against the order above. It is skipped."""
+    with app_context(), exclusive("nightly_sweep") as mine:
+        if not mine:
+            log.info("nightly sweep already running elsewhere: skipped")
+            return dict(SKIPPED)
+        return _sweep()
+
+
+def _sweep() -> dict:
     results, failed = {}, []
     for name, job in NIGHTLY.items():
         try:

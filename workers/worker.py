@@ -54,6 +54,24 @@ class Worker(RQWorker):
 
     # ------------------------------------------------------------ lifetime
 
+    def register_birth(self):
+        """A worker restarted under the same name (systemd's ep-worker@N, after
+        a SIGKILL or a crash) finds its predecessor's key still in Redis for up
+        to worker_ttl + 60 s, and RQ would refuse to start ("There exists an
+        active worker named ..."): the supervisor would restart it in a loop,
+        nobody sending e-mail meanwhile. A namesake registered from this host
+        whose process is gone is dead: its death is recorded, as RQ does on a
+        clean stop, and this one is born in its place."""
+        with suppress(*REDIS_ERRORS):
+            hostname, pid, death = self.connection.hmget(self.key, "hostname", "pid", "death")
+            if hostname is not None and death is None and hostname.decode() == self.hostname and pid is not None:
+                pid = int(pid)
+                if pid == os.getpid() or not _process_alive(pid):
+                    self.log.warning("Worker %s: the previous process of this name (pid %s) is dead; taking its place",
+                                     self.name, pid)
+                    self.register_death()
+        super().register_birth()
+
     def request_stop(self, signum, frame):
         self._ep_stopping = True
         super().request_stop(signum, frame)
@@ -157,6 +175,16 @@ class Worker(RQWorker):
         # A fresh app context (and so a fresh database session) for each job.
         with self.app.app_context():
             return super().perform_job(job, queue)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def queues_for(app) -> list[str]:

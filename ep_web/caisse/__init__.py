@@ -32,4 +32,4 @@ def page(template: str, status: int = 200, **context):
 
 
 # The routes register themselves on bp.
-from ep_web.caisse import comptes, conventions, demandes, journal, partenaires, revues  # noqa: E402,F401
+from ep_web.caisse import comptes, conventions, demandes, dpo, journal, partenaires, revues  # noqa: E402,F401

@@ -8,6 +8,7 @@ from flask import request, url_for
 from flask_login import current_user
 
 from ep_web.actions import first_error, run
+from ep_web.auth.reauth import recent_auth_required
 from ep_web.caisse import actor, admin_required, bp, page
 from ep_web.caisse.forms import ActionForm, AgentForm, GestionnaireForm, ReasonForm, ScheduleForm
 from ep_web.caisse.partenaires import render_partenaire
@@ -24,6 +25,7 @@ from ep_web.domain.accounts import (
     schedule_gestionnaire_inactivation,
 )
 from ep_web.domain.habilitations import row_for
+from ep_web.domain.lifecycle import DEPARTURE_WAITING
 from ep_web.htmx import is_partial, render_fragments
 from ep_web.models import Account, Partenaire, Profile
 from ep_web.permissions import get_account_or_404, get_partenaire_or_404
@@ -44,6 +46,7 @@ def _created(account: Account) -> str:
 
 @bp.post("/partenaires/<int:partenaire_id>/gestionnaires")
 @admin_required
+@recent_auth_required
 def create_gestionnaire_account(partenaire_id: int):
     """SPEC §3: the caisse creates a gestionnaire, within quota; the activation
     e-mail leaves after the commit."""
@@ -67,6 +70,7 @@ def _gestionnaire_page(p: Partenaire, account: Account, form, schedule_form, sta
 
 @bp.route("/partenaires/<int:partenaire_id>/gestionnaires/<int:account_id>", methods=["GET", "POST"])
 @admin_required
+@recent_auth_required
 def gestionnaire(partenaire_id: int, account_id: int):
     """SPEC §3 [2.2.2]: only the caisse modifies a gestionnaire's data."""
     p = get_partenaire_or_404(partenaire_id)
@@ -85,12 +89,15 @@ def gestionnaire(partenaire_id: int, account_id: int):
 def _leaving(account: Account) -> str:
     if account.is_inactive:
         return f"Le compte de {account.full_name} est inactivé."
+    if account.departure_waiting_since:
+        return f"Inactivation de {account.full_name} en attente : {DEPARTURE_WAITING}."
     return (f"Inactivation de {account.full_name} programmée le "
             f"{account.scheduled_inactivation_on.strftime('%d/%m/%Y')}.")
 
 
 @bp.post("/partenaires/<int:partenaire_id>/gestionnaires/<int:account_id>/inactivation-programmee")
 @admin_required
+@recent_auth_required
 def schedule_inactivation(partenaire_id: int, account_id: int):
     """SPEC §3 [2.2.3]: the caisse inactivates a leaving gestionnaire on a date."""
     p = get_partenaire_or_404(partenaire_id)
@@ -121,6 +128,7 @@ def _inactivation_page(account: Account, form, back: str, partenaire: Partenaire
 
 @bp.route("/partenaires/<int:partenaire_id>/comptes/<int:account_id>/inactiver", methods=["GET", "POST"])
 @admin_required
+@recent_auth_required
 def inactivate_account(partenaire_id: int, account_id: int):
     """SPEC §3 [4.1]: the caisse inactivates a partner account at once (fraud,
     loss, theft), with a reason; its sessions end; gestionnaires are notified."""
@@ -170,6 +178,7 @@ def _agents_page(form, status: int = 200, refusal: str | None = None):
 
 @bp.route("/agents", methods=["GET", "POST"])
 @admin_required
+@recent_auth_required
 def agents():
     form = AgentForm(prefix="a")
     if request.method == "GET":
@@ -186,6 +195,7 @@ def _agent_row(account: Account, status: int = 200, notice: str | None = None, e
 
 @bp.route("/agents/<int:account_id>/inactiver", methods=["GET", "POST"])
 @admin_required
+@recent_auth_required
 def inactivate_agent(account_id: int):
     account = get_account_or_404(account_id, Profile.AGENT)
     form = ReasonForm()

@@ -5,12 +5,14 @@ from flask import url_for
 from flask_login import current_user
 
 from ep_web.actions import run
+from ep_web.auth.reauth import recent_auth_required
 from ep_web.caisse import actor, admin_required, bp, page
 from ep_web.caisse.forms import ActionForm, GestionnaireForm, RefuseForm
 from ep_web.clock import today
 from ep_web.domain import quotas
 from ep_web.domain.access import caisse_in_force
 from ep_web.domain.accounts import IDENTITY_FIELDS
+from ep_web.domain.lifecycle import DEPARTURE_WAITING
 from ep_web.domain.requests import accept_request, handled_by_caisse, pending_for_caisse, refuse_request
 from ep_web.models import Account, GestionnaireRequest, RequestKind
 from ep_web.permissions import get_request_or_404
@@ -50,6 +52,8 @@ def _accepted(req: GestionnaireRequest, account: Account) -> str:
         message = f"Compte de {account.full_name} modifié."
     elif account.is_inactive:
         message = f"Le compte de {account.full_name} est inactivé."
+    elif account.departure_waiting_since:
+        message = f"Inactivation de {account.full_name} en attente : {DEPARTURE_WAITING}."
     else:
         message = (f"Inactivation de {account.full_name} programmée le "
                    f"{account.scheduled_inactivation_on.strftime('%d/%m/%Y')}.")
@@ -58,6 +62,7 @@ def _accepted(req: GestionnaireRequest, account: Account) -> str:
 
 @bp.post("/demandes/<int:request_id>/accepter")
 @admin_required
+@recent_auth_required
 def accept(request_id: int):
     """Carry the request out (the caisse may correct the partner's data)."""
     req = get_request_or_404(request_id)

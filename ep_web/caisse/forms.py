@@ -3,52 +3,17 @@
 The rules (SIRET, quotas, professional e-mail, convention dates, mandatory
 reasons...) live in ep_web.domain and come back as French DomainErrors; these
 forms only check shapes, with French messages, so that nothing typed is lost."""
-from datetime import date, datetime
-
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Field, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, DateInput, ListWidget
+from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from ep_web.forms import REQUIRED, IdentityForm, choices
+from ep_web.forms import REQUIRED, FrenchDateField, IdentityForm, choices  # noqa: F401 (re-exported)
 from ep_web.models import PARTENAIRE_TYPE_LABELS, SERVICE_LABELS
-
-_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 
 
 def _max(n: int) -> Length:
     return Length(max=n, message=f"{n} caractères au plus.")
-
-
-class FrenchDateField(Field):
-    """A date typed in an <input type="date"> (ISO) or by hand (jj/mm/aaaa),
-    with a French message when it cannot be read (WTForms' own is English).
-    Require it with InputRequired: DataRequired would replace the
-    "date invalide" message with "obligatoire"."""
-
-    widget = DateInput()
-
-    def __init__(self, label=None, validators=None, invalid_message="Date invalide. Exemple : 15/05/2026", **kw):
-        super().__init__(label, validators, **kw)
-        self.invalid_message = invalid_message
-
-    def _value(self):
-        if self.raw_data:
-            return " ".join(self.raw_data)
-        return self.data.isoformat() if isinstance(self.data, date) else ""
-
-    def process_formdata(self, valuelist):
-        self.data = None
-        raw = (valuelist[0] if valuelist else "").strip()
-        if not raw:
-            return
-        for fmt in _DATE_FORMATS:
-            try:
-                self.data = datetime.strptime(raw, fmt).date()
-                return
-            except ValueError:
-                continue
-        raise ValueError(self.invalid_message)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -158,12 +123,16 @@ class ServicesForm(FlaskForm):
     services = MultiCheckboxField("Services ouverts à la structure", choices=SERVICE_CHOICES)
 
 
+END_MODE_MISSING = "Choisissez le type de fin : terminée ou résiliée."
+
+
 class EndConventionForm(FlaskForm):
     mode = RadioField(
         "Type de fin",
         choices=choices([("terminee", "Terminée (arrivée à son terme)"), ("resiliee", "Résiliée (fin anticipée)")]),
-        default="resiliee",
-        validators=[DataRequired("Choisissez le type de fin.")],
+        # No default: ending a convention is destructive, the référent chooses.
+        validate_choice=False,
+        validators=[InputRequired(END_MODE_MISSING), AnyOf(("terminee", "resiliee"), message=END_MODE_MISSING)],
     )
     reason = TextAreaField("Motif", validators=[DataRequired("Indiquez le motif de la fin de la convention."),
                                                 _max(1000)])

@@ -3,6 +3,7 @@
 from flask import url_for
 
 from ep_web.actions import run
+from ep_web.auth.reauth import recent_auth_required
 from ep_web.caisse import actor, admin_required, bp
 from ep_web.caisse.forms import ActionForm, ReasonForm, ReviewForm
 from ep_web.caisse.partenaires import render_partenaire
@@ -13,6 +14,7 @@ from ep_web.permissions import get_partenaire_or_404
 
 @bp.post("/partenaires/<int:partenaire_id>/suspendre")
 @admin_required
+@recent_auth_required
 def suspend_partenaire(partenaire_id: int):
     """SPEC §3 [4.1]: the whole partner's access is suspended, sessions end."""
     p = get_partenaire_or_404(partenaire_id)

@@ -15,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import Optional
 
-from ep_web.caisse.forms import FrenchDateField, MultiCheckboxField
+from ep_web.caisse.forms import MultiCheckboxField
 from ep_web.domain.demandes import (
     CIVILITES,
     DIFFICULTY_KINDS,
@@ -26,21 +26,14 @@ from ep_web.domain.demandes import (
     URGENCY_REASONS,
     DemandeInput,
 )
-from ep_web.forms import choices
+from ep_web.forms import FrenchDateField, choices, coerce_choice_id
 from ep_web.models import SERVICE_LABELS, DemandeStatus, Service
-
-
-def _int_or_none(value):
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 class DemandeForm(FlaskForm):
     """Every field of every service; the page shows those of its service."""
 
-    caisse_id = SelectField("Caisse destinataire", coerce=_int_or_none, validate_choice=False)
+    caisse_id = SelectField("Caisse destinataire", coerce=coerce_choice_id, validate_choice=False)
     # The person (SPEC §4): never the NIR.
     civilite = RadioField("Civilité", choices=choices(CIVILITES.items()), validate_choice=False)
     nom = StringField("Nom")
@@ -114,6 +107,10 @@ class ReplyForm(FlaskForm):
     health_confirmed = BooleanField("Je confirme que ce texte ne contient pas de données de santé")
 
 
+class ActionForm(FlaskForm):
+    """A bare POST (CSRF only): follow, unfollow (SPEC §6)."""
+
+
 class CheckForm(FlaskForm):
     """The live guard: one field name and its value."""
 
@@ -132,8 +129,8 @@ class HistoryForm(FlaskForm):
                                           + [(s.value, label) for s, label in SERVICE_LABELS.items()]))
     status = SelectField("Statut", validate_choice=False,
                          choices=choices([("", "Tous les statuts")] + [(s.value, s.label) for s in DemandeStatus]))
-    caisse_id = SelectField("Caisse", coerce=_int_or_none, validate_choice=False)
-    author_id = SelectField("Auteur", coerce=_int_or_none, validate_choice=False)
+    caisse_id = SelectField("Caisse", coerce=coerce_choice_id, validate_choice=False)
+    author_id = SelectField("Auteur", coerce=coerce_choice_id, validate_choice=False)
     date_from = FrenchDateField("Du", validators=[Optional()], invalid_message="Date invalide. Exemple : 01/03/2026")
     date_to = FrenchDateField("Au", validators=[Optional()], invalid_message="Date invalide. Exemple : 31/03/2026")
 

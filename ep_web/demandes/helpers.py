@@ -30,6 +30,12 @@ def event_label(event) -> str:
             label += f" — {OUTCOME_LABELS[Outcome(outcome)]}"
         except ValueError:
             pass
+    if event.kind == "handed_over":
+        from ep_web.domain.accounts import full_name_of
+
+        details = event.details or {}
+        label = (f"Passation : {full_name_of(details.get('from_id'))} part, "
+                 f"{full_name_of(details.get('to_id'))} suit désormais la demande")
     files = (event.details or {}).get("files")
     if files:
         label += f" ({files} pièce{'s' if files > 1 else ''} jointe{'s' if files > 1 else ''})"

@@ -14,9 +14,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from ep_web.actions import run
-from ep_web.demandes.forms import SERVICES, CheckForm, DemandeForm, HistoryForm, ReplyForm, typed_fields
+from ep_web.demandes.forms import SERVICES, ActionForm, CheckForm, DemandeForm, HistoryForm, ReplyForm, typed_fields
 from ep_web.demandes.helpers import register as register_helpers
 from ep_web.domain import demandes as dm
+from ep_web.domain import notifications as notif
 from ep_web.domain import statistics
 from ep_web.domain.textguard import find_health_terms, find_nirs, highlight, nir_message
 from ep_web.htmx import is_partial, render_page_or_fragment
@@ -259,6 +260,7 @@ def check():
 
 def _render_show(demande: Demande, reply_form: ReplyForm | None = None, status: int = 200, **extra):
     ctx = {"demande": demande, "reply_form": reply_form or ReplyForm(formdata=None),
+           "following": notif.is_following(_actor(), demande),
            "download_endpoint": "demandes.download", "health_hits": [], "files_lost": [],
            "max_files": _max_files(), "complement_message": _complement_message(demande),
            "purge_on": dm.purge_date(demande)}
@@ -283,8 +285,32 @@ def _complement_message(demande: Demande):
 @demande_access
 def show(demande_id: int):
     """The demande for the structure: person, content, timeline, thread, files
-    and the reply form (this is the page the author's e-mails link to)."""
-    return _render_show(get_demande_or_404(demande_id))
+    and the reply form (this is the page the author's e-mails link to).
+    Opening it reads the user's notifications about it (SPEC §6)."""
+    demande = get_demande_or_404(demande_id)
+    if notif.mark_demande_read(_actor(), demande.id):
+        commit()
+    return _render_show(demande)
+
+
+@bp.post("/<int:demande_id>/suivre")
+@demande_access
+def follow(demande_id: int):
+    """SPEC §6 « Suivre »: any technicien of the structure follows a demande."""
+    demande = get_demande_or_404(demande_id)
+    return run(lambda: notif.follow(_actor(), demande), form=ActionForm(),
+               success="Vous suivez cette demande : vous serez prévenu de chaque nouveauté.",
+               then=url_for("demandes.show", demande_id=demande.id))
+
+
+@bp.post("/<int:demande_id>/ne-plus-suivre")
+@demande_access
+def unfollow(demande_id: int):
+    """SPEC §6 « Ne plus suivre »."""
+    demande = get_demande_or_404(demande_id)
+    return run(lambda: notif.unfollow(_actor(), demande), form=ActionForm(),
+               success="Vous ne suivez plus cette demande.",
+               then=url_for("demandes.show", demande_id=demande.id))
 
 
 @bp.get("/<int:demande_id>/messages")
@@ -334,8 +360,9 @@ def download(demande_id: int, attachment_id: int):
     attachment to the techniciens of the structure only; each download is audited."""
     demande = get_demande_or_404(demande_id)
     attachment = get_attachment_or_404(demande, attachment_id)
-    from ep_web.domain.attachments import send_attachment
+    from ep_web.domain.attachments import check_servable, send_attachment
 
+    check_servable(attachment)  # a file waiting for its scan or infected is not served (nor audited)
     dm.record_download(_actor(), attachment)
     commit()
     return send_attachment(attachment)
@@ -372,14 +399,16 @@ def index():
     filters, search by the person's name, 20 per page; the results region is
     the same markup for the page and for htmx."""
     form = HistoryForm(formdata=request.args)
-    form.caisse_id.choices = [("", "Toutes les caisses")] + [(c.caisse_id, c.caisse.name)
-                                                              for c in dm.caisses_for(current_user.partenaire_id)]
-    form.author_id.choices = [("", "Tous les auteurs")] + [(a.id, a.full_name)
-                                                         for a in dm.history_authors(current_user.partenaire_id)]
+    caisses, hidden = dm.caisse_scope(current_user.partenaire_id)
+    if is_partial():  # the fragment holds the results only: no choices to build
+        form.caisse_id.choices = form.author_id.choices = []
+    else:
+        form.caisse_id.choices = [("", "Toutes les caisses")] + caisses
+        form.author_id.choices = [("", "Tous les auteurs")] + dm.history_authors(current_user.partenaire_id)
     form.validate()
     filters = _history_filters(form)
     rows, total, pages, page = dm.history_page(current_user, filters, request.args.get("page", 1, type=int) or 1,
-                                               PER_PAGE)
+                                               PER_PAGE, hidden)
     filtered = any(v for k, v in request.args.items() if k != "page")
     ctx = {"form": form, "rows": rows, "total": total, "page": page, "pages": pages, "page_url": _page_url,
            "filtered": filtered}

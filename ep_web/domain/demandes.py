@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
+from ep_web.domain import notifications as notif
 from ep_web.domain.access import conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.names import check_person_name
 from ep_web.domain.textguard import check_health, check_texts
 from ep_web.extensions import db
-from ep_web.mail import queue_email
+from ep_web.inputs import coerce_id
 from ep_web.models import (
     GENERAL_OUTCOMES,
     OPEN_STATUSES,
@@ -30,7 +32,9 @@ from ep_web.models import (
     DemandeEvent,
     DemandeMessage,
     DemandeStatus,
+    NotificationKind,
     Outcome,
+    Partenaire,
     Profile,
     Service,
 )
@@ -224,6 +228,7 @@ def check_identity(data: DemandeInput) -> dict:
         if len(value) > 100:
             raise DomainError("100 caractères au plus.", key)
     check_texts({"nom": nom, "prenom": prenom})
+    nom, prenom = check_person_name(nom, "nom"), check_person_name(prenom, "prenom")
     born = data.date_naissance
     if not isinstance(born, date):
         raise DomainError("Indiquez la date de naissance (jj/mm/aaaa).", "date_naissance")
@@ -254,15 +259,22 @@ def find_duplicates(caisse_id: int, service: str, nom: str, prenom: str, born: d
 
 
 def next_reference(prefix: str = "EP") -> str:
-    """EP-2026-000123: a per-year counter incremented under a row lock (SPEC §4 numbered reference)."""
+    """EP-2026-000123: a per-year counter (SPEC §4 numbered reference), taken in
+    one statement that inserts the year's row or increments it and returns the
+    value: two demandes created at once never get the same number, even for the
+    first of a year (an UPDATE-then-INSERT would let both insert and one fail).
+    The row stays locked until the demande's transaction ends, so numbers are
+    given in commit order and a rolled back demande gives its number back."""
     year = today().year
-    bumped = db.session.execute(
-        update(DemandeCounter).where(DemandeCounter.year == year).values(value=DemandeCounter.value + 1)
-    ).rowcount
-    if not bumped:
-        db.session.add(DemandeCounter(year=year, value=1))
-        db.session.flush()
-    value = db.session.scalar(select(DemandeCounter.value).where(DemandeCounter.year == year))
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(DemandeCounter).values(year=year, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[DemandeCounter.year],
+                                      set_={"value": DemandeCounter.value + 1}).returning(DemandeCounter.value)
+    value = db.session.execute(stmt).scalar_one()
     return f"{prefix}-{year}-{value:06d}"
 
 
@@ -273,9 +285,10 @@ def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Dem
     a signalement needs the person's consent; a possible duplicate must be
     confirmed. ``prepared_files`` come from attachments.validate_uploads."""
     _require_technicien(actor)
-    if not data.caisse_id:
+    caisse_id = coerce_id(data.caisse_id)
+    if not caisse_id:
         raise DomainError("Choisissez la caisse destinataire.", "caisse_id")
-    conv = convention_for(actor.partenaire_id, int(data.caisse_id))
+    conv = convention_for(actor.partenaire_id, caisse_id)
     if conv is None:
         raise DomainError("Votre structure n'a pas de convention en cours avec cette caisse.", "caisse_id")
     if data.service not in Service._value2member_map_:
@@ -323,6 +336,7 @@ def create_demande(actor: Account, data: DemandeInput, prepared_files=()) -> Dem
     db.session.flush()
     _store_all(prepared_files, actor, demande)
     _event(demande, actor, "created", files=len(prepared_files))
+    notif.add_follower(demande, actor)  # SPEC §6: the author follows their own demande
     return demande
 
 
@@ -362,17 +376,28 @@ EVENT_LABELS = {
     "document_by_post": "Document envoyé à l'adresse connue de l'assuré",
     "closed": "Demande clôturée",
     "reopened": "Demande rouverte",
+    "handed_over": "Passation : suivie désormais par un collègue",
     "caisse_changed": "Demande transmise à une autre caisse",
 }
 
 
-def _notify_author(demande: Demande, what: str) -> None:
-    """SPEC §4/§8: the author is told by e-mail — reference and link only."""
-    author = demande.author
-    if author is None or author.status != AccountStatus.ACTIVE or not author.email:
-        return
-    queue_email(author.email, "demande_update", f"Votre demande {demande.reference} : {what}",
-                reference=demande.reference, demande_id=demande.id, what=what)
+def _notify_author(demande: Demande, what: str, kind: NotificationKind = NotificationKind.DEMANDE,
+                   event: str = "status") -> None:
+    """SPEC §4/§6/§8: the author and the demande's followers are told — in the
+    portal, and by e-mail as each chose — and the structure's shared mailbox
+    by e-mail; a reference and a link only, never the person."""
+    text = f"Demande {demande.reference} : {what}"
+    link = f"/demandes/{demande.id}"
+    email = ("demande_update", f"Votre demande {demande.reference} : {what}",
+             {"reference": demande.reference, "demande_id": demande.id, "what": what})
+    for follower in notif.followers(demande):
+        notif.notify(follower, kind, event, text, link, demande_id=demande.id, email=email)
+    notif.notify_mailbox(demande.partenaire.shared_mailbox, text, link)
+
+
+def _caisse_acted(demande: Demande) -> None:
+    """The caisse acted: the structure's last reply is no longer waiting (the cockpit's tab)."""
+    demande.partner_replied_at = None
 
 
 def _require_agent(actor: Account, demande: Demande) -> None:
@@ -384,6 +409,7 @@ def take(actor: Account, demande: Demande) -> None:
     """SPEC §4 Caisse queue: an agent takes a demande (transmise → prise en
     charge), or takes over one a colleague holds; the author hears of the first take."""
     _require_agent(actor, demande)
+    _caisse_acted(demande)
     if demande.take(actor.id, now()):
         _notify_author(demande, "prise en charge par la caisse")
     db.session.flush()
@@ -422,7 +448,8 @@ def caisse_reply(actor: Account, demande: Demande, body: str, *, health_confirme
     if prepared_files:
         attach_documents(actor, demande, prepared_files, message=msg, notify=False)
     _event(demande, actor, "message_caisse", message_id=msg.id)
-    _notify_author(demande, "nouvelle réponse de la caisse")
+    _caisse_acted(demande)
+    _notify_author(demande, "nouvelle réponse de la caisse", event="reply")
     return msg
 
 
@@ -434,8 +461,9 @@ def request_complement(actor: Account, demande: Demande, body: str, *, health_co
     body = _caisse_text(body, "body", health_confirmed)
     msg = _message(demande, actor, body, from_caisse=True, health_confirmed=health_confirmed)
     demande.ask_complement(actor.id, now(), message_id=msg.id)
+    _caisse_acted(demande)
     db.session.flush()
-    _notify_author(demande, "un complément vous est demandé")
+    _notify_author(demande, "un complément vous est demandé", NotificationKind.COMPLEMENT, "complement")
 
 
 def partner_reply(actor: Account, demande: Demande, body: str, *, health_confirmed: bool = False,
@@ -461,6 +489,7 @@ def partner_reply(actor: Account, demande: Demande, body: str, *, health_confirm
         db.session.flush()
     else:
         _event(demande, actor, "message_partner", message_id=msg.id, files=len(prepared_files))
+    demande.partner_replied_at = now()  # the agent's cockpit: « la structure a répondu »
     return msg
 
 
@@ -476,8 +505,9 @@ def attach_documents(actor: Account, demande: Demande, prepared_files, *, messag
         raise DomainError("Joignez le document.", "files")
     _store_all(prepared_files, actor, demande, message=message, from_caisse=True)
     _event(demande, actor, "document_attached", files=len(prepared_files))
+    _caisse_acted(demande)
     if notify:
-        _notify_author(demande, "un document est disponible")
+        _notify_author(demande, "un document est disponible", NotificationKind.DOCUMENT, "document")
 
 
 def mark_sent_by_post(actor: Account, demande: Demande) -> None:
@@ -487,7 +517,9 @@ def mark_sent_by_post(actor: Account, demande: Demande) -> None:
     demande.check_open()
     demande.sent_by_post_at = now()
     _event(demande, actor, "document_by_post")
-    _notify_author(demande, "document envoyé à l'adresse connue de l'assuré")
+    _caisse_acted(demande)
+    _notify_author(demande, "document envoyé à l'adresse connue de l'assuré", NotificationKind.DOCUMENT,
+                   "document_post")
 
 
 def outcomes_for(demande: Demande) -> tuple[Outcome, ...]:
@@ -508,6 +540,7 @@ def close(actor: Account, demande: Demande, outcome: str) -> None:
     if value not in outcomes_for(demande):
         raise DomainError("Cette issue ne s'applique pas à ce type de demande.", "outcome")
     demande.close(actor.id, value, now())
+    _caisse_acted(demande)
     db.session.flush()
     _notify_author(demande, "demande clôturée")
 
@@ -573,6 +606,7 @@ class Filters:
     q: str = ""
     urgent_only: bool = False
     mine: bool = False
+    tab: str = ""  # one tab of the agent's cockpit (ep_web.domain.home.AGENT_TABS)
 
 
 def _date_bounds(q, filters: Filters):
@@ -595,7 +629,29 @@ def hidden_caisse_ids(partenaire_id: int) -> list[int]:
     return sorted(set(every) - visible)
 
 
-def history_query(user: Account, filters: Filters):
+def caisse_scope(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int]]:
+    """SPEC §3-4, in one query: the caisses the structure is in convention
+    with now, (id, name) by name — the history's caisse filter — and those it
+    no longer is, whose demandes it does not see."""
+    from sqlalchemy import and_, case
+
+    from ep_web.clock import today
+    from ep_web.domain.access import in_force_filter
+
+    rows = db.session.execute(
+        select(Convention.caisse_id, Caisse.name, case((and_(*in_force_filter(today())), True), else_=False))
+        .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id)).all()
+    visible = {cid: name for cid, name, in_force in rows if in_force}
+    hidden = sorted({cid for cid, _, _ in rows} - set(visible))
+    return sorted(visible.items(), key=lambda item: (item[1], item[0])), hidden
+
+
+# The lists' orders; each has an index that reads it (models.demande).
+HISTORY_ORDER = (Demande.created_at.desc(), Demande.id.desc())
+QUEUE_ORDER = (Demande.urgent.desc(), Demande.due_at.is_(None), Demande.due_at, Demande.created_at, Demande.id)
+
+
+def history_query(user: Account, filters: Filters, hidden: list[int] | None = None):
     """SPEC §4 History: every demande of the technicien's structure (not only
     its own) to caisses still in convention, newest first.
 
@@ -603,7 +659,8 @@ def history_query(user: Account, filters: Filters):
     convention has ended is the same as keeping the visible ones — and keeps
     the newest-first index scan (partenaire_id, created_at, id) usable."""
     q = select(Demande).where(Demande.partenaire_id == user.partenaire_id)
-    hidden = hidden_caisse_ids(user.partenaire_id)
+    if hidden is None:
+        hidden = hidden_caisse_ids(user.partenaire_id)
     if hidden:
         q = q.where(Demande.caisse_id.not_in(hidden))
     if filters.service:
@@ -617,7 +674,7 @@ def history_query(user: Account, filters: Filters):
     if filters.q:
         q = q.where(name_matches(filters.q))
     q = _date_bounds(q, filters)
-    return q.order_by(Demande.created_at.desc(), Demande.id.desc())
+    return q.order_by(*HISTORY_ORDER)
 
 
 def _queue_filtered(q, user: Account, filters: Filters):
@@ -629,6 +686,10 @@ def _queue_filtered(q, user: Account, filters: Filters):
         q = q.where(Demande.urgent.is_(True))
     if filters.mine:
         q = q.where(Demande.assigned_to_id == user.id)
+    if filters.tab:
+        from ep_web.domain.home import tab_filter
+
+        q = q.where(*(tab_filter(user, filters.tab) or ()))
     if filters.q:
         q = q.where(name_matches(filters.q))
     return _date_bounds(q, filters)
@@ -642,8 +703,7 @@ def queue_query(user: Account, filters: Filters):
         q = q.where(Demande.status == filters.status)
     else:
         q = q.where(Demande.status.in_(OPEN_STATUSES))
-    return q.order_by(Demande.urgent.desc(), Demande.due_at.is_(None), Demande.due_at, Demande.created_at,
-                      Demande.id)
+    return q.order_by(*QUEUE_ORDER)
 
 
 def queue_counts(user: Account, filters: Filters) -> dict[DemandeStatus, int]:
@@ -712,21 +772,89 @@ def paginate(query, page: int, per_page: int = 20):
 
 # ---------------------------------------------------------------- the partner's history page
 
-def history_page(user: Account, filters: Filters, page: int, per_page: int = 20):
-    """SPEC §4 History: one page of the structure's demandes, newest first, with
-    their caisse and author loaded in the same round trips; returns (rows,
+class DemandeRow:
+    """A line of a list (history, queue): the columns it shows and the names
+    joined in, with the state properties of Demande the badges read."""
+
+    is_open = Demande.is_open
+    status_badge = Demande.status_badge
+    sla_state_at = Demande.sla_state_at
+    sla_state = Demande.sla_state
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+class _Named:
+    __slots__ = ("name", "full_name")
+
+    def __init__(self, name: str):
+        self.name = self.full_name = name
+
+
+# What the history and the queue show of a demande.
+_ROW_COLUMNS = (Demande.id, Demande.reference, Demande.service, Demande.status, Demande.outcome, Demande.civilite,
+                Demande.nom, Demande.prenom, Demande.date_naissance, Demande.departement, Demande.urgent,
+                Demande.due_at, Demande.created_at, Demande.assigned_to_id)
+
+
+def _person_name(prenom, nom, status) -> str | None:
+    if status is None:
+        return None
+    if status == AccountStatus.DELETED:
+        return "compte supprimé"
+    return f"{prenom or ''} {nom or ''}".strip()
+
+
+def list_rows(query, *, limit: int, offset: int = 0, side: str) -> list[DemandeRow]:
+    """One query for one page of a list: the demande columns shown, plus the
+    caisse and author names (partner's history) or the structure and the
+    assigned agent (caisse queue), joined in (SPEC §4 History, Caisse queue)."""
+    from sqlalchemy.orm import aliased
+
+    person = aliased(Account)
+    if side == "history":
+        other, other_id, person_id, order = Caisse, Demande.caisse_id, Demande.author_id, HISTORY_ORDER
+    else:
+        other, other_id, person_id, order = Partenaire, Demande.partenaire_id, Demande.assigned_to_id, QUEUE_ORDER
+    # The page's ids first: every filter and the order are in the list's
+    # covering index (PostgreSQL reads it alone, however many rows a name
+    # search skips), then the 20 rows by primary key.
+    ids = query.with_only_columns(Demande.id, maintain_column_froms=False).limit(limit).offset(offset).subquery()
+    q = (select(*_ROW_COLUMNS, other.name.label("other_name"), person.prenom.label("person_prenom"),
+                person.nom.label("person_nom"), person.status.label("person_status"))
+         .join(other, other.id == other_id).outerjoin(person, person.id == person_id)
+         .where(Demande.id.in_(select(ids.c.id))).order_by(*order))
+    rows = []
+    for r in db.session.execute(q):
+        fields = {c.key: getattr(r, c.key) for c in _ROW_COLUMNS}
+        name = _person_name(r.person_prenom, r.person_nom, r.person_status)
+        named = _Named(name) if name is not None else None
+        if side == "history":
+            fields.update(caisse=_Named(r.other_name), author=named)
+        else:
+            fields.update(partenaire=_Named(r.other_name), assigned_to=named)
+        rows.append(DemandeRow(**fields))
+    return rows
+
+
+def history_page(user: Account, filters: Filters, page: int, per_page: int = 20, hidden: list[int] | None = None):
+    """SPEC §4 History: one page of the structure's demandes, newest first:
+    the capped count and the rows (list_rows: one query); returns (rows,
     capped total, page count, the page shown — a page past the end shows the last)."""
-    from sqlalchemy.orm import selectinload
+    query = history_query(user, filters, hidden)
+    total = capped_count(query)
+    pages = page_count(total, per_page)
+    page = min(max(1, page), pages)
+    return list_rows(query, limit=per_page, offset=(page - 1) * per_page, side="history"), total, pages, page
 
-    query = history_query(user, filters).options(selectinload(Demande.caisse), selectinload(Demande.author))
-    rows, total, pages = paginate(query, page, per_page)
-    return rows, total, pages, min(max(1, page), pages)
 
-
-def history_authors(partenaire_id: int) -> list[Account]:
-    """SPEC §4 History, filter by author: the structure's techniciens by name
-    (deleted accounts have no name left to pick, SPEC §3 Deletion)."""
-    return list(db.session.scalars(
-        select(Account).where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
-                              Account.status != AccountStatus.DELETED)
-        .order_by(Account.nom, Account.prenom, Account.id)))
+def history_authors(partenaire_id: int) -> list[tuple[int, str]]:
+    """SPEC §4 History, filter by author: the structure's techniciens, (id,
+    "Prénom Nom") by name (deleted accounts have no name left to pick, SPEC §3 Deletion)."""
+    rows = db.session.execute(
+        select(Account.id, Account.prenom, Account.nom)
+        .where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
+               Account.status != AccountStatus.DELETED)
+        .order_by(Account.nom, Account.prenom, Account.id))
+    return [(r.id, f"{r.prenom} {r.nom}".strip()) for r in rows]

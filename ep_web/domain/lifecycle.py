@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import String, and_, cast, delete, exists, func, literal, or_, select, update
+from sqlalchemy import and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ep_web.clock import now, to_paris, today
@@ -33,6 +33,7 @@ from ep_web.domain import audit
 from ep_web.domain.access import in_force_filter
 from ep_web.domain.calendar import one_year_after
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.sessions import end_sessions
 from ep_web.extensions import db
 from ep_web.mail import PENDING_KEY, render_email, write_emails
 from ep_web.models import (
@@ -62,8 +63,10 @@ from ep_web.models import (
     RequestStatus,
     ReviewItem,
     Service,
+    SessionEnd,
     past_due,
 )
+from ep_web.models.base import UTCDateTime
 
 # SPEC §3: "after a warning e-mail a week before".
 IDLE_WARNING_NOTICE = timedelta(days=7)
@@ -97,7 +100,9 @@ JOB_LABELS = {
     "purge_closed_demandes": "Purge des demandes clôturées (durée de conservation)",
     "alert_signalements": "Alerte des agents : signalements à 48 heures",
     "send_news_digests": "Lettre d'actualités (résumé par e-mail)",
+    "send_notification_digests": "Résumé quotidien des notifications",
     "flush_outbox": "Envoi des e-mails en attente",
+    "scan_pending_files": "Analyse antivirus des fichiers en attente",
 }
 COUNT_LABELS = {
     "warned": "avertis",
@@ -115,10 +120,16 @@ COUNT_LABELS = {
     "journal_pruned": "lignes de journal purgées",
     "orphan_files_removed": "fichiers orphelins effacés",
     "digests": "résumés",
+    "notifications": "notifications",
     "emails": "e-mails écrits",
     "sent": "envoyés",
     "not_sent": "non envoyés",
     "interrupted": "envois interrompus",
+    "scanned": "fichiers analysés",
+    "clean": "sains",
+    "infected": "infectés",
+    "missing": "fichiers absents",
+    "error": "erreur",
 }
 
 REASON_IDLE = "Inactivation automatique : aucune connexion depuis 3 mois"
@@ -145,15 +156,6 @@ def _not_suspended():
 
 
 # ---------------------------------------------------------------- inactivation (interactive and nightly)
-
-def session_nonce_sql():
-    """A fresh 32-hex-character session nonce per row, drawn by the database
-    from a strong random source: the sessions of every account an UPDATE
-    changes end at their next request (see ep_web._load_user) (SPEC §3 sessions)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.replace(cast(func.gen_random_uuid(), String), "-", "")
-    return func.lower(func.hex(func.randomblob(16)))
-
 
 def reattach_techniciens(gestionnaire_ids) -> int:
     """SPEC §3 [2.2.3]: the techniciens of gestionnaires who left stay active and
@@ -186,7 +188,7 @@ class Inactivation(NamedTuple):
 def inactivate_where(*where, actor: Account | None, reason: str) -> Inactivation:
     """SPEC §3: inactivate at once every account holding a seat that matches
     ``where``, in one UPDATE … RETURNING: status, date, reason, no pending
-    schedule, sessions ended (the session nonce rotates); the quota seat is
+    schedule, open sessions ended (ep_web.domain.sessions); the quota seat is
     freed by the status itself; the techniciens of a gestionnaire who goes are
     attached to a remaining one; each account gets its audit event (SPEC §7).
 
@@ -203,11 +205,12 @@ def inactivate_where(*where, actor: Account | None, reason: str) -> Inactivation
             inactivated_at=now(),
             inactivation_reason=reason,
             scheduled_inactivation_on=None,
-            session_nonce=session_nonce_sql(),
+            departure_waiting_since=None,
         )
         .returning(Account.id, Account.partenaire_id, Account.caisse_id, Account.profile)
         .execution_options(synchronize_session="fetch")
     ).all()
+    end_sessions([r.id for r in changed], SessionEnd.INACTIVATED)
     reattached = reattach_techniciens([r.id for r in changed if r.profile == Profile.GESTIONNAIRE])
     audit.record_many("account_inactivated", [("account", r.id, r.caisse_id, r.partenaire_id, {}) for r in changed],
                       actor=actor, reason=reason)
@@ -298,7 +301,34 @@ def warn_idle_techniciens() -> dict:
                              account=a, pending=a.status == AccountStatus.PENDING, on=on,
                              months=round(days / 30.4))
 
+    _notify_idle_warning(rows, on)
     return {"warned": len(rows), "emails": write_emails(emails())}
+
+
+def _notify_idle_warning(account_ids, on: date) -> None:
+    """SPEC §6 account events, « bientôt inactivé »: the technicien and the
+    structure's active gestionnaires see it in the portal (the warning e-mail
+    itself always goes, above). Set-based: one INSERT … SELECT per chunk."""
+    from ep_web.models import Notification, NotificationKind
+
+    at = now()
+    when = on.strftime("%d/%m/%Y")
+    manager = aliased(Account)
+    for chunk in _chunks(account_ids):
+        own = select(Account.id, literal(NotificationKind.ACCOUNT.value), literal("idle_warning"),
+                     literal(f"Votre compte sera inactivé le {when} sans connexion d'ici là"), literal("/"),
+                     literal(at, UTCDateTime), literal(False)).where(Account.id.in_(chunk))
+        colleagues = (select(manager.id, literal(NotificationKind.ACCOUNT.value), literal("idle_warning"),
+                             literal("Le compte de ") + Account.prenom + literal(" ") + Account.nom
+                             + literal(f" sera inactivé le {when} pour inactivité"), literal("/#inactivite"),
+                             literal(at, UTCDateTime), literal(False))
+                      .join(manager, and_(manager.partenaire_id == Account.partenaire_id,
+                                          manager.profile == Profile.GESTIONNAIRE,
+                                          manager.status == AccountStatus.ACTIVE))
+                      .where(Account.id.in_(chunk)))
+        columns = ["account_id", "kind", "event", "text", "link", "created_at", "digest_pending"]
+        for query in (own, colleagues):
+            db.session.execute(Notification.__table__.insert().from_select(columns, query))
 
 
 def inactivate_idle_techniciens() -> dict:
@@ -339,14 +369,15 @@ def delete_inactive_accounts() -> dict:
             password_hash=None,
             inactivation_reason="",
             scheduled_inactivation_on=None,
+            departure_waiting_since=None,
             idle_warning_sent_at=None,
             password_reminder_sent_at=None,
             news_digest=False,
-            session_nonce=session_nonce_sql(),
         )
         .returning(Account.id, Account.partenaire_id, Account.caisse_id)
         .execution_options(synchronize_session=False)
     ).all()
+    end_sessions([r.id for r in ids], SessionEnd.INACTIVATED)
     for chunk in _chunks([r.id for r in ids]):
         db.session.execute(delete(PasswordHistory).where(PasswordHistory.account_id.in_(chunk)))
         db.session.execute(delete(AccountToken).where(AccountToken.account_id.in_(chunk)))
@@ -368,14 +399,95 @@ def delete_inactive_accounts() -> dict:
 def apply_gestionnaire_inactivations() -> dict:
     """SPEC §3 [2.2.3]: the caisse inactivates a leaving gestionnaire on the agreed
     date (scheduled by accounts.schedule_gestionnaire_inactivation); the
-    techniciens it managed are attached to a remaining gestionnaire."""
-    done = inactivate_where(
-        Account.scheduled_inactivation_on.is_not(None),
-        Account.scheduled_inactivation_on <= today(),
-        actor=None,
-        reason=REASON_LEAVING,
-    )
-    return {"inactivated": len(done.accounts), "techniciens_reattached": done.techniciens_reattached}
+    techniciens it managed are attached to a remaining gestionnaire.
+
+    The "last active gestionnaire" rule holds here too: a departure is applied
+    only if another gestionnaire of the structure is active and stays. When
+    several leave the same day with nobody staying, all go but one (the latest
+    scheduled, then the latest created); a departure that cannot be applied
+    waits — it stays scheduled and is retried each night — and the caisse and
+    the partner are told why, once (:func:`hold_departures`)."""
+    on = today()
+    due = db.session.execute(
+        select(Account.id, Account.partenaire_id, Account.status, Account.scheduled_inactivation_on)
+        .where(Account.profile == Profile.GESTIONNAIRE, Account.status.in_(SEAT_STATUSES),
+               Account.scheduled_inactivation_on.is_not(None), Account.scheduled_inactivation_on <= on)
+        .order_by(Account.partenaire_id, Account.scheduled_inactivation_on, Account.id)
+    ).all()
+    if not due:
+        return {"inactivated": 0, "techniciens_reattached": 0, "waiting": 0}
+    partner_ids = sorted({r.partenaire_id for r in due})
+    staying = set(db.session.scalars(
+        select(Account.partenaire_id).where(
+            Account.profile == Profile.GESTIONNAIRE, Account.status == AccountStatus.ACTIVE,
+            Account.partenaire_id.in_(partner_ids),
+            or_(Account.scheduled_inactivation_on.is_(None), Account.scheduled_inactivation_on > on))
+        .distinct()))
+    apply_ids, waiting_ids = [], []
+    for partenaire_id in partner_ids:
+        rows = [r for r in due if r.partenaire_id == partenaire_id]
+        active = [r for r in rows if r.status == AccountStatus.ACTIVE]
+        if partenaire_id in staying or not active:
+            apply_ids += [r.id for r in rows]
+            continue
+        keeper = active[-1]  # ordered by date then id: the latest scheduled stays
+        waiting_ids.append(keeper.id)
+        apply_ids += [r.id for r in rows if r.id != keeper.id]
+    done = inactivate_where(Account.id.in_(apply_ids), actor=None, reason=REASON_LEAVING) if apply_ids else None
+    hold_departures(waiting_ids)
+    return {"inactivated": len(done.accounts) if done else 0,
+            "techniciens_reattached": done.techniciens_reattached if done else 0,
+            "waiting": len(waiting_ids)}
+
+
+DEPARTURE_WAITING = ("aucun autre gestionnaire de la structure n'est actif à cette date : l'inactivation "
+                     "sera appliquée dès qu'un autre gestionnaire aura activé son compte")
+
+
+def hold_departures(account_ids: list[int], *, immediate: bool = False) -> int:
+    """SPEC §3 [2.2.3]: mark these gestionnaires' departures as waiting for
+    another active gestionnaire and tell, once per wait, the caisse(s) in
+    convention with the structure and its active gestionnaires why (structure
+    and date only). ``immediate``: the e-mails leave after the request's commit
+    (an interactive acceptance) rather than after the job's. Returns the
+    number of departures newly put on hold."""
+    if not account_ids:
+        return 0
+    on = today()
+    held = db.session.execute(
+        update(Account)
+        .where(Account.id.in_(account_ids), Account.departure_waiting_since.is_(None))
+        .values(departure_waiting_since=on)
+        .returning(Account.id, Account.partenaire_id, Account.caisse_id, Account.scheduled_inactivation_on)
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    audit.record_many("account_inactivation_waiting",
+                      [("account", r.id, r.caisse_id, r.partenaire_id, {}) for r in held],
+                      reason=DEPARTURE_WAITING)
+    emails = []
+    for r in held:
+        partenaire = db.session.get(Partenaire, r.partenaire_id)
+        context = {"partenaire": partenaire, "scheduled_on": r.scheduled_inactivation_on, "why": DEPARTURE_WAITING}
+        subject = "Inactivation d'un gestionnaire en attente"
+        caisses = db.session.scalars(select(Caisse).join(Convention, Convention.caisse_id == Caisse.id).where(
+            Convention.partenaire_id == r.partenaire_id, *in_force_filter(on)).distinct())
+        for caisse in caisses:
+            emails.append(render_email(caisse.referent_email, "departure_waiting", subject, side="caisse",
+                                       link=f"/caisse/partenaires/{r.partenaire_id}", **context))
+        for to in db.session.scalars(select(Account.email).where(
+                Account.partenaire_id == r.partenaire_id, Account.profile == Profile.GESTIONNAIRE,
+                Account.status == AccountStatus.ACTIVE)):
+            emails.append(render_email(to, "departure_waiting", subject, side="partenaire",
+                                       link="/gestion/demandes", **context))
+    if immediate:
+        for row in emails:
+            email = OutboxEmail(**row)
+            db.session.add(email)
+            db.session.flush()
+            db.session.info.setdefault(PENDING_KEY, []).append(email.id)
+    else:
+        write_emails(emails)
+    return len(held)
 
 
 # ---------------------------------------------------------------- conventions

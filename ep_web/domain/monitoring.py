@@ -15,6 +15,7 @@ checkers racing open it once: ``MonitorIncident.open_key`` is unique.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,8 +51,11 @@ PERIODS = {
     "remind_habilitation_reviews": DAILY,
     "purge_closed_demandes": DAILY,
     "send_news_digests": DAILY,
+    "send_notification_digests": DAILY,
     "alert_signalements": timedelta(minutes=15),
-    "flush_outbox": timedelta(minutes=5),
+    "scan_pending_files": timedelta(minutes=5),
+    # EP_FLUSH_EVERY_S: shorter for the fault campaign (bench/faults.py), never below 10 s.
+    "flush_outbox": timedelta(seconds=max(int(os.environ.get("EP_FLUSH_EVERY_S") or 300), 10)),
 }
 KIND_LABELS = {"worker": "Le worker", "scheduler": "Le planificateur"}
 STATE_LABELS = {

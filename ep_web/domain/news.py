@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import nh3
 from flask import current_app
 from markdown_it import MarkdownIt
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal, or_, select, update
 
 from ep_web.clock import now, today
 from ep_web.domain.access import in_force_filter
@@ -121,7 +121,32 @@ def create_news(actor: Account, *, title: str, body: str, publish_at: datetime, 
                 created_at=at, updated_at=at)
     db.session.add(news)
     db.session.flush()
+    if publish_at <= at:
+        _notify_published(news)
     return news
+
+
+def _notify_published(news: News) -> int:
+    """SPEC §6 « news published »: a line in the notification centre of every
+    active partner user of the structures the news is for (in convention with
+    the caisse, of the targeted types), in one INSERT … SELECT. The e-mail is
+    the news digest the user subscribed to (SPEC §6), not one per news."""
+    from ep_web.models import Notification, NotificationKind
+    from ep_web.models.base import UTCDateTime
+
+    query = (select(Account.id, literal(NotificationKind.NEWS.value), literal("news"),
+                    literal(f"Actualité de la caisse : {news.title}"[:300]), literal(f"/actualites/{news.id}"),
+                    literal(now(), UTCDateTime), literal(False))
+             .join(Partenaire, Partenaire.id == Account.partenaire_id)
+             .where(Account.status == AccountStatus.ACTIVE, Account.profile.in_(PARTNER_PROFILES),
+                    Partenaire.suspended_at.is_(None),
+                    select(Convention.id).where(Convention.partenaire_id == Account.partenaire_id,
+                                                Convention.caisse_id == news.caisse_id,
+                                                *in_force_filter(today())).exists()))
+    if news.target_types:
+        query = query.where(Partenaire.type.in_([PartenaireType(t) for t in news.target_types]))
+    columns = ["account_id", "kind", "event", "text", "link", "created_at", "digest_pending"]
+    return db.session.execute(Notification.__table__.insert().from_select(columns, query)).rowcount
 
 
 def update_news(actor: Account, news: News, *, title: str, body: str, publish_at: datetime, target_types=()) -> None:
@@ -183,6 +208,12 @@ def mark_read(account: Account, news: News) -> bool:
     when it was unread (SPEC §6)."""
     if not can_read_news(account, news):
         raise NotAllowed("Cette actualité n'est pas destinée à votre structure.")
+    from ep_web.models import Notification
+
+    # Its line in the notification centre is read too (SPEC §6).
+    db.session.execute(update(Notification).where(
+        Notification.account_id == account.id, Notification.link == f"/actualites/{news.id}",
+        Notification.read_at.is_(None)).values(read_at=now()).execution_options(synchronize_session=False))
     exists = db.session.scalar(
         select(NewsRead.id).where(NewsRead.news_id == news.id, NewsRead.account_id == account.id)
     )

@@ -12,8 +12,12 @@ from ep_web.domain import audit, quotas
 from ep_web.domain.access import caisse_in_force, caisse_knows
 from ep_web.domain.accounts import normalize_email
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.names import check_person_name
+from ep_web.domain.sessions import end_sessions
+from ep_web.domain.webmail import is_webmail
 from ep_web.extensions import db
-from ep_web.models import Account, Convention, Partenaire, PartenaireType, Profile
+from ep_web.inputs import coerce_id
+from ep_web.models import Account, Convention, Partenaire, PartenaireType, Profile, SessionEnd
 
 FIELDS = ("name", "siret", "address", "type", "members", "habilite_documents", "email_domains",
           "referent_name", "referent_email", "dpo_name", "dpo_email", "parent_id")
@@ -34,7 +38,8 @@ def clean_siret(raw: str | None) -> str | None:
 
 
 def clean_domains(raw: str) -> str:
-    """SPEC §2-3 [2.2.1]: the registered professional e-mail domains, one per line, checked."""
+    """SPEC §2-3 [2.2.1]: the registered professional e-mail domains, one per line,
+    checked; a free webmail is not a structure's domain (ep_web.domain.webmail)."""
     out = []
     for token in (raw or "").replace(",", "\n").replace(";", "\n").split():
         domain = token.strip().lower().lstrip("@")
@@ -42,6 +47,11 @@ def clean_domains(raw: str) -> str:
             continue
         if "." not in domain or " " in domain or len(domain) > 253:
             raise DomainError(f"Domaine invalide : {token}. Exemple : ccas-maville.fr", "email_domains")
+        if is_webmail(domain):
+            raise DomainError(
+                f"{domain} est une messagerie personnelle, pas le domaine de la structure : les comptes de la "
+                "structure ne pourraient pas l'utiliser. Indiquez le domaine professionnel. Exemple : ccas-maville.fr",
+                "email_domains")
         if domain not in out:
             out.append(domain)
     return "\n".join(out)
@@ -67,14 +77,17 @@ def _clean(data: dict) -> dict:
     for key in ("referent_email", "dpo_email"):
         value = (data.get(key) or "").strip()
         out[key] = normalize_email(value, key) if value else ""
-    for key in ("address", "referent_name", "dpo_name"):
-        out[key] = (data.get(key) or "").strip()
+    out["address"] = (data.get("address") or "").strip()
+    for key in ("referent_name", "dpo_name"):
+        out[key] = check_person_name(data.get(key), key)
     out["habilite_documents"] = bool(data.get("habilite_documents"))
     if out["habilite_documents"] and out["type"] not in HABILITABLE_TYPES:
         raise DomainError("Seuls les mandataires/tutelles, l'ASE et les organismes dépositaires peuvent être "
                           "habilités à recevoir les documents.", "habilite_documents")
     parent_id = data.get("parent_id")
-    out["parent_id"] = int(parent_id) if parent_id not in (None, "", 0, "0") else None
+    out["parent_id"] = coerce_id(parent_id) if parent_id not in (None, "", 0, "0") else None
+    if parent_id not in (None, "", 0, "0") and out["parent_id"] is None:
+        raise DomainError("Structure parente inconnue.", "parent_id")
     return {k: out[k] for k in FIELDS}
 
 
@@ -131,7 +144,8 @@ def update_partenaire(actor: Account, partenaire: Partenaire, data: dict) -> lis
 
 def suspend(actor: Account, partenaire: Partenaire, reason: str) -> None:
     """SPEC §3 [4.1]: the caisse can suspend a whole partner's access; every
-    session of its users ends at the next request (the user loader refuses them)."""
+    session of its users ends (their rows end; the user loader also refuses
+    the accounts of a suspended structure)."""
     _require_admin(actor)
     if not caisse_in_force(actor.caisse_id, partenaire.id):
         raise NotAllowed("Seule une caisse en convention avec la structure peut la suspendre.")
@@ -143,6 +157,8 @@ def suspend(actor: Account, partenaire: Partenaire, reason: str) -> None:
     partenaire.suspended_at = now()
     partenaire.suspended_reason = reason[:1000]
     db.session.flush()
+    end_sessions(db.session.scalars(select(Account.id).where(Account.partenaire_id == partenaire.id)).all(),
+                 SessionEnd.INACTIVATED)
     audit.record("partenaire_suspended", actor, target=partenaire, partenaire_id=partenaire.id,
                  caisse_id=actor.caisse_id, reason=partenaire.suspended_reason)
 

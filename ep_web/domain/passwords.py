@@ -12,7 +12,7 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 from ep_web.clock import now
 from ep_web.domain.errors import DomainError
 from ep_web.extensions import db
-from ep_web.models import Account, PasswordHistory
+from ep_web.models import Account, PasswordHistory, SessionEnd
 
 # argon2id with the library's RFC 9106 low-memory profile.
 _hasher = PasswordHasher()
@@ -113,14 +113,17 @@ def _recently_used(account: Account, password: str) -> bool:
     return any(verify_password(h, password) for h in hashes)
 
 
-def set_password(account: Account, password: str) -> None:
-    """Check the rules, store the argon2id hash, keep the history, and rotate the
-    session nonce so sessions opened elsewhere end at their next request (SPEC §3)."""
+def set_password(account: Account, password: str, *, keep_session: int | None = None) -> None:
+    """Check the rules, store the argon2id hash, keep the history, and end the
+    account's sessions — all but ``keep_session``, the one that changed it —
+    so that copies elsewhere are refused at their next request (SPEC §3)."""
+    from ep_web.domain.sessions import end_sessions
+
     check_password_rules(password, account)
     account.password_hash = hash_password(password)
     account.password_changed_at = now()
-    account.session_nonce = secrets.token_hex(16)
     db.session.flush()
+    end_sessions([account.id], SessionEnd.PASSWORD, keep=keep_session)
     db.session.add(PasswordHistory(account_id=account.id, password_hash=account.password_hash, created_at=now()))
     db.session.flush()
     keep = current_app.config["PASSWORD_HISTORY"]

@@ -11,16 +11,18 @@ from ep_web.clock import now, today
 from ep_web.domain import audit
 from ep_web.domain.access import caisse_in_force
 from ep_web.domain.accounts import (
-    active_gestionnaires,
     check_professional_email,
     clean_identity,
     create_gestionnaire,
     modify_gestionnaire,
     schedule_gestionnaire_inactivation,
+    staying_gestionnaires,
 )
 from ep_web.domain.calendar import add_working_days
 from ep_web.domain.errors import DomainError, NotAllowed
+from ep_web.domain.textguard import check_texts
 from ep_web.extensions import db
+from ep_web.inputs import coerce_id
 from ep_web.mail import queue_email
 from ep_web.models import (
     Account,
@@ -49,7 +51,8 @@ def _check_filer(actor: Account, caisse: Caisse) -> None:
 
 
 def _target(actor: Account, target_id) -> Account:
-    target = db.session.get(Account, int(target_id)) if target_id else None
+    target_id = coerce_id(target_id)
+    target = db.session.get(Account, target_id) if target_id else None
     if (
         target is None
         or target.profile != Profile.GESTIONNAIRE
@@ -71,6 +74,13 @@ def _pending_same(kind: RequestKind, partenaire_id: int, target_id: int | None) 
     return db.session.scalar(q.limit(1)) is not None
 
 
+def _pending_departures(partenaire_id: int) -> set[int]:
+    """The gestionnaires whose inactivation the structure asked for, not yet handled."""
+    return set(db.session.scalars(select(GestionnaireRequest.target_account_id).where(
+        GestionnaireRequest.partenaire_id == partenaire_id, GestionnaireRequest.kind == RequestKind.INACTIVATION,
+        GestionnaireRequest.status == RequestStatus.PENDING)))
+
+
 def file_request(
     actor: Account,
     caisse: Caisse,
@@ -85,9 +95,12 @@ def file_request(
 
     - creation / modification carry the SPEC §3 fields (civilité, nom, prénom,
       fonction, téléphone, e-mail), e-mail professional;
-    - inactivation needs a date at least 15 days away, and is refused while the
-      target is the partner's only active gestionnaire (SPEC §3 [2.2.3])."""
+    - inactivation needs a date at least 15 days away, and is refused unless
+      another gestionnaire stays: created (even if not yet activated), neither
+      scheduled to leave nor the target of another pending departure (SPEC §3
+      [2.2.3]); whether one is *active* on the date is checked when it applies."""
     _check_filer(actor, caisse)
+    check_texts({"comment": comment})  # SPEC §4: no NIR in any text the partner types
     payload: dict = {}
     target = None
     if kind in (RequestKind.CREATION, RequestKind.MODIFICATION):
@@ -107,10 +120,11 @@ def file_request(
                 f"choisissez le {earliest.strftime('%d/%m/%Y')} ou plus tard.",
                 "wished_date",
             )
-        if not active_gestionnaires(actor.partenaire_id, exclude_id=target.id):
+        leaving = _pending_departures(actor.partenaire_id)
+        if not [g for g in staying_gestionnaires(actor.partenaire_id, target.id) if g.id not in leaving]:
             raise DomainError(
-                "Ce gestionnaire est le seul actif de votre structure : demandez d'abord l'habilitation "
-                "d'un remplaçant.",
+                "Ce gestionnaire est le seul qui reste dans votre structure : demandez d'abord à la caisse la "
+                "création d'un remplaçant (il pourra activer son compte ensuite).",
                 "target_id",
             )
     req = GestionnaireRequest(
@@ -187,6 +201,7 @@ def refuse_request(actor: Account, req: GestionnaireRequest, response: str) -> N
     _require_handler(actor, req)
     if not (response or "").strip():
         raise DomainError("Indiquez au partenaire le motif du refus.", "response")
+    check_texts({"response": response})
     _close(actor, req, RequestStatus.REFUSED, response)
 
 
@@ -204,6 +219,7 @@ def pending_for_caisse(caisse_id: int) -> list[GestionnaireRequest]:
 def file_request_to(actor: Account, caisse_id: int | None, kind: RequestKind, **kwargs) -> GestionnaireRequest:
     """:func:`file_request` to the caisse the gestionnaire chose by its id (SPEC §3:
     one of the caisses in convention with the partner)."""
+    caisse_id = coerce_id(caisse_id)
     caisse = db.session.get(Caisse, caisse_id) if caisse_id else None
     if caisse is None:
         raise DomainError("Choisissez la caisse destinataire.", "caisse_id")

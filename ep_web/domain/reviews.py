@@ -8,15 +8,16 @@ from sqlalchemy import select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
+from ep_web.domain import notifications as notif
 from ep_web.domain.access import caisse_in_force
 from ep_web.domain.accounts import active_gestionnaires, inactivate
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.extensions import db
-from ep_web.mail import queue_email
 from ep_web.models import (
     SEAT_STATUSES,
     Account,
     HabilitationReview,
+    NotificationKind,
     Partenaire,
     Profile,
     ReviewDecision,
@@ -46,8 +47,9 @@ def open_review(actor: Account, partenaire: Partenaire, deadline: date) -> Habil
     db.session.flush()
     audit.record("review_opened", actor, target=review, accounts=len(accounts))
     for g in active_gestionnaires(partenaire.id):
-        queue_email(g.email, "review_opened", "Revue des habilitations de votre structure", review=review,
-                    recipient=g)
+        notif.notify(g, NotificationKind.REVIEW, "review",
+                     f"Revue des habilitations à faire avant le {deadline:%d/%m/%Y}", "/gestion/habilitations",
+                     email=("review_opened", "Revue des habilitations de votre structure", {"review": review}))
     return review
 
 

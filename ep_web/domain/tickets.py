@@ -101,9 +101,15 @@ def _partner_recipients(ticket: Ticket) -> list[Account]:
 
 
 def _notify_partner(ticket: Ticket, template: str, subject: str, **ctx) -> None:
+    """SPEC §5/§6: the author and the structure's gestionnaires, in the portal
+    and by e-mail as each chose."""
+    from ep_web.domain import notifications as notif
+    from ep_web.models import NotificationKind
+
     for recipient in _partner_recipients(ticket):
-        queue_email(recipient.email, template, f"{subject} ({ticket.reference})", ticket=ticket,
-                    recipient=recipient, **ctx)
+        notif.notify(recipient, NotificationKind.TICKET, "ticket", f"Problème signalé {ticket.reference} : {subject}",
+                     f"/tickets/{ticket.id}",
+                     email=(template, f"{subject} ({ticket.reference})", {"ticket": ticket, **ctx}))
 
 
 def _national_recipients() -> list[str]:

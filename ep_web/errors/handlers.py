@@ -118,6 +118,18 @@ def http_error(exc: HTTPException):
     return render_error(exc.code or 500)
 
 
+def _file_not_servable(exc):
+    """A file waiting for its scan, infected or unscanned (SPEC §4, §8): the
+    reason in French, 409."""
+    return render_error(409, "Fichier indisponible", exc.message)
+
+
+def register_file_errors(app) -> None:
+    from ep_web.domain.attachments import FileNotServable
+
+    app.register_error_handler(FileNotServable, _file_not_servable)
+
+
 @bp.app_errorhandler(Exception)
 def unexpected(exc: Exception):
     from flask import current_app

@@ -1,13 +1,11 @@
 """Forms of the gestionnaire area. The rules (quotas, professional e-mail,
 15-day notice...) live in ep_web.domain: these forms only check shapes."""
-from datetime import date, datetime
-
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
-from ep_web.forms import REQUIRED, IdentityForm
+from ep_web.forms import REQUIRED, FrenchDateField, IdentityForm, coerce_choice_id
 from ep_web.models import ReviewDecision
 
 
@@ -19,9 +17,28 @@ class ActionForm(FlaskForm):
     """A bare POST (CSRF only): reactivate, resend the activation link."""
 
 
+def _int_or_none(value):
+    try:
+        return int(value) if value not in (None, "") and len(str(value)) < 10 else None
+    except (TypeError, ValueError):
+        return None
+
+
 class InactivateForm(FlaskForm):
     reason = StringField("Motif (facultatif)",
                          validators=[Optional(), Length(max=1000, message="1000 caractères au plus.")])
+    # SPEC §6 hand-over: the colleague who follows the leaving technicien's open demandes.
+    colleague_id = SelectField("Technicien qui suivra ses demandes en cours", coerce=_int_or_none,
+                               validate_choice=False, validators=[Optional()])
+
+
+class MailboxForm(FlaskForm):
+    """SPEC §6: the structure's shared mailbox (empty: none)."""
+
+    address = StringField("Adresse de la boîte aux lettres de la structure",
+                          validators=[Optional(), Length(max=254, message="254 caractères au plus.")],
+                          description="Une adresse professionnelle de la structure, par exemple accueil@structure.fr. "
+                                      "Laissez vide pour ne plus en utiliser.")
 
 
 class MisuseForm(FlaskForm):
@@ -31,40 +48,6 @@ class MisuseForm(FlaskForm):
                     Length(max=500, message="500 caractères au plus.")],
         description="Quelques mots suffisent : le compte sera inactivé tout de suite et la caisse prévenue.",
     )
-
-
-class FrenchDateField(DateField):
-    """A date typed in a date picker (aaaa-mm-jj) or by hand (jj/mm/aaaa), with a
-    French message when it cannot be read."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, format=["%Y-%m-%d", "%d/%m/%Y"], **kwargs)
-
-    def process_formdata(self, valuelist):
-        raw = (valuelist[0] if valuelist else "").strip()
-        self.raw_data = [raw]
-        self.data = None
-        if not raw:
-            return
-        for fmt in self.format:
-            try:
-                self.data = datetime.strptime(raw, fmt).date()
-                return
-            except ValueError:
-                continue
-        raise ValueError("Date invalide : utilisez le format jj/mm/aaaa.")
-
-    def _value(self):
-        if self.raw_data:
-            return self.raw_data[0]
-        return self.data.isoformat() if isinstance(self.data, date) else ""
-
-
-def _int_or_none(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class _CaisseMixin:
@@ -80,7 +63,7 @@ class _CaisseMixin:
 class CreationRequestForm(_CaisseMixin, IdentityForm):
     """Ask the caisse for a new gestionnaire (SPEC §3 [2.2.1])."""
 
-    caisse_id = SelectField("Caisse destinataire", coerce=_int_or_none, validate_choice=False,
+    caisse_id = SelectField("Caisse destinataire", coerce=coerce_choice_id, validate_choice=False,
                             validators=[DataRequired("Choisissez la caisse destinataire.")])
     comment = TextAreaField("Commentaire pour la caisse (facultatif)",
                             validators=[Optional(), Length(max=2000, message="2000 caractères au plus.")])
@@ -89,7 +72,7 @@ class CreationRequestForm(_CaisseMixin, IdentityForm):
 class ModificationRequestForm(_CaisseMixin, IdentityForm):
     """Ask the caisse to change a gestionnaire's data (SPEC §3 [2.2.2])."""
 
-    caisse_id = SelectField("Caisse destinataire", coerce=_int_or_none, validate_choice=False,
+    caisse_id = SelectField("Caisse destinataire", coerce=coerce_choice_id, validate_choice=False,
                             validators=[DataRequired("Choisissez la caisse destinataire.")])
     target_id = HiddenField(validators=[DataRequired("Choisissez le gestionnaire à modifier.")])
     comment = TextAreaField("Commentaire pour la caisse (facultatif)",
@@ -99,12 +82,13 @@ class ModificationRequestForm(_CaisseMixin, IdentityForm):
 class InactivationRequestForm(_CaisseMixin, FlaskForm):
     """Ask the caisse to inactivate a gestionnaire on a date (SPEC §3 [2.2.3])."""
 
-    caisse_id = SelectField("Caisse destinataire", coerce=_int_or_none, validate_choice=False,
+    caisse_id = SelectField("Caisse destinataire", coerce=coerce_choice_id, validate_choice=False,
                             validators=[DataRequired("Choisissez la caisse destinataire.")])
-    target_id = SelectField("Gestionnaire qui quitte la structure", coerce=_int_or_none, validate_choice=False,
+    target_id = SelectField("Gestionnaire qui quitte la structure", coerce=coerce_choice_id, validate_choice=False,
                             validators=[DataRequired("Choisissez le gestionnaire à inactiver.")])
     wished_date = FrenchDateField("Date d'inactivation souhaitée",
-                            validators=[InputRequired("Indiquez la date souhaitée, au format jj/mm/aaaa.")])
+                                  invalid_message="Date invalide : utilisez le format jj/mm/aaaa.",
+                                  validators=[InputRequired("Indiquez la date souhaitée, au format jj/mm/aaaa.")])
     comment = TextAreaField("Commentaire pour la caisse (facultatif)",
                             validators=[Optional(), Length(max=2000, message="2000 caractères au plus.")])
 

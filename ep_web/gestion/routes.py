@@ -12,9 +12,10 @@ from flask_login import current_user
 
 from ep_web import exports
 from ep_web.actions import first_error, run
+from ep_web.auth.reauth import recent_auth_required
 from ep_web.clock import today
 from ep_web.domain import accounts as account_rules
-from ep_web.domain import quotas, reviews
+from ep_web.domain import notifications, quotas, reviews
 from ep_web.domain.access import conventions_in_force
 from ep_web.domain.habilitations import HEADERS, habilitation_rows, row_for
 from ep_web.domain.requests import INACTIVATION_NOTICE_DAYS, file_request_to, filed_by
@@ -23,6 +24,7 @@ from ep_web.gestion.forms import (
     CreationRequestForm,
     InactivateForm,
     InactivationRequestForm,
+    MailboxForm,
     MisuseForm,
     ModificationRequestForm,
     ReviewAnswerForm,
@@ -49,7 +51,7 @@ def _me() -> Account:
 
 @bp.context_processor
 def _helpers():
-    return {"name_of": account_rules.full_name_of}
+    return {"name_of": account_rules.full_name_of, "handover_candidates": account_rules.handover_candidates}
 
 
 def _quota() -> quotas.Usage:
@@ -89,6 +91,7 @@ def index():
 
 @bp.post("/techniciens")
 @gestionnaire_required
+@recent_auth_required
 def create_technicien():
     """SPEC §3: any gestionnaire creates techniciens, within quota."""
     form = TechnicienForm()
@@ -119,7 +122,9 @@ def _on_technicien(account: Account, action: str, form, operation, success: str)
 
     def render(status, refusal):
         reason = form.reason.data if hasattr(form, "reason") else ""
-        state = {"id": account.id, "action": action, "error": first_error(form), "reason": reason or ""}
+        state = {"id": account.id, "action": action, "error": first_error(form), "reason": reason or "",
+                 "field": next((name for name, errors in form.errors.items() if errors), None),
+                 "colleague_id": getattr(getattr(form, "colleague_id", None), "data", None)}
         if is_partial():
             return render_fragments(
                 ("gestion/_technicien_row.html", {"t": account, "state": state}),
@@ -145,9 +150,35 @@ def inactivate_technicien(account_id: int):
     form = InactivateForm()
     return _on_technicien(
         account, "inactivate", form,
-        lambda: account_rules.inactivate(account, actor=_me(), reason=form.reason.data or ""),
+        lambda: account_rules.inactivate_technicien(_me(), account, form.reason.data or "", form.colleague_id.data),
         f"Le compte de {account.full_name} est inactivé : ses sessions sont fermées.",
     )
+
+
+@bp.post("/techniciens/<int:account_id>/rappel")
+@gestionnaire_required
+def remind_idle(account_id: int):
+    """SPEC §3/§6: a one-click reminder to a technicien about to be inactivated for inactivity."""
+    account = get_account_or_404(account_id, Profile.TECHNICIEN)
+    return run(lambda: account_rules.remind_idle_technicien(_me(), account), form=ActionForm(),
+               success=f"Un rappel est envoyé à {account.full_name}.", then=url_for("main.index"))
+
+
+@bp.route("/boite-structure", methods=["GET", "POST"])
+@gestionnaire_required
+def mailbox():
+    """SPEC §6: the structure's shared mailbox, told of every event on its demandes."""
+    form = MailboxForm() if request.method == "POST" else MailboxForm(address=_me().partenaire.shared_mailbox)
+
+    def render(status: int, refusal: str | None = None):
+        return _page("gestion/mailbox.html", status, form=form, refusal=refusal)
+
+    if request.method == "GET":
+        return render(200)
+    return run(lambda: notifications.set_shared_mailbox(_me(), form.address.data or ""), form=form, render=render,
+               success=lambda address: (f"Les notifications des demandes de la structure seront aussi envoyées à "
+                                        f"{address}." if address else "La structure n'a plus de boîte partagée."),
+               then=url_for("main.index"))
 
 
 @bp.post("/techniciens/<int:account_id>/reactiver")
@@ -163,6 +194,7 @@ def reactivate_technicien(account_id: int):
 
 @bp.post("/techniciens/<int:account_id>/signaler")
 @gestionnaire_required
+@recent_auth_required
 def report_misuse(account_id: int):
     account = get_account_or_404(account_id, Profile.TECHNICIEN)
     form = MisuseForm()
@@ -303,6 +335,7 @@ def habilitations():
 
 @bp.get("/habilitations.<any(csv, xlsx):fmt>")
 @gestionnaire_required
+@recent_auth_required(methods=("GET",))
 def habilitations_export(fmt: str):
     """SPEC §3 [4.2]: the up-to-date table, as a file; SPEC §7: the export is audited."""
     me = _me()

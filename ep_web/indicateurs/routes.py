@@ -214,11 +214,11 @@ def add_session(convention_id: int):
     )
 
 
-@bp.post("/conventions/<int:convention_id>/sessions/<int:session_id>/supprimer")
+@bp.post("/conventions/<int:convention_id>/sessions/<int:info_session_id>/supprimer")
 @caisse_only
-def delete_session(convention_id: int, session_id: int):
+def delete_session(convention_id: int, info_session_id: int):
     caisse, partenaire = get_indicator_scope_or_404(convention_id)
-    session = get_session_or_404(caisse, partenaire, session_id)
+    session = get_session_or_404(caisse, partenaire, info_session_id)
     year = session.held_on.year
 
     def render(status, refusal=None):

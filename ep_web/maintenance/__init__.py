@@ -1,29 +1,48 @@
 """Maintenance windows (SPEC §5): the request gate (503 page during a window),
 the banner's context variable, and the national admin's routes (routes.py)."""
+from datetime import timedelta
+
 from flask import Flask, has_request_context, make_response, render_template, request
 from flask_login import current_user
 
 from ep_web.models import Profile
 
 # Reachable by everyone during a window: static files (the page's own CSS),
-# the login page (admin_national must be able to log in and end the window)
-# and logout. Everything else answers the maintenance page, except for
+# the login pages (admin_national must be able to log in and end the window:
+# password, second-factor code, or ProConnect) and logout. Everything else answers the maintenance page, except for
 # admin_national, who keeps the whole portal. The probes (/healthz, /readyz,
 # /metrics) answer for the process, whatever the portal shows its users.
-OPEN_DURING_MAINTENANCE = {"static", "auth.login", "auth.logout", "ops.healthz", "ops.readyz", "ops.metrics"}
+OPEN_DURING_MAINTENANCE = {"static", "auth.login", "auth.second_step", "auth.proconnect_login",
+                           "auth.proconnect_callback", "auth.logout", "ops.healthz", "ops.readyz", "ops.metrics"}
 
 
-def current_state():
-    """The maintenance state of this request, read once from the database
-    (never cached across requests: a window ended early lifts the page at once)."""
-    from ep_web.domain.maintenance import state
+def request_versions():
+    """The CGU version and the maintenance token, read once per request
+    (ep_web.domain.site_state: one query)."""
+    from ep_web.domain.site_state import read_versions
 
     # Kept on the request, not on ``g``: an app context may outlive one request
     # (tests, CLI), and a stale state would hide a window that just ended.
     req = request._get_current_object()
+    cached = getattr(req, "_ep_versions", None)
+    if cached is None:
+        cached = req._ep_versions = read_versions()
+    return cached
+
+
+def current_state():
+    """The maintenance state of this request: the windows come from this
+    process's copy, read again as soon as any window changed (a window ended
+    early lifts the page at once, on every server)."""
+    from ep_web.clock import now
+    from ep_web.domain.maintenance import NOTICE_DAYS, MaintenanceState
+    from ep_web.domain.site_state import windows_at
+
+    req = request._get_current_object()
     cached = getattr(req, "_ep_maintenance", None)
     if cached is None:
-        cached = req._ep_maintenance = state()
+        current, upcoming = windows_at(request_versions().maintenance_token, now(), timedelta(days=NOTICE_DAYS))
+        cached = req._ep_maintenance = MaintenanceState(current, upcoming)
     return cached
 
 

@@ -9,9 +9,11 @@ from ep_web.models.account import (  # noqa: F401
     LoginThrottle,
     PasswordHistory,
     Profile,
+    RecoveryCode,
     TokenPurpose,
 )
 from ep_web.models.audit import AuditEvent  # noqa: F401
+from ep_web.models.breach import BreachReport, Qualification  # noqa: F401
 from ep_web.models.caisse import Caisse  # noqa: F401
 from ep_web.models.convention import LIVE_STATES, SERVICE_LABELS, Convention, ConventionState, Service  # noqa: F401
 from ep_web.models.demande import (  # noqa: F401
@@ -28,9 +30,18 @@ from ep_web.models.demande import (  # noqa: F401
     DemandeMessage,
     DemandeStatus,
     Outcome,
+    ScanStatus,
     past_due,
 )
 from ep_web.models.monitoring import MonitorIncident, WorkerHeartbeat  # noqa: F401
+from ep_web.models.notification import (  # noqa: F401
+    KINDS_BY_PROFILE,
+    DemandeFollower,
+    EmailMode,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+)
 from ep_web.models.outbox import EmailStatus, OutboxEmail  # noqa: F401
 from ep_web.models.partenaire import PARTENAIRE_TYPE_LABELS, Partenaire, PartenaireType  # noqa: F401
 from ep_web.models.requests import (  # noqa: F401
@@ -41,6 +52,7 @@ from ep_web.models.requests import (  # noqa: F401
     ReviewDecision,
     ReviewItem,
 )
+from ep_web.models.session import SessionEnd, UserSession  # noqa: F401
 from ep_web.models.stats import (  # noqa: F401
     ALL_PARTNERS,
     InformationSession,
@@ -51,6 +63,7 @@ from ep_web.models.stats import (  # noqa: F401
     StatState,
 )
 from ep_web.models.support import (  # noqa: F401
+    AppState,
     JobRun,
     MaintenanceWindow,
     News,

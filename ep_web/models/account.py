@@ -2,7 +2,7 @@ import enum
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -98,9 +98,6 @@ class Account(UserMixin, db.Model):
 
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Rotated whenever sessions must die (password change, inactivation):
-    # it is part of the session's user id, so old cookies stop loading a user.
-    session_nonce: Mapped[str] = mapped_column(String(32), default="")
     cgu_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cgu_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -111,6 +108,10 @@ class Account(UserMixin, db.Model):
     inactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     inactivation_reason: Mapped[str] = mapped_column(Text, default="")
     scheduled_inactivation_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # The scheduled date came while no other gestionnaire of the structure was
+    # active: the departure waits (retried each night); set when the caisse and
+    # the partner were told (SPEC §3 [2.2.3]).
+    departure_waiting_since: Mapped[date | None] = mapped_column(Date, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     idle_warning_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
@@ -119,13 +120,32 @@ class Account(UserMixin, db.Model):
     news_digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     password_reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    # Second factor (SPEC §3): the TOTP secret (base32) once confirmed; the one
+    # being enrolled until its first code is given; the last time step accepted,
+    # so that a code is valid once; the end of the 14-day grace of an account that
+    # existed before the factor was required of it.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    second_factor_grace_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # ProConnect's stable subject, recorded at the first ProConnect login (linked by e-mail then).
+    proconnect_sub: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+
     partenaire = relationship("Partenaire", lazy="joined")
     caisse = relationship("Caisse", lazy="joined")
     manager = relationship("Account", remote_side=[id], foreign_keys=[manager_id])
 
-    # Flask-Login: the nonce makes old sessions invalid after a rotation.
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
+    # Flask-Login keeps this in the signed cookie: the token of the server-side
+    # session (ep_web.domain.sessions) the account was loaded through or
+    # logged in with, never the account id (a copied or forged cookie must
+    # name an open session, not an account).
+    session_token = None
+    # The open UserSession this request was loaded through (ep_web.domain.sessions.load).
+    current_session = None
+
+    def get_id(self) -> str | None:
+        return self.session_token
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -161,6 +181,10 @@ class Account(UserMixin, db.Model):
     def status_badge(self) -> str:
         return self.status.badge
 
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp_secret is not None
+
     def __repr__(self) -> str:
         return f"<Account {self.login} {self.profile.value}>"
 
@@ -173,6 +197,19 @@ class PasswordHistory(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class RecoveryCode(db.Model):
+    """A single-use second-factor recovery code (SPEC §3). Only its SHA-256 is
+    stored: the codes are random (50 bits), shown once at their creation."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 

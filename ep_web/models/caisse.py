@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from sqlalchemy import Boolean, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ep_web.clock import now
@@ -21,7 +22,12 @@ class Caisse(db.Model):
     address: Mapped[str] = mapped_column(Text, default="")
     referent_email: Mapped[str] = mapped_column(String(254))
     autre_canal: Mapped[str] = mapped_column(Text, default="")
+    # The DPO mailbox told at once of a suspected data breach (SPEC §7); the
+    # referent mailbox when empty.
+    dpo_email: Mapped[str] = mapped_column(String(254), default="")
     idle_inactivation_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The caisse requires a second factor of its agents (SPEC §3; off by default).
+    agents_second_factor_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     @property

@@ -40,6 +40,7 @@ class DemandeStatus(str, enum.Enum):
 
 OPEN_STATUSES = (DemandeStatus.TRANSMISE, DemandeStatus.PRISE_EN_CHARGE, DemandeStatus.ATTENTE_COMPLEMENT)
 _OPEN_SQL = "status IN ('transmise', 'prise_en_charge', 'attente_complement')"
+_OPEN_DUE_SQL = _OPEN_SQL + " AND due_at IS NOT NULL"
 
 # SPEC §4 lifecycle: the only moves a demande makes. Closing or asking a
 # complement from « transmise » goes through the take (Demande._path_to).
@@ -103,7 +104,6 @@ class Demande(db.Model):
         # INCLUDE: the filters and capped counts read the index alone (PostgreSQL).
         Index("ix_demande_partenaire_created", "partenaire_id", "created_at", "id",
               postgresql_include=["caisse_id", "service", "status", "author_id", "nom_search"]),
-        Index("ix_demande_partenaire_nom", "partenaire_id", "nom_search"),
         Index("ix_demande_duplicate", "caisse_id", "service", "nom_search", "date_naissance"),
         # The queue's order (domain.demandes.queue_query), so LIMIT 20 reads 20
         # index entries: open demandes only, and per status for the filters.
@@ -112,9 +112,26 @@ class Demande(db.Model):
               postgresql_include=["status", "service", "assigned_to_id", "nom_search"]),
         Index("ix_demande_queue_status", "caisse_id", "status", text("urgent DESC"), text("(due_at IS NULL)"),
               "due_at", "created_at", "id", postgresql_include=["service", "assigned_to_id", "nom_search"]),
-        # Name search (LIKE '%…%'): a trigram index on PostgreSQL (pg_trgm);
-        # SQLite, the development database, gets a plain index.
-        Index("ix_demande_nom_trgm", "nom_search", postgresql_using="gin",
+        # The agent's cockpit (ep_web.domain.home): the 48-hour clocks of a
+        # caisse's open signalements, what an agent holds, and the partner's
+        # replies not yet acted on.
+        Index("ix_demande_open_due", "caisse_id", "due_at", postgresql_where=text(_OPEN_DUE_SQL),
+              sqlite_where=text(_OPEN_DUE_SQL)),
+        Index("ix_demande_open_assigned", "assigned_to_id", postgresql_where=text(_OPEN_SQL),
+              sqlite_where=text(_OPEN_SQL)),
+        # The technicien's home: complements asked on the structure's demandes (few among its history).
+        Index("ix_demande_complement", "partenaire_id", "author_id",
+              postgresql_where=text("status = 'attente_complement'"),
+              sqlite_where=text("status = 'attente_complement'")),
+        Index("ix_demande_partner_replied", "assigned_to_id", postgresql_where=text("partner_replied_at IS NOT NULL"),
+              sqlite_where=text("partner_replied_at IS NOT NULL")),
+        # Name search (LIKE '%…%') within a structure (history) or a caisse
+        # (queue): one GIN index of (scope, trigrams) on PostgreSQL (pg_trgm +
+        # btree_gin, migration 0011); SQLite, the development database, gets
+        # plain indexes under the same names.
+        Index("ix_demande_partenaire_nom_trgm", "partenaire_id", "nom_search", postgresql_using="gin",
+              postgresql_ops={"nom_search": "gin_trgm_ops"}),
+        Index("ix_demande_caisse_nom_trgm", "caisse_id", "nom_search", postgresql_using="gin",
               postgresql_ops={"nom_search": "gin_trgm_ops"}),
         # The statistics rollup reads one day of facts (ep_web.domain.statistics).
         Index("ix_demande_created_at", "created_at"),
@@ -162,6 +179,9 @@ class Demande(db.Model):
     retention_reason: Mapped[str] = mapped_column(Text, default="")
     # Documents for a partner not habilité go by post (SPEC §4).
     sent_by_post_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The structure wrote (message, complement) and no agent has acted since:
+    # the cockpit's "la structure a répondu" tab. Cleared by the caisse's next act.
+    partner_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     caisse = relationship("Caisse")
     partenaire = relationship("Partenaire")
@@ -346,6 +366,20 @@ class DemandeMessage(db.Model):
     author = relationship("Account")
 
 
+class ScanStatus(str, enum.Enum):
+    """Where a stored file stands with the antivirus (SPEC §4 attachments, §8)."""
+
+    EN_ATTENTE = "en_attente"  # clamd was slow or down at upload: the background job scans it
+    SAIN = "sain"
+    INFECTE = "infecte"  # never served
+    NON_ANALYSE = "non_analyse"  # no antivirus configured (or a file stored before scan states)
+
+    @property
+    def label(self) -> str:
+        return {"en_attente": "analyse antivirus en cours", "sain": "analysé, sain",
+                "infecte": "virus détecté, fichier bloqué", "non_analyse": "non analysé"}[self.value]
+
+
 class Attachment(db.Model):
     """A file stored outside the web root under a generated name (SPEC §4).
     Belongs to a demande (partner file or caisse document), a ticket or a
@@ -371,9 +405,19 @@ class Attachment(db.Model):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    scan_status: Mapped[ScanStatus] = mapped_column(_enum(ScanStatus), default=ScanStatus.NON_ANALYSE, index=True)
+    scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The signature clamd named, for an infected file.
+    scan_signature: Mapped[str] = mapped_column(String(200), default="")
 
     demande = relationship("Demande", back_populates="attachments")
     uploaded_by = relationship("Account")
+
+    def downloadable(self, allow_unscanned: bool) -> bool:
+        """SPEC §4/§8: a file is served only once the antivirus found it clean,
+        or unscanned where the deployment explicitly allows unscanned files."""
+        return self.scan_status == ScanStatus.SAIN or (
+            allow_unscanned and self.scan_status == ScanStatus.NON_ANALYSE)
 
 
 class DemandeCounter(db.Model):

@@ -54,6 +54,9 @@ class Partenaire(db.Model):
     referent_email: Mapped[str] = mapped_column(String(254), default="")
     dpo_name: Mapped[str] = mapped_column(String(200), default="")
     dpo_email: Mapped[str] = mapped_column(String(254), default="")
+    # A shared mailbox of the structure, told of every event on its demandes
+    # (SPEC §6): a complement must not wait for an author on leave.
+    shared_mailbox: Mapped[str] = mapped_column(String(254), default="", server_default="")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("partenaire.id"), nullable=True)
     # Whole-partner suspension by a caisse (SPEC §3, fraud).
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -90,6 +90,14 @@ class GestionnaireRequest(db.Model):
     def status_badge(self) -> str:
         return self.status.badge
 
+    @property
+    def departure_waiting(self) -> bool:
+        """An accepted departure whose date came while no other gestionnaire was
+        active: it waits, retried each night (SPEC §3 [2.2.3])."""
+        return (self.kind == RequestKind.INACTIVATION and self.status == RequestStatus.DONE
+                and self.target is not None and self.target.holds_seat
+                and self.target.departure_waiting_since is not None)
+
     def is_overdue_on(self, day: date) -> bool:
         """Still pending after its deadline (SPEC §3: 5 working days)."""
         return self.is_pending and day > self.deadline

@@ -69,6 +69,19 @@ class TicketMessage(db.Model):
     author = relationship("Account")
 
 
+class AppState(db.Model):
+    """One row (id 1) that every request reads: ``maintenance_token`` changes
+    with every change of the maintenance windows, by database triggers
+    (migration 0011), whoever writes, so each web process keeps the windows
+    cached and reads them again only when they changed (SPEC §5: a window
+    ended early lifts the page at once, on every server)."""
+
+    __tablename__ = "app_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    maintenance_token: Mapped[str] = mapped_column(String(40))
+
+
 class MaintenanceWindow(db.Model):
     """Announced unavailability (SPEC §5): banner before, 503 page during."""
 

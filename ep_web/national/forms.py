@@ -22,6 +22,12 @@ class CaisseForm(FlaskForm):
         description="Reçoit les signalements de dysfonctionnement et d'usage frauduleux. "
         "Exemple : partenaires.cpam74@assurance-maladie.example",
     )
+    dpo_email = StringField(
+        "Boîte aux lettres du délégué à la protection des données (DPO)",
+        validators=[Optional(), Length(max=254)],
+        description="Prévenue dès qu'une violation de données est signalée. Vide : la boîte du référent "
+        "partenariat l'est à sa place. Exemple : dpo.cpam74@assurance-maladie.example",
+    )
     autre_canal = TextAreaField(
         "Autre canal de contact",
         validators=[DataRequired(REQUIRED), Length(max=2000)],
@@ -31,6 +37,7 @@ class CaisseForm(FlaskForm):
     idle_inactivation_enabled = BooleanField(
         "Inactiver automatiquement les comptes technicien sans connexion depuis 3 mois", default=True
     )
+    agents_second_factor_required = BooleanField("Exiger la double authentification des agents de la caisse")
 
     def caisse_data(self) -> dict:
         return {
@@ -39,8 +46,10 @@ class CaisseForm(FlaskForm):
             "departements": self.departements.data or "",
             "address": self.address.data or "",
             "referent_email": self.referent_email.data or "",
+            "dpo_email": self.dpo_email.data or "",
             "autre_canal": self.autre_canal.data or "",
             "idle_inactivation_enabled": bool(self.idle_inactivation_enabled.data),
+            "agents_second_factor_required": bool(self.agents_second_factor_required.data),
         }
 
 

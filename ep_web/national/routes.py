@@ -4,6 +4,7 @@ from flask_login import current_user
 
 from ep_web.actions import run
 from ep_web.audit_search import audit_page
+from ep_web.auth.reauth import recent_auth_required
 from ep_web.domain import caisses as domain
 from ep_web.domain.accounts import create_caisse_account, inactivate
 from ep_web.domain.journal import jobs_overview
@@ -95,6 +96,7 @@ def new_referent(caisse_id: int):
 
 @bp.post("/caisses/<int:caisse_id>/referents/nouveau")
 @national_only
+@recent_auth_required
 def create_referent(caisse_id: int):
     caisse = get_caisse_or_404(caisse_id)
     form = ReferentForm()
@@ -123,6 +125,7 @@ def confirm_inactivate_referent(caisse_id: int, account_id: int):
 
 @bp.post("/caisses/<int:caisse_id>/referents/<int:account_id>/inactiver")
 @national_only
+@recent_auth_required
 def inactivate_referent(caisse_id: int, account_id: int):
     caisse = get_caisse_or_404(caisse_id)
     account = get_referent_or_404(caisse, account_id)

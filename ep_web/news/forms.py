@@ -4,8 +4,7 @@ from wtforms import HiddenField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ep_web.forms import REQUIRED, choices
-from ep_web.maintenance.forms import ParisDateTimeField
+from ep_web.forms import REQUIRED, ParisDateTimeField, choices
 from ep_web.models import PARTENAIRE_TYPE_LABELS
 
 

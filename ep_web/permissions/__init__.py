@@ -56,6 +56,12 @@ __all__ = [
     "can_view_ticket", "get_ticket_or_404", "ticket_side",
 ]
 
+from ep_web.permissions.breaches import (  # noqa: E402
+    can_follow_up_breach,
+    can_report_breach,
+    can_view_breach,
+    get_breach_or_404,
+)
 from ep_web.permissions.demandes import get_service_or_404  # noqa: E402
 from ep_web.permissions.maintenance import get_window_or_404  # noqa: E402
 from ep_web.permissions.national import (  # noqa: E402
@@ -72,6 +78,7 @@ from ep_web.permissions.news import (  # noqa: E402
 )
 
 __all__ += [
+    "can_follow_up_breach", "can_report_breach", "can_view_breach", "get_breach_or_404",
     "get_service_or_404",
     "get_window_or_404",
     "can_manage_caisse", "get_caisse_or_404", "get_outbox_email_or_404", "get_referent_or_404",

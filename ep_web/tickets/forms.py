@@ -6,21 +6,15 @@ from wtforms import BooleanField, Form, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from ep_web.domain.tickets import PORTAL_AREAS
-from ep_web.forms import REQUIRED, choices
+from ep_web.forms import REQUIRED, choices, coerce_choice_id
 from ep_web.models import TicketStatus
 
 HEALTH_LABEL = "Je confirme que ce texte ne contient aucune donnée de santé"
 
 
-def _int_or_none(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
 
 class TicketForm(FlaskForm):
-    caisse_id = SelectField("Caisse destinataire", coerce=_int_or_none, validate_choice=False,
+    caisse_id = SelectField("Caisse destinataire", coerce=coerce_choice_id, validate_choice=False,
                             validators=[InputRequired("Choisissez la caisse.")])
     subject = StringField("Objet",
                           validators=[InputRequired(REQUIRED), Length(max=200, message="200 caractères au plus.")],

@@ -103,8 +103,9 @@ def _act(side: str, ticket_id: int, operation, success: str):
 def _screenshot(side: str, ticket_id: int, attachment_id: int):
     ticket = get_ticket_or_404(ticket_id, side)
     attachment = get_screenshot_or_404(ticket, attachment_id)
-    from ep_web.domain.attachments import send_attachment
+    from ep_web.domain.attachments import check_servable, send_attachment
 
+    check_servable(attachment)  # a file waiting for its scan or infected is not served (nor audited)
     domain.record_screenshot_download(_actor(), ticket, attachment)
     commit()
     return send_attachment(attachment)

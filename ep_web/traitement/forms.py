@@ -5,11 +5,10 @@ for documents, outcomes) live in ep_web.domain.demandes and come back as
 French DomainErrors shown next to their field."""
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from ep_web.caisse.forms import FrenchDateField
-from ep_web.forms import choices
+from ep_web.forms import FrenchDateField, choices
 from ep_web.models import DemandeStatus, Service
 
 SERVICE_SHORT = {
@@ -42,6 +41,8 @@ class QueueFilterForm(FlaskForm):
     au = FrenchDateField("Reçues jusqu'au", validators=[Optional()])
     urgent = BooleanField("Urgentes seulement")
     mine = BooleanField("Prises en charge par moi")
+    # A tab of the cockpit (SPEC §6), kept by the other filters as a hidden field.
+    onglet = HiddenField()
 
 
 class ActionForm(FlaskForm):

@@ -12,14 +12,13 @@ from datetime import timedelta
 
 from flask import Blueprint, make_response, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 
 from ep_web.actions import run
 from ep_web.clock import now
 from ep_web.demandes.helpers import register as register_demande_helpers
 from ep_web.domain import demandes as dm
+from ep_web.domain.home import AGENT_TABS, agent_tab_counts
 from ep_web.domain.textguard import find_health_terms, highlight
-from ep_web.extensions import db
 from ep_web.htmx import is_partial, render_fragments, render_page_or_fragment
 from ep_web.models import OPEN_STATUSES, Account, Demande, DemandeStatus, Profile
 from ep_web.permissions import get_attachment_or_404, get_demande_or_404, profile_required
@@ -97,6 +96,7 @@ def _filters(form: QueueFilterForm) -> dm.Filters:
         date_to=form.au.data if not form.au.errors else None,
         urgent_only=bool(form.urgent.data),
         mine=bool(form.mine.data),
+        tab=form.onglet.data if form.onglet.data in AGENT_TABS else "",
     )
 
 
@@ -130,14 +130,15 @@ def index():
         total = sum(n for status, n in counts.items() if status in OPEN_STATUSES)
     pages = dm.page_count(total, PER_PAGE)
     page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
-    query = (dm.queue_query(current_user, filters).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
-             .options(selectinload(Demande.partenaire), selectinload(Demande.assigned_to)))
-    rows = list(db.session.scalars(query))
+    rows = dm.list_rows(dm.queue_query(current_user, filters), limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
+                        side="queue")
     ctx = {
         "form": form, "rows": rows, "total": total, "page_no": page, "pages": pages, "filters": filters,
         "counts": [{"status": st, "count": n} for st, n in counts.items()],
         "page_url": _page_url, "status_url": _status_url, "oob": is_partial(),
         "filtered": any(v for k, v in request.args.items() if k != "page"),
+        "tabs": AGENT_TABS, "tab_counts": agent_tab_counts(current_user), "tab": filters.tab,
+        "tab_url": lambda tab: url_for("traitement.index", **_args(onglet=tab)),
         "scope": (f"au statut « {DemandeStatus(filters.status).label.lower()} »" if filters.status
                   else ("ouvertes" if total > 1 else "ouverte")),
     }
@@ -273,8 +274,9 @@ def download(demande_id: int, attachment_id: int):
     """SPEC §4/§7: a file of this caisse's demande; each download is audited."""
     demande = get_demande_or_404(demande_id)
     attachment = get_attachment_or_404(demande, attachment_id)
-    from ep_web.domain.attachments import send_attachment
+    from ep_web.domain.attachments import check_servable, send_attachment
 
+    check_servable(attachment)  # a file waiting for its scan or infected is not served (nor audited)
     dm.record_download(_actor(), attachment)
     commit()
     return send_attachment(attachment)

@@ -1,13 +1,13 @@
 """Statistics rollups, information sessions, shared resources
 
 Revision ID: 0009
-Revises: 0014
+Revises: 0008
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0009'
-down_revision = '0014'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

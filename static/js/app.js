@@ -10,10 +10,31 @@ document.addEventListener("click", function (event) {
 // Move focus to the first field in error after an htmx swap, for keyboard and screen-reader users.
 // After an outerHTML swap the old target is detached: look in the new content
 // (event.target), falling back to the target for innerHTML swaps.
+// The error summary of a failed submit (templates/_forms.html) takes the focus
+// first: it lists every error, each a link to its field.
+function epFocusErrors(root) {
+  if (!root || !root.isConnected) { return; }
+  var target = root.querySelector("[data-ep-error-summary]") || root.querySelector("[aria-invalid='true']");
+  if (target) { target.focus(); }
+}
 document.addEventListener("htmx:afterSwap", function (event) {
-  var root = event.target && event.target.isConnected ? event.target : event.detail.target;
-  var invalid = root && root.isConnected ? root.querySelector("[aria-invalid='true']") : null;
-  if (invalid) { invalid.focus(); }
+  epFocusErrors(event.target && event.target.isConnected ? event.target : event.detail.target);
+});
+document.addEventListener("DOMContentLoaded", function () { epFocusErrors(document.getElementById("contenu") || document.body); });
+// A link of the summary focuses its field (the browser only scrolls to it).
+document.addEventListener("click", function (event) {
+  var link = event.target.closest("[data-ep-error-summary] a[href^='#']");
+  var field = link ? document.getElementById(link.getAttribute("href").slice(1)) : null;
+  if (field) { event.preventDefault(); field.focus(); field.scrollIntoView({block: "center"}); }
+});
+// Each message lives until the next action: a new submission clears the
+// previous success notices (#flash and the rows' own) before its answer arrives.
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
+  if (verb === "get") { return; }
+  var flash = document.getElementById("flash");
+  if (flash) { flash.replaceChildren(); }
+  document.querySelectorAll("[data-ep-notice]").forEach(function (node) { node.remove(); });
 });
 // An htmx request answered with an error (400/403/404/413/500…) swaps nothing:
 // show the server's alert (templates/_alert.html) in #flash, or a message of our own.

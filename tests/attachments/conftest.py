@@ -20,6 +20,8 @@ from ep_web.models.demande import Demande
 from tests.attachments.samples import eicar
 
 SIGNATURE = "Eicar-Test-Signature"
+# The EICAR string anywhere in a file (an EICAR inside a PDF that passes the type check).
+EMBEDDED_SIGNATURE = "Eicar-Embedded-Test"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -52,6 +54,8 @@ def clamd_daemon():
     data = eicar()
     assert hashlib.md5(data).hexdigest() == "44d88612fea8a8f36de82e1278abb02f"
     (home / "db" / "ep-test.hdb").write_text(f"{hashlib.md5(data).hexdigest()}:{len(data)}:{SIGNATURE}\n")
+    # From offset 1 on: the bare file (offset 0) keeps its own signature above.
+    (home / "db" / "ep-test.ndb").write_text(f"{EMBEDDED_SIGNATURE}:0:1,26214400:{data.hex()}\n")
     port = free_port()
     conf = home / "clamd.conf"
     conf.write_text(

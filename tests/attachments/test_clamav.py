@@ -3,6 +3,7 @@ fail-closed behaviour when clamd is configured but cannot answer (SPEC §4)."""
 import io
 import socket
 import threading
+import time
 
 import pytest
 
@@ -10,7 +11,7 @@ from ep_web.clamav import Clamd, ClamdError
 from ep_web.domain import attachments
 from ep_web.domain.errors import DomainError
 from tests.attachments import samples
-from tests.attachments.conftest import SIGNATURE, free_port
+from tests.attachments.conftest import EMBEDDED_SIGNATURE, SIGNATURE, free_port
 from tests.attachments.samples import upload
 
 
@@ -48,32 +49,44 @@ def test_clean_files_pass_the_real_scan(scanning):
     assert prepared[0].data.read() == samples.pdf()  # the scan did not consume what will be stored
 
 
-UNAVAILABLE = "« a.pdf » : analyse antivirus indisponible, réessayez plus tard."
+def _waits(prepared) -> list:
+    return [p.scan_status.value for p in prepared]
 
 
-def test_configured_socket_that_does_not_exist_fails_closed(app, tmp_path):
+def test_configured_socket_that_does_not_exist_accepts_the_file_waiting_for_its_scan(app, tmp_path):
     app.config["CLAMD_SOCKET"] = str(tmp_path / "absent.sock")
-    with pytest.raises(DomainError) as exc:
-        attachments.validate_uploads([upload(samples.pdf(), "a.pdf")], 0)
-    assert exc.value.message == UNAVAILABLE
+    assert _waits(attachments.validate_uploads([upload(samples.pdf(), "a.pdf")], 0)) == ["en_attente"]
 
 
-def test_configured_address_nobody_listens_on_fails_closed(app):
+def test_configured_address_nobody_listens_on_accepts_the_file_waiting_for_its_scan(app):
     app.config["CLAMD_ADDRESS"] = f"127.0.0.1:{free_port()}"
-    with pytest.raises(DomainError) as exc:
-        attachments.validate_uploads([upload(samples.pdf(), "a.pdf")], 0)
-    assert exc.value.message == UNAVAILABLE
+    files = [upload(samples.pdf(), "a.pdf"), upload(samples.png(), "b.png")]
+    assert _waits(attachments.validate_uploads(files, 0)) == ["en_attente", "en_attente"]
 
 
-def test_a_daemon_that_never_answers_times_out_and_fails_closed(app, tmp_path):
+def test_a_daemon_that_never_answers_times_out_and_the_file_waits(app, tmp_path):
+    """The upload waits CLAMD_UPLOAD_TIMEOUT at most, once for the whole form."""
     path = str(tmp_path / "mute.sock")
     with socket.socket(socket.AF_UNIX) as mute:  # listens, never accepts nor answers
         mute.bind(path)
         mute.listen(1)
-        app.config.update(CLAMD_SOCKET=path, CLAMD_TIMEOUT=0.2)
-        with pytest.raises(DomainError) as exc:
-            attachments.validate_uploads([upload(samples.pdf(), "a.pdf")], 0)
-    assert exc.value.message == UNAVAILABLE
+        app.config.update(CLAMD_SOCKET=path, CLAMD_TIMEOUT=30, CLAMD_UPLOAD_TIMEOUT=0.2)
+        started = time.monotonic()
+        files = [upload(samples.pdf(), "a.pdf"), upload(samples.pdf(), "b.pdf")]
+        assert _waits(attachments.validate_uploads(files, 0)) == ["en_attente", "en_attente"]
+    assert time.monotonic() - started < 5
+
+
+def test_a_clean_file_is_sain_and_without_clamd_non_analyse(app, scanning):
+    assert _waits(attachments.validate_uploads([upload(samples.pdf(), "a.pdf")], 0)) == ["sain"]
+    app.config.update(CLAMD_SOCKET="", CLAMD_ADDRESS="")
+    assert _waits(attachments.validate_uploads([upload(samples.pdf(), "a.pdf")], 0)) == ["non_analyse"]
+
+
+def test_eicar_inside_a_pdf_is_refused_at_upload(scanning):
+    with pytest.raises(DomainError) as exc:
+        attachments.validate_uploads([upload(samples.pdf(extra=samples.eicar()), "x.pdf")], 0)
+    assert exc.value.message == f"« x.pdf » : un virus a été détecté ({EMBEDDED_SIGNATURE}), le fichier est refusé."
 
 
 def _one_shot_server(path, reply: bytes):

@@ -178,7 +178,10 @@ def test_download_of_a_purged_file_is_a_404(app, demande, download):
 def test_open_for_download(app, demande, uploads):
     att = _store(demande, data=samples.jpeg(), name="photo.jpg")
     commit()
-    assert attachments.open_for_download(att) == (uploads.resolve() / att.stored_name, "photo.jpg", "image/jpeg")
+    data, size, name, mimetype = attachments.open_for_download(att)
+    with data:
+        assert data.read() == samples.jpeg()
+    assert (size, name, mimetype) == (len(samples.jpeg()), "photo.jpg", "image/jpeg")
 
 
 def test_a_released_savepoint_still_rolls_back_with_its_transaction(app, demande, uploads):

@@ -40,21 +40,6 @@ def test_lock_after_repeated_failures_for_existing_and_unknown_logins(client, ma
     assert "login_locked" in actions and "login" in actions
 
 
-def test_ip_throttle_stops_spraying_many_logins(client, make, app):
-    limit = app.config["LOGIN_MAX_FAILURES"] * 4
-    for i in range(limit):
-        _post_login(client, f"TSPRAY{i:02d}", "nope")
-    tech = make.technicien(make.partenaire(make.caisse()))
-    assert "Trop de tentatives" in _post_login(client, tech.login, PASSWORD).get_data(as_text=True)
-
-
-def test_inactive_account_cannot_log_in(client, make):
-    tech = make.technicien(make.partenaire(make.caisse()), status=AccountStatus.INACTIVE)
-    resp = _post_login(client, tech.login, PASSWORD)
-    assert resp.status_code == 422
-    assert "compte inactif" in resp.get_data(as_text=True)
-
-
 def test_session_ends_when_account_inactivated_elsewhere(client, make, login):
     w = make.world()
     login(w.technicien)

@@ -110,7 +110,7 @@ def test_schedule_gestionnaire_inactivation(client, make, login, clock):
     url2 = f"/caisse/partenaires/{w.partenaire.id}/gestionnaires/{w.gestionnaire2.id}/inactivation-programmee"
     resp = client.post(url2, data={"s-on": "2026-04-01"})
     assert resp.status_code == 422
-    assert "C'est le seul gestionnaire actif de la structure" in text(resp)
+    assert "C'est le seul gestionnaire de la structure qui reste" in text(resp)
 
 
 def test_resend_activation_link_for_pending_accounts_only(client, make, login, outbox):

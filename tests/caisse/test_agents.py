@@ -59,3 +59,18 @@ def test_audit_log_page(client, make, login):
     resp = client.get("/caisse/journal")
     assert resp.status_code == 200
     assert "Partenaire suspendu" in text(resp)
+
+
+def test_a_failed_submit_lists_every_error_at_the_top_each_linked_to_its_field(client, make, login):
+    """The DSFR error summary: one pass shows every field in error, each a link
+    to its field (static/js/app.js moves the focus to the summary)."""
+    caisse = make.caisse()
+    login(make.admin_caisse(caisse))
+    resp = client.post("/caisse/agents", data=_agent_form(nom="", prenom="", email="pas-une-adresse"))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    summary = html.split("data-ep-error-summary", 1)[1].split("</div>", 1)[0]
+    assert "3 erreurs sont à corriger" in summary
+    for field in ("nom", "prenom", "email"):
+        assert f'href="#a-{field}"' in summary and f'id="a-{field}-error"' in html
+    assert 'value="pas-une-adresse"' in html

@@ -33,6 +33,7 @@ def test_referent_journey(page, live_server, smtp_server, screenshot):
                    domain=partenaire.domain_list[0])
 
     _log_in(page, ids["login"])
+    page.get_by_role("link", name="Partenaires", exact=True).first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Partenaires de la caisse")
     axe_check(page)
 

@@ -13,6 +13,7 @@ from ep_web.models import DemandeStatus, Outcome, Service
 from ep_web.permissions import can_view_demande
 from ep_web.transaction import commit, rollback
 from tests.demandes.test_textguard import nirs, spellings
+from tests.factories import alpha
 
 
 def _input(caisse, service="contact", **over):
@@ -44,7 +45,7 @@ def test_each_service_creates_a_demande_with_a_reference(app, make, service):
 
 def test_references_are_sequential(app, make):
     w = make.world()
-    refs = [dm.create_demande(w.technicien, _input(w.caisse, nom=f"N{i}")).reference for i in range(3)]
+    refs = [dm.create_demande(w.technicien, _input(w.caisse, nom=f"N{alpha(i)}")).reference for i in range(3)]
     assert [int(r[-6:]) for r in refs] == [1, 2, 3]
 
 

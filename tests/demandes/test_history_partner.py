@@ -11,6 +11,7 @@ from ep_web.domain import demandes as dm
 from ep_web.models import Service
 from ep_web.transaction import commit
 from tests.demandes.test_routes_partner import HTMX, body
+from tests.factories import alpha
 
 
 def _demande(author, caisse, nom, prenom="Jean", service="contact", **over):
@@ -119,7 +120,7 @@ def test_filters_are_kept_in_the_form_and_bad_dates_are_explained(client, login,
 
 def test_pagination_20_per_page_keeps_the_filters(client, login, w, clock):
     for i in range(25):
-        _demande(w.technicien, w.caisse, f"Personne{i:02d}")
+        _demande(w.technicien, w.caisse, f"Personne{alpha(i).rjust(2, 'A')}")
         clock.advance(minutes=5)
     _demande(w.technicien, w.caisse, "Autre", service="document")
     login(w.technicien)
@@ -130,7 +131,7 @@ def test_pagination_20_per_page_keeps_the_filters(client, login, w, clock):
     second = client.get("/demandes?service=contact&page=2")
     assert len(rows(second)) == 5
     assert set(refs(first)).isdisjoint(refs(second))
-    assert "Personne00" in body(second) and "Personne24" in body(first)
+    assert "PersonneAA" in body(second) and "PersonneCE" in body(first)
     # Page 1 link drops the page parameter; a page past the end shows the last one.
     assert 'href="/demandes?service=contact"' in second.get_data(as_text=True)
     assert len(rows(client.get("/demandes?service=contact&page=9"))) == 5

@@ -12,6 +12,7 @@ import pytest
 from ep_web.domain import lifecycle
 from ep_web.domain.accounts import schedule_gestionnaire_inactivation
 from ep_web.domain.conventions import terminate
+from ep_web.domain.sessions import open_sessions
 from ep_web.extensions import db
 from ep_web.models import AccountStatus, AuditEvent, ConventionState, OutboxEmail
 from ep_web.transaction import commit
@@ -40,7 +41,7 @@ def _logged_in(app, login, accounts):
 
 
 def _snapshot(accounts):
-    return {name: (a.id, a.session_nonce) for name, a in accounts.items()}
+    return {name: (a.id,) for name, a in accounts.items()}
 
 
 def _effects(partenaire, accounts, before, clients, emails_before):
@@ -50,7 +51,7 @@ def _effects(partenaire, accounts, before, clients, emails_before):
     state = {}
     for name, a in accounts.items():
         state[name] = (a.status, a.inactivation_reason, a.inactivated_at, a.scheduled_inactivation_on,
-                       role.get(a.manager_id), a.session_nonce != before[name][1])
+                       role.get(a.manager_id), not open_sessions(a))
     events = sorted(
         (e.action, role[e.target_id], e.details.get("reason"), e.caisse_id, e.partenaire_id == partenaire.id)
         for e in db.session.scalars(db.select(AuditEvent).where(AuditEvent.target_type == "account",
@@ -78,7 +79,7 @@ def test_a_gestionnaire_leaving_on_its_date_nightly_or_at_once(app, make, clock,
     n_clients, i_clients = _logged_in(app, login, n_accounts), _logged_in(app, login, i_accounts)
     n_before, i_before = _snapshot(n_accounts), _snapshot(i_accounts)
     mark = _last_email_id()
-    assert lifecycle.apply_gestionnaire_inactivations() == {"inactivated": 1, "techniciens_reattached": 3}
+    assert lifecycle.apply_gestionnaire_inactivations() == {"inactivated": 1, "techniciens_reattached": 3, "waiting": 0}
     commit()
     n_effects = _effects(nightly, n_accounts, n_before, n_clients, mark)
 
@@ -91,7 +92,8 @@ def test_a_gestionnaire_leaving_on_its_date_nightly_or_at_once(app, make, clock,
     state, events, emails, sessions = i_effects
     assert state["g1"] == (AccountStatus.INACTIVE, lifecycle.REASON_LEAVING, clock.now(), None, None, True)
     assert {state[t][4] for t in ("t1", "t2", "t_pending", "t3")} == {"g2"}
-    assert not any(state[name][5] for name in state if name != "g1")
+    # Its sessions ended; those who stay keep theirs (t_pending never had one).
+    assert not any(state[name][5] for name in state if name not in ("g1", "t_pending"))
     assert events == [("account_inactivated", "g1", lifecycle.REASON_LEAVING, None, True)]
     assert emails == []
     assert "/connexion" in sessions["g1"] and not any("/connexion" in sessions[n] for n in sessions if n != "g1")

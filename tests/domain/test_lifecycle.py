@@ -81,7 +81,7 @@ def test_inactivation_request_needs_15_days_and_a_remaining_gestionnaire(app, ma
     commit()
     inactivate(w.gestionnaire2, actor=w.admin, reason="départ anticipé")
     commit()
-    with pytest.raises(DomainError, match="seul actif"):
+    with pytest.raises(DomainError, match="seul qui reste"):
         file_request(w.gestionnaire, w.caisse, RequestKind.INACTIVATION, target_id=w.gestionnaire.id,
                      wished_date=today + timedelta(days=30))
 
@@ -157,7 +157,7 @@ def test_schedule_refused_for_the_only_active_gestionnaire(app, make, clock):
     w = make.world()
     inactivate(w.gestionnaire2, actor=w.admin, reason="départ")
     commit()
-    with pytest.raises(DomainError, match="seul gestionnaire actif"):
+    with pytest.raises(DomainError, match="seul gestionnaire de la structure qui reste"):
         schedule_gestionnaire_inactivation(w.admin, w.gestionnaire, clock.now().date() + timedelta(days=20))
 
 

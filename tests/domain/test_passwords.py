@@ -2,6 +2,7 @@ import pytest
 
 from ep_web.domain.errors import DomainError
 from ep_web.domain.passwords import check_password_rules, password_expired, set_password, verify_password
+from ep_web.domain.sessions import load, open_session
 from ep_web.extensions import db
 from ep_web.models import Profile
 
@@ -81,7 +82,10 @@ def test_password_expires_after_configured_days(app, make, clock):
 
 def test_set_password_ends_other_sessions(app, make):
     tech = make.technicien(make.partenaire(make.caisse()))
-    before = tech.get_id()
-    set_password(tech, "Rq7!vLm#T9wz")
-    assert tech.get_id() != before
+    here, elsewhere = open_session(tech), open_session(tech)
+    kept = load(here)[1].id
+    set_password(tech, "Rq7!vLm#T9wz", keep_session=kept)
+    assert load(here) is not None and load(elsewhere) is None
+    set_password(tech, "Zt8!wMn#K4qx")  # a reset link: no session is kept
+    assert load(here) is None
     assert tech.profile == Profile.TECHNICIEN

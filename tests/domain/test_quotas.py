@@ -8,6 +8,7 @@ from ep_web.domain.quotas import quota_for, seats_used
 from ep_web.extensions import db
 from ep_web.models import Account, AccountStatus, Profile
 from ep_web.transaction import commit
+from tests.factories import alpha
 
 
 @pytest.mark.parametrize(
@@ -20,7 +21,7 @@ def test_quota_table(members, gestionnaires, techniciens):
 
 
 def _data(i, domain):
-    return {"civilite": "Mme", "nom": f"Nom{i}", "prenom": "Prénom", "fonction": "Travailleuse sociale",
+    return {"civilite": "Mme", "nom": f"Nom{alpha(i)}", "prenom": "Prénom", "fonction": "Travailleuse sociale",
             "telephone": "01 00 00 00 00", "email": f"t{i}@{domain}"}
 
 

@@ -1,6 +1,8 @@
 """Helpers for the gestionnaire area tests."""
 import pytest
 
+from tests.factories import alpha
+
 HTMX = {"HX-Request": "true"}
 
 
@@ -11,8 +13,8 @@ def identity():
     def _identity(p, n=1, **overrides):
         data = {
             "civilite": "Mme",
-            "prenom": f"Camille{n}",
-            "nom": f"Essai{n}",
+            "prenom": f"Camille{alpha(n)}",
+            "nom": f"Essai{alpha(n)}",
             "fonction": "Conseillère en insertion",
             "telephone": "01 23 45 67 89",
             "email": f"camille.essai{n}@{p.domain_list[0]}",

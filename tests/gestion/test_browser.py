@@ -1,6 +1,7 @@
 """The gestionnaire's htmx interactions in a real browser (Chromium through
 Playwright, real CSRF): row swaps, the out-of-band quota counter and
 habilitation row, 422 swaps, and the same page staying in place."""
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,16 +12,15 @@ from ep_web.models import AccountStatus
 from ep_web.transaction import commit
 from tests.conftest import PASSWORD
 from tests.plugins.browser import axe_check
+from tests.plugins.browser import log_in as shared_log_in
 
 pytestmark = pytest.mark.browser
 
 
 def log_in(page, login):
-    page.goto("/connexion")
-    page.locator("#login").fill(login)
-    page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/gestion/")
+    shared_log_in(page, login, PASSWORD)
+    page.wait_for_url(re.compile(r"/$"))
+    page.goto("/gestion/")
 
 
 def post_and_check(page, action, status):

@@ -56,7 +56,7 @@ def test_request_a_new_gestionnaire(client, make, login, identity, outbox):
     html = body(client.get("/gestion/demandes"))
     assert "Votre demande est transmise à la caisse" in html
     row = html.split(f'<tr id="demande-{req.id}">')[1].split("</tr>")[0]
-    assert "Nouveau gestionnaire" in row and "Camille4 Essai4" in row
+    assert "Nouveau gestionnaire" in row and "CamilleE EssaiE" in row
     assert req.deadline.strftime("%d/%m/%Y") in row and "À traiter" in row
 
 
@@ -69,7 +69,7 @@ def test_a_refused_creation_request_keeps_what_was_typed(client, make, login, id
     html = body(resp)
     # The domain checks one thing at a time: the phone a gestionnaire must give comes first.
     assert re.search(r'id="creation-telephone-error">Indiquez le téléphone.</p>', html)
-    assert 'value="camille@laposte.net"' in html and 'value="Camille4"' in html
+    assert 'value="camille@laposte.net"' in html and 'value="CamilleE"' in html
     data["telephone"] = "01 23 45 67 89"
     resp = client.post("/gestion/demandes/nouveau-gestionnaire", data=prefixed("creation", data))
     assert resp.status_code == 422
@@ -187,7 +187,7 @@ def test_the_only_active_gestionnaire_cannot_be_inactivated(client, make, login)
                        data=prefixed("inactivation", {"caisse_id": caisse.id, "target_id": g.id, "wished_date": on}))
     assert resp.status_code == 422
     error = re.search(r'id="inactivation-target_id-error">(.*?)</p>', body(resp)).group(1)
-    assert error.startswith("Ce gestionnaire est le seul actif de votre structure")
+    assert error.startswith("Ce gestionnaire est le seul qui reste dans votre structure")
     assert requests_filed() == []
 
 
@@ -199,7 +199,7 @@ def test_the_list_shows_only_the_partners_requests(client, make, login, identity
     client.post("/deconnexion")
     login(w.gestionnaire)
     html = body(client.get("/gestion/demandes"))
-    assert "Camille5 Essai5" not in html
+    assert "CamilleF EssaiF" not in html
     assert "Aucune demande déposée pour l'instant." in html
 
 

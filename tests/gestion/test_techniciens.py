@@ -92,7 +92,7 @@ def test_creation_with_htmx_answers_the_form_and_updates_table_and_counter(clien
     form, added = html.split("<template>", 1)
     assert 'hx-target="#technicien-form" hx-swap="innerHTML"' in form
     assert re.search(r'<input [^>]*id="email" [^>]*value=""', form)  # a fresh form for the next one
-    assert "Le compte de Camille7 Essai7 est créé" in form
+    assert "Le compte de CamilleH EssaiH est créé" in form
     # The new row, appended out of band (in a <template>: a bare <tr> would not survive the parser).
     assert re.search(rf'<tbody hx-swap-oob="beforeend:#techniciens-rows">\s*<tr id="technicien-{created.id}">', added)
     assert data["email"] in added

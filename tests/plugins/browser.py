@@ -14,8 +14,13 @@ Fixtures
   violations and uncaught JavaScript errors fail the test.
 - ``screenshot(page, name)``: writes ``ep-<name>.png`` to ``$EP_BROWSER_SCREENSHOTS`` when set.
 
-Helpers to import from here: ``log_in``, ``axe_check`` (axe-core on the current
-page, no serious/critical violation allowed), ``require_playwright``.
+Helpers to import from here: ``log_in`` (password, then the second factor's code
+when the page asks for it), ``enrol_second_factor`` (reads the secret the page
+shows, as a person would type it into their phone), ``axe_check`` (axe-core on
+the current page, no serious/critical violation allowed), ``require_playwright``.
+
+The served app's clock is ``live_server.app.extensions["ep_clock"]``: a test may
+put a ``FrozenClock`` there (``live_server.freeze()``); each test starts on the real clock.
 
 Every browser test carries ``@pytest.mark.browser`` (``-m "not browser"`` leaves them out).
 When /usr/bin/chromium is missing they are skipped, except with ``CI=true`` where that fails.
@@ -172,11 +177,27 @@ def smtp_server():
 
 # --------------------------------------------------------------------------- live server
 
+_SERVED: dict = {}  # the live app, for the helpers that compute a code on its clock
+
+
 class LiveServer:
     def __init__(self, app, server):
         self.app = app
         self.server = server
         self.url = f"http://127.0.0.1:{server.server_port}"
+
+    def freeze(self, at=None):
+        """Put a FrozenClock (now, to the second, unless ``at``) on the served app; returns it."""
+        from datetime import datetime, timezone
+
+        from ep_web.clock import FrozenClock
+
+        clock = FrozenClock(at or datetime.now(timezone.utc).replace(microsecond=0))
+        self.app.extensions["ep_clock"] = clock
+        return clock
+
+    def now(self):
+        return self.app.extensions["ep_clock"].now()
 
     @contextmanager
     def seed(self):
@@ -265,6 +286,8 @@ def live_server(_live_app, database, smtp_server):
     app = _live_app.app
     app.config.clear()
     app.config.update(_live_app.pristine_config, SMTP_PORT=smtp_server.port)
+    app.extensions["ep_clock"] = Clock()  # a test that froze it does not leak its clock
+    _SERVED["live"] = _live_app
     database.reset(app)
     error_log = _ErrorLog()
     app.logger.addHandler(error_log)  # the "ep_web" logger: app, domain and jobs
@@ -381,8 +404,27 @@ def axe_check(page) -> list[dict]:
     return violations
 
 
-def log_in(page, login: str, password: str | None = None) -> None:
-    """Log in through the real form (real CSRF), as a person would."""
+def current_code(secret: str | None = None, login: str | None = None) -> str:
+    """What the phone shows now, on the served app's clock. With ``login``, the
+    account's replay memory is forgotten first (a test that logs the same account
+    in twice within 30 s would otherwise type a used code: refused)."""
+    from ep_web.domain.second_factor import current_code as code_now
+    from ep_web.models import Account
+    from tests.conftest import TOTP_SECRET
+
+    live = _SERVED["live"]
+    with live.app.app_context():
+        if login:
+            db.session.execute(db.update(Account).where(Account.login == login).values(totp_last_step=None))
+            db.session.commit()
+        code = code_now(secret or TOTP_SECRET)
+        db.session.remove()
+    return code
+
+
+def log_in(page, login: str, password: str | None = None, secret: str | None = None) -> None:
+    """Log in through the real form (real CSRF), as a person would: the password,
+    then the code of the second factor (``secret``, the factory's by default) when asked."""
     from tests.conftest import PASSWORD
 
     page.goto("/connexion")
@@ -390,3 +432,20 @@ def log_in(page, login: str, password: str | None = None) -> None:
     page.get_by_role("textbox", name="Mot de passe", exact=True).fill(password or PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_load_state()
+    if page.url.endswith("/connexion/code"):
+        page.get_by_label("Code de vérification").fill(current_code(secret, login))
+        page.get_by_role("button", name="Valider").click()
+        page.wait_for_load_state()
+
+
+def enrol_second_factor(page) -> tuple[str, list[str]]:
+    """On the enrolment page: read the secret shown for manual entry, type the
+    code it gives, and return (secret, the recovery codes shown once), then continue."""
+    secret = page.get_by_test_id("totp-secret").inner_text().strip()
+    page.get_by_label("Code affiché par l'application").fill(current_code(secret))
+    page.get_by_role("button", name="Activer la double authentification").click()
+    page.wait_for_load_state()
+    codes = [c.strip() for c in page.get_by_test_id("recovery-codes").locator("code").all_inner_texts()]
+    page.get_by_role("link", name="J'ai noté mes codes, continuer").click()
+    page.wait_for_load_state()
+    return secret, codes

@@ -49,8 +49,10 @@ def test_agent_takes_and_answers_a_signalement(page, live_server, smtp_server, s
         ids = dict(agent=agent.login, tech_email=tech.email, ref=signalement.reference, old_ref=older.reference,
                    demande_id=signalement.id)
 
-    # The agent's home is the queue: the signalement is on top, with its clock.
+    # The agent's home is « À traiter » (SPEC §6); the queue: the signalement is on top, with its clock.
     _log_in(page, ids["agent"])
+    expect(page.get_by_test_id("count-non-prises")).to_have_text("2")
+    page.get_by_role("link", name="File des demandes").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("File des demandes")
     rows = page.get_by_test_id("queue-row")
     expect(rows).to_have_count(2)

@@ -7,6 +7,7 @@ import pytest
 from ep_web.domain import demandes as dm
 from ep_web.models import DemandeStatus, Outcome
 from ep_web.transaction import commit
+from tests.factories import alpha
 
 
 def _refs_in_page(html: str) -> list[str]:
@@ -125,7 +126,7 @@ def test_counts_per_status(app, w, queue, login):
 
 
 def test_pagination_20_per_page(app, w, new_demande, login):
-    made = [new_demande(w.technicien, w.caisse, "contact", nom=f"Personne{i:02d}") for i in range(23)]
+    made = [new_demande(w.technicien, w.caisse, "contact", nom=f"Personne{alpha(i)}") for i in range(23)]
     client = login(w.agent)
     first = client.get("/traitement").get_data(as_text=True)
     assert len(_refs_in_page(first)) == 20 and "page 1 sur 2" in first
@@ -154,10 +155,11 @@ def test_htmx_gets_the_results_fragment_only(app, w, queue, login):
     assert 'hx-push-url="true"' in form and "delay:400ms" in form
 
 
-def test_agent_home_is_the_queue_and_nav(app, w, login):
+def test_agent_home_is_the_cockpit_and_nav(app, w, login):
     client = login(w.agent)
-    resp = client.get("/")
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/traitement")
+    home = client.get("/").get_data(as_text=True)
+    # SPEC §6: the agent's home is « À traiter », each counter a tab of the queue.
+    assert "À traiter" in home and 'href="/traitement?onglet=non-prises"' in home
     html = client.get("/traitement").get_data(as_text=True)
     assert "File des demandes" in html and 'aria-current="page"' in html
     assert "Aucune demande ouverte" in html

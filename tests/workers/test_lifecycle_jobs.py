@@ -12,6 +12,7 @@ from ep_web.domain.accounts import inactivate, schedule_gestionnaire_inactivatio
 from ep_web.domain.auth import authenticate
 from ep_web.domain.passwords import set_password
 from ep_web.domain.reviews import answer_item, open_review
+from ep_web.domain.sessions import open_session, open_sessions
 from ep_web.extensions import db
 from ep_web.models import (
     Account,
@@ -41,6 +42,8 @@ from workers.periodic import JOBS, nightly_sweep, run_all
 
 NEW_PASSWORD = "Encore-Un-Autre-Motdepasse-7!"
 
+
+NOTHING_DUE = {"inactivated": 0, "techniciens_reattached": 0, "waiting": 0}
 
 def _status(*accounts):
     db.session.expire_all()
@@ -80,7 +83,9 @@ def partner(make):
 
 def test_warning_a_week_before_then_inactivation_at_three_months(app, make, clock, partner):
     w = partner
-    start, old_nonce = clock.now(), w.t1.session_nonce
+    start = clock.now()
+    open_session(w.t1)
+    commit()
     clock.advance(days=84)  # exactly 84 days: not yet
     assert account_jobs.warn_idle_techniciens() == {"warned": 0, "emails": 0}
     clock.advance(minutes=1)
@@ -102,7 +107,7 @@ def test_warning_a_week_before_then_inactivation_at_three_months(app, make, cloc
     assert _status(w.t1, w.t2, w.g1, w.g2) == [AccountStatus.INACTIVE] + [AccountStatus.ACTIVE] * 3
     t1 = db.session.get(Account, w.t1.id)
     assert t1.inactivated_at == clock.now() and "3 mois" in t1.inactivation_reason
-    assert len(t1.session_nonce) == 32 and t1.session_nonce != old_nonce  # its sessions are dead
+    assert open_sessions(t1) == []  # its sessions are dead
     assert t1.last_login_at == start
     audit = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "account_inactivated")).one()
     assert audit.target_id == w.t1.id and audit.actor_id is None and audit.details["automatic"] is True
@@ -227,10 +232,11 @@ def test_gestionnaire_leaves_on_its_date_and_its_techniciens_are_reattached(app,
     schedule_gestionnaire_inactivation(admin, db.session.get(Account, w.g1.id), leaving_on)
     commit()
     clock.advance(days=19)
-    assert account_jobs.apply_gestionnaire_inactivations() == {"inactivated": 0, "techniciens_reattached": 0}
+    assert account_jobs.apply_gestionnaire_inactivations() == NOTHING_DUE
     clock.advance(days=1)
-    assert account_jobs.apply_gestionnaire_inactivations() == {"inactivated": 1, "techniciens_reattached": 2}
-    assert account_jobs.apply_gestionnaire_inactivations() == {"inactivated": 0, "techniciens_reattached": 0}
+    assert account_jobs.apply_gestionnaire_inactivations() == {**NOTHING_DUE, "inactivated": 1,
+                                                               "techniciens_reattached": 2}
+    assert account_jobs.apply_gestionnaire_inactivations() == NOTHING_DUE
     db.session.expire_all()
     g1 = db.session.get(Account, w.g1.id)
     assert g1.status == AccountStatus.INACTIVE and g1.scheduled_inactivation_on is None
@@ -475,7 +481,7 @@ def _snapshot():
     rows = {}
     for model in (Account, Convention, Demande, OutboxEmail, AuditEvent):
         rows[model.__tablename__] = [
-            tuple(getattr(o, c.key) for c in model.__table__.columns if c.key not in ("session_nonce",))
+            tuple(getattr(o, c.key) for c in model.__table__.columns)
             for o in db.session.scalars(db.select(model).order_by(model.id))
         ]
     return rows

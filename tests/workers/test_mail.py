@@ -14,6 +14,7 @@ from ep_web.domain.accounts import create_technicien
 from ep_web.extensions import db
 from ep_web.models import EmailStatus, JobRun, OutboxEmail
 from ep_web.transaction import commit, rollback
+from tests.factories import alpha
 from tests.workers.conftest import REDIS_URL, free_port, work
 from workers.mail import (
     CLAIM_TIMEOUT,
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _new_tech(w, n=1):
-    return create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{n}", "prenom": "Ada",
+    return create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{alpha(n)}", "prenom": "Ada",
                                               "email": f"ada{n}@{w.partenaire.domain_list[0]}"})
 
 
@@ -244,6 +245,7 @@ def test_killed_rq_worker_in_the_middle_of_a_flush(app, make, clock, smtp, redis
     env = {**os.environ, "DATABASE_URL": db_url.replace("+psycopg", ""), "REDIS_URL": REDIS_URL,
            "EP_SMTP_HOST": "127.0.0.1", "EP_SMTP_PORT": str(smtp.server.port), "EP_SMTP_TIMEOUT": "30",
            "EP_RQ_QUEUE": redis_queue.name, "EP_MAIL_PRINT": "0", "PYTHONPATH": str(ROOT),
+           "EP_ENV": "test",
            "EP_MAIL_CHUNK": "1"}  # each message marked started on its own (see the chunked test below)
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--worker-class", "rq.SimpleWorker",

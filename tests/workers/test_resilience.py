@@ -17,13 +17,14 @@ from ep_web.domain.accounts import create_technicien
 from ep_web.extensions import db
 from ep_web.models import EmailStatus, OutboxEmail, WorkerHeartbeat
 from ep_web.transaction import commit
+from tests.factories import alpha
 from tests.servers import RedisServer, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _new_tech(w, n):
-    create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{n}", "prenom": "Ada",
+    create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{alpha(n)}", "prenom": "Ada",
                                        "email": f"ada{n}@{w.partenaire.domain_list[0]}"})
     commit()
 
@@ -60,7 +61,7 @@ def test_worker_and_scheduler_ride_out_a_redis_outage(app, make, smtp, redis_ser
     env = {**os.environ, "DATABASE_URL": db_url.replace("+psycopg", ""), "REDIS_URL": redis_server.url,
            "EP_RQ_QUEUE": queue, "EP_SMTP_HOST": "127.0.0.1", "EP_SMTP_PORT": str(smtp.server.port),
            "EP_MAIL_PRINT": "0", "EP_WORKER_NAME": "worker-test", "EP_SCHEDULER_NAME": "scheduler-test",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), "EP_ENV": "test"}
     log_path = tmp_path / "processes.log"
     w = make.world()
     with open(log_path, "wb") as log:
@@ -148,7 +149,7 @@ def test_the_worker_rides_out_a_postgresql_outage(redis_server, smtp, tmp_path, 
             w = Factory(clock).world()
             env = {**os.environ, "DATABASE_URL": url.replace("+psycopg", ""), "REDIS_URL": redis_server.url,
                    "EP_RQ_QUEUE": queue, "EP_SMTP_HOST": "127.0.0.1", "EP_SMTP_PORT": str(smtp.server.port),
-                   "EP_MAIL_PRINT": "0", "EP_WORKER_NAME": "worker-pg", "PYTHONPATH": str(ROOT)}
+                   "EP_MAIL_PRINT": "0", "EP_WORKER_NAME": "worker-pg", "PYTHONPATH": str(ROOT), "EP_ENV": "test"}
             with open(log_path, "wb") as log:
                 worker = _spawn("workers.worker", env, log)
                 _new_tech(w, 1)

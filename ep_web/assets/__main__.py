@@ -1,0 +1,3 @@
+from ep_web.assets import main
+
+main()

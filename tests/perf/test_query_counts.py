@@ -1,0 +1,114 @@
+"""The SQL statements a page costs: what every request needs stays small (the
+user, then the CGU version and the maintenance token in one query), and the
+history and the queue read one page of rows in one query whatever the number
+of demandes, authors, caisses or structures — an N+1 coming back fails here."""
+from contextlib import contextmanager
+from datetime import date
+
+import pytest
+from sqlalchemy import event
+
+from ep_web.domain import demandes as dm
+from ep_web.extensions import db
+from ep_web.models import Service
+from ep_web.transaction import commit
+
+HTMX = {"HX-Request": "true"}
+
+
+@contextmanager
+def statements():
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _demande(author, caisse, nom, service="contact", n=0):
+    details = {"contact": {"subject": "Objet", "message": "Message."},
+               "signalement": {"difficulty_kinds": ["droits"], "message": "Situation."}}[service]
+    d = dm.create_demande(author, dm.DemandeInput(
+        service=service, caisse_id=caisse.id, civilite="M.", nom=nom, prenom=f"Jean{'x' * (n % 20)}",
+        date_naissance=date(1970, 1, 1 + n % 28), departement=caisse.departement_list[0], details=details,
+        consent=service == "signalement"))
+    commit()
+    return d
+
+
+@pytest.fixture
+def world(make):
+    w = type("W", (), {})()
+    w.caisse = make.caisse(name="CPAM Essai-Nord fictive", departements="74")
+    w.caisse2 = make.caisse(name="CPAM Essai-Sud fictive", departements="73")
+    w.partenaire = make.partenaire(w.caisse, name="CCAS d'Essai")
+    make.convention(w.partenaire, w.caisse2, services=[Service.CONTACT])
+    w.techniciens = [make.technicien(w.partenaire, nom=f"Essai{k}", prenom="Tech") for k in range(4)]
+    w.agents = [make.agent(w.caisse) for _ in range(3)]
+    w.other = make.partenaire(w.caisse, name="Association Essai-Bis")
+    w.other_technicien = make.technicien(w.other)
+    return w
+
+
+def _fill(w, n: int, k: int = 0) -> None:
+    """n demandes from every technicien, to both caisses, taken by different agents
+    (people numbered from ``k``)."""
+    for tech in w.techniciens:
+        for _ in range(n):
+            k += 1
+            caisse = w.caisse2 if k % 3 == 0 else w.caisse  # the second caisse has contact only
+            d = _demande(tech, caisse, f"Personne{k}", n=k,
+                         service="signalement" if k % 4 == 0 and caisse is w.caisse else "contact")
+            if d.caisse_id == w.caisse.id and k % 2 == 0:
+                dm.take(w.agents[k % 3], d)
+                commit()
+    for j in range(n):
+        _demande(w.other_technicien, w.caisse, f"Autre{k + j}", n=j)
+
+
+def _count(client, url, headers=None) -> int:
+    client.get(url, headers=headers)  # warm: the first request loads what a process keeps
+    with statements() as seen:
+        resp = client.get(url, headers=headers)
+    assert resp.status_code == 200, url
+    return len(seen)
+
+
+PAGES = {
+    "history": ("technicien", "/demandes", None),
+    "history, filtered and searched": ("technicien", "/demandes?service=contact&status=transmise&q=pers", None),
+    "history fragment": ("technicien", "/demandes?q=pers", HTMX),
+    "queue": ("agent", "/traitement", None),
+    "queue, searched": ("agent", "/traitement?q=pers&service=contact", None),
+    "queue fragment": ("agent", "/traitement?q=pers", HTMX),
+}
+# user (1) + CGU version and maintenance token (1) + the page's own: the history reads its caisses (choices
+# and hidden ones, 1), its authors (full page only, 1), a capped count (1) and the rows (1); the queue its
+# capped counts per status (1) and the rows (1).
+EXPECTED = {"history": 6, "history, filtered and searched": 6, "history fragment": 5,
+            "queue": 4, "queue, searched": 4, "queue fragment": 4}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_list_pages_cost_a_fixed_number_of_queries(app, world, login, client, page):
+    profile, url, headers = PAGES[page]
+    user = world.techniciens[0] if profile == "technicien" else world.agents[0]
+    _fill(world, 2)
+    login(user)
+    small = _count(client, url, headers)
+    _fill(world, 8, k=100)  # more demandes, authors and agents on the page
+    assert _count(client, url, headers) == small, "the number of queries grows with the rows: an N+1"
+    assert small == EXPECTED[page]
+
+
+def test_the_history_shows_the_joined_names(app, world, login, client):
+    _fill(world, 1)
+    login(world.techniciens[0])
+    html = client.get("/demandes").get_data(as_text=True)
+    assert "Tech Essai3" in html and "CPAM Essai-Sud fictive" in html and "Personne4 Jeanxxxx" in html
+    assert "Autre0" not in html  # another structure's demande
