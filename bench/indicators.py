@@ -95,7 +95,8 @@ def main() -> None:
               f"best {min(times):.2f} s, worst {max(times):.2f} s (stat_day rewritten + its month re-added)")
 
         # The largest caisse and partner, and one account per profile.
-        big_caisse = db.session.scalar(select(StatMonth.caisse_id).where(StatMonth.partenaire_id == 0)
+        big_caisse = db.session.scalar(select(StatMonth.caisse_id).where(StatMonth.partenaire_id == 0,
+                                                                         StatMonth.caisse_id != 0)
                                        .group_by(StatMonth.caisse_id).order_by(func.sum(StatMonth.created).desc())
                                        .limit(1))
         big_partner = db.session.scalar(select(StatMonth.partenaire_id).where(StatMonth.partenaire_id != 0,

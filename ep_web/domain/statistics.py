@@ -33,7 +33,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Integer, case, cast, delete, func, insert, literal, select
+from sqlalchemy import Integer, case, cast, delete, event, func, insert, literal, select
+from sqlalchemy.orm import Session
 
 from ep_web.clock import PARIS, now, to_paris, today
 from ep_web.extensions import db
@@ -181,8 +182,39 @@ def day_facts(first: date, last: date, *, caisse_ids=None, partenaire_ids=None, 
 # ---------------------------------------------------------------- the nightly rollup
 
 
+_ROLLED_KEY = "ep_stats_rolled_through"
+_LIVE_KEY = "ep_stats_live"
+
+
 def rolled_through() -> date | None:
-    return db.session.scalar(select(StatState.rolled_through).where(StatState.id == 1))
+    """The last rolled day, read once per database session (a request)."""
+    info = db.session.info
+    if _ROLLED_KEY not in info:
+        info[_ROLLED_KEY] = db.session.scalar(select(StatState.rolled_through).where(StatState.id == 1))
+    return info[_ROLLED_KEY]
+
+
+def _forget_cache(session=None) -> None:
+    info = (session or db.session).info
+    info.pop(_ROLLED_KEY, None)
+    info.pop(_LIVE_KEY, None)
+
+
+# Any write or end of transaction forgets what was counted: a page's reads share
+# their counts, nothing older.
+for _name in ("after_flush", "after_commit", "after_rollback"):
+    event.listen(Session, _name, lambda session, *_: _forget_cache(session))
+
+
+def _live_facts(first: date, last: date, caisse_ids, partenaire_ids, dims, delays) -> dict:
+    """day_facts for a page's reads, counted once per request and scope."""
+    key = (first, last, tuple(caisse_ids) if caisse_ids is not None else None,
+           tuple(partenaire_ids) if partenaire_ids is not None else None, dims, delays, now())
+    cache = db.session.info.setdefault(_LIVE_KEY, {})
+    if key not in cache:
+        cache[key] = day_facts(first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids, dims=dims,
+                               delays=delays)
+    return cache[key]
 
 
 def _first_fact_day() -> date | None:
@@ -230,6 +262,7 @@ def rollup(through: date | None = None) -> dict:
     catches up after missed nights. Runs before the retention purge, which
     never deletes a demande whose days are not rolled (lifecycle.purge_closed_demandes)."""
     through = through or today() - DAY
+    _forget_cache()
     state = db.session.get(StatState, 1)
     if state is None:
         state = StatState(id=1, rolled_through=None, updated_at=now())
@@ -252,6 +285,7 @@ def rollup(through: date | None = None) -> dict:
         state.rolled_through = max(through, state.rolled_through or through)
         state.updated_at = now()
     db.session.flush()
+    _forget_cache()
     return {"days": days, "rows": rows, "months": len(months)}
 
 
@@ -344,10 +378,10 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
     live_first = max(first, rolled + DAY) if rolled else first
     if live_first <= last:
         index = [KEY.index(g) + 1 for g in group]
-        dims = tuple(d for d in DIMS if d in group or (d == "service" and service is not None))
+        # The service is always a dimension: the reads of one page then share one count.
+        dims = tuple(d for d in DIMS if d in group or d == "service")
         delays = any(m in CLOSE_HIST or m in FIRST_HIST for m in measures)
-        facts = day_facts(live_first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids, dims=dims,
-                          delays=delays)
+        facts = _live_facts(live_first, last, caisse_ids, partenaire_ids, dims, delays)
         for key, values in facts.items():
             if service is not None and key[3] != service:
                 continue

@@ -34,6 +34,9 @@ readers = profile_required(Profile.ADMIN_CAISSE, Profile.ADMIN_NATIONAL, Profile
 caisse_only = profile_required(Profile.ADMIN_CAISSE)
 
 
+PAGE_SIZE = 50  # partners per page of the table (the exports hold them all)
+
+
 def _actor():
     return current_user._get_current_object()
 
@@ -104,6 +107,10 @@ def _table_context():
         context["rows"] = indicators.partner_table(caisse, period, type_=form.type.data or "",
                                                    departement=(form.departement.data or "").strip().upper(),
                                                    sort=sort, descending=descending)
+        pages = max(1, -(-len(context["rows"]) // PAGE_SIZE))
+        number = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+        context.update(page=number, pages=pages,
+                       shown=context["rows"][(number - 1) * PAGE_SIZE: number * PAGE_SIZE])
     return context
 
 
