@@ -108,9 +108,12 @@ document.addEventListener("htmx:beforeRequest", function (event) {
     if (window.dsfr) { try { window.dsfr(modal).modal.conceal(); return; } catch (e) { /* fall back */ } }
     if (modal.open) { modal.close(); }
   }
-  ["input", "keydown", "click"].forEach(function (name) {
-    document.addEventListener(name, function () { if (Date.now() - lastPing > 60000) { ping(); } }, true);
-  });
+  // Typing is activity the server cannot see: tell it, at most once a minute and
+  // only when no request has reached it meanwhile (a click that loads or posts
+  // something already counts).
+  document.addEventListener("input", function () {
+    if (Date.now() - lastServer > 60000 && Date.now() - lastPing > 60000) { ping(); }
+  }, true);
   document.addEventListener("htmx:afterRequest", function () { lastServer = Date.now(); });
   document.getElementById("idle-stay").addEventListener("click", function () { ping(); close(); });
   window.setInterval(function () {

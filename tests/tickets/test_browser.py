@@ -61,7 +61,7 @@ def test_ticket_journey(page, live_server, smtp_server, screenshot, tmp_path):
     expect(page.get_by_role("textbox", name=re.compile("^Objet"))).to_have_value("Le bouton Envoyer ne répond pas")
     axe_check(page)
     screenshot(page, "ticket-health-warning")
-    page.get_by_text("Je confirme que ce texte ne contient aucune donnée de santé").click()
+    page.locator("label[for=health_confirmed]").click()
     page.get_by_label(re.compile("^Capture d'écran")).set_input_files(shot)
     page.get_by_role("button", name="Envoyer le signalement").click()
     expect(page.locator("#flash")).to_contain_text("CPAM de Valmont-sur-Essai")
