@@ -1,13 +1,13 @@
 """Drafts of demandes, saved as the technicien types
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0013
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0015'
-down_revision = '0009'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
