@@ -3,13 +3,13 @@ worker killed on this machine are recovered at once instead of after the
 claim timeout
 
 Revision ID: 0013
-Revises: 0015
+Revises: 0009
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0015'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
