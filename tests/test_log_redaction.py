@@ -107,8 +107,8 @@ def test_gunicorn_access_and_error_logs_hold_no_name(app, make, db_url, tmp_path
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EP_", "PROMETHEUS"))}
     env.update(DATABASE_URL=db_url.replace("+psycopg", ""), EP_SECRET_KEY="log-test-" + "k" * 40,
                EP_INSECURE_COOKIES="1", EP_BIND=f"127.0.0.1:{port}", EP_WEB_WORKERS="1", EP_WEB_THREADS="2",
-               EP_MAIL_PRINT="0", EP_MAIL_OUTBOX_DIR=str(tmp_path / "outbox"), PYTHONPATH=str(ROOT),
-               EP_ALLOW_UNSCANNED="1")
+               EP_MAIL_PRINT="0", EP_MAIL_OUTBOX_DIR=str(tmp_path / "outbox"), EP_ALLOW_UNSCANNED="1",
+               PYTHONPATH=str(ROOT))
     # The production configuration, with an access log format that shows the
     # Referer and the query string on their own as well.
     server = subprocess.Popen(
@@ -142,10 +142,11 @@ def test_the_development_server_log_holds_no_name(app, make, tmp_path):
     log_file = tmp_path / "dev.log"
     handler = logging.FileHandler(log_file, encoding="utf-8")
     loggers = [logging.getLogger("werkzeug"), logging.getLogger("ep_web")]
-    levels = [lg.level for lg in loggers]
+    levels = [(lg.level, lg.disabled) for lg in loggers]
     for lg in loggers:
         lg.addHandler(handler)
         lg.setLevel(logging.INFO)
+        lg.disabled = False  # Alembic's logging set-up (a migration test run earlier) disables existing loggers
     app.config["WTF_CSRF_ENABLED"] = True
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -155,18 +156,30 @@ def test_the_development_server_log_holds_no_name(app, make, tmp_path):
         logging.getLogger("ep_web.demandes").warning("slow search %s", f"/demandes?q={NOM}")
     finally:
         server.shutdown()
-        for lg, level in zip(loggers, levels):
+        for lg, (level, disabled) in zip(loggers, levels):
             lg.removeHandler(handler)
             lg.setLevel(level)
+            lg.disabled = disabled
         handler.close()
     _assert_clean(log_file.read_text(encoding="utf-8"), sent)
 
 
+# The fixed words of the generated lines: a "name" that is one of them proves nothing.
+_FIXED = ("GET /demandes /connexion?next= HTTP/1.1 200 http://ep.test/traitement page=2 statut=transmise "
+          "service=contact q nom prenom date_naissance").lower()
+
+
+def _spellings(name: str) -> set:
+    name = name.strip()
+    return {name, urllib.parse.quote_plus(name), urllib.parse.quote(name)}
+
+
 _names = st.text(alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzéèçëï ABCDEFGHIJKLMNOPQRSTUVWXYZ-'"),
-                 min_size=3, max_size=30).filter(lambda s: len(s.strip(" -'")) >= 3)
+                 min_size=3, max_size=30).filter(
+    lambda s: len(s.strip(" -'")) >= 3 and not any(sp.lower() in _FIXED for sp in _spellings(s)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(name=_names, other=st.sampled_from(["page=2", "statut=transmise", "service=contact", ""]),
        key=st.sampled_from(["q", "nom", "prenom", "date_naissance"]))
 def test_every_spelling_of_a_name_is_masked(name, other, key):
@@ -182,8 +195,8 @@ def test_every_spelling_of_a_name_is_masked(name, other, key):
                  f'"GET / HTTP/1.1" 200 "http://ep.test/traitement?{full}"']
         for line in lines:
             out = redact_text(line)
-            for spelling in {name.strip(), urllib.parse.quote_plus(name.strip()), urllib.parse.quote(name.strip())}:
-                assert spelling not in out or spelling in line.replace(q, ""), (line, out)
+            for spelling in _spellings(name):
+                assert spelling not in out, (line, out)
 
 
 def test_other_parameters_are_kept():
