@@ -11,10 +11,10 @@ from ep_web.domain import audit
 from ep_web.domain import auth as domain
 from ep_web.domain import sessions as server_sessions
 from ep_web.domain.accounts import accept_cgu, current_cgu, use_token
-from ep_web.extensions import db, rate_limits
+from ep_web.extensions import rate_limits
 from ep_web.jobs import enqueue_after_response
 from ep_web.models import Account, SessionEnd, TokenPurpose
-from ep_web.permissions.auth import get_token_or_410
+from ep_web.permissions.auth import get_token_or_410, pending_account_of
 from ep_web.transaction import commit
 
 bp = Blueprint("auth", __name__)
@@ -62,7 +62,7 @@ def _pending_account() -> Account | None:
     held = sessions.pending()
     if held is None:
         return None
-    account = db.session.get(Account, held.get("id"))
+    account = pending_account_of(held.get("id"))
     if account is None or sessions.password_stamp(account) != held.get("nonce"):
         return None
     return account

@@ -20,7 +20,6 @@ from ep_web.domain import demandes as dm
 from ep_web.domain import drafts, statistics
 from ep_web.domain import notifications as notif
 from ep_web.domain.textguard import find_health_terms, find_nirs, highlight, nir_message
-from ep_web.extensions import db
 from ep_web.htmx import is_partial, render_page_or_fragment
 from ep_web.inputs import arg_id
 from ep_web.models import Account, Demande, DemandeStatus, Profile, Service
@@ -543,9 +542,6 @@ def rescue_expired_post(account) -> str | None:
 
 
 def _posted_draft_of(account):
-    from ep_web.inputs import coerce_id
-    from ep_web.models import DemandeDraft
+    from ep_web.permissions.demandes import own_draft
 
-    draft_id = coerce_id(request.form.get("draft_id"))
-    draft = db.session.get(DemandeDraft, draft_id) if draft_id else None
-    return draft if draft is not None and draft.author_id == account.id else None
+    return own_draft(account, request.form.get("draft_id"))

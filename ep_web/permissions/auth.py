@@ -13,3 +13,13 @@ def get_token_or_410(raw: str, purpose: TokenPurpose) -> AccountToken:
         return peek_token(raw, purpose)
     except DomainError as exc:
         abort(make_response(render_template("auth/token_invalid.html", message=exc.message), 410))
+
+
+def pending_account_of(account_id):
+    """The account a login held for its second step names (an id from the signed session)."""
+    from ep_web.extensions import db
+    from ep_web.inputs import coerce_id
+    from ep_web.models import Account
+
+    account_id = coerce_id(account_id)
+    return db.session.get(Account, account_id) if account_id else None

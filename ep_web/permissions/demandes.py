@@ -50,3 +50,13 @@ def get_draft_or_404(draft_id: int):
     if draft is None or draft.author_id != current_user.id:
         abort(404)
     return draft
+
+
+def own_draft(account, draft_id):
+    """The draft a form names (``draft_id``), if it is ``account``'s own; None otherwise."""
+    from ep_web.inputs import coerce_id
+    from ep_web.models import DemandeDraft
+
+    draft_id = coerce_id(draft_id)
+    draft = db.session.get(DemandeDraft, draft_id) if draft_id else None
+    return draft if draft is not None and draft.author_id == account.id else None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ep_web.domain.accounts import create_technicien
+from ep_web.domain.notifications import preferences, set_preferences
 from ep_web.extensions import db
 from ep_web.models import EmailStatus, JobRun, OutboxEmail
 from ep_web.transaction import commit, rollback
@@ -30,6 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _new_tech(w, n=1):
+    # One e-mail per technicien created (its activation): the structure's other
+    # gestionnaire chose not to get account events by e-mail (SPEC §6 preferences).
+    kinds = {k.value: "immediate" for k in preferences(w.gestionnaire2)}
+    set_preferences(w.gestionnaire2, {**kinds, "account": "never"})
     return create_technicien(w.gestionnaire, {"civilite": "Mme", "nom": f"Test{alpha(n)}", "prenom": "Ada",
                                               "email": f"ada{n}@{w.partenaire.domain_list[0]}"})
 
