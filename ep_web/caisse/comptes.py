@@ -12,6 +12,7 @@ from ep_web.auth.reauth import recent_auth_required
 from ep_web.caisse import actor, admin_required, bp, page
 from ep_web.caisse.forms import ActionForm, AgentForm, GestionnaireForm, ReasonForm, ScheduleForm
 from ep_web.caisse.partenaires import render_partenaire
+from ep_web.confirm import is_confirmed
 from ep_web.domain import quotas
 from ep_web.domain.access import caisse_in_force
 from ep_web.domain.accounts import (
@@ -144,6 +145,10 @@ def inactivate_account(partenaire_id: int, account_id: int):
             return _account_row(p, account, status, error={"message": first_error(form), "reason": form.reason.data})
         return _inactivation_page(account, form, back, p, status)
 
+    # Without the JS dialog's flag, the row's one-click form leads to the
+    # inactivation page (which is the confirmation step), the reason kept.
+    if not is_confirmed() and not is_partial() and form.validate_on_submit() and (form.reason.data or "").strip():
+        return _inactivation_page(account, form, back, p)
     return run(lambda: inactivate(account, actor=actor(), reason=form.reason.data or ""), form=form, render=render,
                success=f"Le compte de {account.full_name} est inactivé.", then=back,
                fragment=lambda _, message: _account_row(p, account, notice="Compte inactivé."))

@@ -154,15 +154,21 @@ def new():
 
 # ---------------------------------------------------------------- step 2: the form of a service
 
-def _health_hits(form, service: str) -> list[tuple[str, object]]:
-    """Each free text holding health terms, highlighted (SPEC §4 [5])."""
-    hits = []
+def _health_fields(form, service: str) -> dict[str, object]:
+    """Each free text holding health terms, by field name, highlighted (SPEC §4 [5])."""
+    fields = {}
     for name in dm.FREE_TEXT_FIELDS[service]:
         text = getattr(form, name).data or ""
         matches = find_health_terms(text)
         if matches:
-            hits.append((_label(service, name, getattr(form, name).label.text), highlight(text, matches)))
-    return hits
+            fields[name] = highlight(text, matches)
+    return fields
+
+
+def _health_hits(form, service: str) -> list[tuple[str, object]]:
+    """Each free text holding health terms, labelled and highlighted (SPEC §4 [5])."""
+    return [(_label(service, name, getattr(form, name).label.text), marked)
+            for name, marked in _health_fields(form, service).items()]
 
 
 def _label(service: str, name: str, default: str) -> str:
@@ -250,6 +256,8 @@ def create(service: str):
         extra = {}
         if form.health_confirmed.errors or form.health_confirmed.data:
             extra["health_hits"] = _health_hits(form, service)
+        if form.health_confirmed.errors:  # each text holding a term is marked in error, the term shown next to it
+            extra["health_fields"] = _health_fields(form, service)
         if form.duplicate_confirmed.errors or form.duplicate_confirmed.data:
             extra["duplicates"] = _duplicates(form, service)
         return _render_form(service, form, conventions, status, files_lost=[f.filename for f in chosen],

@@ -14,6 +14,7 @@ from ep_web import exports
 from ep_web.actions import first_error, run
 from ep_web.auth.reauth import recent_auth_required
 from ep_web.clock import today
+from ep_web.confirm import ask
 from ep_web.domain import accounts as account_rules
 from ep_web.domain import notifications, quotas, reviews
 from ep_web.domain.access import conventions_in_force
@@ -198,6 +199,14 @@ def reactivate_technicien(account_id: int):
 def report_misuse(account_id: int):
     account = get_account_or_404(account_id, Profile.TECHNICIEN)
     form = MisuseForm()
+    if form.validate_on_submit():
+        question = ask(f"Le compte de {account.full_name} sera inactivé tout de suite, ses sessions fermées, "
+                       "et la caisse prévenue de l'usage frauduleux.",
+                       title=f"Signaler un usage frauduleux du compte de {account.full_name}",
+                       button="Signaler et inactiver", back=url_for("gestion.index"),
+                       summary=[("Usage frauduleux constaté", form.reason.data or "")])
+        if question is not None:
+            return question
     return _on_technicien(
         account, "misuse", form,
         lambda: account_rules.report_misuse(_me(), account, form.reason.data or ""),

@@ -10,6 +10,7 @@ from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
 from ep_web.actions import run
+from ep_web.confirm import ask
 from ep_web.domain import tickets as domain
 from ep_web.domain.textguard import HEALTH_CONFIRM_FIELD, find_health_terms, highlight
 from ep_web.htmx import render_page_or_fragment
@@ -204,6 +205,13 @@ def caisse_take(ticket_id: int):
 @caisse_bp.post("/<int:ticket_id>/escalader", endpoint="escalate")
 @caisse_only
 def caisse_escalate(ticket_id: int):
+    ticket = get_ticket_or_404(ticket_id, "caisse")
+    question = ask("Le ticket passe au support national, qui est prévenu par e-mail. "
+                   "Vous ne pourrez plus le résoudre vous-même.",
+                   title=f"Escalader le ticket {ticket.reference} au support national",
+                   button="Escalader au support national", back=url_for("caisse_tickets.show", ticket_id=ticket.id))
+    if question is not None:
+        return question
     return _act("caisse", ticket_id, domain.escalate,
                 "Le ticket est escaladé au support national, qui est prévenu par e-mail.")
 

@@ -2,9 +2,18 @@
 // Confirm buttons: <button data-confirm="Texte">.
 document.addEventListener("click", function (event) {
   var button = event.target.closest("[data-confirm]");
-  if (button && !window.confirm(button.getAttribute("data-confirm"))) {
+  if (!button) { return; }
+  if (!window.confirm(button.getAttribute("data-confirm"))) {
     event.preventDefault();
     event.stopImmediatePropagation();
+    return;
+  }
+  // Confirmed here: the server does not ask again (ep_web/confirm.py).
+  var form = button.form;
+  if (form && !form.querySelector("input[name='confirmed']")) {
+    var flag = document.createElement("input");
+    flag.type = "hidden"; flag.name = "confirmed"; flag.value = "1";
+    form.appendChild(flag);
   }
 }, true);
 // Move focus to the first field in error after an htmx swap, for keyboard and screen-reader users.

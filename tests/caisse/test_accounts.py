@@ -22,7 +22,7 @@ def test_caisse_inactivates_a_technicien_for_fraud(app, client, make, login, out
     assert 'id="reason-error"' in resp.get_data(as_text=True)
     assert w.technicien.status == AccountStatus.ACTIVE
 
-    resp = client.post(url, data={"reason": "Usurpation d'identité signalée"})
+    resp = client.post(url, data={"reason": "Usurpation d'identité signalée", "confirmed": "1"})
     assert resp.status_code == 303
     db.session.expire_all()
     assert w.technicien.status == AccountStatus.INACTIVE
@@ -48,7 +48,7 @@ def test_htmx_inactivation_swaps_the_row_and_the_quotas(client, make, login):
     assert f'<tr id="compte-{w.technicien.id}">' in body and "Indiquez le motif de l'inactivation." in text(resp)
     assert f'aria-describedby="reason-{w.technicien.id}-error"' in body
 
-    resp = client.post(url, data={"reason": "Perte du poste de travail"}, headers=hx)
+    resp = client.post(url, data={"reason": "Perte du poste de travail", "confirmed": "1"}, headers=hx)
     body = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "<html" not in body
     assert f'<tr id="compte-{w.technicien.id}">' in body and "Inactif" in body and "Compte inactivé." in body
@@ -60,7 +60,7 @@ def test_gestionnaire_inactivation_needs_a_reason_and_keeps_techniciens_attached
     w = make.world()
     login(w.admin)
     url = f"/caisse/partenaires/{w.partenaire.id}/comptes/{w.gestionnaire.id}/inactiver"
-    assert client.post(url, data={"reason": "Départ précipité"}).status_code == 303
+    assert client.post(url, data={"reason": "Départ précipité", "confirmed": "1"}).status_code == 303
     db.session.expire_all()
     assert w.gestionnaire.status == AccountStatus.INACTIVE
     assert w.technicien.status == AccountStatus.ACTIVE and w.technicien.manager_id == w.gestionnaire2.id
@@ -155,3 +155,20 @@ def test_review_campaign_progress_and_overdue(app, client, make, login, clock, o
     page = text(late.get(f"/caisse/partenaires/{w.partenaire.id}"))
     assert "Comptes revus : 0 / 3" in page and "En retard" in page
     assert w.technicien.full_name in page  # listed as unanswered
+
+
+def test_one_click_inactivation_without_javascript_leads_to_the_confirmation_page(client, make, login):
+    """The row's form posts at once; without the JS dialog's flag the caisse gets
+    the inactivation page (the reason kept) instead of an inactivated account."""
+    w = make.world()
+    login(w.admin)
+    url = f"/caisse/partenaires/{w.partenaire.id}/comptes/{w.technicien.id}/inactiver"
+    resp = client.post(url, data={"reason": "Poste volé"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" in page and "Poste volé" in page
+    assert 'name="confirmed" value="1"' in page and "Annuler" in page
+    db.session.expire_all()
+    assert w.technicien.status == AccountStatus.ACTIVE
+    assert client.post(url, data={"reason": "Poste volé", "confirmed": "1"}).status_code == 303
+    db.session.expire_all()
+    assert w.technicien.status == AccountStatus.INACTIVE

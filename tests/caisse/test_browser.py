@@ -94,3 +94,22 @@ def test_referent_journey(page, live_server, smtp_server, screenshot):
     screenshot(page, "caisse-demande")
     page.goto("/caisse/agents")
     axe_check(page)
+
+
+def test_caisse_pages_fit_a_phone(page, live_server):
+    """At 390 px the référent's pages do not scroll sideways: wide tables
+    scroll inside their DSFR wrapper."""
+    with live_server.seed() as make:
+        caisse = make.caisse(name="CPAM de Valmont-sur-Essai")
+        partenaire = make.partenaire(caisse, members=8, name="CCAS de Valmont-sur-Essai")
+        g1 = make.gestionnaire(partenaire)
+        make.technicien(partenaire, manager_id=g1.id)
+        admin = make.admin_caisse(caisse)
+        login, pid = admin.login, partenaire.id
+    page.set_viewport_size({"width": 390, "height": 844})
+    _log_in(page, login)
+    for path in ("/caisse/partenaires", f"/caisse/partenaires/{pid}"):
+        page.goto(path)
+        page.wait_for_load_state("load")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide at 390 px"

@@ -551,3 +551,19 @@ def test_gestionnaire_makes_no_demande(client, login, w):
     assert client.post("/demandes/nouvelle/contact", data=form_data("contact", w.caisse)).status_code == 403
     assert client.get("/demandes").status_code == 403
     assert demandes() == []
+
+
+def test_health_warning_marks_the_field_that_holds_the_term(client, login, w):
+    """The text holding the term is in error, the term shown next to it, not
+    only in the warning at the bottom of the form."""
+    login(w.technicien)
+    resp = create(client, "rendez_vous", w.caisse, reason="Rendez-vous après une chimiothérapie",
+                  slots="Les mardis matin")
+    assert resp.status_code == 422
+    text = resp.get_data(as_text=True)
+    assert "<mark>chimiothérapie</mark>" in field_messages(resp, "reason")
+    assert "contenir des données de santé" in field_messages(resp, "reason")
+    textarea = re.search(r'<textarea[^>]*id="reason"[^>]*>', text)
+    assert textarea and 'aria-invalid="true"' in textarea.group(0)
+    assert "données de santé" not in field_messages(resp, "slots")
+    assert 'id="group-reason"' in text and 'fr-input-group fr-input-group--error" id="group-reason"' in text

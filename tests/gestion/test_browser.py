@@ -163,3 +163,24 @@ def test_requests_page_prefills_the_modification_and_files_it(page, live_server,
     expect(page.locator("#requests-table")).to_contain_text("Alix Fontaine")
     axe_check(page)
     screenshot(page, "gestion-demandes")
+
+
+@pytest.mark.parametrize("path", ["/gestion/", "/gestion/habilitations", "/gestion/demandes"])
+def test_gestion_pages_fit_a_phone(page, live_server, path):
+    """At 390 px the page itself does not scroll sideways: wide tables scroll
+    inside their DSFR wrapper."""
+    with live_server.seed() as make:
+        caisse = make.caisse(name="CPAM de Valmont-sur-Essai")
+        p = make.partenaire(caisse, members=5, name="CCAS de Valmont-sur-Essai")
+        make.cgu()
+        g = make.gestionnaire(p)
+        make.technicien(p, nom="Aubert-Delacroix-Montfort", prenom="Marie-Antoinette", manager_id=g.id)
+        make.technicien(p, nom="Bernier", prenom="Sacha", status=AccountStatus.PENDING)
+        make.technicien(p, nom="Caron", prenom="Noa", status=AccountStatus.INACTIVE)
+        login = g.login
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, login)
+    page.goto(path)
+    page.wait_for_load_state("load")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{path} is {width} px wide at 390 px"

@@ -29,12 +29,12 @@ def test_a_not_allowed_answers_403_with_the_domains_message(client, make, login,
     monkeypatch.setattr(account_rules, "can_manage_account", lambda actor, account: False)
     url = f"/gestion/techniciens/{t.id}/{action}"
 
-    resp = client.post(url, data={"reason": "Identifiants prêtés"})
+    resp = client.post(url, data={"reason": "Identifiants prêtés", "confirmed": "1"})
     page = html_lib.unescape(resp.get_data(as_text=True))
     assert resp.status_code == 403 and "<html" in page
     assert message in page.split(f'<tr id="technicien-{t.id}">')[1].split("</tr>")[0]  # on its row
 
-    resp = client.post(url, data={"reason": "Identifiants prêtés"}, headers=HTMX)
+    resp = client.post(url, data={"reason": "Identifiants prêtés", "confirmed": "1"}, headers=HTMX)
     fragment = html_lib.unescape(resp.get_data(as_text=True))
     assert resp.status_code == 403 and "<html" not in fragment
     assert message in fragment and 'role="alert"' in fragment and resp.headers["HX-Reswap"] == "none"

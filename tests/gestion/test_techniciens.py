@@ -260,8 +260,8 @@ def test_misuse_report_inactivates_alerts_the_caisse_and_is_audited(app, client,
     login(w.gestionnaire)
     t = w.technicien
 
-    resp = client.post(f"/gestion/techniciens/{t.id}/signaler", data={"reason": "Connexions la nuit depuis l'étranger"},
-                       headers=HTMX)
+    resp = client.post(f"/gestion/techniciens/{t.id}/signaler",
+                       data={"reason": "Connexions la nuit depuis l'étranger", "confirmed": "1"}, headers=HTMX)
     assert resp.status_code == 200
     html = body(resp)
     assert html.lstrip().startswith(f'<tr id="technicien-{t.id}">') and "Inactif" in html
@@ -361,3 +361,28 @@ def test_no_creation_once_every_convention_has_ended(client, make, login, identi
     assert resp.status_code == 422
     assert "La structure n'a plus de convention en cours : aucun compte ne peut être créé." in body(resp)
     assert seats_used(p.id, Profile.TECHNICIEN) == 0
+
+
+def test_misuse_report_without_javascript_asks_for_confirmation_first(client, make, login, outbox):
+    """Without the JS dialog's flag, one click does not inactivate: a page asks,
+    re-posting what was typed; confirming there acts."""
+    w = make.world()
+    login(w.gestionnaire)
+    t = w.technicien
+    url = f"/gestion/techniciens/{t.id}/signaler"
+    resp = client.post(url, data={"reason": "Connexions depuis un poste inconnu"})
+    page = body(resp)
+    assert resp.status_code == 200 and "<html" in page
+    assert f'action="{url}"' in page and 'name="confirmed" value="1"' in page
+    assert 'name="reason" value="Connexions depuis un poste inconnu"' in page
+    assert 'href="/gestion/"' in page and "Annuler" in page
+    assert reload(t).status == AccountStatus.ACTIVE and outbox(w.caisse.referent_email) == []
+
+    # An htmx request without the flag did not come from the dialog: nothing is done.
+    resp = client.post(url, data={"reason": "Connexions depuis un poste inconnu"}, headers=HTMX)
+    assert resp.status_code == 422 and reload(t).status == AccountStatus.ACTIVE
+
+    resp = client.post(url, data={"reason": "Connexions depuis un poste inconnu", "confirmed": "1"})
+    assert resp.status_code == 303
+    assert reload(t).status == AccountStatus.INACTIVE
+    assert [m.template for m in outbox(w.caisse.referent_email)] == ["misuse_alert"]

@@ -60,7 +60,8 @@ def test_a_new_technicien(client, make, login, field):
 def test_a_reason_given_by_the_gestionnaire(client, make, login, action):
     w = make.world()
     login(w.gestionnaire)
-    resp = client.post(f"/gestion/techniciens/{w.technicien.id}/{action}", data={"reason": f"Usage {NIR}"})
+    resp = client.post(f"/gestion/techniciens/{w.technicien.id}/{action}",
+                       data={"reason": f"Usage {NIR}", "confirmed": "1"})
     assert resp.status_code == 422 and SAID in resp.get_data(as_text=True)
     db.session.expire_all()
     assert w.technicien.status == AccountStatus.ACTIVE

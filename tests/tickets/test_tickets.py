@@ -285,7 +285,7 @@ def test_thread_through_routes(app, world, login, outbox):
     assert tech.post(f"/tickets/{t.id}/messages", data={"body": "Firefox 140"}).status_code == 303
     resp = admin.post(f"/caisse/tickets/{t.id}/messages", data={"body": f"NIR {NIR}"})
     assert resp.status_code == 422 and "NIR" in resp.get_data(as_text=True)
-    assert admin.post(f"/caisse/tickets/{t.id}/escalader").status_code == 303
+    assert admin.post(f"/caisse/tickets/{t.id}/escalader", data={"confirmed": "1"}).status_code == 303
     assert db.session.get(Ticket, t.id).status == TicketStatus.ESCALADE
     assert "Escaladé" in tech.get("/tickets").get_data(as_text=True)
 
@@ -373,3 +373,20 @@ def test_screenshot_checked_like_attachments(app, world, login, uploads):
     two = [(BytesIO(_png()), "a.png"), (BytesIO(_png()), "b.png")]
     resp = tech.post("/tickets/nouveau", data=_form(world, screenshot=two), content_type="multipart/form-data")
     assert resp.status_code == 422 and "une seule capture" in resp.get_data(as_text=True)
+
+
+def test_escalation_without_javascript_asks_for_confirmation_first(app, world, login):
+    """One click without the JS dialog's flag does not escalate: a page asks,
+    with the same form re-posted and a way back to the ticket."""
+    t = _open(world)
+    admin = login(world.admin)
+    resp = admin.post(f"/caisse/tickets/{t.id}/escalader")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" in page and t.reference in page
+    assert f'action="/caisse/tickets/{t.id}/escalader"' in page and 'name="confirmed" value="1"' in page
+    assert f'href="/caisse/tickets/{t.id}"' in page and "Annuler" in page
+    db.session.expire_all()
+    assert db.session.get(Ticket, t.id).status == TicketStatus.OUVERT
+    assert admin.post(f"/caisse/tickets/{t.id}/escalader", data={"confirmed": "1"}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Ticket, t.id).status == TicketStatus.ESCALADE
