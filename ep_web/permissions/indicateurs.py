@@ -39,7 +39,11 @@ def get_caisse_scope_or_404(caisse_id: int | None) -> Caisse | None:
         return db.session.get(Caisse, current_user.caisse_id)
     if caisse_id is None:
         return None
-    caisse = db.session.get(Caisse, caisse_id)
+    from ep_web.inputs import coerce_id
+
+    # An id from the query string: one the database can hold, or a 404.
+    bounded = coerce_id(caisse_id)
+    caisse = db.session.get(Caisse, bounded) if bounded else None
     if caisse is None:
         abort(404)
     return caisse
