@@ -105,17 +105,26 @@ def test(extra: list[str]) -> None:
     install()
     base = dict(os.environ)
     pg = base.pop("DATABASE_URL", "")
-    base.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    base.pop("EP_TEST_PASS", None)
+    # Compiled modules (and pytest's rewritten test modules) are kept under .venv/,
+    # not beside the sources: every pytest worker and every subprocess a test starts
+    # would otherwise compile the app and rewrite the tests again.
+    base.pop("PYTHONDONTWRITEBYTECODE", None)
+    base["PYTHONPYCACHEPREFIX"] = str(VENV / "pycache")
     print("\n=== Lint (ruff) ===", flush=True)
     if subprocess.run([str(VENV / "bin" / "ruff"), "check", "."], cwd=ROOT).returncode:
         sys.exit("ruff signale des erreurs (ci-dessus) : corrigez-les (`.venv/bin/ruff check --fix .` en règle "
                  "une partie) avant de lancer les tests.")
     pytest = [str(PY), "-m", "pytest", *_workers(extra), *extra]
     print("\n=== Tests sur SQLite ===", flush=True)
-    code = subprocess.run(pytest, cwd=ROOT, env=base).returncode
+    # With two passes, a test that cannot depend on the database's dialect runs in
+    # one of them only (EP_TEST_PASS; the rule is in tests/conftest.py).
+    passes = {"EP_TEST_PASS": "sqlite"} if pg else {}
+    code = subprocess.run(pytest, cwd=ROOT, env={**base, **passes}).returncode
     if pg:
         print(f"\n=== Tests sur PostgreSQL ({pg}) ===", flush=True)
-        code = subprocess.run(pytest, cwd=ROOT, env={**base, "DATABASE_URL": pg}).returncode or code
+        env = {**base, "DATABASE_URL": pg, "EP_TEST_PASS": "postgresql"}
+        code = subprocess.run(pytest, cwd=ROOT, env=env).returncode or code
     else:
         print("\n(DATABASE_URL non défini : passe PostgreSQL non lancée. .ci/run la lance.)", flush=True)
     sys.exit(code)

@@ -66,9 +66,63 @@ def _fast_argon2():
 
 def pytest_report_header(config):
     if not IS_PG:
-        return "database: SQLite (a migrated template copied for each test)"
-    xdist = getattr(config.option, "numprocesses", None)
-    return f"database: PostgreSQL {worker_url(PG_URL, 'gwN') if xdist else PG_URL}"
+        lines = ["database: SQLite (a migrated template copied for each test)"]
+    else:
+        xdist = getattr(config.option, "numprocesses", None)
+        lines = [f"database: PostgreSQL {worker_url(PG_URL, 'gwN') if xdist else PG_URL}"]
+    if TEST_PASS:
+        other = PASSES[1 - PASSES.index(TEST_PASS)]
+        lines.append(f"pass: {TEST_PASS} of the two-pass test command (EP_TEST_PASS): the tests that do not "
+                     f"depend on the database's dialect and belong to the {other} pass are deselected here "
+                     "(rule in tests/conftest.py and the README)")
+    return lines
+
+
+# ------------------------------------------------------------------ the test command's two passes
+#
+# ``scripts/dev.py test`` runs the suite on SQLite, then on PostgreSQL, and tells
+# each pass which it is (EP_TEST_PASS). A test that exercises the database runs in
+# both. A test whose outcome cannot depend on the database's dialect runs in one:
+#
+# - a test marked ``one_pass("sqlite")`` or ``one_pass("postgresql")``: that pass
+#   (tests about a real server of their own: gunicorn, a PostgreSQL cluster...);
+# - a test marked ``postgres_only``: the PostgreSQL pass (it is skipped without it);
+# - a browser journey (marker ``browser``), and a test using one of the real
+#   servers of REAL_SERVERS (Redis, S3, clamd): the PostgreSQL pass, production's
+#   database; the embedded defaults (jobs in-process, local outbox and disk, no
+#   antivirus) are what the other tests use, in both passes;
+# - a test that does not use the ``database`` fixture (nor ``app``, ``client``,
+#   ``make``... which depend on it): the SQLite pass.
+#
+# Outside the two-pass command (plain pytest, EP_TEST_PASS unset) every test runs.
+# Tests of the other pass are deselected, never skipped: the summary line counts
+# them ("N deselected") and the header says why.
+
+PASSES = ("sqlite", "postgresql")
+# Fixtures of real servers (the shared Redis, or servers the tests start): their
+# tests are about the server, not about the database's dialect.
+REAL_SERVERS = {"redis_queue", "redis_server", "s3_server", "clamd_daemon"}
+TEST_PASS = os.environ.get("EP_TEST_PASS", "")
+if TEST_PASS not in ("", *PASSES):
+    raise pytest.UsageError(f"EP_TEST_PASS={TEST_PASS!r}: expected one of {PASSES}")
+if TEST_PASS and (TEST_PASS == "postgresql") != IS_PG:
+    raise pytest.UsageError(f"EP_TEST_PASS={TEST_PASS} does not match DATABASE_URL={PG_URL!r}")
+
+
+def pass_of(item) -> str | None:
+    """The one pass ``item`` runs in, or None for both (the rule above)."""
+    marker = item.get_closest_marker("one_pass")
+    if marker is not None:
+        if len(marker.args) != 1 or marker.args[0] not in PASSES:
+            raise pytest.UsageError(f"{item.nodeid}: one_pass takes one of {PASSES}, got {marker.args}")
+        return marker.args[0]
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if item.get_closest_marker("postgres_only") is not None or item.get_closest_marker("browser") is not None \
+            or fixtures & REAL_SERVERS:
+        return "postgresql"
+    if "database" not in fixtures:
+        return "sqlite"
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
@@ -76,6 +130,13 @@ def pytest_collection_modifyitems(config, items):
     # xdist workers and the short tests even out the end (no worker left alone
     # with a 15-second journey at the end of the run).
     items.sort(key=lambda item: "browser" not in item.keywords)
+    if TEST_PASS:
+        kept, other = [], []
+        for item in items:
+            (kept if pass_of(item) in (None, TEST_PASS) else other).append(item)
+        if other:
+            config.hook.pytest_deselected(items=other)
+            items[:] = kept
     if not IS_PG:
         skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL)")
         for item in items:

@@ -116,6 +116,7 @@ def own_postgres():
         cluster.destroy()
 
 
+@pytest.mark.one_pass("postgresql")  # a cluster of its own: no need of the SQLite pass
 def test_a_real_postgresql_stopped_then_started(own_postgres, clock):
     from tests.factories import Factory
 

@@ -99,6 +99,7 @@ def _assert_clean(text: str, sent: int) -> None:
     assert text.count("q=***") >= sent, text[-3000:]
 
 
+@pytest.mark.one_pass("postgresql")  # about gunicorn's logs
 @pytest.mark.committed
 def test_gunicorn_access_and_error_logs_hold_no_name(app, make, db_url, tmp_path):
     w = make.world()
@@ -133,6 +134,7 @@ def test_gunicorn_access_and_error_logs_hold_no_name(app, make, db_url, tmp_path
     assert "GET /demandes?q=*** HTTP/1.1" in text and "/traitement?q=***&page=2" in text
 
 
+@pytest.mark.one_pass("sqlite")  # about the quick start server's log
 def test_the_development_server_log_holds_no_name(app, make, tmp_path):
     """The quick start's server (Werkzeug) logs each request on the "werkzeug"
     logger; the app's own loggers go through the same guard."""
