@@ -96,7 +96,7 @@ def pytest_report_header(config):
 #
 # Outside the two-pass command (plain pytest, EP_TEST_PASS unset) every test runs.
 # Tests of the other pass are deselected, never skipped: the summary line counts
-# them ("N deselected") and the header says why.
+# them (a line at the end of each pass) and the header says why.
 
 PASSES = ("sqlite", "postgresql")
 # Fixtures of real servers (the shared Redis, or servers the tests start): their
@@ -125,11 +125,16 @@ def pass_of(item) -> str | None:
     return None
 
 
+def _long(item) -> bool:
+    return any(item.get_closest_marker(name) is not None for name in ("browser", "long", "one_pass")) \
+        or bool(REAL_SERVERS & set(getattr(item, "fixturenames", ())))
+
+
 def pytest_collection_modifyitems(config, items):
-    # The browser journeys are the longest tests: run first, they spread over the
-    # xdist workers and the short tests even out the end (no worker left alone
-    # with a 15-second journey at the end of the run).
-    items.sort(key=lambda item: "browser" not in item.keywords)
+    # The longest tests (browser journeys, real servers, marker ``long``) run
+    # first: they spread over the xdist workers and the short tests even out the
+    # end (no worker left alone with a 15-second journey at the end of the run).
+    items.sort(key=lambda item: not _long(item))
     if TEST_PASS:
         kept, other = [], []
         for item in items:
@@ -137,11 +142,32 @@ def pytest_collection_modifyitems(config, items):
         if other:
             config.hook.pytest_deselected(items=other)
             items[:] = kept
+        if hasattr(config, "workeroutput"):  # an xdist worker: its controller prints the count
+            config.workeroutput["ep_other_pass"] = len(other)
+        _other_pass.append(len(other))
     if not IS_PG:
         skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL)")
         for item in items:
             if "postgres_only" in item.keywords:
                 item.add_marker(skip)
+
+
+_other_pass: list[int] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist's controller: the workers' count of tests left to the other pass."""
+    count = getattr(node, "workeroutput", {}).get("ep_other_pass")
+    if count is not None:
+        _other_pass.append(count)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TEST_PASS and _other_pass:
+        other = PASSES[1 - PASSES.index(TEST_PASS)]
+        terminalreporter.write_line(f"{max(_other_pass)} tests deselected in this pass: dialect-independent, "
+                                    f"they run in the {other} pass (EP_TEST_PASS, see the README).")
 
 
 @pytest.fixture(scope="session")

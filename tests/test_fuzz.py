@@ -31,6 +31,8 @@ from ep_web.extensions import db
 from ep_web.models import RequestKind
 from ep_web.transaction import commit
 
+pytestmark = pytest.mark.long
+
 SEED = 20260302
 # Stop collecting after this many failures: the first ones tell the story.
 MAX_FAILURES = 25
@@ -289,10 +291,18 @@ def new_demande_for_fuzz(app):
     return _new
 
 
-def test_no_input_gives_a_server_error(app, fuzz_world, login, capsys):
+# One test per profile (and anonymous): each on a world of its own, so that the
+# acts of one profile (a caisse suspending a partner, the national admin
+# inactivating an account) cannot end another's sessions, and pytest-xdist
+# spreads the six over its workers instead of one worker running them all.
+PROFILES = ["anonyme", "technicien", "gestionnaire", "agent", "admin", "national"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_no_input_gives_a_server_error(app, fuzz_world, login, capsys, profile):
     w = fuzz_world
     app.config["WTF_CSRF_ENABLED"] = True
-    rng = random.Random(SEED)
+    rng = random.Random(f"{SEED}-{profile}")
     fuzzer = Fuzzer(app, rng)
     pools = {
         "demande_id": [w.demande.id], "ticket_id": [w.ticket.id], "news_id": [w.news.id],
@@ -304,14 +314,12 @@ def test_no_input_gives_a_server_error(app, fuzz_world, login, capsys):
         "fmt": ["csv", "xlsx"], "filename": ["css/app.css"],
     }
     rules = [r for r in app.url_map.iter_rules() if r.endpoint not in ("static", "auth.logout", "ops.metrics")]
-    # Partner profiles first: the caisse's and national's acts (suspend, inactivate) may end their sessions.
-    profiles = [None, w.technicien, w.gestionnaire, w.agent, w.admin, w.national]
+    account = None if profile == "anonyme" else getattr(w, profile)
     started = time.monotonic()
-    for account in profiles:
-        _fuzz_as(app, fuzzer, login, account, rules, pools)
+    _fuzz_as(app, fuzzer, login, account, rules, pools)
     elapsed = time.monotonic() - started
     with capsys.disabled():
-        print(f"\nfuzz: {fuzzer.sent} requests in {elapsed:.1f} s, {len(fuzzer.failures)} server errors; "
+        print(f"\nfuzz ({profile}): {fuzzer.sent} requests in {elapsed:.1f} s, {len(fuzzer.failures)} server errors; "
               f"{sorted(fuzzer.statuses.items())}")
     assert not fuzzer.failures, "\n\n".join(fuzzer.failures)
 

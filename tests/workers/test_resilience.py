@@ -20,6 +20,8 @@ from ep_web.transaction import commit
 from tests.factories import alpha
 from tests.servers import RedisServer, wait_until
 
+pytestmark = pytest.mark.long  # real processes riding out real outages
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
