@@ -2,7 +2,7 @@
 """Set up and run Espace Partenaires, or run its tests, on a fresh machine.
 
     python3 scripts/dev.py up     # install, migrate, load demo data, serve on http://127.0.0.1:$PORT
-    python3 scripts/dev.py test   # install, ruff, then the whole suite (SQLite, then PostgreSQL if DATABASE_URL)
+    python3 scripts/dev.py test   # install, ruff, the suite on SQLite (and PostgreSQL at once if DATABASE_URL)
 
 Needs only Python 3.11+ (and Node/npm for the DSFR and htmx assets).
 Everything goes into .venv/ and static/vendor/ inside the checkout.
@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,17 +117,32 @@ def test(extra: list[str]) -> None:
         sys.exit("ruff signale des erreurs (ci-dessus) : corrigez-les (`.venv/bin/ruff check --fix .` en règle "
                  "une partie) avant de lancer les tests.")
     pytest = [str(PY), "-m", "pytest", *_workers(extra), *extra]
-    print("\n=== Tests sur SQLite ===", flush=True)
-    # With two passes, a test that cannot depend on the database's dialect runs in
-    # one of them only (EP_TEST_PASS; the rule is in tests/conftest.py).
-    passes = {"EP_TEST_PASS": "sqlite"} if pg else {}
-    code = subprocess.run(pytest, cwd=ROOT, env={**base, **passes}).returncode
-    if pg:
-        print(f"\n=== Tests sur PostgreSQL ({pg}) ===", flush=True)
-        env = {**base, "DATABASE_URL": pg, "EP_TEST_PASS": "postgresql"}
-        code = subprocess.run(pytest, cwd=ROOT, env=env).returncode or code
-    else:
+    if not pg:
+        print("\n=== Tests sur SQLite ===", flush=True)
+        code = subprocess.run(pytest, cwd=ROOT, env=base).returncode
         print("\n(DATABASE_URL non défini : passe PostgreSQL non lancée. .ci/run la lance.)", flush=True)
+        sys.exit(code)
+    # Two passes, at the same time: the PostgreSQL pass waits a lot (Chromium,
+    # servers it starts, processes riding out outages) and the SQLite pass fills
+    # those waits. The PostgreSQL pass prints as it goes, the SQLite pass's output
+    # follows it. A test that cannot depend on the database's dialect runs in one
+    # pass only (EP_TEST_PASS; the rule is in tests/conftest.py).
+    print(f"\n=== Tests sur PostgreSQL ({pg}) et sur SQLite (affichés ensuite), en même temps ===", flush=True)
+    with tempfile.TemporaryFile() as sqlite_out:
+        sqlite_pass = subprocess.Popen(pytest, cwd=ROOT, env={**base, "EP_TEST_PASS": "sqlite"},
+                                       stdout=sqlite_out, stderr=subprocess.STDOUT)
+        try:
+            code = subprocess.run(pytest, cwd=ROOT, env={**base, "DATABASE_URL": pg,
+                                                         "EP_TEST_PASS": "postgresql"}).returncode
+            code = sqlite_pass.wait() or code
+        finally:
+            if sqlite_pass.poll() is None:
+                sqlite_pass.terminate()
+                sqlite_pass.wait()
+        print("\n=== Tests sur SQLite ===", flush=True)
+        sqlite_out.seek(0)
+        shutil.copyfileobj(sqlite_out, sys.stdout.buffer)
+        sys.stdout.flush()
     sys.exit(code)
 
 
