@@ -19,7 +19,7 @@ _PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu
            "auth.proconnect_login", "auth.proconnect_callback"}
 # The probes and the metrics: no session, no user, no gate.
 _PROBES = {"ops.healthz", "ops.readyz", "ops.metrics"}
-# Background polls (the header's bell): they see the session but are no
+# Background polls (the header's bell, an htmx request): they see the session but are no
 # activity of the person (SPEC §3 idle timeout: a tab left open must not keep
 # it alive), and once it is over they answer 204 with ``X-EP-Session: ended``
 # instead of sending the whole page to the login form (what is typed stays on
@@ -226,7 +226,7 @@ def _register_session_rules(app: Flask) -> None:
         # outlives one request (tests, CLI): a stale user would outlive its revocation.
         g.pop("_login_user", None)
         had_user = "_user_id" in session
-        passive = request.endpoint in _PASSIVE
+        passive = request.endpoint in _PASSIVE and request.headers.get("HX-Request") == "true"
         if had_user and not current_user.is_authenticated:
             # The loader refused the account (inactivated, suspended, password changed).
             session.clear()
