@@ -5,7 +5,7 @@ import time
 from collections.abc import Mapping
 from datetime import date, datetime
 
-from flask import Flask, flash, g, redirect, request, session, url_for
+from flask import Flask, flash, g, make_response, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -19,6 +19,12 @@ _PUBLIC = {"auth.login", "auth.forgot", "auth.activate", "auth.reset", "auth.cgu
            "auth.proconnect_login", "auth.proconnect_callback"}
 # The probes and the metrics: no session, no user, no gate.
 _PROBES = {"ops.healthz", "ops.readyz", "ops.metrics"}
+# Background polls (the header's bell, an htmx request): they see the session but are no
+# activity of the person (SPEC §3 idle timeout: a tab left open must not keep
+# it alive), and once it is over they answer 204 with ``X-EP-Session: ended``
+# instead of sending the whole page to the login form (what is typed stays on
+# screen; static/js/app.js tells the person).
+_PASSIVE = {"notifications.bell"}
 # Endpoints reachable while a gate (CGU, expired password) is pending.
 _GATE_FREE = {"static", "auth.logout", "auth.cgu", "auth.change_password", "compte.enrol"}
 
@@ -204,6 +210,13 @@ def _unauthorized():
     return redirect_to_login(None if request.path == "/" else "Connectez-vous pour accéder à cette page.")
 
 
+def _session_ended():
+    """A background poll's answer once the session is over (see ``_PASSIVE``)."""
+    response = make_response("", 204)
+    response.headers["X-EP-Session"] = "ended"
+    return response
+
+
 def _register_session_rules(app: Flask) -> None:
     @app.before_request
     def enforce_session_limits():
@@ -213,16 +226,19 @@ def _register_session_rules(app: Flask) -> None:
         # outlives one request (tests, CLI): a stale user would outlive its revocation.
         g.pop("_login_user", None)
         had_user = "_user_id" in session
+        passive = request.endpoint in _PASSIVE and request.headers.get("HX-Request") == "true"
         if had_user and not current_user.is_authenticated:
             # The loader refused the account (inactivated, suspended, password changed).
             session.clear()
             if request.endpoint in _PUBLIC:
                 return None
+            if passive:
+                return _session_ended()
             from ep_web.errors.handlers import redirect_to_login
 
             return redirect_to_login("Votre session a pris fin. Reconnectez-vous.")
         if not current_user.is_authenticated:
-            return None
+            return _session_ended() if passive else None
         from ep_web.domain import sessions
         from ep_web.transaction import commit
 
@@ -239,13 +255,15 @@ def _register_session_rules(app: Flask) -> None:
             session.clear()
             if request.endpoint in _PUBLIC:
                 return None
+            if passive:
+                return _session_ended()
             from ep_web.errors.handlers import redirect_to_login
 
             if resume:
                 return redirect_to_login("Votre session a expiré. Reconnectez-vous : votre demande n'est pas perdue, "
                                          "elle est gardée en brouillon et va s'ouvrir.", next_url=resume)
             return redirect_to_login("Votre session a expiré. Reconnectez-vous.")
-        if sessions.touch(user_session):
+        if not passive and sessions.touch(user_session):
             commit()
 
         from ep_web.domain.accounts import needs_cgu
@@ -411,6 +429,19 @@ def _register_template_helpers(app: Flask) -> None:
         if g.get("ep_bare") or not current_user.is_authenticated:
             return 0
         return unread_count(current_user)
+
+    @app.template_global()
+    def session_idle_left() -> int:
+        """Seconds before the idle timeout, counted from when the server last
+        saw the session (it writes that at most once a minute): the keep-alive
+        modal opens two minutes before (SPEC §8, static/js/app.js)."""
+        from ep_web.clock import now
+
+        idle = int(app.config["SESSION_IDLE_MINUTES"]) * 60
+        user_session = getattr(current_user, "current_session", None) if current_user.is_authenticated else None
+        if g.get("ep_bare") or user_session is None:
+            return idle
+        return max(0, min(idle, idle - int((now() - user_session.last_seen_at).total_seconds())))
 
     def _today() -> date:
         from ep_web.clock import today

@@ -15,6 +15,12 @@ from ep_web.htmx import is_partial
 FLAG = "confirmed"
 
 
+def _this_url() -> str:
+    """The POST's own address, query string included (``?next=`` for instance)."""
+    query = request.query_string.decode("utf-8", "replace")
+    return request.path + ("?" + query if query else "")
+
+
 def is_confirmed() -> bool:
     return request.form.get(FLAG) == "1"
 
@@ -32,4 +38,4 @@ def ask(question: str, *, title: str, button: str, back: str, summary: list[tupl
     fields = [(name, value) for name, values in request.form.lists() if name not in ("csrf_token", FLAG)
               for value in values]
     return make_response(render_template("confirm.html", question=question, title=title, button=button, back=back,
-                                         summary=summary or [], fields=fields, action=request.path), 200)
+                                         summary=summary or [], fields=fields, action=_this_url()), 200)

@@ -213,6 +213,10 @@ def inactivate_agent(account_id: int):
             return _agent_row(account, status, error={"message": first_error(form), "reason": form.reason.data})
         return _inactivation_page(account, form, back, status=status)
 
+    # Without the JS dialog's flag, the row's one-click form leads to the
+    # inactivation page (the confirmation step), the reason kept.
+    if not is_confirmed() and not is_partial() and form.validate_on_submit() and (form.reason.data or "").strip():
+        return _inactivation_page(account, form, back)
     return run(lambda: inactivate(account, actor=actor(), reason=form.reason.data or ""), form=form, render=render,
                success=f"Le compte de {account.full_name} est inactivé.", then=back,
                fragment=lambda _, message: _agent_row(account, notice="Compte inactivé."))

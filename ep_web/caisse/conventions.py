@@ -7,6 +7,7 @@ from ep_web.caisse import actor, admin_required, bp, page
 from ep_web.caisse.forms import ActionForm, ConventionForm, EndConventionForm, ServicesForm
 from ep_web.caisse.partenaires import render_partenaire
 from ep_web.clock import today
+from ep_web.confirm import ask
 from ep_web.domain.access import conventions_in_force
 from ep_web.domain.conventions import create_convention, denounce, renew, set_services, terminate
 from ep_web.permissions import get_partenaire_or_404
@@ -69,6 +70,12 @@ def renew_convention(partenaire_id: int, convention_id: int):
 @bp.post("/partenaires/<int:partenaire_id>/conventions/<int:convention_id>/denoncer")
 @admin_required
 def denounce_convention(partenaire_id: int, convention_id: int):
+    p = get_partenaire_or_404(partenaire_id)
+    conv = get_partner_convention_or_404(p, convention_id)
+    if (question := ask(f"La convention ne sera pas reconduite : elle prendra fin le {conv.ends_on:%d/%m/%Y}.",
+                        title=f"Dénoncer la convention avec {p.name}", button="Dénoncer la convention",
+                        back=_conventions_of(p))) is not None:
+        return question
     return _on_convention(partenaire_id, convention_id, denounce,
                           "Convention dénoncée : elle prendra fin le {ends_on}, sans reconduction.")
 

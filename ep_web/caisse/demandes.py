@@ -9,6 +9,7 @@ from ep_web.auth.reauth import recent_auth_required
 from ep_web.caisse import actor, admin_required, bp, page
 from ep_web.caisse.forms import ActionForm, GestionnaireForm, RefuseForm
 from ep_web.clock import today
+from ep_web.confirm import ask
 from ep_web.domain import quotas
 from ep_web.domain.access import caisse_in_force
 from ep_web.domain.accounts import IDENTITY_FIELDS
@@ -78,6 +79,12 @@ def accept(request_id: int):
 def refuse(request_id: int):
     req = get_request_or_404(request_id)
     refuse_form = RefuseForm(prefix="r")
+    if (refuse_form.response.data or "").strip() and (question := ask(
+            "La demande sera refusée et le partenaire prévenu par e-mail, avec le motif.",
+            title="Refuser la demande du partenaire", button="Refuser la demande",
+            back=url_for("caisse.request_detail", request_id=req.id),
+            summary=[("Motif du refus", refuse_form.response.data)])) is not None:
+        return question
     return run(lambda: refuse_request(actor(), req, refuse_form.response.data or ""), form=refuse_form,
                render=lambda status, refusal: _render_request(req, refuse_form=refuse_form, status=status),
                success="Demande refusée : le partenaire est prévenu par e-mail, avec le motif.",

@@ -7,6 +7,7 @@ from ep_web.auth.reauth import recent_auth_required
 from ep_web.caisse import actor, admin_required, bp
 from ep_web.caisse.forms import ActionForm, ReasonForm, ReviewForm
 from ep_web.caisse.partenaires import render_partenaire
+from ep_web.confirm import ask
 from ep_web.domain.partenaires import suspend, unsuspend
 from ep_web.domain.reviews import open_review
 from ep_web.permissions import get_partenaire_or_404
@@ -19,6 +20,12 @@ def suspend_partenaire(partenaire_id: int):
     """SPEC §3 [4.1]: the whole partner's access is suspended, sessions end."""
     p = get_partenaire_or_404(partenaire_id)
     form = ReasonForm(prefix="suspend")
+    if (form.reason.data or "").strip() and (question := ask(
+            "Tous les utilisateurs de la structure sont déconnectés et ne pourront plus se connecter "
+            "jusqu'à la levée de la suspension.", title=f"Suspendre l'accès de la structure {p.name}",
+            button="Suspendre l'accès", back=url_for("caisse.partenaire", partenaire_id=p.id),
+            summary=[("Motif", form.reason.data)])) is not None:
+        return question
     return run(lambda: suspend(actor(), p, form.reason.data), form=form,
                render=lambda status, refusal: render_partenaire(p, status, refusal, suspend_form=form),
                success="L'accès de la structure est suspendu : ses utilisateurs sont déconnectés.",

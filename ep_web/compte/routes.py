@@ -10,6 +10,7 @@ from ep_web.auth.forms import EnrolForm
 from ep_web.auth.reauth import recent_auth_required
 from ep_web.auth.routes import _safe_next
 from ep_web.compte.forms import ActionForm
+from ep_web.confirm import ask
 from ep_web.domain import second_factor, sessions
 from ep_web.forms import EmptyForm
 from ep_web.permissions.compte import get_session_or_404
@@ -77,6 +78,10 @@ def enrol():
 def regenerate_codes():
     """SPEC §3: new recovery codes replace the old ones (after a recent check)."""
     form = EmptyForm()
+    if (question := ask("Vos codes de secours actuels ne fonctionneront plus : seuls les nouveaux, affichés une "
+                        "fois, serviront.", title="Générer de nouveaux codes de secours",
+                        button="Générer de nouveaux codes", back=url_for("compte.index"))) is not None:
+        return question
     return run(lambda: second_factor.regenerate_recovery_codes(_me(), ip=request.remote_addr or ""),
                form=form, then=url_for("compte.index"), render=lambda status, refusal: (_index_page(refusal), status),
                done=lambda codes: render_template("compte/recovery_codes.html", codes=codes, enrolled=False,
@@ -90,6 +95,11 @@ def reset_second_factor(account_id: int):
     """SPEC §3 (lost phone): the account's manager resets its second factor."""
     account = get_second_factor_account_or_404(account_id)
     back = _safe_next(request.args.get("next")) or url_for("main.index")
+    if (question := ask(f"La double authentification {_de(account.full_name)} sera réinitialisée : elle devra la "
+                        "configurer à nouveau à sa prochaine connexion.",
+                        title=f"Réinitialiser la double authentification {_de(account.full_name)}",
+                        button="Réinitialiser", back=back)) is not None:
+        return question
     return run(lambda: second_factor.reset(_me(), account, ip=request.remote_addr or ""),
                form=EmptyForm(), then=back,
                success=f"La double authentification {_de(account.full_name)} est réinitialisée : "

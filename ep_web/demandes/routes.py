@@ -14,6 +14,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from ep_web.actions import run
+from ep_web.confirm import ask
 from ep_web.demandes.forms import SERVICES, ActionForm, CheckForm, DemandeForm, HistoryForm, ReplyForm, typed_fields
 from ep_web.demandes.helpers import register as register_helpers
 from ep_web.domain import demandes as dm
@@ -320,6 +321,11 @@ def delete_draft(draft_id: int):
     from ep_web.permissions.demandes import get_draft_or_404
 
     draft = get_draft_or_404(draft_id)
+    if (question := ask("Le brouillon sera supprimé définitivement, avec tout ce qui y est saisi.",
+                        title="Supprimer le brouillon", button="Supprimer le brouillon",
+                        back=url_for("demandes.draft_list"),
+                        summary=[("Brouillon", f"{Service(draft.service).label} — {draft.person}")])) is not None:
+        return question
     return run(lambda: drafts.discard(_actor(), draft), form=ActionForm(),
                render=lambda status, refusal: (draft_list(), status),
                success="Le brouillon est supprimé.", then=url_for("demandes.draft_list"))

@@ -3,7 +3,8 @@ from flask import Blueprint, render_template, url_for
 from flask_login import current_user
 
 from ep_web.actions import run
-from ep_web.clock import now
+from ep_web.clock import now, to_paris
+from ep_web.confirm import ask
 from ep_web.domain import maintenance as domain
 from ep_web.maintenance.forms import ActionForm, MaintenanceForm
 from ep_web.models import Profile
@@ -49,8 +50,11 @@ def create():
     )
 
 
-def _act(window_id: int, operation, success: str):
+def _act(window_id: int, operation, success: str, question: str, button: str):
     window = get_window_or_404(window_id)
+    if (asked := ask(question, title=f"{button} du {to_paris(window.starts_at):%d/%m/%Y à %H:%M}",
+                     button=button, back=url_for("maintenance.index"))) is not None:
+        return asked
     return run(
         lambda: operation(_actor(), window), form=ActionForm(),
         render=lambda status, refusal: _page(MaintenanceForm(formdata=None), status, refusal),
@@ -61,10 +65,14 @@ def _act(window_id: int, operation, success: str):
 @bp.post("/<int:window_id>/annuler")
 @national_only
 def cancel(window_id: int):
-    return _act(window_id, domain.cancel, "La maintenance est annulée : le bandeau d'annonce n'est plus affiché.")
+    return _act(window_id, domain.cancel, "La maintenance est annulée : le bandeau d'annonce n'est plus affiché.",
+                "La maintenance sera annulée et son annonce retirée : pour la reprogrammer, il faudra la recréer.",
+                "Annuler la maintenance")
 
 
 @bp.post("/<int:window_id>/terminer")
 @national_only
 def end(window_id: int):
-    return _act(window_id, domain.end_now, "La maintenance est terminée : le portail est de nouveau ouvert à tous.")
+    return _act(window_id, domain.end_now, "La maintenance est terminée : le portail est de nouveau ouvert à tous.",
+                "La maintenance prendra fin tout de suite et le portail sera rouvert à tous.",
+                "Terminer la maintenance")

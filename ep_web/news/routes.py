@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from ep_web.actions import first_error, run
 from ep_web.clock import now
+from ep_web.confirm import ask
 from ep_web.domain import news as domain
 from ep_web.models import PARTENAIRE_TYPE_LABELS, News, PartenaireType, Profile
 from ep_web.news.forms import ActionForm, DigestForm, NewsForm
@@ -144,6 +145,10 @@ def update(news_id: int):
 def delete(news_id: int):
     news = get_caisse_news_or_404(news_id)
     title = news.title
+    if (question := ask("L'actualité sera supprimée : les partenaires ne la verront plus.",
+                        title=f"Supprimer l'actualité « {title} »", button="Supprimer l'actualité",
+                        back=url_for("caisse_news.show", news_id=news.id))) is not None:
+        return question
     return run(
         lambda: domain.delete_news(_actor(), news), form=ActionForm(),
         render=lambda status, refusal: _admin_show_page(news, status, refusal),

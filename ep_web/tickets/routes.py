@@ -101,6 +101,14 @@ def _act(side: str, ticket_id: int, operation, success: str):
                success=success, then=url_for(f"{BLUEPRINT_OF[side]}.show", ticket_id=ticket.id))
 
 
+def _ask_resolve(side: str, ticket_id: int):
+    """Resolving closes the ticket and e-mails the partner: asked first without JS (ep_web/confirm.py)."""
+    ticket = get_ticket_or_404(ticket_id, side)
+    return ask("Le ticket sera marqué comme résolu et le partenaire prévenu par e-mail.",
+               title=f"Marquer le ticket {ticket.reference} comme résolu", button="Marquer comme résolu",
+               back=url_for(f"{BLUEPRINT_OF[side]}.show", ticket_id=ticket.id))
+
+
 def _screenshot(side: str, ticket_id: int, attachment_id: int):
     ticket = get_ticket_or_404(ticket_id, side)
     attachment = get_screenshot_or_404(ticket, attachment_id)
@@ -219,6 +227,8 @@ def caisse_escalate(ticket_id: int):
 @caisse_bp.post("/<int:ticket_id>/resoudre", endpoint="resolve")
 @caisse_only
 def caisse_resolve(ticket_id: int):
+    if (question := _ask_resolve("caisse", ticket_id)) is not None:
+        return question
     return _act("caisse", ticket_id, domain.resolve, "Le ticket est résolu : le partenaire est prévenu par e-mail.")
 
 
@@ -251,6 +261,8 @@ def national_reply(ticket_id: int):
 @national_bp.post("/<int:ticket_id>/resoudre", endpoint="resolve")
 @national_only
 def national_resolve(ticket_id: int):
+    if (question := _ask_resolve("national", ticket_id)) is not None:
+        return question
     return _act("national", ticket_id, domain.resolve, "Le ticket est résolu : le partenaire est prévenu par e-mail.")
 
 

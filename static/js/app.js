@@ -94,22 +94,37 @@ document.addEventListener("htmx:beforeRequest", function (event) {
 
 // SPEC §8: the idle timeout never surprises anyone. Activity (typing, clicks)
 // tells the server at most once a minute; two minutes before the timeout a
-// DSFR modal offers "Rester connecté".
+// DSFR modal offers "Rester connecté". Closing it (the button, « Fermer »,
+// Escape) is an answer too: the person is there, the session is extended. A
+// session that already ended says so and offers to log in again.
 (function () {
   var body = document.body;
   var idle = parseInt(body.getAttribute("data-idle-seconds") || "0", 10);
   var url = body.getAttribute("data-keepalive-url");
   var modal = document.getElementById("idle-modal");
   if (!idle || !url || !modal) { return; }
-  var lastServer = Date.now();
+  var left = parseInt(body.getAttribute("data-idle-left") || String(idle), 10);
+  // When the server last counted activity: it writes that at most once a
+  // minute, so a request answered now may count from up to a minute ago.
+  var lastServer = Date.now() - (idle - (isNaN(left) ? idle : left)) * 1000;
   var lastPing = 0;
+  var shown = false;
+  var expired = false;
+  var returnFocus = null;
   var token = (JSON.parse(body.getAttribute("hx-headers") || "{}")["X-CSRFToken"]) || "";
+  // true: extended; false: the session is over (the server redirects to the login page); null: no answer.
   function ping() {
     lastPing = Date.now();
-    fetch(url, {method: "POST", credentials: "same-origin", headers: {"X-CSRFToken": token}})
-      .then(function (r) { if (r.ok) { lastServer = Date.now(); } });
+    return fetch(url, {method: "POST", credentials: "same-origin", redirect: "manual", headers: {"X-CSRFToken": token}})
+      .then(function (r) {
+        if (r.status === 204) { lastServer = Date.now(); return true; }
+        return r.type === "opaqueredirect" || r.status === 401 || r.status === 403 || r.status === 400 ? false : null;
+      }, function () { return null; });
   }
   function open() {
+    if (shown) { return; }
+    shown = true;
+    returnFocus = document.activeElement;
     if (window.dsfr) { try { window.dsfr(modal).modal.disclose(); return; } catch (e) { /* fall back */ } }
     if (modal.showModal && !modal.open) { modal.showModal(); }
   }
@@ -117,18 +132,51 @@ document.addEventListener("htmx:beforeRequest", function (event) {
     if (window.dsfr) { try { window.dsfr(modal).modal.conceal(); return; } catch (e) { /* fall back */ } }
     if (modal.open) { modal.close(); }
   }
+  function showExpired() {
+    expired = true;
+    modal.querySelectorAll("[data-idle-state]").forEach(function (node) {
+      node.hidden = node.getAttribute("data-idle-state") !== "expired";
+    });
+    modal.setAttribute("aria-labelledby", "idle-modal-expired-title");
+    var login = document.getElementById("idle-login");
+    login.href = login.getAttribute("href").split("?")[0] + "?next=" + encodeURIComponent(location.pathname + location.search);
+    shown = false;
+    open();
+    window.setTimeout(function () { login.focus(); }, 0);
+  }
+  // Whatever closed the modal, the person answered it: stay, unless it is too late.
+  function closed() {
+    if (!shown) { return; }
+    shown = false;
+    if (returnFocus && returnFocus.isConnected && returnFocus !== document.body) { returnFocus.focus(); }
+    if (expired) { return; }
+    ping().then(function (ok) { if (ok === false) { showExpired(); } });
+  }
+  modal.addEventListener("dsfr.conceal", closed);
+  modal.addEventListener("close", closed);
   // Typing is activity the server cannot see: tell it, at most once a minute and
   // only when no request has reached it meanwhile (a click that loads or posts
   // something already counts).
   document.addEventListener("input", function () {
-    if (Date.now() - lastServer > 60000 && Date.now() - lastPing > 60000) { ping(); }
+    if (!expired && Date.now() - lastServer > 60000 && Date.now() - lastPing > 60000) { ping(); }
   }, true);
-  document.addEventListener("htmx:afterRequest", function () { lastServer = Date.now(); });
-  document.getElementById("idle-stay").addEventListener("click", function () { ping(); close(); });
+  // The bell's poll is no activity (the server does not count it): only the
+  // person's own requests move the timeout. A poll may learn the session ended.
+  function isPoll(event) { return event.detail && event.detail.elt && event.detail.elt.id === "ep-bell"; }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (expired && isPoll(event)) { event.preventDefault(); }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    if (xhr && xhr.getResponseHeader("X-EP-Session") === "ended") { if (!expired) { showExpired(); } return; }
+    if (!isPoll(event)) { lastServer = Math.max(lastServer, Date.now() - 60000); }
+  });
+  document.getElementById("idle-stay").addEventListener("click", close);
   window.setInterval(function () {
-    var left = idle * 1000 - (Date.now() - lastServer);
-    if (left <= 120000 && left > 0) { open(); }
-  }, 10000);
+    if (expired) { return; }
+    var remaining = idle * 1000 - (Date.now() - lastServer);
+    if (remaining <= 120000) { open(); }
+  }, 5000);
 })();
 
 // "Imprimer" buttons (no inline script under the CSP).

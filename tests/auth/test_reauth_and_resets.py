@@ -120,7 +120,7 @@ def test_admin_caisse_resets_a_gestionnaire(client, make, login, outbox, clock):
     page = client.get(f"/caisse/partenaires/{partenaire.id}/gestionnaires/{g.id}").get_data(as_text=True)
     assert "Réinitialiser la double authentification" in page
     resp = client.post(f"/comptes/{g.id}/double-authentification/reinitialiser"
-                       f"?next=/caisse/partenaires/{partenaire.id}/gestionnaires/{g.id}")
+                       f"?next=/caisse/partenaires/{partenaire.id}/gestionnaires/{g.id}", data={"confirmed": "1"})
     assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/gestionnaires/{g.id}")
     db.session.refresh(g)
     assert g.totp_secret is None and not db.session.scalars(
@@ -136,7 +136,7 @@ def test_admin_caisse_resets_a_gestionnaire(client, make, login, outbox, clock):
     assert first.headers["Location"] == "/"
     assert "/compte/double-authentification" in other.get("/gestion/").headers["Location"]
     # Nothing left to reset: said plainly.
-    again = client.post(f"/comptes/{g.id}/double-authentification/reinitialiser")
+    again = client.post(f"/comptes/{g.id}/double-authentification/reinitialiser", data={"confirmed": "1"})
     assert again.status_code == 422
 
 
@@ -158,7 +158,7 @@ def test_who_resets_whom(client, make, login, manager, target, status):
     second_factor.enrol_with_secret(account, TOTP_SECRET)
     db.session.commit()
     login(getattr(w, manager))
-    resp = client.post(f"/comptes/{account.id}/double-authentification/reinitialiser")
+    resp = client.post(f"/comptes/{account.id}/double-authentification/reinitialiser", data={"confirmed": "1"})
     assert resp.status_code == status
     db.session.refresh(account)
     assert (account.totp_secret is None) == (status == 303)

@@ -263,3 +263,43 @@ def test_loading_the_user_is_one_query(app, make):
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert len(statements) == 1 and "JOIN account" in statements[0], statements
+
+
+def test_keepalive_extends_the_session_and_the_bell_poll_does_not(app, make, clock):
+    """SPEC §3/§8: « Rester connecté » (and typing, which posts the same
+    keep-alive) counts as activity; the header's bell, polled every minute by
+    an open tab, does not: a tab left open still idles out."""
+    idle = app.config["SESSION_IDLE_MINUTES"]
+    w = make.world()
+    c = _login(app, w.technicien)
+    page = c.get("/compte/").get_data(as_text=True)
+    assert f'data-idle-left="{idle * 60}"' in page
+    clock.advance(minutes=idle - 1)
+    assert c.get("/notifications/compteur?vu=0", headers={"HX-Request": "true"}).status_code == 204
+    resp = c.post("/compte/session/prolonger")
+    assert resp.status_code == 204
+    clock.advance(minutes=2)  # past the timeout counted from the login
+    assert c.get("/notifications/compteur?vu=0", headers={"HX-Request": "true"}).status_code == 204
+    assert _logged_in(c)  # thanks to the keep-alive: the login was idle + 1 minutes ago
+
+    clock.advance(minutes=idle - 1)
+    for _ in range(3):  # polls do not keep the session alive
+        clock.advance(seconds=30)
+        c.get("/notifications/compteur?vu=0", headers={"HX-Request": "true"})
+    row = db.session.scalars(db.select(UserSession)).one()
+    assert row.end_reason == SessionEnd.IDLE
+    # Once over, a poll says so without sending the page to the login form (what is typed stays).
+    resp = c.get("/notifications/compteur?vu=0", headers={"HX-Request": "true"})
+    assert resp.status_code == 204 and resp.headers["X-EP-Session"] == "ended" and "HX-Redirect" not in resp.headers
+    assert not _logged_in(c)
+
+
+def test_keepalive_after_the_timeout_is_refused(app, make, clock):
+    """The modal's button cannot revive an ended session: the answer is the
+    login page (the JS shows « Votre session a expiré »)."""
+    w = make.world()
+    c = _login(app, w.technicien)
+    clock.advance(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)
+    resp = c.post("/compte/session/prolonger")
+    assert resp.status_code in (302, 303) and "/connexion" in resp.headers["Location"]
+    assert not _logged_in(c)

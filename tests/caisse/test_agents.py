@@ -46,7 +46,8 @@ def test_inactivate_agent_with_reason_and_isolation(client, make, login):
     resp = client.post(f"/caisse/agents/{w.agent.id}/inactiver", data={"reason": ""}, headers={"HX-Request": "true"})
     assert resp.status_code == 422 and f'<tr id="agent-{w.agent.id}">' in resp.get_data(as_text=True)
     assert "Indiquez le motif de l'inactivation." in text(resp)
-    resp = client.post(f"/caisse/agents/{w.agent.id}/inactiver", data={"reason": "Départ de la caisse"})
+    resp = client.post(f"/caisse/agents/{w.agent.id}/inactiver",
+                       data={"reason": "Départ de la caisse", "confirmed": "1"})
     assert resp.status_code == 303
     db.session.expire_all()
     assert w.agent.status == AccountStatus.INACTIVE and other_agent.status == AccountStatus.ACTIVE
@@ -55,7 +56,8 @@ def test_inactivate_agent_with_reason_and_isolation(client, make, login):
 def test_audit_log_page(client, make, login):
     w = make.world()
     login(w.admin)
-    client.post(f"/caisse/partenaires/{w.partenaire.id}/suspendre", data={"suspend-reason": "Contrôle"})
+    client.post(f"/caisse/partenaires/{w.partenaire.id}/suspendre",
+                data={"suspend-reason": "Contrôle", "confirmed": "1"})
     resp = client.get("/caisse/journal")
     assert resp.status_code == 200
     assert "Partenaire suspendu" in text(resp)

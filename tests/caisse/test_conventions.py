@@ -79,11 +79,11 @@ def test_services_renew_denounce(client, make, login):
     db.session.expire_all()
     assert conv.ends_on == ends.replace(year=ends.year + 1)
 
-    resp = client.post(f"{base}/denoncer", follow_redirects=True)
+    resp = client.post(f"{base}/denoncer", data={"confirmed": "1"}, follow_redirects=True)
     db.session.expire_all()
     assert conv.state == ConventionState.DENONCEE and not conv.tacit_renewal
     assert "Convention dénoncée" in text(resp)
-    resp = client.post(f"{base}/denoncer", follow_redirects=True)
+    resp = client.post(f"{base}/denoncer", data={"confirmed": "1"}, follow_redirects=True)
     assert "Seule une convention active peut être dénoncée." in text(resp)
 
     page = text(client.get(f"/caisse/partenaires/{w.partenaire.id}"))

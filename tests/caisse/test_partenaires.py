@@ -201,7 +201,7 @@ def test_suspend_ends_the_partner_sessions(app, client, make, login):
     assert not w.partenaire.is_suspended
 
     resp = client.post(f"/caisse/partenaires/{w.partenaire.id}/suspendre",
-                       data={"suspend-reason": "Usage frauduleux de comptes"})
+                       data={"suspend-reason": "Usage frauduleux de comptes", "confirmed": "1"})
     assert resp.status_code == 303
     resp = tech_client.get("/")
     assert resp.status_code == 302 and "/connexion" in resp.headers["Location"]

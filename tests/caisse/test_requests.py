@@ -111,7 +111,8 @@ def test_refuse_needs_a_reason(client, make, login, outbox):
     db.session.expire_all()
     assert req.status == RequestStatus.PENDING
 
-    resp = client.post(f"/caisse/demandes/{req.id}/refuser", data={"r-response": "Quota de la structure atteint"})
+    resp = client.post(f"/caisse/demandes/{req.id}/refuser",
+                       data={"r-response": "Quota de la structure atteint", "confirmed": "1"})
     assert resp.status_code == 303
     db.session.expire_all()
     assert req.status == RequestStatus.REFUSED and req.response == "Quota de la structure atteint"
@@ -119,7 +120,7 @@ def test_refuse_needs_a_reason(client, make, login, outbox):
     page = text(client.get(f"/caisse/demandes/{req.id}"))
     assert "Refusée le" in page and "Quota de la structure atteint" in page
     # Already handled: a second answer is refused.
-    resp = client.post(f"/caisse/demandes/{req.id}/refuser", data={"r-response": "encore"})
+    resp = client.post(f"/caisse/demandes/{req.id}/refuser", data={"r-response": "encore", "confirmed": "1"})
     assert resp.status_code == 422 and "Cette demande a déjà été traitée." in text(resp)
 
 

@@ -160,7 +160,7 @@ def test_national_ends_a_running_window(app, world, clock, login):
     anonymous = app.test_client()
     assert anonymous.get("/").status_code == 503
     national = login(world.national)
-    resp = national.post(f"/national/maintenance/{w.id}/terminer")
+    resp = national.post(f"/national/maintenance/{w.id}/terminer", data={"confirmed": "1"})
     assert resp.status_code == 303
     assert anonymous.get("/").status_code == 302  # back to normal: the login redirect
     db.session.refresh(w)
@@ -173,7 +173,7 @@ def test_cancelled_window_shows_nothing(app, world, clock, login):
     commit()
     national = login(world.national)
     assert "maintenance-banner" in national.get("/national/caisses").get_data(as_text=True)
-    assert national.post(f"/national/maintenance/{w.id}/annuler").status_code == 303
+    assert national.post(f"/national/maintenance/{w.id}/annuler", data={"confirmed": "1"}).status_code == 303
     assert "maintenance-banner" not in national.get("/national/caisses").get_data(as_text=True)
     clock.advance(days=1, minutes=30)
     assert app.test_client().get("/").status_code == 302
@@ -201,7 +201,7 @@ def test_only_national_manages_maintenance(app, world, clock, login, profile):
     c = login(getattr(world, profile))
     assert c.get("/national/maintenance").status_code == 403
     assert c.post("/national/maintenance", data={}).status_code == 403
-    assert c.post(f"/national/maintenance/{w.id}/annuler").status_code == 403
+    assert c.post(f"/national/maintenance/{w.id}/annuler", data={"confirmed": "1"}).status_code == 403
     assert db.session.get(MaintenanceWindow, w.id).cancelled_at is None
 
 
@@ -210,11 +210,11 @@ def test_a_refused_action_shows_the_domains_message(app, world, clock, login):
     later = maintenance.schedule(world.national, at + timedelta(days=1), at + timedelta(days=1, hours=1))
     commit()
     national = login(world.national)
-    resp = national.post(f"/national/maintenance/{later.id}/terminer")
+    resp = national.post(f"/national/maintenance/{later.id}/terminer", data={"confirmed": "1"})
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     assert "Cette maintenance n&#39;a pas commencé : annulez-la plutôt." in page and 'id="flash"' in page
-    assert national.post(f"/national/maintenance/{later.id}/annuler").status_code == 303
-    resp = national.post(f"/national/maintenance/{later.id}/annuler")
+    assert national.post(f"/national/maintenance/{later.id}/annuler", data={"confirmed": "1"}).status_code == 303
+    resp = national.post(f"/national/maintenance/{later.id}/annuler", data={"confirmed": "1"})
     assert resp.status_code == 422 and "Cette maintenance est déjà annulée." in resp.get_data(as_text=True)
-    assert national.post("/national/maintenance/999999/annuler").status_code == 404
+    assert national.post("/national/maintenance/999999/annuler", data={"confirmed": "1"}).status_code == 404

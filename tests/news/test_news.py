@@ -171,7 +171,7 @@ def test_referent_edits_and_deletes(app, world, login, clock):
     assert resp.status_code == 303
     db.session.refresh(n)
     assert n.title == "Corrigée" and "<em>texte</em>" in n.body_html
-    assert c.post(f"/caisse/actualites/{n.id}/supprimer").status_code == 303
+    assert c.post(f"/caisse/actualites/{n.id}/supprimer", data={"confirmed": "1"}).status_code == 303
     assert db.session.get(News, n.id) is None
 
 

@@ -96,7 +96,7 @@ def test_the_caisse_refusal_sent_to_the_partner(client, make, login, clock):
                        wished_date=clock.now().date() + timedelta(days=20))
     commit()
     login(w.admin)
-    resp = client.post(f"/caisse/demandes/{req.id}/refuser", data={"r-response": f"Refus {NIR}"})
+    resp = client.post(f"/caisse/demandes/{req.id}/refuser", data={"r-response": f"Refus {NIR}", "confirmed": "1"})
     assert resp.status_code == 422 and SAID in resp.get_data(as_text=True)
     db.session.expire_all()
     assert req.status == RequestStatus.PENDING
