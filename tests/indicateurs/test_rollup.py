@@ -1,0 +1,107 @@
+"""The rollup keeps stat_month up to date by difference (issue 14 §3): each
+rolled day is added into its month (per partner, caisse-wide, national), a day
+rolled again first takes its old rows out. Compared here with the month
+recomputed from stat_day (statistics.refresh_month), and the backfill with
+the nights rolled one by one."""
+from datetime import date
+
+from sqlalchemy import delete, select, update
+
+from ep_web.domain import statistics
+from ep_web.extensions import db
+from ep_web.models import Demande, StatDay, StatMonth, StatState
+from ep_web.models.stats import ALL_CAISSES, ALL_PARTNERS, MEASURES
+
+
+def _rows(model):
+    table = model.__table__
+    return sorted(tuple(r) for r in db.session.execute(select(*table.columns)))
+
+
+def _snapshot():
+    return _rows(StatDay), _rows(StatMonth)
+
+
+def _months():
+    return sorted(set(db.session.scalars(select(StatMonth.month))) | {
+        statistics.month_start(d) for d in db.session.scalars(select(StatDay.day))})
+
+
+def _recomputed_months():
+    """stat_month as refresh_month computes it from stat_day (the reference)."""
+    for month in _months():
+        statistics.refresh_month(month)
+    db.session.flush()
+    return _rows(StatMonth)
+
+
+def _clear():
+    db.session.execute(delete(StatDay))
+    db.session.execute(delete(StatMonth))
+    db.session.execute(update(StatState).values(rolled_through=None))
+    db.session.flush()
+
+
+def test_rolling_days_again_changes_nothing(world):
+    statistics.rollup()
+    db.session.commit()
+    before = _snapshot()
+    assert before[0] and before[1]
+    # One day, then a span across a new year (three days, two months, two years).
+    assert statistics.rollup_days(date(2026, 3, 1), date(2026, 3, 1)) >= 1
+    assert statistics.rollup_days(date(2025, 12, 31), date(2026, 1, 2)) >= 2
+    db.session.flush()
+    assert _snapshot() == before
+    statistics.rollup_days(date(2026, 3, 1), date(2026, 3, 1))
+    db.session.flush()
+    assert _snapshot() == before
+    # The months kept by difference are the months recomputed from their days.
+    assert _recomputed_months() == before[1]
+
+
+def test_a_day_rolled_again_after_a_change_moves_its_month(world):
+    w = world
+    statistics.rollup()
+    db.session.commit()
+    sept = date(2025, 9, 1)
+
+    def created(caisse_id, partenaire_id):
+        return db.session.scalar(select(StatMonth.created).where(
+            StatMonth.month == sept, StatMonth.caisse_id == caisse_id, StatMonth.partenaire_id == partenaire_id,
+            StatMonth.service == "signalement", StatMonth.outcome == ""))
+
+    # d5 was counted at B on 1 September (the night before it was sent on to A).
+    assert created(w.b.id, w.p.id) == 1 and created(w.b.id, ALL_PARTNERS) == 1
+    assert created(ALL_CAISSES, ALL_PARTNERS) == 1 and not created(w.a.id, w.p.id)
+    # Rolled again now, the day finds d5 at A: B's counts go, A's come.
+    statistics.rollup_days(sept, sept)
+    db.session.flush()
+    assert not created(w.b.id, w.p.id) and not created(w.b.id, ALL_PARTNERS)
+    assert created(w.a.id, w.p.id) == 1 and created(w.a.id, ALL_PARTNERS) == 1
+    assert created(ALL_CAISSES, ALL_PARTNERS) == 1
+    zeros = db.session.scalar(select(db.func.count()).select_from(StatMonth).where(
+        *[getattr(StatMonth, m) == 0 for m in MEASURES]))
+    assert zeros == 0
+    assert _rows(StatMonth) == _recomputed_months()
+
+
+def test_the_backfill_equals_the_nights_one_by_one(world):
+    # Every demande stays where it is now (d5 at A) for both ways of rolling.
+    _clear()
+    first = statistics._first_fact_day()
+    assert first == date(2025, 3, 10)
+    day = first
+    while day <= date(2026, 3, 1):  # each night rolls the day before
+        statistics.rollup(through=day)
+        day += statistics.DAY
+    nightly = _snapshot()
+    assert db.session.get(StatState, 1).rolled_through == date(2026, 3, 1)
+    _clear()
+    counts = statistics.rollup()  # the catch-up of a whole history: a month at once
+    assert counts["days"] == (date(2026, 3, 1) - first).days + 1
+    assert _snapshot() == nightly
+    assert _recomputed_months() == nightly[1]
+    # Rolled after d5 went on to A, 2025 at A counts d1 to d5 (4 of them closed).
+    fig = statistics.read(date(2025, 1, 1), date(2025, 12, 31), group=("caisse_id",))
+    assert fig[(world.a.id,)]["created"] == 5 and fig[(world.a.id,)]["closed"] == 4
+    assert db.session.scalar(select(db.func.count()).select_from(Demande)) == 8
