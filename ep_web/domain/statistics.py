@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Integer, case, cast, delete, event, func, insert, literal, select
+from sqlalchemy import Integer, and_, case, cast, delete, event, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from ep_web.clock import PARIS, now, to_paris, today
@@ -373,38 +373,70 @@ def purge_horizon() -> datetime | None:
 # ---------------------------------------------------------------- reading
 
 
-def _months_within(first: date, last: date):
-    """Split [first, last] into whole months and the leftover days at the edges."""
-    months, edges = [], []
+def _plan(first: date, last: date, rolled: date, reaches_rolled: bool):
+    """How to add up the rolled days ``first`` to ``last``: the months read
+    from stat_month, and the stat_day ranges added (+1) or taken out (-1).
+
+    stat_month holds each month's days up to ``rolled``: the month of the last
+    rolled day is whole as soon as the period reaches that day. A partial
+    month is read from its days, or, when it holds more than half of the
+    month, as the month minus the days left out (fewer rows either way)."""
+    months, ranges = [], []
     day = first
     while day <= last:
+        start = month_start(day)
         month_end = next_month(day) - DAY
-        if day.day == 1 and month_end <= last:
-            months.append(day)
-            day = month_end + DAY
+        rolled_end = min(month_end, rolled)  # what stat_month holds of this month
+        stop = min(month_end, last)
+        if day == start and (stop == month_end or (reaches_rolled and stop == rolled_end)):
+            months.append(start)
         else:
-            stop = min(month_end, last)
-            edges.append((day, stop))
-            day = stop + DAY
-    return months, edges
+            inside = (stop - day).days + 1
+            outside = (rolled_end - start).days + 1 - inside
+            if outside < inside:
+                months.append(start)
+                if day > start:
+                    ranges.append((start, day - DAY, -1))
+                if stop < rolled_end:
+                    ranges.append((stop + DAY, rolled_end, -1))
+            else:
+                ranges.append((day, stop, 1))
+        day = stop + DAY
+    return months, ranges
+
+
+def _extra_sum(cls, measure: str, service: str | None, outcomes) -> object:
+    cond = []
+    if service is not None:
+        cond.append(cls.service == service)
+    if outcomes is not None:
+        cond.append(cls.outcome.in_(list(outcomes)))
+    col = getattr(cls, measure)
+    return func.sum(case((and_(*cond), col), else_=0)) if cond else func.sum(col)
 
 
 def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, partenaire_ids=None,
          by_month: bool = False, measures=MEASURES, service: str | None = None,
-         outcomes=None) -> dict[tuple, dict]:
+         outcomes=None, extras: dict | None = None) -> dict[tuple, dict]:
     """Measures added up over the Paris days ``first`` to ``last``, by ``group``
     (a tuple of KEY names; with ``by_month`` the first day of the month comes
     first in each key), optionally for one ``service`` or some ``outcomes``.
+    ``extras`` adds named sums of one measure for one service and/or some
+    outcomes ({name: (measure, service or None, outcomes or None)}), in the same
+    read: a table's columns come from one query.
+
     Whole rolled months come from stat_month (its caisse-wide and national rows
-    when no partner is asked for), the rolled days at the edges from stat_day,
-    the days after the last rolled one from the demandes: exact up to now,
-    whatever the nightly job did. Only ``measures`` are added up (the others
-    stay 0): the database does the sums, Python sees one row per key."""
+    when no partner is asked for; the current month up to the last rolled
+    day), the rolled days at the edges from stat_day, the days after the last
+    rolled one from the demandes: exact up to now, whatever the nightly job
+    did. Only ``measures`` are added up (the others stay 0): the database does
+    the sums, Python sees one row per key."""
     out: dict[tuple, dict] = defaultdict(empty)
     last = min(last, today())
     if first > last:
         return out
     measures = tuple(measures)
+    extras = dict(extras or {})
     rolled = rolled_through()
     rolled_last = min(last, rolled) if rolled else None
     partner_rows = partenaire_ids is not None or "partenaire_id" in group
@@ -425,30 +457,39 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
                 stmt = stmt.where(cls.caisse_id != ALL_CAISSES, cls.partenaire_id == ALL_PARTNERS)
         return stmt
 
-    def collect(rows, width, month=None):
+    names = (*measures, *extras)
+
+    def sums(cls):
+        return [*[func.sum(getattr(cls, m)) for m in measures],
+                *[_extra_sum(cls, *spec) for spec in extras.values()]]
+
+    def collect(rows, width, month=None, sign=1):
         for row in rows:
             key = tuple(row[:width])
             if month is not None:
                 key = (month, *key)
             acc = out[key]
-            for m, v in zip(measures, row[width:]):
+            for m, v in zip(names, row[width:]):
                 if v:
-                    acc[m] += int(v)
+                    acc[m] = acc.get(m, 0) + sign * int(v)
 
     if rolled_last is not None and first <= rolled_last:
-        months, edges = _months_within(first, rolled_last)
+        months, ranges = _plan(first, rolled_last, rolled, last >= rolled)
         if months:
             cols = [getattr(StatMonth, g) for g in group]
             if by_month:
                 cols.insert(0, StatMonth.month)
-            stmt = scoped(select(*cols, *[func.sum(getattr(StatMonth, m)) for m in measures])
-                          .where(StatMonth.month.in_(months)).group_by(*cols), StatMonth)
+            where = StatMonth.month == months[0] if len(months) == 1 else StatMonth.month.in_(months)
+            stmt = scoped(select(*cols, *sums(StatMonth)).where(where).group_by(*cols), StatMonth)
             collect(db.session.execute(stmt), len(cols))
-        for lo, hi in edges:
+        for lo, hi, sign in ranges:
             cols = [getattr(StatDay, g) for g in group]
-            stmt = scoped(select(*cols, *[func.sum(getattr(StatDay, m)) for m in measures])
-                          .where(StatDay.day >= lo, StatDay.day <= hi).group_by(*cols), StatDay)
-            collect(db.session.execute(stmt), len(cols), month_start(lo) if by_month else None)
+            stmt = scoped(select(*cols, *sums(StatDay)).where(StatDay.day >= lo, StatDay.day <= hi)
+                          .group_by(*cols), StatDay)
+            collect(db.session.execute(stmt), len(cols), month_start(lo) if by_month else None, sign)
+        if any(sign < 0 for _, _, sign in ranges):  # a key whose days were all taken out: no key
+            for key in [k for k, v in out.items() if not any(v.values())]:
+                del out[key]
     live_first = max(first, rolled + DAY) if rolled else first
     if live_first <= last:
         index = [KEY.index(g) + 1 for g in group]
@@ -465,6 +506,9 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
             acc = out[(month_start(key[0]), *k) if by_month else k]
             for m in measures:
                 acc[m] += values[m]
+            for name, (m, svc, outs) in extras.items():
+                if (svc is None or key[3] == svc) and (outs is None or key[4] in outs):
+                    acc[name] = acc.get(name, 0) + values[m]
     return out
 
 

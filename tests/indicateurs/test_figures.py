@@ -243,3 +243,27 @@ def test_usual_delay_on_the_new_demande_page(app, make, clock, login, client):
     assert ("Ces trois derniers mois, la caisse a clôturé la moitié de ces demandes en 2 jours ou moins "
             "(une observation, pas un engagement).") in html
     assert html.count("la moitié de ces demandes") == 1  # only the contact service has enough
+
+
+@pytest.mark.parametrize("sort", ["nom", "departement", "demandes", "signalements"])
+def test_a_page_of_the_table_has_the_whole_tables_figures(world, nightly, sort):
+    """The page is cut before its figures are read (sorted by name, type or
+    département) or after (sorted by a figure): the same rows either way."""
+    sessions(world)
+    w = world
+
+    def line(r):
+        f = r.figures
+        return (r.partenaire.name, f.created, f.signalements, f.closed, f.values["sla_met"], f.sla_label,
+                *[f.outcome(o) for o, _ in indicators.FOLLOWED], f.sessions, f.staff_trained)
+
+    for period in (year_period(2025), year_period(2026)):
+        whole = [line(r) for r in indicators.partner_table(w.a, period, sort=sort, descending=True)]
+        assert len(whole) == 2 and any(x[1] for x in whole)
+        pages = []
+        for number in (1, 2, 3):
+            rows, count, shown = indicators.partner_table_page(w.a, period, sort=sort, descending=True,
+                                                               page=number, size=1)
+            assert count == 2 and shown == min(number, 2)
+            pages.append([line(r) for r in rows])
+        assert pages[0] + pages[1] == whole and pages[2] == pages[1]

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 
 from ep_web.domain import statistics
 from ep_web.extensions import db
-from ep_web.models import Demande, StatDay, StatMonth, StatState
+from ep_web.models import Demande, Outcome, StatDay, StatMonth, StatState
 from ep_web.models.stats import ALL_CAISSES, ALL_PARTNERS, MEASURES
 
 
@@ -105,3 +105,60 @@ def test_the_backfill_equals_the_nights_one_by_one(world):
     fig = statistics.read(date(2025, 1, 1), date(2025, 12, 31), group=("caisse_id",))
     assert fig[(world.a.id,)]["created"] == 5 and fig[(world.a.id,)]["closed"] == 4
     assert db.session.scalar(select(db.func.count()).select_from(Demande)) == 8
+
+
+def _by_hand(first, last, group, extras, **scope):
+    """The same sums from the demandes alone (day_facts), the reference."""
+    out = {}
+    for (_day, caisse_id, partenaire_id, service, outcome), values in statistics.day_facts(
+            first, last, **scope).items():
+        dims = dict(caisse_id=caisse_id, partenaire_id=partenaire_id, service=service, outcome=outcome)
+        acc = out.setdefault(tuple(dims[g] for g in group), {})
+        for m in MEASURES:
+            acc[m] = acc.get(m, 0) + values[m]
+        for name, (m, svc, outs) in extras.items():
+            if (svc is None or service == svc) and (outs is None or outcome in outs):
+                acc[name] = acc.get(name, 0) + values[m]
+    return _nonzero(out)
+
+
+def _nonzero(rows):
+    return {k: {m: n for m, n in v.items() if n} for k, v in rows.items() if any(v.values())}
+
+
+def test_every_way_of_reading_a_period_gives_the_demandes_figures(world):
+    """Whole months, the current month up to the last rolled day, a month's
+    edge as its days or as the month minus the others, today live: read()
+    equals the sums of the demandes' facts over any period."""
+    w = world
+    _clear()
+    statistics.rollup()  # rolled through 1 March 2026, today (2 March) read live
+    extras = {"signalements": ("created", "signalement", None),
+              "mas": ("closed", None, (Outcome.TRANSMIS_MISSION_ACCOMPAGNEMENT.value,)),
+              "parcours": ("closed", "signalement", (Outcome.PARCOURS_CREE.value,
+                                                     Outcome.PARCOURS_CLOTURE_SOINS.value))}
+    periods = [(date(2025, 1, 1), date(2025, 12, 31)), (date(2026, 1, 1), date(2026, 12, 31)),
+               (date(2025, 3, 15), date(2026, 2, 10)), (date(2025, 3, 5), date(2025, 3, 25)),
+               (date(2025, 3, 11), date(2025, 3, 20)), (date(2025, 6, 2), date(2025, 9, 30)),
+               (date(2026, 3, 1), date(2026, 3, 2)), (date(2026, 2, 1), date(2026, 3, 1)),
+               (date(2026, 2, 27), date(2026, 3, 1)), (date(2025, 12, 31), date(2026, 1, 2)),
+               (date(2024, 1, 1), date(2026, 12, 31))]
+    groups = [(), ("caisse_id",), ("partenaire_id",), ("caisse_id", "partenaire_id", "service", "outcome")]
+    scopes = [dict(), dict(caisse_ids=[w.a.id]), dict(caisse_ids=[w.a.id], partenaire_ids=[w.p.id])]
+    checked = extra = 0
+    for first, last in periods:
+        for group in groups:
+            for scope in scopes:
+                got = _nonzero(statistics.read(first, last, group=group, extras=extras, **scope))
+                assert got == _by_hand(first, min(last, date(2026, 3, 2)), group, extras, **scope), (
+                    first, last, group, scope)
+                checked += bool(got)
+                extra += sum(v.get("mas", 0) + v.get("parcours", 0) for v in got.values())
+    assert checked > 40 and extra > 10
+    # A period reaching the last rolled day reads its month from stat_month, not from its days.
+    months, ranges = statistics._plan(date(2026, 3, 1), date(2026, 3, 1), date(2026, 3, 1), True)
+    assert (months, ranges) == ([date(2026, 3, 1)], [])
+    # Most of a month: the month minus the days left out.
+    months, ranges = statistics._plan(date(2025, 3, 5), date(2025, 3, 25), date(2026, 3, 1), False)
+    assert months == [date(2025, 3, 1)] and ranges == [(date(2025, 3, 1), date(2025, 3, 4), -1),
+                                                       (date(2025, 3, 26), date(2025, 3, 31), -1)]
