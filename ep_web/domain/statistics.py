@@ -50,6 +50,7 @@ from ep_web.models.stats import (
     StatDay,
     StatMonth,
     StatState,
+    StatYear,
     bucket_of,
 )
 
@@ -240,48 +241,79 @@ def _write_days(rows: list[tuple]) -> None:
 def _upsert(model, rows: list[dict]) -> None:
     """Add ``rows`` (key and measures) into ``model``: a new key is inserted, a
     known one has its measures increased (``x = x + excluded.x``), in one
-    statement run for all the rows (executemany)."""
+    statement for all the rows (executemany on SQLite)."""
     if not rows:
         return
-    if _is_pg():
-        from sqlalchemy.dialects.postgresql import insert as upsert_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert_insert
     table = model.__table__
-    stmt = upsert_insert(table)
     keys = [c.name for c in table.primary_key.columns]
+    if _is_pg():
+        # COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT:
+        # a month of backfill is some 300 000 rows.
+        columns = [*keys, *MEASURES]
+        cursor = db.session.connection().connection.cursor()
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {table.name}_delta "
+                       f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        cursor.execute(f"TRUNCATE {table.name}_delta")
+        with cursor.copy(f"COPY {table.name}_delta ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        cursor.execute(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {table.name}_delta "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in MEASURES))
+        return
+    from sqlalchemy.dialects.sqlite import insert as upsert_insert
+
+    stmt = upsert_insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=keys,
                                       set_={m: table.c[m] + getattr(stmt.excluded, m) for m in MEASURES})
     db.session.execute(stmt, rows)
 
 
-def _month_deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> dict[tuple, list[int]]:
-    """What a rewrite of some days of stat_day changes in stat_month: per
-    (month, caisse, partner, service, outcome), and for the caisse-wide and
-    national rows, the new days' measures minus the old ones (keys whose
-    measures do not move are left out)."""
-    deltas: dict[tuple, list[int]] = {}
-    width = len(MEASURES)
+def _deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> tuple[dict, dict]:
+    """What a rewrite of some days of stat_day changes in stat_month and in
+    stat_year: per (period, caisse, partner, service, outcome), with the
+    caisse-wide and national rows, the new days' measures minus the old ones
+    (keys whose measures do not move are left out)."""
+    width = range(len(MEASURES))
+    per_partner: dict[tuple, list[int]] = {}
     for facts, sign in ((new, 1), (old, -1)):
         for (day, caisse_id, partenaire_id, service, outcome), values in facts.items():
-            month = month_start(day)
+            key = (month_start(day), caisse_id, partenaire_id, service, outcome)
             vector = [values[m] * sign for m in MEASURES]
-            for key in ((month, caisse_id, partenaire_id, service, outcome),
-                        (month, caisse_id, ALL_PARTNERS, service, outcome),
-                        (month, ALL_CAISSES, ALL_PARTNERS, service, outcome)):
-                acc = deltas.get(key)
+            acc = per_partner.get(key)
+            if acc is None:
+                per_partner[key] = vector
+            else:
+                for i in width:
+                    acc[i] += vector[i]
+    months: dict[tuple, list[int]] = {}
+    years: dict[tuple, list[int]] = {}
+    for (month, caisse_id, partenaire_id, service, outcome), vector in per_partner.items():
+        if not any(vector):
+            continue
+        year = month.replace(month=1)
+        for into, period in ((months, month), (years, year)):
+            for key in ((period, caisse_id, partenaire_id, service, outcome),
+                        (period, caisse_id, ALL_PARTNERS, service, outcome),
+                        (period, ALL_CAISSES, ALL_PARTNERS, service, outcome)):
+                acc = into.get(key)
                 if acc is None:
-                    deltas[key] = list(vector)
+                    into[key] = list(vector)
                 else:
-                    for i in range(width):
+                    for i in width:
                         acc[i] += vector[i]
-    return {k: v for k, v in deltas.items() if any(v)}
+    return ({k: v for k, v in months.items() if any(v)}, {k: v for k, v in years.items() if any(v)})
+
+
+_PERIOD = {StatMonth: "month", StatYear: "year"}
 
 
 def rollup_days(first: date, last: date) -> int:
     """Write the finished days ``first`` to ``last`` into stat_day and carry
-    the change into stat_month, incrementally: the days' new facts are added
-    to their months (per partner, caisse-wide, national: one upsert), minus
+    the change into stat_month and stat_year, incrementally: the days' new
+    facts are added to their months and years (per partner, caisse-wide,
+    national: one upsert each), minus
     the rows these days had if they were rolled before. Idempotent: rolling
     the same days again changes nothing. Returns the number of stat_day rows.
 
@@ -295,15 +327,15 @@ def rollup_days(first: date, last: date) -> int:
     if old:
         db.session.execute(delete(StatDay).where(*in_range).execution_options(synchronize_session=False))
     _write_days([(*key, *[values[m] for m in MEASURES]) for key, values in new.items()])
-    deltas = _month_deltas(new, old)
-    _upsert(StatMonth, [dict(month=k[0], caisse_id=k[1], partenaire_id=k[2], service=k[3], outcome=k[4],
-                             **dict(zip(MEASURES, v))) for k, v in deltas.items()])
-    if old:
-        # A key whose facts are gone (a demande sent on to another caisse…): no row of zeros.
-        months = sorted({k[0] for k in deltas})
-        if months:
-            db.session.execute(delete(StatMonth).where(StatMonth.month.in_(months),
-                                                       *[getattr(StatMonth, m) == 0 for m in MEASURES])
+    for model, deltas in zip((StatMonth, StatYear), _deltas(new, old)):
+        period = model.__table__.c[_PERIOD[model]]
+        _upsert(model, [{_PERIOD[model]: k[0], "caisse_id": k[1], "partenaire_id": k[2], "service": k[3],
+                         "outcome": k[4], **dict(zip(MEASURES, v))} for k, v in deltas.items()])
+        periods = sorted({k[0] for k in deltas})
+        if old and periods:
+            # A key whose facts are gone (a demande sent on to another caisse…): no row of zeros.
+            db.session.execute(delete(model).where(period.in_(periods),
+                                                   *[getattr(model, m) == 0 for m in MEASURES])
                                .execution_options(synchronize_session=False))
     return len(new)
 
@@ -330,6 +362,19 @@ def refresh_month(month: date) -> None:
                        StatDay.outcome, *sums).where(*in_month).group_by(StatDay.service, StatDay.outcome))
     for stmt in (per_partner, caisse_wide, national):
         db.session.execute(insert(StatMonth).from_select(names, stmt))
+
+
+def refresh_year(year: date) -> None:
+    """stat_year for one year, recomputed from its months (stat_month has the
+    caisse-wide and national rows already): the repair, and the tests' reference."""
+    first = year.replace(month=1, day=1)
+    db.session.execute(delete(StatYear).where(StatYear.year == first).execution_options(synchronize_session=False))
+    names = ["year", *KEY, *MEASURES]
+    stmt = (select(literal(first), *[getattr(StatMonth, k) for k in KEY],
+                   *[func.sum(getattr(StatMonth, m)) for m in MEASURES])
+            .where(StatMonth.month >= first, StatMonth.month < first.replace(year=first.year + 1))
+            .group_by(*[getattr(StatMonth, k) for k in KEY]))
+    db.session.execute(insert(StatYear).from_select(names, stmt))
 
 
 def rollup(through: date | None = None) -> dict:
@@ -373,36 +418,61 @@ def purge_horizon() -> datetime | None:
 # ---------------------------------------------------------------- reading
 
 
-def _plan(first: date, last: date, rolled: date, reaches_rolled: bool):
-    """How to add up the rolled days ``first`` to ``last``: the months read
-    from stat_month, and the stat_day ranges added (+1) or taken out (-1).
+def _month_plan(first: date, last: date, rolled: date, reaches_rolled: bool, sign: int = 1) -> list[tuple]:
+    """[first, last] (rolled days) as months of stat_month and ranges of
+    stat_day: (level, first, last, sign) parts, sign -1 for what is taken out.
 
     stat_month holds each month's days up to ``rolled``: the month of the last
     rolled day is whole as soon as the period reaches that day. A partial
     month is read from its days, or, when it holds more than half of the
     month, as the month minus the days left out (fewer rows either way)."""
-    months, ranges = [], []
+    parts = []
     day = first
     while day <= last:
         start = month_start(day)
         month_end = next_month(day) - DAY
-        rolled_end = min(month_end, rolled)  # what stat_month holds of this month
+        held_end = min(month_end, rolled)  # what stat_month holds of this month
         stop = min(month_end, last)
-        if day == start and (stop == month_end or (reaches_rolled and stop == rolled_end)):
-            months.append(start)
+        if day == start and (stop == month_end or (reaches_rolled and stop == held_end)):
+            parts.append(("month", start, start, sign))
         else:
             inside = (stop - day).days + 1
-            outside = (rolled_end - start).days + 1 - inside
+            outside = (held_end - start).days + 1 - inside
             if outside < inside:
-                months.append(start)
+                parts.append(("month", start, start, sign))
                 if day > start:
-                    ranges.append((start, day - DAY, -1))
-                if stop < rolled_end:
-                    ranges.append((stop + DAY, rolled_end, -1))
+                    parts.append(("day", start, day - DAY, -sign))
+                if stop < held_end:
+                    parts.append(("day", stop + DAY, held_end, -sign))
             else:
-                ranges.append((day, stop, 1))
+                parts.append(("day", day, stop, sign))
         day = stop + DAY
-    return months, ranges
+    return parts
+
+
+def _plan(first: date, last: date, rolled: date, reaches_rolled: bool, years: bool = True) -> list[tuple]:
+    """[first, last] (rolled days) as (level, first, last, sign) parts: whole
+    years from stat_year (which holds each year up to ``rolled``, like
+    stat_month), a year mostly covered as the year minus the months and days
+    left out, the rest as months and days (_month_plan)."""
+    if not years:
+        return _month_plan(first, last, rolled, reaches_rolled)
+    parts = []
+    for y in range(first.year, last.year + 1):
+        start, end = date(y, 1, 1), date(y, 12, 31)
+        held_end = min(end, rolled)
+        lo, hi = max(first, start), min(last, end)
+        if lo == start and (hi == end or (reaches_rolled and hi == held_end)):
+            parts.append(("year", start, start, 1))
+        elif (hi - lo).days + 1 > ((held_end - start).days + 1) / 2:
+            parts.append(("year", start, start, 1))
+            if lo > start:
+                parts += _month_plan(start, lo - DAY, rolled, False, -1)
+            if hi < held_end:
+                parts += _month_plan(hi + DAY, held_end, rolled, True, -1)
+        else:
+            parts += _month_plan(lo, hi, rolled, reaches_rolled and hi == held_end)
+    return parts
 
 
 def _extra_sum(cls, measure: str, service: str | None, outcomes) -> object:
@@ -425,9 +495,11 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
     outcomes ({name: (measure, service or None, outcomes or None)}), in the same
     read: a table's columns come from one query.
 
-    Whole rolled months come from stat_month (its caisse-wide and national rows
-    when no partner is asked for; the current month up to the last rolled
-    day), the rolled days at the edges from stat_day, the days after the last
+    Whole rolled years and months come from stat_year and stat_month (their
+    caisse-wide and national rows when no partner is asked for; the current
+    year and month up to the last rolled day), a period mostly covering one
+    as it minus what is left out (_plan), the rolled days at the edges from
+    stat_day, the days after the last
     rolled one from the demandes: exact up to now, whatever the nightly job
     did. Only ``measures`` are added up (the others stay 0): the database does
     the sums, Python sees one row per key."""
@@ -448,7 +520,7 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
             stmt = stmt.where(cls.service == service)
         if outcomes is not None:
             stmt = stmt.where(cls.outcome.in_(list(outcomes)))
-        if cls is StatMonth:
+        if cls is not StatDay:
             if partner_rows:
                 stmt = stmt.where(cls.partenaire_id != ALL_PARTNERS)
             elif national_rows:
@@ -474,20 +546,27 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
                     acc[m] = acc.get(m, 0) + sign * int(v)
 
     if rolled_last is not None and first <= rolled_last:
-        months, ranges = _plan(first, rolled_last, rolled, last >= rolled)
-        if months:
-            cols = [getattr(StatMonth, g) for g in group]
-            if by_month:
-                cols.insert(0, StatMonth.month)
-            where = StatMonth.month == months[0] if len(months) == 1 else StatMonth.month.in_(months)
-            stmt = scoped(select(*cols, *sums(StatMonth)).where(where).group_by(*cols), StatMonth)
-            collect(db.session.execute(stmt), len(cols))
+        # Years are no use to a monthly series.
+        parts = _plan(first, rolled_last, rolled, last >= rolled, years=not by_month)
+        for level, model in (("year", StatYear), ("month", StatMonth)):
+            period = getattr(model, level)
+            for sign in (1, -1):
+                chosen = [lo for lv, lo, _, sg in parts if lv == level and sg == sign]
+                if not chosen:
+                    continue
+                cols = [getattr(model, g) for g in group]
+                if by_month:
+                    cols.insert(0, period)
+                where = period == chosen[0] if len(chosen) == 1 else period.in_(chosen)
+                stmt = scoped(select(*cols, *sums(model)).where(where).group_by(*cols), model)
+                collect(db.session.execute(stmt), len(cols), sign=sign)
+        ranges = [(lo, hi, sign) for level, lo, hi, sign in parts if level == "day"]
         for lo, hi, sign in ranges:
             cols = [getattr(StatDay, g) for g in group]
             stmt = scoped(select(*cols, *sums(StatDay)).where(StatDay.day >= lo, StatDay.day <= hi)
                           .group_by(*cols), StatDay)
             collect(db.session.execute(stmt), len(cols), month_start(lo) if by_month else None, sign)
-        if any(sign < 0 for _, _, sign in ranges):  # a key whose days were all taken out: no key
+        if any(sign < 0 for *_, sign in parts):  # a key whose days were all taken out: no key
             for key in [k for k, v in out.items() if not any(v.values())]:
                 del out[key]
     live_first = max(first, rolled + DAY) if rolled else first

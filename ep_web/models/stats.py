@@ -76,6 +76,15 @@ class StatMonth(_Rollup, db.Model):
     month: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
+class StatYear(_Rollup, db.Model):
+    """The months of a year added up (1 January), with the same caisse-wide
+    and national rows as stat_month: a year's table reads one row per key."""
+
+    __tablename__ = "stat_year"
+    __table_args__ = (Index("ix_stat_year_partenaire", "partenaire_id", "year"),)
+    year: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
 class StatState(db.Model):
     """How far the rollup went: every Paris day up to ``rolled_through``
     included is in stat_day and stat_month; later days are read live."""

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 
 from ep_web.domain import statistics
 from ep_web.extensions import db
-from ep_web.models import Demande, Outcome, StatDay, StatMonth, StatState
+from ep_web.models import Demande, Outcome, StatDay, StatMonth, StatState, StatYear
 from ep_web.models.stats import ALL_CAISSES, ALL_PARTNERS, MEASURES
 
 
@@ -19,7 +19,7 @@ def _rows(model):
 
 
 def _snapshot():
-    return _rows(StatDay), _rows(StatMonth)
+    return _rows(StatDay), _rows(StatMonth), _rows(StatYear)
 
 
 def _months():
@@ -27,17 +27,22 @@ def _months():
         statistics.month_start(d) for d in db.session.scalars(select(StatDay.day))})
 
 
-def _recomputed_months():
-    """stat_month as refresh_month computes it from stat_day (the reference)."""
-    for month in _months():
+def _recomputed():
+    """stat_month and stat_year as refresh_month and refresh_year compute them
+    from stat_day (the reference)."""
+    months = _months()
+    for month in months:
         statistics.refresh_month(month)
+    for year in sorted({m.replace(month=1) for m in months}):
+        statistics.refresh_year(year)
     db.session.flush()
-    return _rows(StatMonth)
+    return _rows(StatMonth), _rows(StatYear)
 
 
 def _clear():
     db.session.execute(delete(StatDay))
     db.session.execute(delete(StatMonth))
+    db.session.execute(delete(StatYear))
     db.session.execute(update(StatState).values(rolled_through=None))
     db.session.flush()
 
@@ -46,7 +51,7 @@ def test_rolling_days_again_changes_nothing(world):
     statistics.rollup()
     db.session.commit()
     before = _snapshot()
-    assert before[0] and before[1]
+    assert before[0] and before[1] and before[2]
     # One day, then a span across a new year (three days, two months, two years).
     assert statistics.rollup_days(date(2026, 3, 1), date(2026, 3, 1)) >= 1
     assert statistics.rollup_days(date(2025, 12, 31), date(2026, 1, 2)) >= 2
@@ -55,8 +60,8 @@ def test_rolling_days_again_changes_nothing(world):
     statistics.rollup_days(date(2026, 3, 1), date(2026, 3, 1))
     db.session.flush()
     assert _snapshot() == before
-    # The months kept by difference are the months recomputed from their days.
-    assert _recomputed_months() == before[1]
+    # The months and years kept by difference are those recomputed from their days.
+    assert _recomputed() == before[1:]
 
 
 def test_a_day_rolled_again_after_a_change_moves_its_month(world):
@@ -82,7 +87,7 @@ def test_a_day_rolled_again_after_a_change_moves_its_month(world):
     zeros = db.session.scalar(select(db.func.count()).select_from(StatMonth).where(
         *[getattr(StatMonth, m) == 0 for m in MEASURES]))
     assert zeros == 0
-    assert _rows(StatMonth) == _recomputed_months()
+    assert (_rows(StatMonth), _rows(StatYear)) == _recomputed()
 
 
 def test_the_backfill_equals_the_nights_one_by_one(world):
@@ -100,7 +105,7 @@ def test_the_backfill_equals_the_nights_one_by_one(world):
     counts = statistics.rollup()  # the catch-up of a whole history: a month at once
     assert counts["days"] == (date(2026, 3, 1) - first).days + 1
     assert _snapshot() == nightly
-    assert _recomputed_months() == nightly[1]
+    assert _recomputed() == nightly[1:]
     # Rolled after d5 went on to A, 2025 at A counts d1 to d5 (4 of them closed).
     fig = statistics.read(date(2025, 1, 1), date(2025, 12, 31), group=("caisse_id",))
     assert fig[(world.a.id,)]["created"] == 5 and fig[(world.a.id,)]["closed"] == 4
@@ -122,6 +127,15 @@ def _by_hand(first, last, group, extras, **scope):
     return _nonzero(out)
 
 
+def _sum_months(rows):
+    out = {}
+    for (_month, *key), values in rows.items():
+        acc = out.setdefault(tuple(key), {})
+        for m, n in values.items():
+            acc[m] = acc.get(m, 0) + n
+    return out
+
+
 def _nonzero(rows):
     return {k: {m: n for m, n in v.items() if n} for k, v in rows.items() if any(v.values())}
 
@@ -137,7 +151,8 @@ def test_every_way_of_reading_a_period_gives_the_demandes_figures(world):
               "mas": ("closed", None, (Outcome.TRANSMIS_MISSION_ACCOMPAGNEMENT.value,)),
               "parcours": ("closed", "signalement", (Outcome.PARCOURS_CREE.value,
                                                      Outcome.PARCOURS_CLOTURE_SOINS.value))}
-    periods = [(date(2025, 1, 1), date(2025, 12, 31)), (date(2026, 1, 1), date(2026, 12, 31)),
+    periods = [(date(2025, 1, 1), date(2025, 12, 31)), (date(2025, 2, 10), date(2025, 12, 20)),
+               (date(2025, 4, 1), date(2025, 11, 30)), (date(2026, 1, 1), date(2026, 12, 31)),
                (date(2025, 3, 15), date(2026, 2, 10)), (date(2025, 3, 5), date(2025, 3, 25)),
                (date(2025, 3, 11), date(2025, 3, 20)), (date(2025, 6, 2), date(2025, 9, 30)),
                (date(2026, 3, 1), date(2026, 3, 2)), (date(2026, 2, 1), date(2026, 3, 1)),
@@ -150,15 +165,26 @@ def test_every_way_of_reading_a_period_gives_the_demandes_figures(world):
         for group in groups:
             for scope in scopes:
                 got = _nonzero(statistics.read(first, last, group=group, extras=extras, **scope))
+                monthly = _nonzero(statistics.read(first, last, group=group, extras=extras, by_month=True,
+                                                   **scope))
+                assert _nonzero(_sum_months(monthly)) == got
                 assert got == _by_hand(first, min(last, date(2026, 3, 2)), group, extras, **scope), (
                     first, last, group, scope)
                 checked += bool(got)
                 extra += sum(v.get("mas", 0) + v.get("parcours", 0) for v in got.values())
     assert checked > 40 and extra > 10
-    # A period reaching the last rolled day reads its month from stat_month, not from its days.
-    months, ranges = statistics._plan(date(2026, 3, 1), date(2026, 3, 1), date(2026, 3, 1), True)
-    assert (months, ranges) == ([date(2026, 3, 1)], [])
-    # Most of a month: the month minus the days left out.
-    months, ranges = statistics._plan(date(2025, 3, 5), date(2025, 3, 25), date(2026, 3, 1), False)
-    assert months == [date(2025, 3, 1)] and ranges == [(date(2025, 3, 1), date(2025, 3, 4), -1),
-                                                       (date(2025, 3, 26), date(2025, 3, 31), -1)]
+    # A period reaching the last rolled day reads its month and year from stat_month and stat_year.
+    rolled = date(2026, 3, 1)
+    march, january = date(2026, 3, 1), date(2026, 1, 1)
+    assert statistics._plan(march, rolled, rolled, True) == [("month", march, march, 1)]
+    assert statistics._plan(january, rolled, rolled, True) == [("year", january, january, 1)]
+    # Most of a month: the month minus the days left out; most of a year, the year minus the rest.
+    assert statistics._plan(date(2025, 3, 5), date(2025, 3, 25), rolled, False) == [
+        ("month", date(2025, 3, 1), date(2025, 3, 1), 1), ("day", date(2025, 3, 1), date(2025, 3, 4), -1),
+        ("day", date(2025, 3, 26), date(2025, 3, 31), -1)]
+    assert statistics._plan(date(2025, 3, 15), date(2025, 12, 31), rolled, False) == [
+        ("year", date(2025, 1, 1), date(2025, 1, 1), 1), ("month", date(2025, 1, 1), date(2025, 1, 1), -1),
+        ("month", date(2025, 2, 1), date(2025, 2, 1), -1), ("day", date(2025, 3, 1), date(2025, 3, 14), -1)]
+    # A monthly series never reads years.
+    assert {p[0] for p in statistics._plan(date(2025, 1, 1), date(2025, 12, 31), rolled, False, years=False)} == {
+        "month"}
