@@ -299,9 +299,19 @@ def _table_figures(figures: dict, period: Period, by: str, caisse_ids, partenair
                 fig.by_outcome[o.value] += values[f"closed:{o.value}"]
 
 
+@dataclass(frozen=True)
+class PartnerInfo:
+    """What the table shows of a partner."""
+
+    id: int
+    name: str
+    type: PartenaireType
+    address: str
+
+
 @dataclass
 class PartnerRow:
-    partenaire: Partenaire
+    partenaire: PartnerInfo
     caisse: Caisse
     figures: Figures
     convention_id: int
@@ -352,8 +362,10 @@ def partner_table_page(caisse: Caisse, period: Period, *, type_: str = "", depar
                                            .where(Convention.caisse_id == caisse.id)
                                            .order_by(Convention.signed_on, Convention.id)):
         latest[pid] = conv_id
-    partners = list(db.session.scalars(select(Partenaire).where(Partenaire.id.in_(list(latest)))
-                                       .order_by(Partenaire.name)))
+    # Plain rows, not entities: the largest caisse holds ~2 500 partners.
+    partners = [PartnerInfo(*r) for r in db.session.execute(
+        select(Partenaire.id, Partenaire.name, Partenaire.type, Partenaire.address)
+        .where(Partenaire.id.in_(list(latest))).order_by(Partenaire.name))]
     if type_ in PartenaireType._value2member_map_:
         partners = [p for p in partners if p.type.value == type_]
     if departement:
