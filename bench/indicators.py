@@ -37,6 +37,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=60, help="timed requests per page")
     ap.add_argument("--rebuild", action="store_true", help="roll the whole history up again")
+    ap.add_argument("--explain", action="store_true",
+                    help="print EXPLAIN (ANALYZE, BUFFERS) of each page's slowest query")
+    ap.add_argument("--only", default="", help="time only the pages whose name holds this text")
     args = ap.parse_args()
 
     from flask_migrate import upgrade
@@ -90,8 +93,10 @@ def main() -> None:
             rows = statistics.rollup_days(day, day)  # stat_day rewritten, its month updated by difference
             db.session.commit()
             times.append(time.perf_counter() - t0)
-        print(f"rollup of one full day ({day}, {busiest[1] if busiest else 0} facts, {rows} rows): "
-              f"best {min(times):.2f} s, worst {max(times):.2f} s (stat_day rewritten, stat_month updated)")
+        rollup_line = (f"rollup of one full day ({day}, {busiest[1] if busiest else 0} facts, {rows} stat_day rows): "
+                       f"best {min(times):.2f} s, worst {max(times):.2f} s (stat_day rewritten, its month and "
+                       "year updated)")
+        print(rollup_line)
 
         # The largest caisse and partner, and one account per profile.
         big_caisse = db.session.scalar(select(StatMonth.caisse_id).where(StatMonth.partenaire_id == 0,
@@ -153,7 +158,30 @@ def main() -> None:
          f"/indicateurs/statistiques?annee={year}&graphique=volumes"),
         ("nouvelle demande: usual delays", "technicien", f"/demandes/nouvelle?caisse_id={big_caisse}"),
     ]
-    print(f"\n{'page':45} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    pages.insert(2, ("indicators: caisse table (year, page 3)", "admin_caisse", f"/indicateurs?annee={year}&page=3"))
+    pages.insert(3, ("indicators: caisse table (year, by signalements)", "admin_caisse",
+                     f"/indicateurs?annee={year}&tri=signalements&ordre=desc"))
+    pages.insert(7, ("indicators: export CSV (caisse)", "admin_caisse", f"/indicateurs/export.csv?annee={year}"))
+    pages.insert(10, ("bilan: XLSX", "admin_caisse", f"/indicateurs/conventions/{convention}/bilan.xlsx?annee={year}"))
+    if args.only:
+        pages = [p for p in pages if args.only in p[0] or p[1] == "bare"]
+
+    queries = []
+    if args.explain:
+        from sqlalchemy import event
+
+        with app.app_context():
+            engine = db.engine
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _before(conn, cursor, statement, parameters, context, executemany):
+            conn.info["t0"] = time.perf_counter()
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _after(conn, cursor, statement, parameters, context, executemany):
+            queries.append((time.perf_counter() - conn.info.pop("t0", time.perf_counter()), statement, parameters))
+
+    results = []
     for name, who, url in pages:
         client = clients[who]
         durations = []
@@ -162,7 +190,30 @@ def main() -> None:
             assert resp.status_code == 200, (name, resp.status_code)
             if i >= 3:
                 durations.append(float(re.search(r"dur=([\d.]+)", resp.headers["Server-Timing"]).group(1)))
-        print(f"{name:45} {stats.median(durations):8.1f} {pct(durations, 95):8.1f} {max(durations):8.1f}")
+        results.append((name, stats.median(durations), pct(durations, 95), max(durations)))
+        if args.explain:
+            queries.clear()
+            client.get(url)
+            count = len(queries)
+            if queries:
+                slowest = max(queries, key=lambda q: q[0])
+                with app.app_context():
+                    raw = db.engine.raw_connection()
+                    try:
+                        cur = raw.cursor()
+                        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + slowest[1], slowest[2])
+                        plan = "\n".join("    " + r[0] for r in cur.fetchall())
+                    finally:
+                        raw.close()
+                print(f"\n--- {name}: {count} queries, the slowest ({slowest[0] * 1000:.1f} ms):\n"
+                      f"    {slowest[1][:600]}\n{plan}")
+    load = os.getloadavg()
+    print(f"\n{rollup_line}")
+    print(f"load average during the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+    print(f"\n{'page (server time, in process)':50} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  target p95 <= 50 ms")
+    for name, p50, p95, worst in results:
+        flag = "" if name.startswith("bare") else ("ok" if p95 <= 50 else f"over by {p95 - 50:.0f} ms")
+        print(f"{name:50} {p50:8.1f} {p95:8.1f} {worst:8.1f}  {flag}")
 
 
 if __name__ == "__main__":
