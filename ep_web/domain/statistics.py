@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 
+from flask import current_app
 from sqlalchemy import Integer, and_, case, cast, delete, event, func, insert, literal, select
 from sqlalchemy.orm import Session
 
@@ -317,9 +318,15 @@ def rollup_days(first: date, last: date) -> int:
     the rows these days had if they were rolled before. Idempotent: rolling
     the same days again changes nothing. Returns the number of stat_day rows.
 
-    Re-rolling a day re-reads its demandes: never re-roll days whose demandes
-    the retention purge removed (the nightly job only rolls new days)."""
+    Re-rolling a day re-reads its demandes: the days where the retention
+    purge may have removed some (before now minus RETENTION_DAYS) are refused
+    once rolled (ValueError), their counts are kept as they are."""
     in_range = (StatDay.day >= first, StatDay.day <= last)
+    retention = current_app.config.get("RETENTION_DAYS")
+    if retention and first <= to_paris(now() - timedelta(days=retention)).date():
+        already = db.session.scalar(select(StatDay.day).where(*in_range).limit(1))
+        if already is not None:
+            raise ValueError(f"{already} is rolled and its demandes may be purged: its counts stay as they are")
     old = {tuple(row[:5]): dict(zip(MEASURES, row[5:])) for row in db.session.execute(
         select(StatDay.day, *[getattr(StatDay, k) for k in KEY], *[getattr(StatDay, m) for m in MEASURES])
         .where(*in_range))}

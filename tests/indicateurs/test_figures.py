@@ -73,17 +73,26 @@ def test_backlog_follows_the_demande_that_changed_caisse(world, nightly):
 
 
 def test_the_rollup_is_idempotent_and_keeps_no_person(world, nightly):
-    before = db.session.scalars(db.select(StatDay).order_by(StatDay.day, StatDay.caisse_id, StatDay.service)).all()
-    snapshot = [(r.day, r.caisse_id, r.partenaire_id, r.service, r.outcome, r.created, r.closed) for r in before]
+    def snapshot():
+        return [(r.day, r.caisse_id, r.partenaire_id, r.service, r.outcome, r.created, r.closed)
+                for r in db.session.scalars(db.select(StatDay).order_by(StatDay.day, StatDay.caisse_id,
+                                                                       StatDay.service, StatDay.outcome))]
+
+    before = snapshot()
+    assert before  # the rollup wrote rows
     assert statistics.rollup() == {"days": 0, "rows": 0, "months": 0}
-    assert statistics.rollup_days(date(2025, 3, 1), date(2025, 12, 31)) >= 0  # a forced re-run of past days…
+    # A forced re-run of past days whose demandes the purge may have removed is refused: it
+    # would take the purged demandes out of the counts.
+    with pytest.raises(ValueError):
+        statistics.rollup_days(date(2025, 3, 1), date(2025, 12, 31))
+    # Recent days (within the retention period) may be rolled again: nothing changes.
+    assert statistics.rollup_days(date(2026, 1, 1), date(2026, 3, 1)) >= 1
     db.session.flush()
-    # …that cannot see the purged demandes: the purge only deletes what was rolled, and the
-    # figures come from the months (refreshed by the nightly rollup), so the year stays right.
-    statistics.refresh_month(date(2025, 3, 1))
+    assert snapshot() == before
+    _check(indicators.partner_figures(world.a.id, world.p.id, year_period(2025)), P2025_AT_A | dict(
+        sessions=0, participants=0, trained=0))
     columns = set(StatDay.__table__.columns.keys())
     assert not columns & {"nom", "prenom", "reference", "date_naissance", "nom_search"}
-    assert snapshot  # the rollup wrote rows
 
 
 def test_caisse_table_sort_and_filters(world, nightly):
