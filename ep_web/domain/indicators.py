@@ -313,7 +313,7 @@ class PartnerInfo:
 class PartnerRow:
     partenaire: PartnerInfo
     caisse: Caisse
-    figures: Figures
+    figures: Figures | None
     convention_id: int
 
     @property
@@ -365,13 +365,14 @@ def partner_table_page(caisse: Caisse, period: Period, *, type_: str = "", depar
     # Plain rows, not entities: the largest caisse holds ~2 500 partners.
     partners = [PartnerInfo(*r) for r in db.session.execute(
         select(Partenaire.id, Partenaire.name, Partenaire.type, Partenaire.address)
-        .where(Partenaire.id.in_(list(latest))).order_by(Partenaire.name))]
+        .where(Partenaire.id.in_(select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id)))
+        .order_by(Partenaire.name))]
     if type_ in PartenaireType._value2member_map_:
         partners = [p for p in partners if p.type.value == type_]
     if departement:
         partners = [p for p in partners if departement_of(p.address) == departement]
     count = len(partners)
-    out = [PartnerRow(p, caisse, Figures(), latest[p.id]) for p in partners]
+    out = [PartnerRow(p, caisse, None, latest[p.id]) for p in partners]  # figures once the page is cut
     key = SORTS.get(sort, SORTS["nom"])
     number = 1
     if page is not None:
@@ -381,6 +382,8 @@ def partner_table_page(caisse: Caisse, period: Period, *, type_: str = "", depar
     if cut_first:
         out.sort(key=key, reverse=descending)
         out = out[(number - 1) * size: number * size]
+    for r in out:
+        r.figures = Figures()
     figures = {r.partenaire.id: r.figures for r in out}
     # A page's partners are named in the read; the whole table reads the caisse's rows.
     _table_figures(figures, period, "partenaire_id", [caisse.id], list(figures) if cut_first else None)
