@@ -208,14 +208,15 @@ for _name in ("after_flush", "after_commit", "after_rollback"):
     event.listen(Session, _name, lambda session, *_: _forget_cache(session))
 
 
-def _live_facts(first: date, last: date, caisse_ids, partenaire_ids, dims, delays) -> dict:
-    """day_facts for a page's reads, counted once per request and scope."""
+def _live_facts(first: date, last: date, caisse_ids, partenaire_ids) -> dict:
+    """day_facts for a page's reads, counted once per request and scope, with
+    every dimension and the delays: a page's charts then share one count of
+    today's demandes (they used to count them once per chart)."""
     key = (first, last, tuple(caisse_ids) if caisse_ids is not None else None,
-           tuple(partenaire_ids) if partenaire_ids is not None else None, dims, delays, now())
+           tuple(partenaire_ids) if partenaire_ids is not None else None, now())
     cache = db.session.info.setdefault(_LIVE_KEY, {})
     if key not in cache:
-        cache[key] = day_facts(first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids, dims=dims,
-                               delays=delays)
+        cache[key] = day_facts(first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids)
     return cache[key]
 
 
@@ -579,10 +580,7 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
     live_first = max(first, rolled + DAY) if rolled else first
     if live_first <= last:
         index = [KEY.index(g) + 1 for g in group]
-        # The service is always a dimension: the reads of one page then share one count.
-        dims = tuple(d for d in DIMS if d in group or d == "service")
-        delays = any(m in CLOSE_HIST or m in FIRST_HIST for m in measures)
-        facts = _live_facts(live_first, last, caisse_ids, partenaire_ids, dims, delays)
+        facts = _live_facts(live_first, last, caisse_ids, partenaire_ids)
         for key, values in facts.items():
             if service is not None and key[3] != service:
                 continue
