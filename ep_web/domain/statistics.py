@@ -212,8 +212,10 @@ def _live_facts(first: date, last: date, caisse_ids, partenaire_ids) -> dict:
     """day_facts for a page's reads, counted once per request and scope, with
     every dimension and the delays: a page's charts then share one count of
     today's demandes (they used to count them once per chart)."""
+    # Not keyed on now(): it moves between a page's reads, which must share the
+    # count (the cache goes with any write or end of transaction anyway).
     key = (first, last, tuple(caisse_ids) if caisse_ids is not None else None,
-           tuple(partenaire_ids) if partenaire_ids is not None else None, now())
+           tuple(partenaire_ids) if partenaire_ids is not None else None)
     cache = db.session.info.setdefault(_LIVE_KEY, {})
     if key not in cache:
         cache[key] = day_facts(first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids)
