@@ -339,13 +339,13 @@ def _accounts(caisse: Caisse | None, partenaire_ids=None) -> Chart:
 
     from ep_web.domain.access import in_force_filter
 
+    ids = None
     if partenaire_ids is not None:
         partners = list(db.session.scalars(select(Partenaire).where(Partenaire.id.in_(partenaire_ids))))
     else:
-        partners = list(db.session.scalars(
-            select(Partenaire).where(Partenaire.id.in_(select(Convention.partenaire_id).where(
-                Convention.caisse_id == caisse.id, *in_force_filter(today())))).order_by(Partenaire.name)))
-    seats = quotas.seats_by_partenaire(partners)
+        ids = select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id, *in_force_filter(today()))
+        partners = list(db.session.scalars(select(Partenaire).where(Partenaire.id.in_(ids)).order_by(Partenaire.name)))
+    seats = quotas.seats_by_partenaire(partners, ids)
     rows = []
     for p in partners:
         s = seats[p.id]
