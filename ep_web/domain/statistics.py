@@ -34,7 +34,7 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import Integer, and_, case, cast, delete, event, func, insert, literal, select
+from sqlalchemy import Integer, and_, bindparam, case, cast, delete, event, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from ep_web.clock import PARIS, now, to_paris, today
@@ -341,12 +341,15 @@ def rollup_days(first: date, last: date) -> int:
         period = model.__table__.c[_PERIOD[model]]
         _upsert(model, [{_PERIOD[model]: k[0], "caisse_id": k[1], "partenaire_id": k[2], "service": k[3],
                          "outcome": k[4], **dict(zip(MEASURES, v))} for k, v in deltas.items()])
-        periods = sorted({k[0] for k in deltas})
-        if old and periods:
-            # A key whose facts are gone (a demande sent on to another caisse…): no row of zeros.
-            db.session.execute(delete(model).where(period.in_(periods),
-                                                   *[getattr(model, m) == 0 for m in MEASURES])
-                               .execution_options(synchronize_session=False))
+        # A key whose facts are gone (a demande sent on to another caisse…): no row of
+        # zeros. Only the keys that lost something are looked at (not the whole month).
+        shrunk = [dict(p=k[0], c=k[1], pa=k[2], s=k[3], o=k[4]) for k, v in deltas.items() if min(v) < 0]
+        if shrunk:
+            t = model.__table__
+            db.session.connection().execute(delete(t).where(
+                period == bindparam("p"), t.c.caisse_id == bindparam("c"), t.c.partenaire_id == bindparam("pa"),
+                t.c.service == bindparam("s"), t.c.outcome == bindparam("o"), *[t.c[m] == 0 for m in MEASURES]),
+                shrunk)
     return len(new)
 
 
