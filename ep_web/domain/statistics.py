@@ -208,17 +208,34 @@ for _name in ("after_flush", "after_commit", "after_rollback"):
     event.listen(Session, _name, lambda session, *_: _forget_cache(session))
 
 
-def _live_facts(first: date, last: date, caisse_ids, partenaire_ids) -> dict:
-    """day_facts for a page's reads, counted once per request and scope, with
-    every dimension and the delays: a page's charts then share one count of
-    today's demandes (they used to count them once per chart)."""
+def _live_facts(first: date, last: date, caisse_ids, partenaire_ids, dims) -> dict:
+    """day_facts for a page's reads, counted once per request and scope (with
+    the delays, and the partner only when the scope or a read needs it), then
+    added up once per set of ``dims``: a page's charts share one count of
+    today's demandes, and each read walks a few keys, not every partner's."""
+    scope = (first, last, tuple(caisse_ids) if caisse_ids is not None else None,
+             tuple(partenaire_ids) if partenaire_ids is not None else None)
     # Not keyed on now(): it moves between a page's reads, which must share the
     # count (the cache goes with any write or end of transaction anyway).
-    key = (first, last, tuple(caisse_ids) if caisse_ids is not None else None,
-           tuple(partenaire_ids) if partenaire_ids is not None else None)
     cache = db.session.info.setdefault(_LIVE_KEY, {})
+    wide = "partenaire_id" in dims or caisse_ids is not None or partenaire_ids is not None
+    base = cache.get((scope, DIMS))
+    if base is None and not wide:
+        base = cache.get((scope, ("caisse_id", "service")))
+    if base is None:
+        base_dims = DIMS if wide else ("caisse_id", "service")
+        base = cache[(scope, base_dims)] = day_facts(first, last, caisse_ids=caisse_ids,
+                                                     partenaire_ids=partenaire_ids, dims=base_dims)
+    key = (scope, "by", dims)
     if key not in cache:
-        cache[key] = day_facts(first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids)
+        keep = [d in dims for d in ("caisse_id", "partenaire_id")]
+        out: dict[tuple, dict] = defaultdict(empty)
+        for (day, caisse_id, partenaire_id, service, outcome), values in base.items():
+            acc = out[(day, caisse_id if keep[0] else None, partenaire_id if keep[1] else None, service, outcome)]
+            for m, v in values.items():
+                if v:
+                    acc[m] += v
+        cache[key] = out
     return cache[key]
 
 
@@ -585,7 +602,9 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
     live_first = max(first, rolled + DAY) if rolled else first
     if live_first <= last:
         index = [KEY.index(g) + 1 for g in group]
-        facts = _live_facts(live_first, last, caisse_ids, partenaire_ids)
+        # The service is always a dimension (a read may ask for one service).
+        dims = tuple(d for d in DIMS if d in group or d == "service")
+        facts = _live_facts(live_first, last, caisse_ids, partenaire_ids, dims)
         for key, values in facts.items():
             if service is not None and key[3] != service:
                 continue
@@ -594,7 +613,8 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
             k = tuple(key[i] for i in index)
             acc = out[(month_start(key[0]), *k) if by_month else k]
             for m in measures:
-                acc[m] += values[m]
+                if values[m]:
+                    acc[m] += values[m]
             for name, (m, svc, outs) in extras.items():
                 if (svc is None or key[3] == svc) and (outs is None or key[4] in outs):
                     acc[name] = acc.get(name, 0) + values[m]
