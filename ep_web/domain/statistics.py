@@ -52,7 +52,6 @@ from ep_web.models.stats import (
     StatMonth,
     StatState,
     StatYear,
-    bucket_of,
 )
 
 KEY = ("caisse_id", "partenaire_id", "service", "outcome")
@@ -98,9 +97,21 @@ def _is_pg() -> bool:
 
 
 def _hour(col):
-    """The UTC hour of a timestamp: Paris is a whole number of hours from UTC, so
-    the hour decides the Paris day (grouped in SQL, dated in Python)."""
-    return func.date_trunc("hour", col) if _is_pg() else func.strftime("%Y-%m-%d %H:00:00", col)
+    """What decides the Paris day of a timestamp, grouped in SQL: the Paris date
+    itself on PostgreSQL; on SQLite (no time zones) the UTC hour, Paris being a
+    whole number of hours from UTC (dated in Python)."""
+    return func.date(func.timezone("Europe/Paris", col)) if _is_pg() else \
+        func.strftime("%Y-%m-%d %H:00:00", col)
+
+
+def _bucket(days):
+    """The delay histogram's bucket of a number of whole days, in SQL (bucket_of):
+    the facts are grouped by bucket, not by day count (a day of closures then
+    holds 15 groups, not one per delay)."""
+    last = len(DELAY_BUCKETS) - 1
+    whens = [(days < 0, last)] + [(days <= high, i) for i, (_, high) in enumerate(DELAY_BUCKETS)
+                                   if high is not None]
+    return case(*whens, else_=last)
 
 
 def _whole_days(later, earlier):
@@ -110,6 +121,8 @@ def _whole_days(later, earlier):
 
 
 def _paris_day(hour) -> date:
+    if isinstance(hour, date) and not isinstance(hour, datetime):
+        return hour  # already the Paris date (PostgreSQL)
     if isinstance(hour, str):
         hour = datetime.fromisoformat(hour).replace(tzinfo=timezone.utc)
     return to_paris(hour).date()
@@ -146,19 +159,21 @@ def day_facts(first: date, last: date, *, caisse_ids=None, partenaire_ids=None, 
 
     for row in grouped(D.created_at):
         facts[key(row, row.hour)]["created"] += row.n
-    close_days = _whole_days(D.closed_at, D.created_at).label("days") if delays else literal(0).label("days")
+    close_days = _bucket(_whole_days(D.closed_at, D.created_at)).label("days") if delays else \
+        literal(0).label("days")
     for row in grouped(D.closed_at, D.outcome, close_days, where=(D.status == DemandeStatus.CLOTUREE,)):
         f = facts[key(row, row.hour, row.outcome.value if row.outcome else "")]
         f["closed"] += row.n
         if delays:
-            f[CLOSE_HIST[bucket_of(int(row.days))]] += row.n
-    first_days = _whole_days(D.taken_at, D.created_at).label("days") if delays else literal(0).label("days")
+            f[CLOSE_HIST[int(row.days)]] += row.n
+    first_days = _bucket(_whole_days(D.taken_at, D.created_at)).label("days") if delays else \
+        literal(0).label("days")
     in_time = case((D.due_at.is_not(None) & (D.taken_at <= D.due_at), 1), else_=0).label("in_time")
     for row in grouped(D.taken_at, first_days, in_time):
         f = facts[key(row, row.hour)]
         f["taken"] += row.n
         if delays:
-            f[FIRST_HIST[bucket_of(int(row.days))]] += row.n
+            f[FIRST_HIST[int(row.days)]] += row.n
         if row.in_time:
             f["sla_met"] += row.n
     for row in grouped(D.due_at, where=((D.taken_at.is_(None)) | (D.taken_at > D.due_at),)):

@@ -188,3 +188,14 @@ def test_every_way_of_reading_a_period_gives_the_demandes_figures(world):
     # A monthly series never reads years.
     assert {p[0] for p in statistics._plan(date(2025, 1, 1), date(2025, 12, 31), rolled, False, years=False)} == {
         "month"}
+
+
+def test_the_delay_buckets_counted_in_sql_are_the_models(app):
+    from sqlalchemy import literal
+
+    from ep_web.models.stats import DELAY_BUCKETS, bucket_of
+
+    days = list(range(0, 130))
+    got = db.session.execute(select(*[statistics._bucket(literal(d)) for d in days])).one()
+    assert list(got) == [bucket_of(d) for d in days]
+    assert db.session.scalar(select(statistics._bucket(literal(-1)))) == len(DELAY_BUCKETS) - 1
