@@ -135,6 +135,18 @@ def main() -> None:
             "technicien": account("BSTATTEC", Profile.TECHNICIEN, partenaire_id=big_partner),
         }
         year = today().year
+        # Today's facts are read live on every page: say how many there are (load_demandes.py
+        # clamps the closures it draws in the future to the load instant, so "today" holds
+        # some ten days of closures when the data was loaded today).
+        from ep_web.domain.statistics import day_start
+        from ep_web.models import Demande
+
+        def closed_on(day):
+            return db.session.scalar(select(func.count()).select_from(Demande).where(
+                Demande.closed_at >= day_start(day), Demande.closed_at < day_start(day + timedelta(days=1))))
+
+        yesterday = closed_on(today() - timedelta(days=1))
+        print(f"demandes closed today so far: {closed_on(today())}, yesterday: {yesterday}")
     print(f"largest caisse {big_caisse}, its largest partner {big_partner} (convention {convention}); year {year}")
 
     clients = {}
