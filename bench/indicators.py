@@ -9,10 +9,13 @@ rollup of a full day, on the data of bench/load_demandes.py (issue 14: p95 ≤
     .venv/bin/python bench/indicators.py [--rounds 60]
 
 The first run rolls up the whole history (the nightly job catching up: printed
-too). Then it times the rollup of the busiest finished day of the last month
-(stat_day rewritten, its month re-added), three times, and each page in-process
-(Flask test client, one logged-in client per profile) from the app's
-Server-Timing header, next to a bare Flask endpoint on the same app. A warm-up
+too). Then it times the rollup of the busiest finished day of the last month:
+rolled again three times (the idempotent path: nothing moves in stat_month and
+stat_year) and rolled for the first time twice (the nightly job's case: the
+day is first taken out, untimed, and everything is rolled back after); then
+each page in-process (Flask test client, one logged-in client per profile)
+from the app's Server-Timing header, next to a bare Flask endpoint on the same
+app, in one table with the load average. A warm-up
 round is not counted.
 """
 import argparse
@@ -60,6 +63,7 @@ def main() -> None:
         StatDay,
         StatMonth,
         StatState,
+        StatYear,
     )
 
     app = create_app({"WTF_CSRF_ENABLED": False},
@@ -97,6 +101,27 @@ def main() -> None:
         rollup_line = (f"rollup of one full day ({day}, {busiest[1] if busiest else 0} facts, {rows} stat_day rows): "
                        f"best {min(times):.2f} s, worst {max(times):.2f} s (stat_day rewritten, its month and "
                        "year updated)")
+        # The first roll of that day (what the nightly job does): the day is taken out of
+        # stat_day, stat_month and stat_year (not timed), rolled, then all is rolled back.
+        from sqlalchemy import delete
+
+        firsts = []
+        for _ in range(2):
+            old = {tuple(r[:5]): dict(zip(statistics.MEASURES, r[5:])) for r in db.session.execute(
+                select(StatDay.day, *[getattr(StatDay, k) for k in statistics.KEY],
+                       *[getattr(StatDay, m) for m in statistics.MEASURES]).where(StatDay.day == day))}
+            for model, deltas in zip((StatMonth, StatYear), statistics._deltas({}, old)):
+                statistics._upsert(model, [{statistics._PERIOD[model]: k[0], "caisse_id": k[1], "partenaire_id": k[2],
+                                            "service": k[3], "outcome": k[4], **dict(zip(statistics.MEASURES, v))}
+                                           for k, v in deltas.items()])
+            db.session.execute(delete(StatDay).where(StatDay.day == day))
+            t0 = time.perf_counter()
+            statistics.rollup_days(day, day)
+            db.session.flush()
+            firsts.append(time.perf_counter() - t0)
+            db.session.rollback()
+        rollup_line += (f"\nfirst roll of that day (the nightly job's case: stat_day written, {rows} keys added into "
+                        f"stat_month and stat_year): best {min(firsts):.2f} s, worst {max(firsts):.2f} s")
         print(rollup_line)
 
         # The largest caisse and partner, and one account per profile.
