@@ -316,8 +316,9 @@ def _backlog(rows, months, labels, period, caisse_ids, partenaire_ids) -> Chart:
 
 def _sla_by(period, caisse_ids, partenaire_ids, national: bool) -> Chart:
     group = ("caisse_id",) if national else ("partenaire_id",)
+    # The 48 hours are counted on the rows that are no closure (outcome ''): half the rows.
     rows = statistics.read(period.first, period.last, group=group, caisse_ids=caisse_ids,
-                           partenaire_ids=partenaire_ids, measures=("sla_met", "sla_missed"))
+                           partenaire_ids=partenaire_ids, measures=("sla_met", "sla_missed"), outcomes=("",))
     items = [(k[0], v["sla_met"], v["sla_missed"]) for k, v in rows.items() if v["sla_met"] + v["sla_missed"]]
     items.sort(key=lambda t: -(t[1] + t[2]))
     items = items[:MAX_ROWS]
@@ -338,13 +339,13 @@ def _accounts(caisse: Caisse | None, partenaire_ids=None) -> Chart:
 
     from ep_web.domain.access import in_force_filter
 
+    ids = None
     if partenaire_ids is not None:
         partners = list(db.session.scalars(select(Partenaire).where(Partenaire.id.in_(partenaire_ids))))
     else:
-        partners = list(db.session.scalars(
-            select(Partenaire).where(Partenaire.id.in_(select(Convention.partenaire_id).where(
-                Convention.caisse_id == caisse.id, *in_force_filter(today())))).order_by(Partenaire.name)))
-    seats = quotas.seats_by_partenaire(partners)
+        ids = select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id, *in_force_filter(today()))
+        partners = list(db.session.scalars(select(Partenaire).where(Partenaire.id.in_(ids)).order_by(Partenaire.name)))
+    seats = quotas.seats_by_partenaire(partners, ids)
     rows = []
     for p in partners:
         s = seats[p.id]

@@ -278,31 +278,42 @@ def departement_of(address: str) -> str:
     return code[:2]
 
 
-def _table_figures(figures: dict, period: Period, by: str, caisse_ids) -> None:
-    """The columns of a table (one Figures per partner or per caisse), in three
-    summed reads: the counts, the signalements sent, the followed outcomes."""
+def _table_figures(figures: dict, period: Period, by: str, caisse_ids, partenaire_ids=None) -> None:
+    """The columns of a table (one Figures per partner or per caisse), in one
+    summed read: the counts, the signalements sent, the followed outcomes."""
     signalement = Service.SIGNALEMENT.value
-    for (key,), values in statistics.read(period.first, period.last, group=(by,), caisse_ids=caisse_ids,
-                                          measures=statistics.COUNTS).items():
-        if key in figures:
-            statistics.add(figures[key].values, values)
-    for (key,), values in statistics.read(period.first, period.last, group=(by,), caisse_ids=caisse_ids,
-                                          measures=("created",), service=signalement).items():
-        if key in figures:
-            figures[key].by_service[signalement]["created"] += values["created"]
-    followed = [o.value for o, _ in FOLLOWED]
-    for (key, outcome), values in statistics.read(period.first, period.last, group=(by, "outcome"),
-                                                  caisse_ids=caisse_ids, measures=("closed",),
-                                                  outcomes=followed).items():
-        if key in figures:
-            figures[key].by_outcome[outcome] += values["closed"]
+    extras = {"signalements": ("created", signalement, None),
+              **{f"closed:{o.value}": ("closed", None, (o.value,)) for o, _ in FOLLOWED}}
+    rows = statistics.read(period.first, period.last, group=(by,), caisse_ids=caisse_ids,
+                           partenaire_ids=partenaire_ids, measures=statistics.COUNTS, extras=extras)
+    for (key,), values in rows.items():
+        fig = figures.get(key)
+        if fig is None:
+            continue
+        for m in statistics.COUNTS:
+            fig.values[m] += values[m]
+        if values.get("signalements"):
+            fig.by_service[signalement]["created"] += values["signalements"]
+        for o, _ in FOLLOWED:
+            if values.get(f"closed:{o.value}"):
+                fig.by_outcome[o.value] += values[f"closed:{o.value}"]
+
+
+@dataclass(frozen=True)
+class PartnerInfo:
+    """What the table shows of a partner."""
+
+    id: int
+    name: str
+    type: PartenaireType
+    address: str
 
 
 @dataclass
 class PartnerRow:
-    partenaire: Partenaire
+    partenaire: PartnerInfo
     caisse: Caisse
-    figures: Figures
+    figures: Figures | None
     convention_id: int
 
     @property
@@ -326,29 +337,65 @@ SORTS = {
 }
 
 
+# The sorts that need no figure: the page is cut before any figure is read.
+_SORTS_WITHOUT_FIGURES = ("nom", "type", "departement")
+
+
 def partner_table(caisse: Caisse, period: Period, *, type_: str = "", departement: str = "", sort: str = "nom",
                   descending: bool = False) -> list[PartnerRow]:
     """SPEC §7: one row per partner the caisse holds (or held) a convention
     with, filtered by partner type and département, sorted by any column."""
+    return partner_table_page(caisse, period, type_=type_, departement=departement, sort=sort,
+                              descending=descending)[0]
+
+
+def partner_table_page(caisse: Caisse, period: Period, *, type_: str = "", departement: str = "",
+                       sort: str = "nom", descending: bool = False, page: int | None = None,
+                       size: int = 50) -> tuple[list[PartnerRow], int, int]:
+    """The table's rows, all of them or one ``page`` of ``size`` (the page
+    number is brought into range): (rows, number of partners, page). Sorted by
+    name, type or département, the page is cut first and only its partners'
+    figures are read; sorted by a figure, every partner's figures are read in
+    one query (the figures, never the partners' other rows)."""
     latest = {}
     for conv_id, pid in db.session.execute(select(Convention.id, Convention.partenaire_id)
                                            .where(Convention.caisse_id == caisse.id)
                                            .order_by(Convention.signed_on, Convention.id)):
         latest[pid] = conv_id
-    partners = list(db.session.scalars(select(Partenaire).where(Partenaire.id.in_(list(latest)))
-                                       .order_by(Partenaire.name)))
+    # Plain rows, not entities: the largest caisse holds ~2 500 partners.
+    partners = [PartnerInfo(*r) for r in db.session.execute(
+        select(Partenaire.id, Partenaire.name, Partenaire.type, Partenaire.address)
+        .where(Partenaire.id.in_(select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id)))
+        .order_by(Partenaire.name))]
     if type_ in PartenaireType._value2member_map_:
         partners = [p for p in partners if p.type.value == type_]
     if departement:
         partners = [p for p in partners if departement_of(p.address) == departement]
-    figures = {p.id: Figures() for p in partners}
-    _table_figures(figures, period, "partenaire_id", [caisse.id])
-    for (pid,), (n, participants, trained) in _session_totals(period, [caisse.id]).items():
+    count = len(partners)
+    out = [PartnerRow(p, caisse, None, latest[p.id]) for p in partners]  # figures once the page is cut
+    key = SORTS.get(sort, SORTS["nom"])
+    number = 1
+    if page is not None:
+        pages = max(1, -(-count // size))
+        number = min(max(page, 1), pages)
+    cut_first = page is not None and sort in _SORTS_WITHOUT_FIGURES
+    if cut_first:
+        out.sort(key=key, reverse=descending)
+        out = out[(number - 1) * size: number * size]
+    for r in out:
+        r.figures = Figures()
+    figures = {r.partenaire.id: r.figures for r in out}
+    # A page's partners are named in the read; the whole table reads the caisse's rows.
+    _table_figures(figures, period, "partenaire_id", [caisse.id], list(figures) if cut_first else None)
+    for (pid,), (n, participants, trained) in _session_totals(period, [caisse.id],
+                                                             list(figures) if cut_first else None).items():
         if pid in figures:
             figures[pid].sessions, figures[pid].participants, figures[pid].staff_trained = n, participants, trained
-    out = [PartnerRow(p, caisse, figures[p.id], latest[p.id]) for p in partners]
-    out.sort(key=SORTS.get(sort, SORTS["nom"]), reverse=descending)
-    return out
+    if not cut_first:
+        out.sort(key=key, reverse=descending)
+        if page is not None:
+            out = out[(number - 1) * size: number * size]
+    return out, count, number
 
 
 @dataclass

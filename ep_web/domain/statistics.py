@@ -33,7 +33,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Integer, case, cast, delete, event, func, insert, literal, select
+from flask import current_app
+from sqlalchemy import Integer, and_, bindparam, case, cast, delete, event, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from ep_web.clock import PARIS, now, to_paris, today
@@ -50,7 +51,7 @@ from ep_web.models.stats import (
     StatDay,
     StatMonth,
     StatState,
-    bucket_of,
+    StatYear,
 )
 
 KEY = ("caisse_id", "partenaire_id", "service", "outcome")
@@ -96,9 +97,21 @@ def _is_pg() -> bool:
 
 
 def _hour(col):
-    """The UTC hour of a timestamp: Paris is a whole number of hours from UTC, so
-    the hour decides the Paris day (grouped in SQL, dated in Python)."""
-    return func.date_trunc("hour", col) if _is_pg() else func.strftime("%Y-%m-%d %H:00:00", col)
+    """What decides the Paris day of a timestamp, grouped in SQL: the Paris date
+    itself on PostgreSQL; on SQLite (no time zones) the UTC hour, Paris being a
+    whole number of hours from UTC (dated in Python)."""
+    return func.date(func.timezone("Europe/Paris", col)) if _is_pg() else \
+        func.strftime("%Y-%m-%d %H:00:00", col)
+
+
+def _bucket(days):
+    """The delay histogram's bucket of a number of whole days, in SQL (bucket_of):
+    the facts are grouped by bucket, not by day count (a day of closures then
+    holds 15 groups, not one per delay)."""
+    last = len(DELAY_BUCKETS) - 1
+    whens = [(days < 0, last)] + [(days <= high, i) for i, (_, high) in enumerate(DELAY_BUCKETS)
+                                   if high is not None]
+    return case(*whens, else_=last)
 
 
 def _whole_days(later, earlier):
@@ -108,6 +121,8 @@ def _whole_days(later, earlier):
 
 
 def _paris_day(hour) -> date:
+    if isinstance(hour, date) and not isinstance(hour, datetime):
+        return hour  # already the Paris date (PostgreSQL)
     if isinstance(hour, str):
         hour = datetime.fromisoformat(hour).replace(tzinfo=timezone.utc)
     return to_paris(hour).date()
@@ -144,19 +159,21 @@ def day_facts(first: date, last: date, *, caisse_ids=None, partenaire_ids=None, 
 
     for row in grouped(D.created_at):
         facts[key(row, row.hour)]["created"] += row.n
-    close_days = _whole_days(D.closed_at, D.created_at).label("days") if delays else literal(0).label("days")
+    close_days = _bucket(_whole_days(D.closed_at, D.created_at)).label("days") if delays else \
+        literal(0).label("days")
     for row in grouped(D.closed_at, D.outcome, close_days, where=(D.status == DemandeStatus.CLOTUREE,)):
         f = facts[key(row, row.hour, row.outcome.value if row.outcome else "")]
         f["closed"] += row.n
         if delays:
-            f[CLOSE_HIST[bucket_of(int(row.days))]] += row.n
-    first_days = _whole_days(D.taken_at, D.created_at).label("days") if delays else literal(0).label("days")
+            f[CLOSE_HIST[int(row.days)]] += row.n
+    first_days = _bucket(_whole_days(D.taken_at, D.created_at)).label("days") if delays else \
+        literal(0).label("days")
     in_time = case((D.due_at.is_not(None) & (D.taken_at <= D.due_at), 1), else_=0).label("in_time")
     for row in grouped(D.taken_at, first_days, in_time):
         f = facts[key(row, row.hour)]
         f["taken"] += row.n
         if delays:
-            f[FIRST_HIST[bucket_of(int(row.days))]] += row.n
+            f[FIRST_HIST[int(row.days)]] += row.n
         if row.in_time:
             f["sla_met"] += row.n
     for row in grouped(D.due_at, where=((D.taken_at.is_(None)) | (D.taken_at > D.due_at),)):
@@ -206,14 +223,34 @@ for _name in ("after_flush", "after_commit", "after_rollback"):
     event.listen(Session, _name, lambda session, *_: _forget_cache(session))
 
 
-def _live_facts(first: date, last: date, caisse_ids, partenaire_ids, dims, delays) -> dict:
-    """day_facts for a page's reads, counted once per request and scope."""
-    key = (first, last, tuple(caisse_ids) if caisse_ids is not None else None,
-           tuple(partenaire_ids) if partenaire_ids is not None else None, dims, delays, now())
+def _live_facts(first: date, last: date, caisse_ids, partenaire_ids, dims) -> dict:
+    """day_facts for a page's reads, counted once per request and scope (with
+    the delays, and the partner only when the scope or a read needs it), then
+    added up once per set of ``dims``: a page's charts share one count of
+    today's demandes, and each read walks a few keys, not every partner's."""
+    scope = (first, last, tuple(caisse_ids) if caisse_ids is not None else None,
+             tuple(partenaire_ids) if partenaire_ids is not None else None)
+    # Not keyed on now(): it moves between a page's reads, which must share the
+    # count (the cache goes with any write or end of transaction anyway).
     cache = db.session.info.setdefault(_LIVE_KEY, {})
+    wide = "partenaire_id" in dims or caisse_ids is not None or partenaire_ids is not None
+    base = cache.get((scope, DIMS))
+    if base is None and not wide:
+        base = cache.get((scope, ("caisse_id", "service")))
+    if base is None:
+        base_dims = DIMS if wide else ("caisse_id", "service")
+        base = cache[(scope, base_dims)] = day_facts(first, last, caisse_ids=caisse_ids,
+                                                     partenaire_ids=partenaire_ids, dims=base_dims)
+    key = (scope, "by", dims)
     if key not in cache:
-        cache[key] = day_facts(first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids, dims=dims,
-                               delays=delays)
+        keep = [d in dims for d in ("caisse_id", "partenaire_id")]
+        out: dict[tuple, dict] = defaultdict(empty)
+        for (day, caisse_id, partenaire_id, service, outcome), values in base.items():
+            acc = out[(day, caisse_id if keep[0] else None, partenaire_id if keep[1] else None, service, outcome)]
+            for m, v in values.items():
+                if v:
+                    acc[m] += v
+        cache[key] = out
     return cache[key]
 
 
@@ -222,22 +259,138 @@ def _first_fact_day() -> date | None:
     return to_paris(first).date() if first else None
 
 
+def _write_days(rows: list[tuple]) -> None:
+    """Insert stat_day rows (day, KEY..., MEASURES...): COPY on PostgreSQL (a
+    month of backfill is ~100 000 rows), executemany elsewhere."""
+    if not rows:
+        return
+    columns = ["day", *KEY, *MEASURES]
+    if _is_pg():
+        cursor = db.session.connection().connection.cursor()
+        with cursor.copy(f"COPY stat_day ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    db.session.execute(insert(StatDay), [dict(zip(columns, row)) for row in rows])
+
+
+def _upsert(model, rows: list[dict]) -> None:
+    """Add ``rows`` (key and measures) into ``model``: a new key is inserted, a
+    known one has its measures increased (``x = x + excluded.x``), in one
+    statement for all the rows (executemany on SQLite)."""
+    if not rows:
+        return
+    table = model.__table__
+    keys = [c.name for c in table.primary_key.columns]
+    if _is_pg():
+        # COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT:
+        # a month of backfill is some 300 000 rows.
+        columns = [*keys, *MEASURES]
+        cursor = db.session.connection().connection.cursor()
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {table.name}_delta "
+                       f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        cursor.execute(f"TRUNCATE {table.name}_delta")
+        with cursor.copy(f"COPY {table.name}_delta ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        cursor.execute(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {table.name}_delta "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in MEASURES))
+        return
+    from sqlalchemy.dialects.sqlite import insert as upsert_insert
+
+    stmt = upsert_insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=keys,
+                                      set_={m: table.c[m] + getattr(stmt.excluded, m) for m in MEASURES})
+    db.session.execute(stmt, rows)
+
+
+def _deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> tuple[dict, dict]:
+    """What a rewrite of some days of stat_day changes in stat_month and in
+    stat_year: per (period, caisse, partner, service, outcome), with the
+    caisse-wide and national rows, the new days' measures minus the old ones
+    (keys whose measures do not move are left out)."""
+    width = range(len(MEASURES))
+    per_partner: dict[tuple, list[int]] = {}
+    for facts, sign in ((new, 1), (old, -1)):
+        for (day, caisse_id, partenaire_id, service, outcome), values in facts.items():
+            key = (month_start(day), caisse_id, partenaire_id, service, outcome)
+            vector = [values[m] * sign for m in MEASURES]
+            acc = per_partner.get(key)
+            if acc is None:
+                per_partner[key] = vector
+            else:
+                for i in width:
+                    acc[i] += vector[i]
+    months: dict[tuple, list[int]] = {}
+    years: dict[tuple, list[int]] = {}
+    for (month, caisse_id, partenaire_id, service, outcome), vector in per_partner.items():
+        if not any(vector):
+            continue
+        year = month.replace(month=1)
+        for into, period in ((months, month), (years, year)):
+            for key in ((period, caisse_id, partenaire_id, service, outcome),
+                        (period, caisse_id, ALL_PARTNERS, service, outcome),
+                        (period, ALL_CAISSES, ALL_PARTNERS, service, outcome)):
+                acc = into.get(key)
+                if acc is None:
+                    into[key] = list(vector)
+                else:
+                    for i in width:
+                        acc[i] += vector[i]
+    return ({k: v for k, v in months.items() if any(v)}, {k: v for k, v in years.items() if any(v)})
+
+
+_PERIOD = {StatMonth: "month", StatYear: "year"}
+
+
 def rollup_days(first: date, last: date) -> int:
-    """Write the finished days ``first`` to ``last`` into stat_day (idempotent:
-    their rows are replaced). Returns the number of rows."""
-    db.session.execute(delete(StatDay).where(StatDay.day >= first, StatDay.day <= last)
-                       .execution_options(synchronize_session=False))
-    rows = [dict(day=key[0], caisse_id=key[1], partenaire_id=key[2], service=key[3], outcome=key[4], **values)
-            for key, values in day_facts(first, last, until=day_start(last + DAY)).items()]
-    if rows:
-        db.session.execute(insert(StatDay), rows)
-    return len(rows)
+    """Write the finished days ``first`` to ``last`` into stat_day and carry
+    the change into stat_month and stat_year, incrementally: the days' new
+    facts are added to their months and years (per partner, caisse-wide,
+    national: one upsert each), minus
+    the rows these days had if they were rolled before. Idempotent: rolling
+    the same days again changes nothing. Returns the number of stat_day rows.
+
+    Re-rolling a day re-reads its demandes: the days where the retention
+    purge may have removed some (before now minus RETENTION_DAYS) are refused
+    once rolled (ValueError), their counts are kept as they are."""
+    in_range = (StatDay.day >= first, StatDay.day <= last)
+    retention = current_app.config.get("RETENTION_DAYS")
+    if retention and first <= to_paris(now() - timedelta(days=retention)).date():
+        already = db.session.scalar(select(StatDay.day).where(*in_range).limit(1))
+        if already is not None:
+            raise ValueError(f"{already} is rolled and its demandes may be purged: its counts stay as they are")
+    old = {tuple(row[:5]): dict(zip(MEASURES, row[5:])) for row in db.session.execute(
+        select(StatDay.day, *[getattr(StatDay, k) for k in KEY], *[getattr(StatDay, m) for m in MEASURES])
+        .where(*in_range))}
+    new = day_facts(first, last, until=day_start(last + DAY))
+    if old:
+        db.session.execute(delete(StatDay).where(*in_range).execution_options(synchronize_session=False))
+    _write_days([(*key, *[values[m] for m in MEASURES]) for key, values in new.items()])
+    for model, deltas in zip((StatMonth, StatYear), _deltas(new, old)):
+        period = model.__table__.c[_PERIOD[model]]
+        _upsert(model, [{_PERIOD[model]: k[0], "caisse_id": k[1], "partenaire_id": k[2], "service": k[3],
+                         "outcome": k[4], **dict(zip(MEASURES, v))} for k, v in deltas.items()])
+        # A key whose facts are gone (a demande sent on to another caisse…): no row of
+        # zeros. Only the keys that lost something are looked at (not the whole month).
+        shrunk = [dict(p=k[0], c=k[1], pa=k[2], s=k[3], o=k[4]) for k, v in deltas.items() if min(v) < 0]
+        if shrunk:
+            t = model.__table__
+            db.session.connection().execute(delete(t).where(
+                period == bindparam("p"), t.c.caisse_id == bindparam("c"), t.c.partenaire_id == bindparam("pa"),
+                t.c.service == bindparam("s"), t.c.outcome == bindparam("o"), *[t.c[m] == 0 for m in MEASURES]),
+                shrunk)
+    return len(new)
 
 
 def refresh_month(month: date) -> None:
-    """stat_month for one month, from its days: one row per partner, plus the
-    caisse-wide rows (partenaire_id = ALL_PARTNERS) and the national ones
-    (caisse_id = ALL_CAISSES too), so that no page adds up thousands of rows."""
+    """stat_month for one month, recomputed from its days: one row per partner,
+    plus the caisse-wide rows (partenaire_id = ALL_PARTNERS) and the national
+    ones (caisse_id = ALL_CAISSES too), so that no page adds up thousands of
+    rows. The rollup keeps stat_month up to date by itself (rollup_days): this
+    is the repair, and the reference the tests compare the rollup with."""
     first, after = month_start(month), next_month(month)
     db.session.execute(delete(StatMonth).where(StatMonth.month == first)
                        .execution_options(synchronize_session=False))
@@ -256,9 +409,22 @@ def refresh_month(month: date) -> None:
         db.session.execute(insert(StatMonth).from_select(names, stmt))
 
 
+def refresh_year(year: date) -> None:
+    """stat_year for one year, recomputed from its months (stat_month has the
+    caisse-wide and national rows already): the repair, and the tests' reference."""
+    first = year.replace(month=1, day=1)
+    db.session.execute(delete(StatYear).where(StatYear.year == first).execution_options(synchronize_session=False))
+    names = ["year", *KEY, *MEASURES]
+    stmt = (select(literal(first), *[getattr(StatMonth, k) for k in KEY],
+                   *[func.sum(getattr(StatMonth, m)) for m in MEASURES])
+            .where(StatMonth.month >= first, StatMonth.month < first.replace(year=first.year + 1))
+            .group_by(*[getattr(StatMonth, k) for k in KEY]))
+    db.session.execute(insert(StatYear).from_select(names, stmt))
+
+
 def rollup(through: date | None = None) -> dict:
     """SPEC §7, the nightly job: roll every finished day not rolled yet (up to
-    yesterday, Paris), then refresh the months they belong to. Idempotent, and
+    yesterday, Paris), adding them into their months as it goes. Idempotent, and
     catches up after missed nights. Runs before the retention purge, which
     never deletes a demande whose days are not rolled (lifecycle.purge_closed_demandes)."""
     through = through or today() - DAY
@@ -279,8 +445,6 @@ def rollup(through: date | None = None) -> dict:
         months.add(month_start(day))
         days += (last - day).days + 1
         day = last + DAY
-    for month in sorted(months):
-        refresh_month(month)
     if days or state.rolled_through is None:
         state.rolled_through = max(through, state.rolled_through or through)
         state.updated_at = now()
@@ -299,38 +463,97 @@ def purge_horizon() -> datetime | None:
 # ---------------------------------------------------------------- reading
 
 
-def _months_within(first: date, last: date):
-    """Split [first, last] into whole months and the leftover days at the edges."""
-    months, edges = [], []
+def _month_plan(first: date, last: date, rolled: date, reaches_rolled: bool, sign: int = 1) -> list[tuple]:
+    """[first, last] (rolled days) as months of stat_month and ranges of
+    stat_day: (level, first, last, sign) parts, sign -1 for what is taken out.
+
+    stat_month holds each month's days up to ``rolled``: the month of the last
+    rolled day is whole as soon as the period reaches that day. A partial
+    month is read from its days, or, when it holds more than half of the
+    month, as the month minus the days left out (fewer rows either way)."""
+    parts = []
     day = first
     while day <= last:
+        start = month_start(day)
         month_end = next_month(day) - DAY
-        if day.day == 1 and month_end <= last:
-            months.append(day)
-            day = month_end + DAY
+        held_end = min(month_end, rolled)  # what stat_month holds of this month
+        stop = min(month_end, last)
+        if day == start and (stop == month_end or (reaches_rolled and stop == held_end)):
+            parts.append(("month", start, start, sign))
         else:
-            stop = min(month_end, last)
-            edges.append((day, stop))
-            day = stop + DAY
-    return months, edges
+            inside = (stop - day).days + 1
+            outside = (held_end - start).days + 1 - inside
+            if outside < inside:
+                parts.append(("month", start, start, sign))
+                if day > start:
+                    parts.append(("day", start, day - DAY, -sign))
+                if stop < held_end:
+                    parts.append(("day", stop + DAY, held_end, -sign))
+            else:
+                parts.append(("day", day, stop, sign))
+        day = stop + DAY
+    return parts
+
+
+def _plan(first: date, last: date, rolled: date, reaches_rolled: bool, years: bool = True) -> list[tuple]:
+    """[first, last] (rolled days) as (level, first, last, sign) parts: whole
+    years from stat_year (which holds each year up to ``rolled``, like
+    stat_month), a year mostly covered as the year minus the months and days
+    left out, the rest as months and days (_month_plan)."""
+    if not years:
+        return _month_plan(first, last, rolled, reaches_rolled)
+    parts = []
+    for y in range(first.year, last.year + 1):
+        start, end = date(y, 1, 1), date(y, 12, 31)
+        held_end = min(end, rolled)
+        lo, hi = max(first, start), min(last, end)
+        if lo == start and (hi == end or (reaches_rolled and hi == held_end)):
+            parts.append(("year", start, start, 1))
+        elif (hi - lo).days + 1 > ((held_end - start).days + 1) / 2:
+            parts.append(("year", start, start, 1))
+            if lo > start:
+                parts += _month_plan(start, lo - DAY, rolled, False, -1)
+            if hi < held_end:
+                parts += _month_plan(hi + DAY, held_end, rolled, True, -1)
+        else:
+            parts += _month_plan(lo, hi, rolled, reaches_rolled and hi == held_end)
+    return parts
+
+
+def _extra_sum(cls, measure: str, service: str | None, outcomes) -> object:
+    cond = []
+    if service is not None:
+        cond.append(cls.service == service)
+    if outcomes is not None:
+        cond.append(cls.outcome.in_(list(outcomes)))
+    col = getattr(cls, measure)
+    return func.sum(case((and_(*cond), col), else_=0)) if cond else func.sum(col)
 
 
 def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, partenaire_ids=None,
          by_month: bool = False, measures=MEASURES, service: str | None = None,
-         outcomes=None) -> dict[tuple, dict]:
+         outcomes=None, extras: dict | None = None) -> dict[tuple, dict]:
     """Measures added up over the Paris days ``first`` to ``last``, by ``group``
     (a tuple of KEY names; with ``by_month`` the first day of the month comes
     first in each key), optionally for one ``service`` or some ``outcomes``.
-    Whole rolled months come from stat_month (its caisse-wide and national rows
-    when no partner is asked for), the rolled days at the edges from stat_day,
-    the days after the last rolled one from the demandes: exact up to now,
-    whatever the nightly job did. Only ``measures`` are added up (the others
-    stay 0): the database does the sums, Python sees one row per key."""
+    ``extras`` adds named sums of one measure for one service and/or some
+    outcomes ({name: (measure, service or None, outcomes or None)}), in the same
+    read: a table's columns come from one query.
+
+    Whole rolled years and months come from stat_year and stat_month (their
+    caisse-wide and national rows when no partner is asked for; the current
+    year and month up to the last rolled day), a period mostly covering one
+    as it minus what is left out (_plan), the rolled days at the edges from
+    stat_day, the days after the last
+    rolled one from the demandes: exact up to now, whatever the nightly job
+    did. Only ``measures`` are added up (the others stay 0): the database does
+    the sums, Python sees one row per key."""
     out: dict[tuple, dict] = defaultdict(empty)
     last = min(last, today())
     if first > last:
         return out
     measures = tuple(measures)
+    extras = dict(extras or {})
     rolled = rolled_through()
     rolled_last = min(last, rolled) if rolled else None
     partner_rows = partenaire_ids is not None or "partenaire_id" in group
@@ -342,7 +565,7 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
             stmt = stmt.where(cls.service == service)
         if outcomes is not None:
             stmt = stmt.where(cls.outcome.in_(list(outcomes)))
-        if cls is StatMonth:
+        if cls is not StatDay:
             if partner_rows:
                 stmt = stmt.where(cls.partenaire_id != ALL_PARTNERS)
             elif national_rows:
@@ -351,37 +574,52 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
                 stmt = stmt.where(cls.caisse_id != ALL_CAISSES, cls.partenaire_id == ALL_PARTNERS)
         return stmt
 
-    def collect(rows, width, month=None):
+    names = (*measures, *extras)
+
+    def sums(cls):
+        return [*[func.sum(getattr(cls, m)) for m in measures],
+                *[_extra_sum(cls, *spec) for spec in extras.values()]]
+
+    def collect(rows, width, month=None, sign=1):
         for row in rows:
             key = tuple(row[:width])
             if month is not None:
                 key = (month, *key)
             acc = out[key]
-            for m, v in zip(measures, row[width:]):
+            for m, v in zip(names, row[width:]):
                 if v:
-                    acc[m] += int(v)
+                    acc[m] = acc.get(m, 0) + sign * int(v)
 
     if rolled_last is not None and first <= rolled_last:
-        months, edges = _months_within(first, rolled_last)
-        if months:
-            cols = [getattr(StatMonth, g) for g in group]
-            if by_month:
-                cols.insert(0, StatMonth.month)
-            stmt = scoped(select(*cols, *[func.sum(getattr(StatMonth, m)) for m in measures])
-                          .where(StatMonth.month.in_(months)).group_by(*cols), StatMonth)
-            collect(db.session.execute(stmt), len(cols))
-        for lo, hi in edges:
+        # Years are no use to a monthly series.
+        parts = _plan(first, rolled_last, rolled, last >= rolled, years=not by_month)
+        for level, model in (("year", StatYear), ("month", StatMonth)):
+            period = getattr(model, level)
+            for sign in (1, -1):
+                chosen = [lo for lv, lo, _, sg in parts if lv == level and sg == sign]
+                if not chosen:
+                    continue
+                cols = [getattr(model, g) for g in group]
+                if by_month:
+                    cols.insert(0, period)
+                where = period == chosen[0] if len(chosen) == 1 else period.in_(chosen)
+                stmt = scoped(select(*cols, *sums(model)).where(where).group_by(*cols), model)
+                collect(db.session.execute(stmt), len(cols), sign=sign)
+        ranges = [(lo, hi, sign) for level, lo, hi, sign in parts if level == "day"]
+        for lo, hi, sign in ranges:
             cols = [getattr(StatDay, g) for g in group]
-            stmt = scoped(select(*cols, *[func.sum(getattr(StatDay, m)) for m in measures])
-                          .where(StatDay.day >= lo, StatDay.day <= hi).group_by(*cols), StatDay)
-            collect(db.session.execute(stmt), len(cols), month_start(lo) if by_month else None)
+            stmt = scoped(select(*cols, *sums(StatDay)).where(StatDay.day >= lo, StatDay.day <= hi)
+                          .group_by(*cols), StatDay)
+            collect(db.session.execute(stmt), len(cols), month_start(lo) if by_month else None, sign)
+        if any(sign < 0 for *_, sign in parts):  # a key whose days were all taken out: no key
+            for key in [k for k, v in out.items() if not any(v.values())]:
+                del out[key]
     live_first = max(first, rolled + DAY) if rolled else first
     if live_first <= last:
         index = [KEY.index(g) + 1 for g in group]
-        # The service is always a dimension: the reads of one page then share one count.
+        # The service is always a dimension (a read may ask for one service).
         dims = tuple(d for d in DIMS if d in group or d == "service")
-        delays = any(m in CLOSE_HIST or m in FIRST_HIST for m in measures)
-        facts = _live_facts(live_first, last, caisse_ids, partenaire_ids, dims, delays)
+        facts = _live_facts(live_first, last, caisse_ids, partenaire_ids, dims)
         for key, values in facts.items():
             if service is not None and key[3] != service:
                 continue
@@ -390,7 +628,11 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
             k = tuple(key[i] for i in index)
             acc = out[(month_start(key[0]), *k) if by_month else k]
             for m in measures:
-                acc[m] += values[m]
+                if values[m]:
+                    acc[m] += values[m]
+            for name, (m, svc, outs) in extras.items():
+                if (svc is None or key[3] == svc) and (outs is None or key[4] in outs):
+                    acc[name] = acc.get(name, 0) + values[m]
     return out
 
 

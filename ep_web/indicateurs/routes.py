@@ -82,7 +82,7 @@ def _query_args(form: FilterForm, **extra) -> dict:
 # ---------------------------------------------------------------- the table
 
 
-def _table_context():
+def _table_context(paginate: bool = True):
     form, period = _filters()
     actor = _actor()
     context = dict(form=form, period=period, type_labels=PARTENAIRE_TYPE_LABELS, caisse=None, rows=None,
@@ -104,13 +104,12 @@ def _table_context():
     if caisse is None:
         context["caisse_rows"] = indicators.caisse_table(period)
     else:
-        context["rows"] = indicators.partner_table(caisse, period, type_=form.type.data or "",
-                                                   departement=(form.departement.data or "").strip().upper(),
-                                                   sort=sort, descending=descending)
-        pages = max(1, -(-len(context["rows"]) // PAGE_SIZE))
-        number = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-        context.update(page=number, pages=pages,
-                       shown=context["rows"][(number - 1) * PAGE_SIZE: number * PAGE_SIZE])
+        # The page is cut before its figures are read (the export reads them all).
+        rows, count, number = indicators.partner_table_page(
+            caisse, period, type_=form.type.data or "", departement=(form.departement.data or "").strip().upper(),
+            sort=sort, descending=descending, size=PAGE_SIZE,
+            page=(request.args.get("page", 1, type=int) or 1) if paginate else None)
+        context.update(rows=rows, shown=rows, count=count, page=number, pages=max(1, -(-count // PAGE_SIZE)))
     return context
 
 
@@ -123,7 +122,7 @@ def index():
 @bp.get("/export.<any(csv, xlsx):fmt>")
 @readers
 def export(fmt: str):
-    context = _table_context()
+    context = _table_context(paginate=False)
     period = context["period"]
     caisse_headers = ["Caisse", *indicators.TABLE_HEADERS[3:]]
     if context["own"] is not None:  # a gestionnaire: its structure at each of its caisses

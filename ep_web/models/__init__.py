@@ -62,6 +62,7 @@ from ep_web.models.stats import (  # noqa: F401
     StatDay,
     StatMonth,
     StatState,
+    StatYear,
 )
 from ep_web.models.support import (  # noqa: F401
     AppState,

@@ -73,17 +73,26 @@ def test_backlog_follows_the_demande_that_changed_caisse(world, nightly):
 
 
 def test_the_rollup_is_idempotent_and_keeps_no_person(world, nightly):
-    before = db.session.scalars(db.select(StatDay).order_by(StatDay.day, StatDay.caisse_id, StatDay.service)).all()
-    snapshot = [(r.day, r.caisse_id, r.partenaire_id, r.service, r.outcome, r.created, r.closed) for r in before]
+    def snapshot():
+        return [(r.day, r.caisse_id, r.partenaire_id, r.service, r.outcome, r.created, r.closed)
+                for r in db.session.scalars(db.select(StatDay).order_by(StatDay.day, StatDay.caisse_id,
+                                                                       StatDay.service, StatDay.outcome))]
+
+    before = snapshot()
+    assert before  # the rollup wrote rows
     assert statistics.rollup() == {"days": 0, "rows": 0, "months": 0}
-    assert statistics.rollup_days(date(2025, 3, 1), date(2025, 12, 31)) >= 0  # a forced re-run of past days…
+    # A forced re-run of past days whose demandes the purge may have removed is refused: it
+    # would take the purged demandes out of the counts.
+    with pytest.raises(ValueError):
+        statistics.rollup_days(date(2025, 3, 1), date(2025, 12, 31))
+    # Recent days (within the retention period) may be rolled again: nothing changes.
+    assert statistics.rollup_days(date(2026, 1, 1), date(2026, 3, 1)) >= 1
     db.session.flush()
-    # …that cannot see the purged demandes: the purge only deletes what was rolled, and the
-    # figures come from the months (refreshed by the nightly rollup), so the year stays right.
-    statistics.refresh_month(date(2025, 3, 1))
+    assert snapshot() == before
+    _check(indicators.partner_figures(world.a.id, world.p.id, year_period(2025)), P2025_AT_A | dict(
+        sessions=0, participants=0, trained=0))
     columns = set(StatDay.__table__.columns.keys())
     assert not columns & {"nom", "prenom", "reference", "date_naissance", "nom_search"}
-    assert snapshot  # the rollup wrote rows
 
 
 def test_caisse_table_sort_and_filters(world, nightly):
@@ -243,3 +252,27 @@ def test_usual_delay_on_the_new_demande_page(app, make, clock, login, client):
     assert ("Ces trois derniers mois, la caisse a clôturé la moitié de ces demandes en 2 jours ou moins "
             "(une observation, pas un engagement).") in html
     assert html.count("la moitié de ces demandes") == 1  # only the contact service has enough
+
+
+@pytest.mark.parametrize("sort", ["nom", "departement", "demandes", "signalements"])
+def test_a_page_of_the_table_has_the_whole_tables_figures(world, nightly, sort):
+    """The page is cut before its figures are read (sorted by name, type or
+    département) or after (sorted by a figure): the same rows either way."""
+    sessions(world)
+    w = world
+
+    def line(r):
+        f = r.figures
+        return (r.partenaire.name, f.created, f.signalements, f.closed, f.values["sla_met"], f.sla_label,
+                *[f.outcome(o) for o, _ in indicators.FOLLOWED], f.sessions, f.staff_trained)
+
+    for period in (year_period(2025), year_period(2026)):
+        whole = [line(r) for r in indicators.partner_table(w.a, period, sort=sort, descending=True)]
+        assert len(whole) == 2 and any(x[1] for x in whole)
+        pages = []
+        for number in (1, 2, 3):
+            rows, count, shown = indicators.partner_table_page(w.a, period, sort=sort, descending=True,
+                                                               page=number, size=1)
+            assert count == 2 and shown == min(number, 2)
+            pages.append([line(r) for r in rows])
+        assert pages[0] + pages[1] == whole and pages[2] == pages[1]
