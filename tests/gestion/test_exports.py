@@ -43,13 +43,3 @@ def test_xlsx_has_a_bold_header_real_dates_widths_and_no_formula():
 def test_filename_is_ascii_and_dated(app):
     assert exports.filename("Habilitations — CCAS de Saint-Étienne", "csv") == \
         "habilitations-ccas-de-saint-etienne-2026-03-02.csv"
-
-
-def test_xlsx_written_directly_keeps_text_numbers_and_gaps():
-    """The sheet's XML is written by hand: markup characters, control
-    characters (not allowed in XML), empty cells and floats survive."""
-    rows = [["A & B <c> \"d\"", 1.5, None, "x\x01y"], ["", 0, -3, "=1+1"]]
-    ws = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx(["Nom", "Taux", "Vide", "Texte"], rows))).active
-    assert [c.value for c in ws[2]] == ["A & B <c> \"d\"", 1.5, None, "xy"]
-    assert ws["B3"].value == 0 and ws["C3"].value == -3 and ws["D3"].value == "=1+1"
-    assert ws["D3"].data_type == "s" and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:D3"
