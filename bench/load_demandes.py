@@ -125,10 +125,16 @@ def demande_lines(args, now, structures_of, main_caisse, second, agents_of, habi
                 delay = uniform(1, 47) if random_() < 0.82 else uniform(48, 160)
             else:
                 delay = uniform(2, 240)
-            taken = min(created + int(delay * hour), end - 60)
-            assigned = choice(agents_of[c])
-            if status == "cloturee":
-                closed = min(taken + int(uniform(0.5, 480) * hour), end)
+            taken = created + int(delay * hour)
+            if taken >= end:  # not answered yet: no moment in the future, none piled up on the load's instant
+                status, taken = "transmise", None
+            else:
+                assigned = choice(agents_of[c])
+        if status == "cloturee":
+            closed = taken + int(uniform(0.5, 480) * hour)
+            if closed >= end:  # still being processed
+                status, closed = "prise_en_charge", None
+            else:
                 outcome = choice(SIGNALEMENT_OUTCOMES if signalement else GENERAL_OUTCOMES)
                 if service == "document" and not habilite[p]:
                     by_post = closed
