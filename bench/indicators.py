@@ -59,8 +59,8 @@ def main() -> None:
     )
 
     app = create_app({"WTF_CSRF_ENABLED": False},
-                     environ={"DATABASE_URL": os.environ["DATABASE_URL"], "EP_SECRET_KEY": "bench-" + "s" * 40, "EP_ALLOW_UNSCANNED": "1",
-                              "EP_INSECURE_COOKIES": "1"})
+                     environ={"DATABASE_URL": os.environ["DATABASE_URL"], "EP_SECRET_KEY": "bench-" + "s" * 40,
+                              "EP_ALLOW_UNSCANNED": "1", "EP_INSECURE_COOKIES": "1"})
     app.add_url_rule("/__bare", "bare", lambda: "ok")
     with app.app_context():
         upgrade()

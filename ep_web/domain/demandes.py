@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
@@ -672,7 +672,7 @@ def history_query(user: Account, filters: Filters, hidden: list[int] | None = No
     if filters.author_id:
         q = q.where(Demande.author_id == filters.author_id)
     if filters.q:
-        q = q.where(name_matches(filters.q))
+        q = q.where(name_matches(filters.q, Demande.partenaire_id, user.partenaire_id))
     q = _date_bounds(q, filters)
     return q.order_by(*HISTORY_ORDER)
 
@@ -691,7 +691,7 @@ def _queue_filtered(q, user: Account, filters: Filters):
 
         q = q.where(*(tab_filter(user, filters.tab) or ()))
     if filters.q:
-        q = q.where(name_matches(filters.q))
+        q = q.where(name_matches(filters.q, Demande.caisse_id, user.caisse_id))
     return _date_bounds(q, filters)
 
 
@@ -723,18 +723,59 @@ def queue_counts(user: Account, filters: Filters) -> dict[DemandeStatus, int]:
     return counts
 
 
-def name_matches(raw: str):
+def name_matches(raw: str, scope=None, scope_id: int | None = None):
     """The person's name contains the typed text (accents and case ignored);
     with 1 or 2 characters, a word of the name starts with it ("du" finds
-    Dupont and Le Duc, not Mendu). Both forms are answered by the trigram
-    index on PostgreSQL: pg_trgm pads word beginnings, so even a two-letter
-    word start is selective, where '%du%' would read the whole index
+    Dupont and Le Duc, not Mendu).
+
+    On PostgreSQL, with the list's scope (``Demande.partenaire_id`` or
+    ``Demande.caisse_id`` and its value), the search also asks for the
+    trigrams the text implies, prefixed with the scope (migration 0016): the
+    GIN index of ``ep_scoped_trgm`` then reads only the entries of that
+    structure or caisse holding them, however large the table, and the exact
+    test (``strpos``, which no trigram index answers, so that the planner does
+    not intersect the older country-wide index too) checks those rows alone
     (SPEC §4 History: search by the person's name)."""
-    term = _like(fold_name(raw))
+    term = fold_name(raw)
+    if scope is not None and db.session.get_bind().dialect.name == "postgresql":
+        if len(term) >= 3:
+            exact = func.strpos(Demande.nom_search, term) > 0
+        else:
+            exact = func.strpos(literal(" ") + Demande.nom_search, " " + term) > 0
+        tokens = search_trigrams(term)
+        if not tokens:
+            return exact
+        from sqlalchemy.dialects.postgresql import ARRAY
+        from sqlalchemy.types import Text
+
+        scoped = [f"{scope_id}:{t}" for t in tokens]
+        return and_(func.ep_scoped_trgm(scope, Demande.nom_search, type_=ARRAY(Text)).contains(
+            literal(scoped, ARRAY(Text))), exact)
+    term = _like(term)
     if len(term) >= 3:
         return Demande.nom_search.like(f"%{term}%", escape="\\")
     return or_(Demande.nom_search.like(f"{term}%", escape="\\"),
                Demande.nom_search.like(f"% {term}%", escape="\\"))
+
+
+def search_trigrams(term: str) -> list[str]:
+    """The pg_trgm trigrams every name matching ``term`` (folded) holds: the
+    trigrams inside each run of ASCII letters and digits of 3 or more, and for
+    a 1- or 2-character word start, the padded trigrams pg_trgm gives a word's
+    beginning ("  d", " du"). Anything pg_trgm might split or hash differently
+    (other characters) only contributes fewer trigrams: the exact test decides."""
+    import re
+
+    if len(term) < 3:
+        if not re.fullmatch(r"[a-z0-9]{1,2}", term):
+            return []
+        return ["  " + term[0]] + ([" " + term] if len(term) == 2 else [])
+    found = []
+    for run in re.findall(r"[a-z0-9]{3,}", term):
+        for i in range(len(run) - 2):
+            if run[i:i + 3] not in found:
+                found.append(run[i:i + 3])
+    return found
 
 
 def _like(text: str) -> str:

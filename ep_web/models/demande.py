@@ -1,7 +1,7 @@
 import enum
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, column, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ep_web.clock import now
@@ -133,6 +133,13 @@ class Demande(db.Model):
               postgresql_ops={"nom_search": "gin_trgm_ops"}),
         Index("ix_demande_caisse_nom_trgm", "caisse_id", "nom_search", postgresql_using="gin",
               postgresql_ops={"nom_search": "gin_trgm_ops"}),
+        # PostgreSQL only (migration 0016): the same, one GIN entry per (structure
+        # or caisse, trigram), so a search reads its own scope's entries only
+        # (ep_web.domain.demandes.name_matches). SQLite never creates them.
+        Index("ix_demande_partenaire_scoped_trgm", func.ep_scoped_trgm(column("partenaire_id"), column("nom_search")),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
+        Index("ix_demande_caisse_scoped_trgm", func.ep_scoped_trgm(column("caisse_id"), column("nom_search")),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
         # The statistics rollup reads one day of facts (ep_web.domain.statistics).
         Index("ix_demande_created_at", "created_at"),
         Index("ix_demande_taken_at", "taken_at"),
