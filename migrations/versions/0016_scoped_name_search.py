@@ -13,7 +13,9 @@ before reading a single row). ``ep_scoped_trgm(scope, name)`` prefixes each
 trigram pg_trgm extracts with the scope ("13404:dub"): a search's entries are
 exactly its structure's (or caisse's) demandes holding those trigrams. The
 application asks for them (ep_web.domain.demandes.name_matches) on top of the
-exact test of the name. SQLite (the quick start) needs nothing.
+exact test of the name; the composite indexes of 0011 go (the planner kept
+intersecting them with the new ones). SQLite (the quick start) keeps its plain
+indexes.
 """
 from alembic import op
 
@@ -42,11 +44,19 @@ def upgrade():
                "USING gin (ep_scoped_trgm(partenaire_id, nom_search))")
     op.execute("CREATE INDEX IF NOT EXISTS ix_demande_caisse_scoped_trgm ON demande "
                "USING gin (ep_scoped_trgm(caisse_id, nom_search))")
+    # The composite trigram indexes of 0011: the planner would still intersect
+    # them (a whole structure's or caisse's entries) with the scoped ones.
+    op.drop_index("ix_demande_partenaire_nom_trgm", table_name="demande")
+    op.drop_index("ix_demande_caisse_nom_trgm", table_name="demande")
 
 
 def downgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.create_index("ix_demande_partenaire_nom_trgm", "demande", ["partenaire_id", "nom_search"],
+                    postgresql_using="gin", postgresql_ops={"nom_search": "gin_trgm_ops"})
+    op.create_index("ix_demande_caisse_nom_trgm", "demande", ["caisse_id", "nom_search"],
+                    postgresql_using="gin", postgresql_ops={"nom_search": "gin_trgm_ops"})
     op.execute("DROP INDEX IF EXISTS ix_demande_caisse_scoped_trgm")
     op.execute("DROP INDEX IF EXISTS ix_demande_partenaire_scoped_trgm")
     op.execute("DROP FUNCTION IF EXISTS ep_scoped_trgm(integer, text)")
