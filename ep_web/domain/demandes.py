@@ -4,7 +4,7 @@ Every text the partner types goes through the NIR guard; free texts through the
 health warning. Status changes and replies e-mail the author a reference and a
 link only — never the person's identity (SPEC §8)."""
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from flask import current_app
@@ -607,6 +607,10 @@ class Filters:
     urgent_only: bool = False
     mine: bool = False
     tab: str = ""  # one tab of the agent's cockpit (ep_web.domain.home.AGENT_TABS)
+    # How a name search is answered on PostgreSQL (see _search_paths): "walk"
+    # reads the list's covering index in order, testing each name; "index"
+    # reads the scoped trigram index (the scope is in its entries). Same rows.
+    search_path: str = "index"
 
 
 def _date_bounds(q, filters: Filters):
@@ -658,7 +662,10 @@ def history_query(user: Account, filters: Filters, hidden: list[int] | None = No
     Demandes only go to caisses in convention, so excluding the caisses whose
     convention has ended is the same as keeping the visible ones — and keeps
     the newest-first index scan (partenaire_id, created_at, id) usable."""
-    q = select(Demande).where(Demande.partenaire_id == user.partenaire_id)
+    q = select(Demande)
+    by_index = bool(filters.q) and filters.search_path == "index" and _scoped_search(filters.q)
+    if not by_index:  # the scoped trigrams hold the structure
+        q = q.where(Demande.partenaire_id == user.partenaire_id)
     if hidden is None:
         hidden = hidden_caisse_ids(user.partenaire_id)
     if hidden:
@@ -672,14 +679,15 @@ def history_query(user: Account, filters: Filters, hidden: list[int] | None = No
     if filters.author_id:
         q = q.where(Demande.author_id == filters.author_id)
     if filters.q:
-        q = q.where(name_matches(filters.q, Demande.partenaire_id, user.partenaire_id))
+        q = q.where(name_matches(filters.q, Demande.partenaire_id, user.partenaire_id, filters.search_path))
     q = _date_bounds(q, filters)
     return q.order_by(*HISTORY_ORDER)
 
 
 def _queue_filtered(q, user: Account, filters: Filters):
     """The caisse's demandes under every filter but the status."""
-    q = q.where(Demande.caisse_id == user.caisse_id)
+    if not (filters.q and filters.search_path == "index" and _scoped_search(filters.q)):
+        q = q.where(Demande.caisse_id == user.caisse_id)  # else: the scoped trigrams hold the caisse
     if filters.service:
         q = q.where(Demande.service == filters.service)
     if filters.urgent_only:
@@ -691,7 +699,7 @@ def _queue_filtered(q, user: Account, filters: Filters):
 
         q = q.where(*(tab_filter(user, filters.tab) or ()))
     if filters.q:
-        q = q.where(name_matches(filters.q, Demande.caisse_id, user.caisse_id))
+        q = q.where(name_matches(filters.q, Demande.caisse_id, user.caisse_id, filters.search_path))
     return _date_bounds(q, filters)
 
 
@@ -706,24 +714,97 @@ def queue_query(user: Account, filters: Filters):
     return q.order_by(*QUEUE_ORDER)
 
 
-def queue_counts(user: Account, filters: Filters) -> dict[DemandeStatus, int]:
+def queue_counts(user: Account, filters: Filters, probes: dict | None = None) -> dict[DemandeStatus, int]:
     """How many of the caisse's demandes per status under the other filters
     (the counts shown above the queue), each capped at COUNT_CAP + 1 so a large
-    caisse pays for at most that many index entries per status (SPEC §4 Caisse queue)."""
+    caisse pays for at most that many index entries per status (SPEC §4 Caisse queue).
+
+    A name search on PostgreSQL counts the open statuses in the queue's order
+    (their index entries are what a caisse has in hand, not its history), and
+    the closed ones as _search_path decides from a probe (filled in ``probes``)."""
     from sqlalchemy import literal, literal_column, union_all
 
+    counts = {status: 0 for status in DemandeStatus}
+    paths = {status: filters.search_path for status in DemandeStatus}
+    if filters.q and _scoped_search(filters.q):
+        paths = {status: "walk" for status in OPEN_STATUSES}
+        closed = DemandeStatus.CLOTUREE
+        window = _queue_filtered(select(Demande.id), user, replace(filters, q="", search_path="walk"))
+        scanned, found = _probe(_probe_window(window.where(Demande.status == closed), QUEUE_ORDER, filters.q))
+        if probes is not None:
+            probes[closed] = (scanned, found)
+        path = _search_path(scanned, found)
+        if path == "known":
+            counts[closed] = min(found, COUNT_CAP + 1)
+        else:
+            paths[closed] = path
     parts = []
-    for status in DemandeStatus:
-        limited = (_queue_filtered(select(literal_column("1")), user, filters)
+    for status, path in paths.items():
+        limited = (_queue_filtered(select(literal_column("1")), user, replace(filters, search_path=path))
                    .where(Demande.status == status).limit(COUNT_CAP + 1).subquery())
         parts.append(select(literal(status.value).label("status"), func.count().label("n")).select_from(limited))
-    counts = {status: 0 for status in DemandeStatus}
     for status, n in db.session.execute(union_all(*parts)):  # one round trip
         counts[DemandeStatus(status)] = n
     return counts
 
 
-def name_matches(raw: str, scope=None, scope_id: int | None = None):
+# A name search on PostgreSQL first reads this many entries of the list's
+# covering index, in the list's order, testing each name (index only: a
+# millisecond or two). All of the list, or more than COUNT_CAP names: the
+# count is known. A common name (at least SEARCH_DENSE of the entries): the
+# list is read that way and stops early. Else the scoped trigram index reads
+# the matches alone. Either way, the same rows.
+SEARCH_PROBE = 2_000
+SEARCH_DENSE = 0.02
+
+
+def _search_path(scanned: int, found: int) -> str:
+    """"known" (the probe counted it all), "walk" or "index", for a capped count."""
+    if found > COUNT_CAP or scanned < SEARCH_PROBE:
+        return "known"
+    return "walk" if found >= SEARCH_DENSE * scanned else "index"
+
+
+def _rows_path(scanned: int, found: int, need: int) -> str:
+    """For a page of rows (``need`` matches from the start): read in order when
+    the probe suggests fewer than 20 probes' worth of entries to read."""
+    return "walk" if found * 20 >= need or scanned < SEARCH_PROBE else "index"
+
+
+def _scoped_search(raw: str) -> bool:
+    """A name search the scoped trigram index can answer (PostgreSQL, a text with trigrams)."""
+    return db.session.get_bind().dialect.name == "postgresql" and bool(search_trigrams(fold_name(raw)))
+
+
+def _probe(window) -> tuple[int, int]:
+    """(entries read, names matching) among a window of a list (a subquery of nom_search)."""
+    row = db.session.execute(select(func.count(), func.count().filter(window.c.match))).one()
+    return row[0], row[1]
+
+
+def _probe_window(query, order, raw: str):
+    term = fold_name(raw)
+    exact = _exact_name(term, Demande.nom_search)
+    return (query.with_only_columns(exact.label("match"), maintain_column_froms=False)
+            .order_by(None).order_by(*order).limit(SEARCH_PROBE).subquery())
+
+
+def queue_search_path(probes: dict, statuses, need: int) -> str:
+    """A name search's queue rows (queue_counts filled ``probes``): the open
+    statuses in the queue's order; the closed ones as the probe suggests."""
+    if set(statuses) <= set(OPEN_STATUSES) or DemandeStatus.CLOTUREE not in probes:
+        return "walk"
+    return _rows_path(*probes[DemandeStatus.CLOTUREE], need)
+
+
+def _exact_name(term: str, column):
+    """The exact test on PostgreSQL (strpos: no trigram index answers it)."""
+    if len(term) >= 3:
+        return func.strpos(column, term) > 0
+    return func.strpos(literal(" ") + column, " " + term) > 0
+
+
+def name_matches(raw: str, scope=None, scope_id: int | None = None, path: str = "index"):
     """The person's name contains the typed text (accents and case ignored);
     with 1 or 2 characters, a word of the name starts with it ("du" finds
     Dupont and Le Duc, not Mendu).
@@ -738,12 +819,9 @@ def name_matches(raw: str, scope=None, scope_id: int | None = None):
     (SPEC §4 History: search by the person's name)."""
     term = fold_name(raw)
     if scope is not None and db.session.get_bind().dialect.name == "postgresql":
-        if len(term) >= 3:
-            exact = func.strpos(Demande.nom_search, term) > 0
-        else:
-            exact = func.strpos(literal(" ") + Demande.nom_search, " " + term) > 0
+        exact = _exact_name(term, Demande.nom_search)
         tokens = search_trigrams(term)
-        if not tokens:
+        if not tokens or path == "walk":
             return exact
         from sqlalchemy.dialects.postgresql import ARRAY
         from sqlalchemy.types import Text
@@ -883,10 +961,27 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
     """SPEC §4 History: one page of the structure's demandes, newest first:
     the capped count and the rows (list_rows: one query); returns (rows,
     capped total, page count, the page shown — a page past the end shows the last)."""
-    query = history_query(user, filters, hidden)
-    total = capped_count(query)
+    found = 0
+    if filters.q and _scoped_search(filters.q):
+        # A name search on PostgreSQL: first the newest SEARCH_PROBE entries
+        # of the structure's covering index (the count when they are all of
+        # them, or when they already hold more than COUNT_CAP names).
+        walk = replace(filters, search_path="walk")
+        if hidden is None:
+            hidden = hidden_caisse_ids(user.partenaire_id)
+        scanned, found = _probe(_probe_window(history_query(user, replace(walk, q=""), hidden), HISTORY_ORDER,
+                                              filters.q))
+        path = _search_path(scanned, found)
+        if path == "known":
+            total = min(found, COUNT_CAP + 1)
+        else:
+            total = capped_count(history_query(user, replace(filters, search_path=path), hidden))
+    else:
+        total = capped_count(history_query(user, filters, hidden))
+        scanned = SEARCH_PROBE
     pages = page_count(total, per_page)
     page = min(max(1, page), pages)
+    query = history_query(user, replace(filters, search_path=_rows_path(scanned, found, page * per_page)), hidden)
     return list_rows(query, limit=per_page, offset=(page - 1) * per_page, side="history"), total, pages, page
 
 

@@ -246,10 +246,14 @@ TERMS = ["martin", "MARTIN léa", "mar", "tin mar", "du", "d", "ea", "Lé", "o b
          "n v", "nguyen", "dubois mar", "in ma", "z", "%", "_", "a_b", "100%", "  ", "xyz", "ti", "2", "tin"]
 
 
-def test_name_search_finds_exactly_the_names_holding_the_text(app, make):
-    """Whatever path the database takes (PostgreSQL: scoped trigrams + exact
-    test; SQLite: LIKE), the history and the queue find the names holding the
-    typed text (1–2 characters: a word's start), in their own scope only."""
+@pytest.mark.parametrize("probe", [dm.SEARCH_PROBE, 1])
+def test_name_search_finds_exactly_the_names_holding_the_text(app, make, monkeypatch, probe):
+    """Whatever path the database takes (PostgreSQL: the list's index read in
+    order, or the scoped trigrams — a probe of 1 entry sends every count and
+    page there; SQLite: LIKE), the history and the queue find the names
+    holding the typed text (1–2 characters: a word's start), in their own
+    scope only, counted right."""
+    monkeypatch.setattr(dm, "SEARCH_PROBE", probe)
     w = make.world()
     folded = {}
     for nom, prenom in NAMES:
@@ -262,10 +266,17 @@ def test_name_search_finds_exactly_the_names_holding_the_text(app, make):
         t = dm.fold_name(term)
         expected = {i for i, name in folded.items()
                     if (t in name if len(t) >= 3 else name.startswith(t) or f" {t}" in name)}
-        history = {r.id for r in dm.paginate(dm.history_query(w.technicien, dm.Filters(q=term)), 1)[0]}
-        queue = {r.id for r in dm.paginate(dm.queue_query(w.agent, dm.Filters(q=term)), 1)[0]}
-        assert history == expected, term
-        assert queue == expected, term
+        for path in ("walk", "index"):
+            f = dm.Filters(q=term, search_path=path)
+            history = {r.id for r in dm.paginate(dm.history_query(w.technicien, f), 1)[0]}
+            queue = {r.id for r in dm.paginate(dm.queue_query(w.agent, f), 1)[0]}
+            assert history == expected, (term, path)
+            assert queue == expected, (term, path)
+        rows, total, _, _ = dm.history_page(w.technicien, dm.Filters(q=term), 1)
+        assert {r.id for r in rows} == expected and total == len(expected), term
+        probes: dict = {}
+        counts = dm.queue_counts(w.agent, dm.Filters(q=term), probes)
+        assert counts[DemandeStatus.TRANSMISE] == len(expected), term
 
 
 def test_search_trigrams_are_those_pg_trgm_gives_every_matching_name():
