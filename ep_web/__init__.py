@@ -227,7 +227,13 @@ def _load_user(token: str):
     from ep_web.domain.sessions import load
 
     loaded = load(token)
-    return loaded[0] if loaded else None
+    if not loaded:
+        return None
+    from flask import has_request_context
+
+    if has_request_context():  # read with the user: no query of its own (ep_web.maintenance)
+        request._get_current_object()._ep_versions = loaded[0].request_versions
+    return loaded[0]
 
 
 @login_manager.unauthorized_handler
