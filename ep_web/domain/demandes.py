@@ -633,6 +633,29 @@ def hidden_caisse_ids(partenaire_id: int) -> list[int]:
     return sorted(set(every) - visible)
 
 
+def history_choices(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int], list[tuple[int, str]]]:
+    """caisse_scope and history_authors in one round trip (the history's full
+    page): (visible caisses, hidden caisse ids, authors)."""
+    from sqlalchemy import and_, case, false, union_all
+
+    from ep_web.clock import today
+    from ep_web.domain.access import in_force_filter
+
+    caisses = (select(literal("c").label("kind"), Convention.caisse_id.label("id"), Caisse.name.label("a"),
+                      literal("").label("b"),
+                      case((and_(*in_force_filter(today())), True), else_=False).label("flag"))
+               .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id))
+    authors = (select(literal("t"), Account.id, Account.prenom, Account.nom, false())
+               .where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
+                      Account.status != AccountStatus.DELETED))
+    both = union_all(caisses, authors).subquery()
+    rows = db.session.execute(select(both).order_by(both.c.kind, both.c.b, both.c.a, both.c.id)).all()
+    visible = {r.id: r.a for r in rows if r.kind == "c" and r.flag}
+    hidden = sorted({r.id for r in rows if r.kind == "c"} - set(visible))
+    people = [(r.id, f"{r.a} {r.b}".strip()) for r in rows if r.kind == "t"]
+    return sorted(visible.items(), key=lambda item: (item[1], item[0])), hidden, people
+
+
 def caisse_scope(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int]]:
     """SPEC §3-4, in one query: the caisses the structure is in convention
     with now, (id, name) by name — the history's caisse filter — and those it
@@ -925,31 +948,48 @@ def _person_name(prenom, nom, status) -> str | None:
     return f"{prenom or ''} {nom or ''}".strip()
 
 
+_LIST_SELECTS: dict = {}
+
+
+def _list_select(side: str):
+    """The rows' select of a list without its ids (built once per process:
+    building the labels and joins cost more than running the query)."""
+    base = _LIST_SELECTS.get(side)
+    if base is None:
+        from sqlalchemy.orm import aliased
+
+        person = aliased(Account)
+        if side == "history":
+            other, other_id, person_id, order = Caisse, Demande.caisse_id, Demande.author_id, HISTORY_ORDER
+        else:
+            other, other_id, person_id, order = (Partenaire, Demande.partenaire_id, Demande.assigned_to_id,
+                                                 QUEUE_ORDER)
+        base = _LIST_SELECTS[side] = (
+            select(*_ROW_COLUMNS, other.name.label("other_name"), person.prenom.label("person_prenom"),
+                   person.nom.label("person_nom"), person.status.label("person_status"))
+            .join(other, other.id == other_id).outerjoin(person, person.id == person_id).order_by(*order))
+    return base
+
+
+_ROW_KEYS = tuple(c.key for c in _ROW_COLUMNS)
+
+
 def list_rows(query, *, limit: int, offset: int = 0, side: str) -> list[DemandeRow]:
     """One query for one page of a list: the demande columns shown, plus the
     caisse and author names (partner's history) or the structure and the
     assigned agent (caisse queue), joined in (SPEC §4 History, Caisse queue)."""
-    from sqlalchemy.orm import aliased
-
-    person = aliased(Account)
-    if side == "history":
-        other, other_id, person_id, order = Caisse, Demande.caisse_id, Demande.author_id, HISTORY_ORDER
-    else:
-        other, other_id, person_id, order = Partenaire, Demande.partenaire_id, Demande.assigned_to_id, QUEUE_ORDER
     # The page's ids first: every filter and the order are in the list's
     # covering index (PostgreSQL reads it alone, however many rows a name
     # search skips), then the 20 rows by primary key.
     ids = query.with_only_columns(Demande.id, maintain_column_froms=False).limit(limit).offset(offset).subquery()
-    q = (select(*_ROW_COLUMNS, other.name.label("other_name"), person.prenom.label("person_prenom"),
-                person.nom.label("person_nom"), person.status.label("person_status"))
-         .join(other, other.id == other_id).outerjoin(person, person.id == person_id)
-         .where(Demande.id.in_(select(ids.c.id))).order_by(*order))
+    q = _list_select(side).where(Demande.id.in_(select(ids.c.id)))
     rows = []
+    history = side == "history"
     for r in db.session.execute(q):
-        fields = {c.key: getattr(r, c.key) for c in _ROW_COLUMNS}
+        fields = dict(zip(_ROW_KEYS, r))
         name = _person_name(r.person_prenom, r.person_nom, r.person_status)
         named = _Named(name) if name is not None else None
-        if side == "history":
+        if history:
             fields.update(caisse=_Named(r.other_name), author=named)
         else:
             fields.update(partenaire=_Named(r.other_name), assigned_to=named)
