@@ -16,6 +16,12 @@ timeout = 60
 graceful_timeout = 30
 # The app is imported once in the master: workers fork with it built.
 preload_app = True
+# A safety net only (a worker's memory is flat under the pages' load:
+# bench/run.py): each worker is replaced after about this many requests, the
+# jitter keeping them from restarting together. The fork from the preloaded
+# master is quick.
+max_requests = int(os.environ.get("EP_WEB_MAX_REQUESTS", "20000"))
+max_requests_jitter = max_requests // 10
 accesslog = "-"
 # SPEC §8: no person's name in any log line. The history and queue searches
 # carry it in the query string (and browsers in the Referer): the access log's

@@ -57,6 +57,10 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
         options["connect_args"] = {"prepare_threshold": None, "connect_timeout": app.config["DB_CONNECT_TIMEOUT"],
                                    **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+        # No "SELECT 1" before every request's first query (pool_pre_ping): a
+        # pooled connection whose server went away is told by its socket (see
+        # _register_liveness_check), at no round trip. Explicit options win.
+        options.setdefault("pool_pre_ping", False)
     os.makedirs(app.instance_path, exist_ok=True)
     app.extensions["ep_clock"] = app.config.get("CLOCK") or Clock()
 
@@ -67,6 +71,7 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     db.init_app(app)
+    _register_liveness_check(app)
     init_limiter(app)
     _register_quiet_session_close(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
@@ -162,6 +167,36 @@ def _blueprints() -> list:
     ]
 
 
+def _register_liveness_check(app: Flask) -> None:
+    """PostgreSQL without pool_pre_ping: on checkout, a pooled connection is
+    dropped (and the pool opens a fresh one, or fails with the usual
+    OperationalError → the French 503 page) when psycopg knows it is broken or
+    when its socket has something to read while idle — what a server that
+    stopped, restarted or ended the backend leaves behind (EOF, or its
+    termination message). No round trip: a healthy idle connection has
+    nothing to read (tests/test_errors_database_down.py: a real server stopped
+    and started again)."""
+    if app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping", True):
+        return
+    import select as select_module
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import DisconnectionError
+
+    def alive(dbapi_connection, record, proxy):
+        if dbapi_connection.closed or dbapi_connection.broken:
+            raise DisconnectionError("connection closed")
+        try:
+            readable, _, _ = select_module.select([dbapi_connection.fileno()], [], [], 0)
+        except (OSError, ValueError) as exc:
+            raise DisconnectionError("connection unusable") from exc
+        if readable:
+            raise DisconnectionError("the server spoke to an idle connection: it went away")
+
+    with app.app_context():
+        event.listen(db.engine, "checkout", alive)
+
+
 def _register_quiet_session_close(app: Flask) -> None:
     """Flask-SQLAlchemy closes the request's session at teardown, after the
     response is built; when the database went away during the request, that
@@ -198,7 +233,13 @@ def _load_user(token: str):
     from ep_web.domain.sessions import load
 
     loaded = load(token)
-    return loaded[0] if loaded else None
+    if not loaded:
+        return None
+    from flask import has_request_context
+
+    if has_request_context():  # read with the user: no query of its own (ep_web.maintenance)
+        request._get_current_object()._ep_versions = loaded[0].request_versions
+    return loaded[0]
 
 
 @login_manager.unauthorized_handler

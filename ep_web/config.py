@@ -49,7 +49,8 @@ class Config:
     """One app's settings: ``Config.from_env(environ)`` (``os.environ`` when omitted)."""
 
     TESTING = False
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # PostgreSQL: no pool_pre_ping, a socket check instead (ep_web._register_liveness_check).
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
 
     # Sessions (SPEC §3): idle 30 min, absolute 12 h. The __Host- prefix needs
     # Secure, which browsers refuse over plain http: in debug we drop both.

@@ -15,9 +15,6 @@ import unicodedata
 from datetime import date, datetime
 
 from flask import Response
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 
 from ep_web.clock import to_paris, today
 from ep_web.domain import audit
@@ -71,6 +68,11 @@ def _excel_value(value):
 
 
 def to_xlsx(headers: list[str], rows, sheet_title: str = "Export") -> bytes:
+    # Imported here: openpyxl weighs megabytes in every worker that never exports.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     wb = Workbook()
     ws = wb.active
     ws.title = re.sub(r"[\[\]:*?/\\]", " ", sheet_title)[:31] or "Export"

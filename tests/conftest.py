@@ -34,7 +34,6 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday
 
 TEST_CONFIG = {
     "TESTING": True,
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_ENABLED": False,
     "SECRET_KEY": "test",
     "REDIS_URL": "",

@@ -142,3 +142,35 @@ def test_a_real_postgresql_stopped_then_started(own_postgres, clock):
         assert resp.status_code == 200 and name in resp.get_data(as_text=True)
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_restart_between_two_requests_costs_the_next_request_nothing(own_postgres, clock):
+    """No pool_pre_ping (no "SELECT 1" before each request): the pooled
+    connections a restart left dead are told by their sockets at checkout,
+    and the first request after the restart gets a fresh one — a 200, not
+    the 503 page."""
+    from sqlalchemy import event
+
+    from tests.factories import Factory
+
+    cluster, url = own_postgres
+    app = create_app({**CONFIG, "SQLALCHEMY_DATABASE_URI": url, "CLOCK": clock})
+    with app.app_context():
+        assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
+        w = Factory(clock).world()
+        name, login = w.technicien.full_name, w.technicien.login
+        client = app.test_client()
+        assert client.post("/connexion", data={"login": login, "password": PASSWORD}).status_code == 302
+        db.session.remove()
+        statements = []
+        event.listen(db.engine, "before_cursor_execute", lambda c, cur, statement, *a: statements.append(statement))
+        assert name in client.get("/demandes/nouvelle").get_data(as_text=True)
+        assert not any(s.strip().upper() == "SELECT 1" for s in statements)  # no ping
+        db.session.remove()
+
+        cluster.stop()
+        cluster.start()
+        resp = client.get("/demandes/nouvelle")
+        assert resp.status_code == 200 and name in resp.get_data(as_text=True)
+        db.session.remove()
+        db.engine.dispose()

@@ -6,6 +6,7 @@ from flask_migrate import downgrade, upgrade
 
 from ep_web import create_app
 from ep_web.extensions import db
+from ep_web.models import include_object_for
 from tests.databases import create_database, database_name, empty_schema, with_database
 
 
@@ -13,7 +14,8 @@ from tests.databases import create_database, database_name, empty_schema, with_d
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_migrated_schema_matches_the_models(app):
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object_for(conn.dialect.name)})
+        diff = compare_metadata(context, db.metadata)
     assert diff == []
 
 

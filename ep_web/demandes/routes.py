@@ -512,12 +512,13 @@ def index():
     filters, search by the person's name, 20 per page; the results region is
     the same markup for the page and for htmx."""
     form = HistoryForm(formdata=request.args)
-    caisses, hidden = dm.caisse_scope(current_user.partenaire_id)
     if is_partial():  # the fragment holds the results only: no choices to build
+        _, hidden = dm.caisse_scope(current_user.partenaire_id)
         form.caisse_id.choices = form.author_id.choices = []
     else:
+        caisses, hidden, authors = dm.history_choices(current_user.partenaire_id)
         form.caisse_id.choices = [("", "Toutes les caisses")] + caisses
-        form.author_id.choices = [("", "Tous les auteurs")] + dm.history_authors(current_user.partenaire_id)
+        form.author_id.choices = [("", "Tous les auteurs")] + authors
     form.validate()
     filters = _history_filters(form)
     rows, total, pages, page = dm.history_page(current_user, filters, request.args.get("page", 1, type=int) or 1,

@@ -2,18 +2,24 @@
 within 5 working days of the request, French public holidays excluded) and the
 one-year term of conventions (SPEC §2)."""
 from datetime import date, timedelta
+from functools import cache
 
-import holidays
 from sqlalchemy import Date, case, cast, func, literal, select, text, type_coerce
 
 from ep_web.extensions import db
 
-_FR = holidays.France()  # lazily fills years as they are asked for
+
+@cache
+def _french_holidays():
+    """Imported at first use: the holidays package loads every country's calendar."""
+    import holidays
+
+    return holidays.France()  # fills years as they are asked for
 
 
 def is_working_day(day: date) -> bool:
     """SPEC §3: a weekday that is not a French public holiday."""
-    return day.weekday() < 5 and day not in _FR
+    return day.weekday() < 5 and day not in _french_holidays()
 
 
 def add_working_days(start: date, days: int) -> date:

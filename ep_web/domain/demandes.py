@@ -4,11 +4,11 @@ Every text the partner types goes through the NIR guard; free texts through the
 health warning. Status changes and replies e-mail the author a reference and a
 link only — never the person's identity (SPEC §8)."""
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 
 from ep_web.clock import now, today
 from ep_web.domain import audit
@@ -607,6 +607,10 @@ class Filters:
     urgent_only: bool = False
     mine: bool = False
     tab: str = ""  # one tab of the agent's cockpit (ep_web.domain.home.AGENT_TABS)
+    # How a name search is answered on PostgreSQL (see _search_paths): "walk"
+    # reads the list's covering index in order, testing each name; "index"
+    # reads the scoped trigram index (the scope is in its entries). Same rows.
+    search_path: str = "index"
 
 
 def _date_bounds(q, filters: Filters):
@@ -627,6 +631,29 @@ def hidden_caisse_ids(partenaire_id: int) -> list[int]:
     visible = set(visible_caisse_ids(partenaire_id))
     every = db.session.scalars(select(Convention.caisse_id).where(Convention.partenaire_id == partenaire_id)).all()
     return sorted(set(every) - visible)
+
+
+def history_choices(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int], list[tuple[int, str]]]:
+    """caisse_scope and history_authors in one round trip (the history's full
+    page): (visible caisses, hidden caisse ids, authors)."""
+    from sqlalchemy import and_, case, false, union_all
+
+    from ep_web.clock import today
+    from ep_web.domain.access import in_force_filter
+
+    caisses = (select(literal("c").label("kind"), Convention.caisse_id.label("id"), Caisse.name.label("a"),
+                      literal("").label("b"),
+                      case((and_(*in_force_filter(today())), True), else_=False).label("flag"))
+               .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id))
+    authors = (select(literal("t"), Account.id, Account.prenom, Account.nom, false())
+               .where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
+                      Account.status != AccountStatus.DELETED))
+    both = union_all(caisses, authors).subquery()
+    rows = db.session.execute(select(both).order_by(both.c.kind, both.c.b, both.c.a, both.c.id)).all()
+    visible = {r.id: r.a for r in rows if r.kind == "c" and r.flag}
+    hidden = sorted({r.id for r in rows if r.kind == "c"} - set(visible))
+    people = [(r.id, f"{r.a} {r.b}".strip()) for r in rows if r.kind == "t"]
+    return sorted(visible.items(), key=lambda item: (item[1], item[0])), hidden, people
 
 
 def caisse_scope(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int]]:
@@ -658,7 +685,10 @@ def history_query(user: Account, filters: Filters, hidden: list[int] | None = No
     Demandes only go to caisses in convention, so excluding the caisses whose
     convention has ended is the same as keeping the visible ones — and keeps
     the newest-first index scan (partenaire_id, created_at, id) usable."""
-    q = select(Demande).where(Demande.partenaire_id == user.partenaire_id)
+    q = select(Demande)
+    by_index = bool(filters.q) and filters.search_path == "index" and _scoped_search(filters.q)
+    if not by_index:  # the scoped trigrams hold the structure
+        q = q.where(Demande.partenaire_id == user.partenaire_id)
     if hidden is None:
         hidden = hidden_caisse_ids(user.partenaire_id)
     if hidden:
@@ -672,14 +702,15 @@ def history_query(user: Account, filters: Filters, hidden: list[int] | None = No
     if filters.author_id:
         q = q.where(Demande.author_id == filters.author_id)
     if filters.q:
-        q = q.where(name_matches(filters.q))
+        q = q.where(name_matches(filters.q, Demande.partenaire_id, user.partenaire_id, filters.search_path))
     q = _date_bounds(q, filters)
     return q.order_by(*HISTORY_ORDER)
 
 
 def _queue_filtered(q, user: Account, filters: Filters):
     """The caisse's demandes under every filter but the status."""
-    q = q.where(Demande.caisse_id == user.caisse_id)
+    if not (filters.q and filters.search_path == "index" and _scoped_search(filters.q)):
+        q = q.where(Demande.caisse_id == user.caisse_id)  # else: the scoped trigrams hold the caisse
     if filters.service:
         q = q.where(Demande.service == filters.service)
     if filters.urgent_only:
@@ -691,7 +722,7 @@ def _queue_filtered(q, user: Account, filters: Filters):
 
         q = q.where(*(tab_filter(user, filters.tab) or ()))
     if filters.q:
-        q = q.where(name_matches(filters.q))
+        q = q.where(name_matches(filters.q, Demande.caisse_id, user.caisse_id, filters.search_path))
     return _date_bounds(q, filters)
 
 
@@ -706,35 +737,146 @@ def queue_query(user: Account, filters: Filters):
     return q.order_by(*QUEUE_ORDER)
 
 
-def queue_counts(user: Account, filters: Filters) -> dict[DemandeStatus, int]:
+def queue_counts(user: Account, filters: Filters, probes: dict | None = None) -> dict[DemandeStatus, int]:
     """How many of the caisse's demandes per status under the other filters
     (the counts shown above the queue), each capped at COUNT_CAP + 1 so a large
-    caisse pays for at most that many index entries per status (SPEC §4 Caisse queue)."""
+    caisse pays for at most that many index entries per status (SPEC §4 Caisse queue).
+
+    A name search on PostgreSQL counts the open statuses in the queue's order
+    (their index entries are what a caisse has in hand, not its history), and
+    the closed ones as _search_path decides from a probe (filled in ``probes``)."""
     from sqlalchemy import literal, literal_column, union_all
 
+    counts = {status: 0 for status in DemandeStatus}
+    paths = {status: filters.search_path for status in DemandeStatus}
+    if filters.q and _scoped_search(filters.q):
+        paths = {status: "walk" for status in OPEN_STATUSES}
+        closed = DemandeStatus.CLOTUREE
+        window = _queue_filtered(select(Demande.id), user, replace(filters, q="", search_path="walk"))
+        scanned, found = _probe(_probe_window(window.where(Demande.status == closed), QUEUE_ORDER, filters.q))
+        if probes is not None:
+            probes[closed] = (scanned, found)
+        path = _search_path(scanned, found)
+        if path == "known":
+            counts[closed] = min(found, COUNT_CAP + 1)
+        else:
+            paths[closed] = path
     parts = []
-    for status in DemandeStatus:
-        limited = (_queue_filtered(select(literal_column("1")), user, filters)
+    for status, path in paths.items():
+        limited = (_queue_filtered(select(literal_column("1")), user, replace(filters, search_path=path))
                    .where(Demande.status == status).limit(COUNT_CAP + 1).subquery())
         parts.append(select(literal(status.value).label("status"), func.count().label("n")).select_from(limited))
-    counts = {status: 0 for status in DemandeStatus}
     for status, n in db.session.execute(union_all(*parts)):  # one round trip
         counts[DemandeStatus(status)] = n
     return counts
 
 
-def name_matches(raw: str):
+# A name search on PostgreSQL first reads this many entries of the list's
+# covering index, in the list's order, testing each name (index only: a
+# millisecond or two). All of the list, or more than COUNT_CAP names: the
+# count is known. A common name (at least SEARCH_DENSE of the entries): the
+# list is read that way and stops early. Else the scoped trigram index reads
+# the matches alone. Either way, the same rows.
+SEARCH_PROBE = 2_000
+SEARCH_DENSE = 0.02
+
+
+def _search_path(scanned: int, found: int) -> str:
+    """"known" (the probe counted it all), "walk" or "index", for a capped count."""
+    if found > COUNT_CAP or scanned < SEARCH_PROBE:
+        return "known"
+    return "walk" if found >= SEARCH_DENSE * scanned else "index"
+
+
+def _rows_path(scanned: int, found: int, need: int) -> str:
+    """For a page of rows (``need`` matches from the start): read in order when
+    the probe suggests fewer than 20 probes' worth of entries to read."""
+    return "walk" if found * 20 >= need or scanned < SEARCH_PROBE else "index"
+
+
+def _scoped_search(raw: str) -> bool:
+    """A name search the scoped trigram index can answer (PostgreSQL, a text with trigrams)."""
+    return db.session.get_bind().dialect.name == "postgresql" and bool(search_trigrams(fold_name(raw)))
+
+
+def _probe(window) -> tuple[int, int]:
+    """(entries read, names matching) among a window of a list (a subquery of nom_search)."""
+    row = db.session.execute(select(func.count(), func.count().filter(window.c.match))).one()
+    return row[0], row[1]
+
+
+def _probe_window(query, order, raw: str):
+    term = fold_name(raw)
+    exact = _exact_name(term, Demande.nom_search)
+    return (query.with_only_columns(exact.label("match"), maintain_column_froms=False)
+            .order_by(None).order_by(*order).limit(SEARCH_PROBE).subquery())
+
+
+def queue_search_path(probes: dict, statuses, need: int) -> str:
+    """A name search's queue rows (queue_counts filled ``probes``): the open
+    statuses in the queue's order; the closed ones as the probe suggests."""
+    if set(statuses) <= set(OPEN_STATUSES) or DemandeStatus.CLOTUREE not in probes:
+        return "walk"
+    return _rows_path(*probes[DemandeStatus.CLOTUREE], need)
+
+
+def _exact_name(term: str, column):
+    """The exact test on PostgreSQL (strpos: no trigram index answers it)."""
+    if len(term) >= 3:
+        return func.strpos(column, term) > 0
+    return func.strpos(literal(" ") + column, " " + term) > 0
+
+
+def name_matches(raw: str, scope=None, scope_id: int | None = None, path: str = "index"):
     """The person's name contains the typed text (accents and case ignored);
     with 1 or 2 characters, a word of the name starts with it ("du" finds
-    Dupont and Le Duc, not Mendu). Both forms are answered by the trigram
-    index on PostgreSQL: pg_trgm pads word beginnings, so even a two-letter
-    word start is selective, where '%du%' would read the whole index
+    Dupont and Le Duc, not Mendu).
+
+    On PostgreSQL, with the list's scope (``Demande.partenaire_id`` or
+    ``Demande.caisse_id`` and its value), the search also asks for the
+    trigrams the text implies, prefixed with the scope (migration 0016): the
+    GIN index of ``ep_scoped_trgm`` then reads only the entries of that
+    structure or caisse holding them, however large the table, and the exact
+    test (``strpos``, which no trigram index answers, so that the planner does
+    not intersect the older country-wide index too) checks those rows alone
     (SPEC §4 History: search by the person's name)."""
-    term = _like(fold_name(raw))
+    term = fold_name(raw)
+    if scope is not None and db.session.get_bind().dialect.name == "postgresql":
+        exact = _exact_name(term, Demande.nom_search)
+        tokens = search_trigrams(term)
+        if not tokens or path == "walk":
+            return exact
+        from sqlalchemy.dialects.postgresql import ARRAY
+        from sqlalchemy.types import Text
+
+        scoped = [f"{scope_id}:{t}" for t in tokens]
+        return and_(func.ep_scoped_trgm(scope, Demande.nom_search, type_=ARRAY(Text)).contains(
+            literal(scoped, ARRAY(Text))), exact)
+    term = _like(term)
     if len(term) >= 3:
         return Demande.nom_search.like(f"%{term}%", escape="\\")
     return or_(Demande.nom_search.like(f"{term}%", escape="\\"),
                Demande.nom_search.like(f"% {term}%", escape="\\"))
+
+
+def search_trigrams(term: str) -> list[str]:
+    """The pg_trgm trigrams every name matching ``term`` (folded) holds: the
+    trigrams inside each run of ASCII letters and digits of 3 or more, and for
+    a 1- or 2-character word start, the padded trigrams pg_trgm gives a word's
+    beginning ("  d", " du"). Anything pg_trgm might split or hash differently
+    (other characters) only contributes fewer trigrams: the exact test decides."""
+    import re
+
+    if len(term) < 3:
+        if not re.fullmatch(r"[a-z0-9]{1,2}", term):
+            return []
+        return ["  " + term[0]] + ([" " + term] if len(term) == 2 else [])
+    found = []
+    for run in re.findall(r"[a-z0-9]{3,}", term):
+        for i in range(len(run) - 2):
+            if run[i:i + 3] not in found:
+                found.append(run[i:i + 3])
+    return found
 
 
 def _like(text: str) -> str:
@@ -806,31 +948,48 @@ def _person_name(prenom, nom, status) -> str | None:
     return f"{prenom or ''} {nom or ''}".strip()
 
 
+_LIST_SELECTS: dict = {}
+
+
+def _list_select(side: str):
+    """The rows' select of a list without its ids (built once per process:
+    building the labels and joins cost more than running the query)."""
+    base = _LIST_SELECTS.get(side)
+    if base is None:
+        from sqlalchemy.orm import aliased
+
+        person = aliased(Account)
+        if side == "history":
+            other, other_id, person_id, order = Caisse, Demande.caisse_id, Demande.author_id, HISTORY_ORDER
+        else:
+            other, other_id, person_id, order = (Partenaire, Demande.partenaire_id, Demande.assigned_to_id,
+                                                 QUEUE_ORDER)
+        base = _LIST_SELECTS[side] = (
+            select(*_ROW_COLUMNS, other.name.label("other_name"), person.prenom.label("person_prenom"),
+                   person.nom.label("person_nom"), person.status.label("person_status"))
+            .join(other, other.id == other_id).outerjoin(person, person.id == person_id).order_by(*order))
+    return base
+
+
+_ROW_KEYS = tuple(c.key for c in _ROW_COLUMNS)
+
+
 def list_rows(query, *, limit: int, offset: int = 0, side: str) -> list[DemandeRow]:
     """One query for one page of a list: the demande columns shown, plus the
     caisse and author names (partner's history) or the structure and the
     assigned agent (caisse queue), joined in (SPEC §4 History, Caisse queue)."""
-    from sqlalchemy.orm import aliased
-
-    person = aliased(Account)
-    if side == "history":
-        other, other_id, person_id, order = Caisse, Demande.caisse_id, Demande.author_id, HISTORY_ORDER
-    else:
-        other, other_id, person_id, order = Partenaire, Demande.partenaire_id, Demande.assigned_to_id, QUEUE_ORDER
     # The page's ids first: every filter and the order are in the list's
     # covering index (PostgreSQL reads it alone, however many rows a name
     # search skips), then the 20 rows by primary key.
     ids = query.with_only_columns(Demande.id, maintain_column_froms=False).limit(limit).offset(offset).subquery()
-    q = (select(*_ROW_COLUMNS, other.name.label("other_name"), person.prenom.label("person_prenom"),
-                person.nom.label("person_nom"), person.status.label("person_status"))
-         .join(other, other.id == other_id).outerjoin(person, person.id == person_id)
-         .where(Demande.id.in_(select(ids.c.id))).order_by(*order))
+    q = _list_select(side).where(Demande.id.in_(select(ids.c.id)))
     rows = []
+    history = side == "history"
     for r in db.session.execute(q):
-        fields = {c.key: getattr(r, c.key) for c in _ROW_COLUMNS}
+        fields = dict(zip(_ROW_KEYS, r))
         name = _person_name(r.person_prenom, r.person_nom, r.person_status)
         named = _Named(name) if name is not None else None
-        if side == "history":
+        if history:
             fields.update(caisse=_Named(r.other_name), author=named)
         else:
             fields.update(partenaire=_Named(r.other_name), assigned_to=named)
@@ -842,10 +1001,27 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
     """SPEC §4 History: one page of the structure's demandes, newest first:
     the capped count and the rows (list_rows: one query); returns (rows,
     capped total, page count, the page shown — a page past the end shows the last)."""
-    query = history_query(user, filters, hidden)
-    total = capped_count(query)
+    found = 0
+    if filters.q and _scoped_search(filters.q):
+        # A name search on PostgreSQL: first the newest SEARCH_PROBE entries
+        # of the structure's covering index (the count when they are all of
+        # them, or when they already hold more than COUNT_CAP names).
+        walk = replace(filters, search_path="walk")
+        if hidden is None:
+            hidden = hidden_caisse_ids(user.partenaire_id)
+        scanned, found = _probe(_probe_window(history_query(user, replace(walk, q=""), hidden), HISTORY_ORDER,
+                                              filters.q))
+        path = _search_path(scanned, found)
+        if path == "known":
+            total = min(found, COUNT_CAP + 1)
+        else:
+            total = capped_count(history_query(user, replace(filters, search_path=path), hidden))
+    else:
+        total = capped_count(history_query(user, filters, hidden))
+        scanned = SEARCH_PROBE
     pages = page_count(total, per_page)
     page = min(max(1, page), pages)
+    query = history_query(user, replace(filters, search_path=_rows_path(scanned, found, page * per_page)), hidden)
     return list_rows(query, limit=per_page, offset=(page - 1) * per_page, side="history"), total, pages, page
 
 

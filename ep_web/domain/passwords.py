@@ -2,12 +2,11 @@
 import re
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
-from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from ep_web.clock import now
 from ep_web.domain.errors import DomainError
@@ -16,7 +15,13 @@ from ep_web.models import Account, PasswordHistory, SessionEnd
 
 # argon2id with the library's RFC 9106 low-memory profile.
 _hasher = PasswordHasher()
-_COMMON = frozenset(FREQUENCY_LISTS["passwords"])
+@cache
+def _common_passwords() -> frozenset:
+    """zxcvbn's list, imported at first use: megabytes a worker that never
+    checks a new password does not hold."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 MAX_LENGTH = 128
 
 RULES_TEXT = (
@@ -83,7 +88,8 @@ def _common_core(password: str) -> bool:
     ("Azerty123456!") is still a common password."""
     lowered = password.lower()
     core = re.sub(r"^[\d\W_]+|[\d\W_]+$", "", lowered)
-    return lowered in _COMMON or core in _COMMON or core in _FRENCH_COMMON or len(core) < 4
+    common = _common_passwords()
+    return lowered in common or core in common or core in _FRENCH_COMMON or len(core) < 4
 
 
 # French favourites the (English-centred) list lacks.
@@ -99,6 +105,8 @@ def _too_guessable(password: str, account: Account | None) -> bool:
     if account is not None:
         inputs += [v for v in (account.login, account.nom, account.prenom, account.email) if v]
     # zxcvbn is quadratic on long inputs; 64 characters are plenty to judge.
+    from zxcvbn import zxcvbn
+
     return zxcvbn(password[:64], user_inputs=inputs)["score"] < 3
 
 

@@ -121,8 +121,10 @@ def load(raw: str | None) -> tuple[Account, UserSession] | None:
     logged in any more (inactive, deleted, suspended structure)."""
     if not raw or not isinstance(raw, str) or len(raw) > 100:
         return None
+    from ep_web.domain.site_state import Versions, versions_columns
+
     row = db.session.execute(
-        select(UserSession, Account)
+        select(UserSession, Account, *versions_columns())
         .join(Account, Account.id == UserSession.account_id)
         .where(UserSession.token_hash == hash_token(raw), UserSession.ended_at.is_(None))
         # Of the account's structure or caisse, only what the header and this
@@ -132,7 +134,10 @@ def load(raw: str | None) -> tuple[Account, UserSession] | None:
     ).first()
     if row is None:
         return None
-    user_session, account = row
+    user_session, account, token, cgu = row
+    # What every request reads besides the user, in the same round trip
+    # (ep_web.maintenance.request_versions takes it from the request).
+    account.request_versions = Versions(token, cgu)
     if account.status != AccountStatus.ACTIVE or (account.partenaire is not None and account.partenaire.is_suspended):
         return None
     account.session_token = raw

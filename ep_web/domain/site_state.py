@@ -37,12 +37,16 @@ class WindowView:
     message: str
 
 
+def versions_columns():
+    """The maintenance token and the highest CGU version, as two scalar
+    subqueries (also read with the user: ep_web.domain.sessions.load)."""
+    return (select(AppState.maintenance_token).where(AppState.id == 1).scalar_subquery(),
+            select(func.max(CguVersion.version)).scalar_subquery())
+
+
 def read_versions() -> Versions:
     """One query: the maintenance token and the highest CGU version."""
-    row = db.session.execute(select(
-        select(AppState.maintenance_token).where(AppState.id == 1).scalar_subquery(),
-        select(func.max(CguVersion.version)).scalar_subquery(),
-    )).one()
+    row = db.session.execute(select(*versions_columns())).one()
     return Versions(row[0], row[1])
 
 

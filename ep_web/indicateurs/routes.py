@@ -15,7 +15,6 @@ from ep_web.domain import audit, indicators
 from ep_web.domain.indicators import Period, year_period
 from ep_web.htmx import render_page_or_fragment
 from ep_web.indicateurs.forms import ActionForm, FilterForm, SessionForm
-from ep_web.indicateurs.pdf import bilan_pdf
 from ep_web.inputs import query_args
 from ep_web.models import PARTENAIRE_TYPE_LABELS, Profile
 from ep_web.permissions import profile_required
@@ -241,6 +240,8 @@ def bilan(convention_id: int, fmt: str):
     sessions = indicators.sessions_of(caisse.id, partenaire.id, period)
     stem = f"bilan-{partenaire.name}-{caisse.code}-{period.slug}"
     if fmt == "pdf":
+        from ep_web.indicateurs.pdf import bilan_pdf  # fpdf and fontTools: only in a worker that makes one
+
         body = bilan_pdf(caisse, partenaire, period, figures, sessions)
         audit.record("export", _actor(), what="bilan", format="pdf", rows=1, caisse_id=caisse.id,
                      partenaire_id=partenaire.id)

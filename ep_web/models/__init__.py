@@ -74,3 +74,15 @@ from ep_web.models.support import (  # noqa: F401
     TicketMessage,
     TicketStatus,
 )
+
+
+def include_object_for(dialect_name: str):
+    """For Alembic's schema comparison (migrations/env.py, tests/test_migrations.py):
+    an index the models create on one database only (``Index(...).ddl_if(dialect=...)``)
+    is left out of the comparison on the others — Alembic does not read ddl_if."""
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        ddl_if = getattr(obj, "_ddl_if", None) if type_ == "index" and not reflected else None
+        return ddl_if is None or ddl_if.dialect is None or ddl_if.dialect == dialect_name
+
+    return include_object

@@ -143,6 +143,8 @@ class Account(UserMixin, db.Model):
     session_token = None
     # The open UserSession this request was loaded through (ep_web.domain.sessions.load).
     current_session = None
+    # The CGU version and maintenance token read in the same query (ep_web.domain.site_state.Versions).
+    request_versions = None
 
     def get_id(self) -> str | None:
         return self.session_token

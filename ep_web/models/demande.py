@@ -1,7 +1,7 @@
 import enum
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, column, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ep_web.clock import now
@@ -125,14 +125,20 @@ class Demande(db.Model):
               sqlite_where=text("status = 'attente_complement'")),
         Index("ix_demande_partner_replied", "assigned_to_id", postgresql_where=text("partner_replied_at IS NOT NULL"),
               sqlite_where=text("partner_replied_at IS NOT NULL")),
-        # Name search (LIKE '%…%') within a structure (history) or a caisse
-        # (queue): one GIN index of (scope, trigrams) on PostgreSQL (pg_trgm +
-        # btree_gin, migration 0011); SQLite, the development database, gets
-        # plain indexes under the same names.
-        Index("ix_demande_partenaire_nom_trgm", "partenaire_id", "nom_search", postgresql_using="gin",
-              postgresql_ops={"nom_search": "gin_trgm_ops"}),
-        Index("ix_demande_caisse_nom_trgm", "caisse_id", "nom_search", postgresql_using="gin",
-              postgresql_ops={"nom_search": "gin_trgm_ops"}),
+        # Name search within a structure (history) or a caisse (queue). On
+        # PostgreSQL (migration 0016): one GIN entry per (structure or caisse,
+        # trigram) — ep_scoped_trgm — so a search reads its own scope's
+        # entries only (ep_web.domain.demandes.name_matches). SQLite, the
+        # development database, keeps plain indexes (the composite trigram GIN
+        # of 0011 they stand for on PostgreSQL is dropped by 0016: it matched
+        # a whole structure's entries before any name). ddl_if: which database
+        # has which (ep_web.models.include_object, for the schema comparison).
+        Index("ix_demande_partenaire_nom_trgm", "partenaire_id", "nom_search").ddl_if(dialect="sqlite"),
+        Index("ix_demande_caisse_nom_trgm", "caisse_id", "nom_search").ddl_if(dialect="sqlite"),
+        Index("ix_demande_partenaire_scoped_trgm", func.ep_scoped_trgm(column("partenaire_id"), column("nom_search")),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
+        Index("ix_demande_caisse_scoped_trgm", func.ep_scoped_trgm(column("caisse_id"), column("nom_search")),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
         # The statistics rollup reads one day of facts (ep_web.domain.statistics).
         Index("ix_demande_created_at", "created_at"),
         Index("ix_demande_taken_at", "taken_at"),

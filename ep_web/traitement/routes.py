@@ -8,6 +8,7 @@ a 404) → validate the form → call one domain function (ep_web.domain.demande
 → commit once → 303 back to the demande (or the demande fragment for htmx); on
 a DomainError, roll back and show the message next to its field with what was
 typed kept (422)."""
+from dataclasses import replace
 from datetime import timedelta
 
 from flask import Blueprint, make_response, render_template, request, url_for
@@ -123,13 +124,17 @@ def index():
     form.validate()
     filters = _filters(form)
     # One grouped count gives the counts per status in view and the total.
-    counts = dm.queue_counts(current_user, filters)
+    probes: dict = {}
+    counts = dm.queue_counts(current_user, filters, probes)
     if filters.status:
         total = counts[DemandeStatus(filters.status)]
     else:
         total = sum(n for status, n in counts.items() if status in OPEN_STATUSES)
     pages = dm.page_count(total, PER_PAGE)
     page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    if probes:  # a name search: read the rows the cheaper way (same rows)
+        shown = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES
+        filters = replace(filters, search_path=dm.queue_search_path(probes, shown, page * PER_PAGE))
     rows = dm.list_rows(dm.queue_query(current_user, filters), limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
                         side="queue")
     ctx = {
