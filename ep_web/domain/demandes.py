@@ -834,7 +834,7 @@ def name_matches(raw: str, scope=None, scope_id: int | None = None, path: str = 
 
     On PostgreSQL, with the list's scope (``Demande.partenaire_id`` or
     ``Demande.caisse_id`` and its value), the search also asks for the
-    trigrams the text implies, prefixed with the scope (migration 0016): the
+    trigrams the text implies, prefixed with the scope (migration 0017): the
     GIN index of ``ep_scoped_trgm`` then reads only the entries of that
     structure or caisse holding them, however large the table, and the exact
     test (``strpos``, which no trigram index answers, so that the planner does

@@ -126,11 +126,11 @@ class Demande(db.Model):
         Index("ix_demande_partner_replied", "assigned_to_id", postgresql_where=text("partner_replied_at IS NOT NULL"),
               sqlite_where=text("partner_replied_at IS NOT NULL")),
         # Name search within a structure (history) or a caisse (queue). On
-        # PostgreSQL (migration 0016): one GIN entry per (structure or caisse,
+        # PostgreSQL (migration 0017): one GIN entry per (structure or caisse,
         # trigram) — ep_scoped_trgm — so a search reads its own scope's
         # entries only (ep_web.domain.demandes.name_matches). SQLite, the
         # development database, keeps plain indexes (the composite trigram GIN
-        # of 0011 they stand for on PostgreSQL is dropped by 0016: it matched
+        # of 0011 they stand for on PostgreSQL is dropped by 0017: it matched
         # a whole structure's entries before any name). ddl_if: which database
         # has which (ep_web.models.include_object, for the schema comparison).
         Index("ix_demande_partenaire_nom_trgm", "partenaire_id", "nom_search").ddl_if(dialect="sqlite"),

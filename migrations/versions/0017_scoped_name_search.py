@@ -2,8 +2,8 @@
 trigram) and per (caisse, trigram), so a search reads the posting list of
 its own structure or caisse only
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 
 The composite GIN indexes of 0011 (btree_gin on the scope + pg_trgm on the
 name) hold one entry for the structure (every one of its demandes) and one
@@ -19,8 +19,8 @@ indexes.
 """
 from alembic import op
 
-revision = '0016'
-down_revision = '0015'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
