@@ -997,6 +997,27 @@ def list_rows(query, *, limit: int, offset: int = 0, side: str) -> list[DemandeR
     return rows
 
 
+def queue_page(user: Account, filters: Filters, page: int, per_page: int = 20):
+    """SPEC §4 Caisse queue: one page of the caisse's demandes in the queue's
+    order. One grouped count gives the counts per status and the total (the
+    open statuses, or the one filtered on); a name search then reads its rows
+    the cheaper way the count's probe chose (same rows). Returns (counts,
+    rows, total, page count, the page shown — a page past the end shows the last)."""
+    probes: dict = {}
+    counts = queue_counts(user, filters, probes)
+    if filters.status:
+        total = counts[DemandeStatus(filters.status)]
+    else:
+        total = sum(n for status, n in counts.items() if status in OPEN_STATUSES)
+    pages = page_count(total, per_page)
+    page = min(max(1, page), pages)
+    if probes:
+        shown = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES
+        filters = replace(filters, search_path=queue_search_path(probes, shown, page * per_page))
+    rows = list_rows(queue_query(user, filters), limit=per_page, offset=(page - 1) * per_page, side="queue")
+    return counts, rows, total, pages, page
+
+
 def history_page(user: Account, filters: Filters, page: int, per_page: int = 20, hidden: list[int] | None = None):
     """SPEC §4 History: one page of the structure's demandes, newest first:
     the capped count and the rows (list_rows: one query); returns (rows,

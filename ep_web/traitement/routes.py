@@ -8,7 +8,6 @@ a 404) → validate the form → call one domain function (ep_web.domain.demande
 → commit once → 303 back to the demande (or the demande fragment for htmx); on
 a DomainError, roll back and show the message next to its field with what was
 typed kept (422)."""
-from dataclasses import replace
 from datetime import timedelta
 
 from flask import Blueprint, make_response, render_template, request, url_for
@@ -21,7 +20,7 @@ from ep_web.domain import demandes as dm
 from ep_web.domain.home import AGENT_TABS, agent_tab_counts
 from ep_web.domain.textguard import find_health_terms, highlight
 from ep_web.htmx import is_partial, render_fragments, render_page_or_fragment
-from ep_web.models import OPEN_STATUSES, Account, Demande, DemandeStatus, Profile
+from ep_web.models import Account, Demande, DemandeStatus, Profile
 from ep_web.permissions import get_attachment_or_404, get_demande_or_404, profile_required
 from ep_web.traitement.forms import (
     SERVICE_SHORT,
@@ -123,20 +122,8 @@ def index():
     form = QueueFilterForm(formdata=request.args)
     form.validate()
     filters = _filters(form)
-    # One grouped count gives the counts per status in view and the total.
-    probes: dict = {}
-    counts = dm.queue_counts(current_user, filters, probes)
-    if filters.status:
-        total = counts[DemandeStatus(filters.status)]
-    else:
-        total = sum(n for status, n in counts.items() if status in OPEN_STATUSES)
-    pages = dm.page_count(total, PER_PAGE)
-    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
-    if probes:  # a name search: read the rows the cheaper way (same rows)
-        shown = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES
-        filters = replace(filters, search_path=dm.queue_search_path(probes, shown, page * PER_PAGE))
-    rows = dm.list_rows(dm.queue_query(current_user, filters), limit=PER_PAGE, offset=(page - 1) * PER_PAGE,
-                        side="queue")
+    counts, rows, total, pages, page = dm.queue_page(current_user, filters,
+                                                     request.args.get("page", 1, type=int) or 1, PER_PAGE)
     ctx = {
         "form": form, "rows": rows, "total": total, "page_no": page, "pages": pages, "filters": filters,
         "counts": [{"status": st, "count": n} for st, n in counts.items()],
