@@ -476,13 +476,12 @@ def _register_template_helpers(app: Flask) -> None:
         """Seconds before the idle timeout, counted from when the server last
         saw the session (it writes that at most once a minute): the keep-alive
         modal opens two minutes before (SPEC §8, static/js/app.js)."""
-        from ep_web.clock import now
+        from ep_web.domain.sessions import idle_seconds_left
 
-        idle = int(app.config["SESSION_IDLE_MINUTES"]) * 60
         user_session = getattr(current_user, "current_session", None) if current_user.is_authenticated else None
         if g.get("ep_bare") or user_session is None:
-            return idle
-        return max(0, min(idle, idle - int((now() - user_session.last_seen_at).total_seconds())))
+            return int(app.config["SESSION_IDLE_MINUTES"]) * 60
+        return idle_seconds_left(user_session)
 
     def _today() -> date:
         from ep_web.clock import today

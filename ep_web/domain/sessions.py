@@ -155,6 +155,14 @@ def timed_out(user_session: UserSession) -> str | None:
     return None
 
 
+def idle_seconds_left(user_session: UserSession) -> int:
+    """SPEC §3 idle timeout: the seconds before ``user_session`` idles out,
+    counted from when it was last seen (the keep-alive modal opens two minutes
+    before: static/js/app.js)."""
+    idle = int(current_app.config["SESSION_IDLE_MINUTES"]) * 60
+    return max(0, min(idle, idle - int((now() - user_session.last_seen_at).total_seconds())))
+
+
 def touch(user_session: UserSession) -> bool:
     """Mark the session seen now, at most once a minute. True when it wrote."""
     t = now()

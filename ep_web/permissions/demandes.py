@@ -44,10 +44,8 @@ def get_service_or_404(service: str) -> str:
 
 def get_draft_or_404(draft_id: int):
     """A draft is its author's only (SPEC §8): anyone else's is a 404."""
-    from ep_web.models import DemandeDraft
-
-    draft = db.session.get(DemandeDraft, draft_id)
-    if draft is None or draft.author_id != current_user.id:
+    draft = own_draft(current_user, draft_id)
+    if draft is None:
         abort(404)
     return draft
 
