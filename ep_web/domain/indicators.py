@@ -341,18 +341,12 @@ SORTS = {
 _SORTS_WITHOUT_FIGURES = ("nom", "type", "departement")
 
 
-def partner_table(caisse: Caisse, period: Period, *, type_: str = "", departement: str = "", sort: str = "nom",
-                  descending: bool = False) -> list[PartnerRow]:
-    """SPEC §7: one row per partner the caisse holds (or held) a convention
-    with, filtered by partner type and département, sorted by any column."""
-    return partner_table_page(caisse, period, type_=type_, departement=departement, sort=sort,
-                              descending=descending)[0]
-
-
 def partner_table_page(caisse: Caisse, period: Period, *, type_: str = "", departement: str = "",
                        sort: str = "nom", descending: bool = False, page: int | None = None,
                        size: int = 50) -> tuple[list[PartnerRow], int, int]:
-    """The table's rows, all of them or one ``page`` of ``size`` (the page
+    """SPEC §7: one row per partner the caisse holds (or held) a convention
+    with, filtered by partner type and département, sorted by any column.
+    The table's rows, all of them or one ``page`` of ``size`` (the page
     number is brought into range): (rows, number of partners, page). Sorted by
     name, type or département, the page is cut first and only its partners'
     figures are read; sorted by a figure, every partner's figures are read in
