@@ -23,7 +23,7 @@ def register_cli(app: Flask) -> None:
         for profile, login, who in logins:
             click.echo(f"  {profile:<15} {login:<10} {who}")
         click.echo("Double authentification des comptes NDEMO001, RDEMO001, GDEMO001 : le code du moment est "
-                   "donné par `.venv/bin/flask --app app ep totp LOGIN`.")
+                   "donné par `python3 scripts/dev.py totp LOGIN`.")
 
     @ep.command("totp")
     @click.argument("login")

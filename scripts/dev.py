@@ -3,6 +3,7 @@
 
     python3 scripts/dev.py up     # install, migrate, load demo data, serve on http://127.0.0.1:$PORT
     python3 scripts/dev.py test   # install, ruff, the suite on SQLite (and PostgreSQL at once if DATABASE_URL)
+    python3 scripts/dev.py totp GDEMO001   # the second-factor code of the moment of a demo account
 
 Needs only Python 3.11+ (and Node/npm for the DSFR and htmx assets).
 Everything goes into .venv/ and static/vendor/ inside the checkout.
@@ -72,9 +73,8 @@ def flask(*args, env=None):
     run([PY, "-m", "flask", "--app", "app", *args], env=env)
 
 
-def up() -> None:
-    install()
-    port = os.environ.get("PORT", "5000")
+def _dev_env(port: str) -> dict:
+    """The quick start's environment (``up`` and ``totp`` share it)."""
     env = dict(os.environ)
     # Plain http on localhost: cookies cannot carry Secure / __Host- here.
     env.setdefault("EP_INSECURE_COOKIES", "1")
@@ -84,12 +84,28 @@ def up() -> None:
     # Files stored unscanned (shown "non analysé") unless EP_CLAMD_SOCKET or
     # EP_CLAMD_ADDRESS points to a clamd; a warning says so at start.
     env.setdefault("EP_ALLOW_UNSCANNED", "1")
+    return env
+
+
+def totp(logins: list[str]) -> None:
+    """The current second-factor code of a demo account (NDEMO001, RDEMO001, GDEMO001)."""
+    if len(logins) != 1:
+        sys.exit("Usage : python3 scripts/dev.py totp LOGIN   (par exemple GDEMO001)")
+    env = _dev_env(os.environ.get("PORT", "5000"))
+    sys.exit(subprocess.run([str(VENV / "bin" / "flask"), "--app", "app", "ep", "totp", logins[0]], cwd=ROOT,
+                            env=env).returncode)
+
+
+def up() -> None:
+    install()
+    port = os.environ.get("PORT", "5000")
+    env = _dev_env(port)
     flask("db", "upgrade", env=env)
     flask("ep", "seed-demo", env=env)
     print(f"\nEspace Partenaires : http://127.0.0.1:{port}\n"
           "E-mails : écrits dans instance/outbox/ et affichés ici (pas de SMTP configuré).\n"
           "Double authentification (NDEMO001, RDEMO001, GDEMO001) : code du moment avec\n"
-          "  .venv/bin/flask --app app ep totp GDEMO001\n", flush=True)
+          "  python3 scripts/dev.py totp GDEMO001\n", flush=True)
     os.execve(str(PY), [str(PY), "-m", "flask", "--app", "app", "run", "--host", "127.0.0.1", "--port", port], env)
 
 
@@ -150,6 +166,7 @@ def test(extra: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1] not in {"up", "test", "install"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"up", "test", "install", "totp"}:
         sys.exit(__doc__)
-    {"up": lambda: up(), "install": lambda: install(), "test": lambda: test(sys.argv[2:])}[sys.argv[1]]()
+    {"up": lambda: up(), "install": lambda: install(), "test": lambda: test(sys.argv[2:]),
+     "totp": lambda: totp(sys.argv[2:])}[sys.argv[1]]()
