@@ -1,5 +1,6 @@
 """Demande rules on the domain layer (SPEC §4, §3 end of convention, §8)."""
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -266,17 +267,24 @@ def test_name_search_finds_exactly_the_names_holding_the_text(app, make, monkeyp
         t = dm.fold_name(term)
         expected = {i for i, name in folded.items()
                     if (t in name if len(t) >= 3 else name.startswith(t) or f" {t}" in name)}
-        for path in ("walk", "index"):
+        for path in ("walk", "index", "open"):
             f = dm.Filters(q=term, search_path=path)
-            history = {r.id for r in dm.paginate(dm.history_query(w.technicien, f), 1)[0]}
+            if path != "open":  # the open queue's own index
+                history = {r.id for r in dm.paginate(dm.history_query(w.technicien, f), 1)[0]}
+                assert history == expected, (term, path)
             queue = {r.id for r in dm.paginate(dm.queue_query(w.agent, f), 1)[0]}
-            assert history == expected, (term, path)
             assert queue == expected, (term, path)
+            transmises = {r.id for r in dm.paginate(dm.queue_query(w.agent, replace(f, status="transmise")), 1)[0]}
+            assert transmises == expected, (term, path)
         rows, total, _, _ = dm.history_page(w.technicien, dm.Filters(q=term), 1)
         assert {r.id for r in rows} == expected and total == len(expected), term
         probes: dict = {}
         counts = dm.queue_counts(w.agent, dm.Filters(q=term), probes)
         assert counts[DemandeStatus.TRANSMISE] == len(expected), term
+        assert counts[DemandeStatus.PRISE_EN_CHARGE] == counts[DemandeStatus.CLOTUREE] == 0, term
+        for status in ("", "transmise"):
+            counts, rows, total, _, _ = dm.queue_page(w.agent, dm.Filters(q=term, status=status), 1)
+            assert {r.id for r in rows} == expected and total == len(expected), (term, status)
 
 
 def test_search_trigrams_are_those_pg_trgm_gives_every_matching_name():
