@@ -1100,6 +1100,15 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
         path = _search_path(scanned, found)
         if path == "known":
             total = min(found, COUNT_CAP + 1)
+        elif path == "index":
+            # The trigram index reads the matching rows: the count, and the
+            # page's ids when they are all of them, in one pass.
+            total, ids = _count_and_page(history_query(user, replace(filters, search_path=path), hidden),
+                                         max(1, page), per_page)
+            if ids is not None:
+                query = select(Demande).where(Demande.id.in_(ids)).order_by(*HISTORY_ORDER)
+                pages = page_count(total, per_page)
+                return list_rows(query, limit=per_page, side="history"), total, pages, max(1, page)
         else:
             total = capped_count(history_query(user, replace(filters, search_path=path), hidden))
     else:
@@ -1109,6 +1118,21 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
     page = min(max(1, page), pages)
     query = history_query(user, replace(filters, search_path=_rows_path(scanned, found, page * per_page)), hidden)
     return list_rows(query, limit=per_page, offset=(page - 1) * per_page, side="history"), total, pages, page
+
+
+def _count_and_page(query, page: int, per_page: int) -> tuple[int, list[int] | None]:
+    """A history query's capped count and, in the same statement, the ids of
+    its page ``page`` newest first — None when the count is capped (the rows
+    read are then not all of them) or the page is past the end."""
+    matches = (query.with_only_columns(Demande.id, Demande.created_at, maintain_column_froms=False)
+               .order_by(None).limit(COUNT_CAP + 1).cte("matches"))
+    ids = (select(matches.c.id).order_by(matches.c.created_at.desc(), matches.c.id.desc())
+           .limit(per_page).offset((page - 1) * per_page))
+    total, page_ids = db.session.execute(select(select(func.count()).select_from(matches).scalar_subquery(),
+                                                func.array(ids.scalar_subquery()))).one()
+    if total > COUNT_CAP or page > page_count(total, per_page):
+        return total, None
+    return total, list(page_ids)
 
 
 def history_authors(partenaire_id: int) -> list[tuple[int, str]]:

@@ -287,6 +287,33 @@ def test_name_search_finds_exactly_the_names_holding_the_text(app, make, monkeyp
             assert {r.id for r in rows} == expected and total == len(expected), (term, status)
 
 
+@pytest.mark.parametrize("probe", [dm.SEARCH_PROBE, 1])
+def test_name_search_pages_are_the_same_whatever_the_path(app, make, clock, monkeypatch, probe):
+    """The history's pages of a name search, newest first, and the last page
+    for a page past the end — read in order, or (a probe of 1 entry) the count
+    and the page's rows taken from the trigram index in one statement."""
+    monkeypatch.setattr(dm, "SEARCH_PROBE", probe)
+    w = make.world()
+    made = []
+    for i in range(25):
+        clock.advance(minutes=1)
+        made.append(dm.create_demande(w.technicien, _input(w.caisse, nom=f"Dupont{'xyz'[i % 3]}",
+                                                           prenom="Léa", duplicate_confirmed=True)).id)
+        dm.create_demande(w.technicien, _input(w.caisse, nom="Martin", prenom="Léa", duplicate_confirmed=True))
+    commit()
+    newest = made[::-1]
+    rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="dupont"), 1, per_page=10)
+    assert [r.id for r in rows] == newest[:10] and (total, pages, page) == (25, 3, 1)
+    rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="dupont"), 3, per_page=10)
+    assert [r.id for r in rows] == newest[20:] and (total, pages, page) == (25, 3, 3)
+    rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="dupont"), 9, per_page=10)
+    assert [r.id for r in rows] == newest[20:] and (total, pages, page) == (25, 3, 3)
+    rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="dupontz"), 1, per_page=10)
+    assert [r.id for r in rows] == newest[1::3][:10] == [i for i in newest if i in made[2::3]][:10] and total == 8
+    rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="nobody"), 2)
+    assert rows == [] and (total, pages, page) == (0, 1, 1)
+
+
 def test_search_trigrams_are_those_pg_trgm_gives_every_matching_name():
     assert dm.search_trigrams("dub") == ["dub"]
     assert dm.search_trigrams("martin") == ["mar", "art", "rti", "tin"]
