@@ -912,11 +912,11 @@ def name_matches(raw: str, scope=None, scope_id: int | None = None, path: str = 
         from sqlalchemy.dialects.postgresql import ARRAY
         from sqlalchemy.types import Text
 
-        if path == "open":
+        opened = [DemandeStatus(s) for s in statuses if DemandeStatus(s) in OPEN_STATUSES]
+        if path == "open" and opened and scope is Demande.caisse_id:
             keys = func.ep_scoped_trgm(Demande.caisse_id, Demande.status, Demande.nom_search, type_=ARRAY(Text))
-            return and_(or_(*(keys.contains(literal([f"{scope_id}:{DemandeStatus(s).value}:{t}" for t in tokens],
-                                                    ARRAY(Text)))
-                              for s in statuses if DemandeStatus(s) in OPEN_STATUSES)), exact)
+            return and_(or_(*(keys.contains(literal([f"{scope_id}:{s.value}:{t}" for t in tokens], ARRAY(Text)))
+                              for s in opened)), exact)
         scoped = [f"{scope_id}:{t}" for t in tokens]
         return and_(func.ep_scoped_trgm(scope, Demande.nom_search, type_=ARRAY(Text)).contains(
             literal(scoped, ARRAY(Text))), exact)
