@@ -7,6 +7,10 @@
 - the DSFR icon sheet reduced to the icons the templates use (a few out of
   about 1 700), the fonts subset to the characters French pages use and
   declared in WOFF2 only;
+- the SVG icons a stylesheet references written into it as ``data:`` URIs
+  (``img-src data:`` in the CSP): the DSFR loads each icon lazily, the first
+  time a page shows it, so a later page view showing a new icon would cost a
+  request per icon; inlined, a page view after the first is the HTML alone;
 - a gzip and a brotli copy next to each text file, which WhiteNoise serves to
   the browsers that accept them (no compression work per request);
 - ``static/dist/manifest.json``: logical name → hashed path, read by
@@ -184,12 +188,24 @@ class Builder:
             target = os.path.normpath(folder / path)
             if not (self.static / target).is_file():
                 raise SystemExit(f"{name} : {ref} est introuvable dans static/")
+            if target.endswith(".svg") and not fragment:
+                return f'url("{svg_data_uri((self.static / target).read_text())}")'
             hashed = self.add(target)
             # The hashed file sits in the same folder under dist/ as its source: relative paths hold.
             new = os.path.relpath(hashed, str(Path("dist") / folder))
             return f"url({new}{'?' + suffix if suffix else ''}{'#' + fragment if fragment else ''})"
 
         return _URL.sub(rewrite, css)
+
+
+def svg_data_uri(svg: str) -> str:
+    """An SVG as a ``data:`` URI for a double-quoted CSS ``url()``: URL-encoded
+    only where needed (smaller than base64 and compresses better)."""
+    from urllib.parse import quote
+
+    svg = re.sub(r"<\?xml[^>]*\?>|<!--.*?-->", "", svg, flags=re.S)
+    svg = " ".join(svg.split()).replace('"', "'")
+    return "data:image/svg+xml;charset=utf-8," + quote(svg, safe=" '=:/;,.-_!*()@$&+?~")
 
 
 def _precompress(target: Path, data: bytes) -> None:

@@ -707,9 +707,10 @@ def history_query(user: Account, filters: Filters, hidden: list[int] | None = No
     return q.order_by(*HISTORY_ORDER)
 
 
-def _queue_filtered(q, user: Account, filters: Filters):
-    """The caisse's demandes under every filter but the status."""
-    if not (filters.q and filters.search_path == "index" and _scoped_search(filters.q)):
+def _queue_filtered(q, user: Account, filters: Filters, statuses=OPEN_STATUSES):
+    """The caisse's demandes under every filter but the status (``statuses``:
+    those the query keeps, which the open queue's name index needs)."""
+    if not (filters.q and filters.search_path in ("index", "open") and _scoped_search(filters.q)):
         q = q.where(Demande.caisse_id == user.caisse_id)  # else: the scoped trigrams hold the caisse
     if filters.service:
         q = q.where(Demande.service == filters.service)
@@ -722,19 +723,31 @@ def _queue_filtered(q, user: Account, filters: Filters):
 
         q = q.where(*(tab_filter(user, filters.tab) or ()))
     if filters.q:
-        q = q.where(name_matches(filters.q, Demande.caisse_id, user.caisse_id, filters.search_path))
+        q = q.where(name_matches(filters.q, Demande.caisse_id, user.caisse_id, filters.search_path, statuses))
     return _date_bounds(q, filters)
 
 
 def queue_query(user: Account, filters: Filters):
     """SPEC §4 Caisse queue: open demandes first; urgent signalements on top,
     then by the 48-hour clock (overdue first), then oldest first."""
-    q = _queue_filtered(select(Demande), user, filters)
+    statuses = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES
+    q = _queue_filtered(select(Demande), user, filters, statuses)
     if filters.status:
-        q = q.where(Demande.status == filters.status)
+        q = q.where(_status_is(DemandeStatus(filters.status), filters.search_path))
     else:
         q = q.where(Demande.status.in_(OPEN_STATUSES))
     return q.order_by(*QUEUE_ORDER)
+
+
+def _status_is(status: DemandeStatus, path: str):
+    """One status of the queue. Read through the open queue's name index
+    (path "open"), whose entries hold the status, the test names the open
+    statuses only — what that partial index needs — so that the planner does
+    not add another partial index of that status (ix_demande_complement: every
+    demande of the country awaiting a complement)."""
+    if path == "open" and status in OPEN_STATUSES:
+        return Demande.status.in_(OPEN_STATUSES)
+    return Demande.status == status
 
 
 def queue_counts(user: Account, filters: Filters, probes: dict | None = None) -> dict[DemandeStatus, int]:
@@ -742,33 +755,64 @@ def queue_counts(user: Account, filters: Filters, probes: dict | None = None) ->
     (the counts shown above the queue), each capped at COUNT_CAP + 1 so a large
     caisse pays for at most that many index entries per status (SPEC §4 Caisse queue).
 
-    A name search on PostgreSQL counts the open statuses in the queue's order
-    (their index entries are what a caisse has in hand, not its history), and
-    the closed ones as _search_path decides from a probe (filled in ``probes``)."""
+    A name search on PostgreSQL first probes the open queue and the closed
+    demandes in the queue's order (one round trip, _queue_probes, kept in
+    ``probes`` for the rows): a count the probe read whole is known; else a
+    status where the name is common is read in order, and one where it is rare
+    through its trigram index (the open queue's, or the caisse's for the closed
+    ones), which reads its matches only."""
     from sqlalchemy import literal, literal_column, union_all
 
     counts = {status: 0 for status in DemandeStatus}
     paths = {status: filters.search_path for status in DemandeStatus}
     if filters.q and _scoped_search(filters.q):
-        paths = {status: "walk" for status in OPEN_STATUSES}
-        closed = DemandeStatus.CLOTUREE
-        window = _queue_filtered(select(Demande.id), user, replace(filters, q="", search_path="walk"))
-        scanned, found = _probe(_probe_window(window.where(Demande.status == closed), QUEUE_ORDER, filters.q))
+        window, open_scanned = _queue_probes(user, filters)
         if probes is not None:
-            probes[closed] = (scanned, found)
-        path = _search_path(scanned, found)
-        if path == "known":
-            counts[closed] = min(found, COUNT_CAP + 1)
-        else:
-            paths[closed] = path
+            probes.update(window=window, open_scanned=open_scanned)
+        for status in DemandeStatus:
+            scanned, found = window.get(status, (0, 0))
+            if status in OPEN_STATUSES:
+                # The probe read the open statuses together: all of them, or a sample of each.
+                if open_scanned < SEARCH_PROBE or found > COUNT_CAP:
+                    path = "known"
+                else:
+                    path = "walk" if scanned and found >= SEARCH_DENSE * scanned else "open"
+            else:
+                path = _search_path(scanned, found)
+            if path == "known":
+                counts[status] = min(found, COUNT_CAP + 1)
+                del paths[status]
+            else:
+                paths[status] = path
     parts = []
     for status, path in paths.items():
-        limited = (_queue_filtered(select(literal_column("1")), user, replace(filters, search_path=path))
-                   .where(Demande.status == status).limit(COUNT_CAP + 1).subquery())
+        limited = (_queue_filtered(select(literal_column("1")), user, replace(filters, search_path=path), [status])
+                   .where(_status_is(status, path)).limit(COUNT_CAP + 1).subquery())
         parts.append(select(literal(status.value).label("status"), func.count().label("n")).select_from(limited))
-    for status, n in db.session.execute(union_all(*parts)):  # one round trip
-        counts[DemandeStatus(status)] = n
+    if parts:
+        for status, n in db.session.execute(union_all(*parts)):  # one round trip
+            counts[DemandeStatus(status)] = n
     return counts
+
+
+def _queue_probes(user: Account, filters: Filters) -> tuple[dict, int]:
+    """A name search in the queue, in one round trip: the first SEARCH_PROBE
+    entries of the open queue and of the closed demandes, in the queue's order
+    (index only). Returns ({status: (entries read, names matching)}, entries
+    of the open queue read)."""
+    from sqlalchemy import union_all
+
+    plain = replace(filters, q="", search_path="walk")
+    match = _exact_name(fold_name(filters.q), Demande.nom_search).label("match")
+    closed = DemandeStatus.CLOTUREE
+    opened = (_queue_filtered(select(Demande.status, match), user, plain).where(Demande.status.in_(OPEN_STATUSES))
+              .order_by(*QUEUE_ORDER).limit(SEARCH_PROBE).subquery())
+    shut = (_queue_filtered(select(Demande.status, match), user, plain, [closed]).where(Demande.status == closed)
+            .order_by(*QUEUE_ORDER).limit(SEARCH_PROBE).subquery())
+    both = union_all(*(select(w.c.status, func.count(), func.count().filter(w.c.match)).group_by(w.c.status)
+                       for w in (opened, shut)))
+    window = {DemandeStatus(status): (scanned, found) for status, scanned, found in db.session.execute(both)}
+    return window, sum(scanned for status, (scanned, _) in window.items() if status in OPEN_STATUSES)
 
 
 # A name search on PostgreSQL first reads this many entries of the list's
@@ -812,12 +856,28 @@ def _probe_window(query, order, raw: str):
             .order_by(None).order_by(*order).limit(SEARCH_PROBE).subquery())
 
 
-def queue_search_path(probes: dict, statuses, need: int) -> str:
-    """A name search's queue rows (queue_counts filled ``probes``): the open
-    statuses in the queue's order; the closed ones as the probe suggests."""
-    if set(statuses) <= set(OPEN_STATUSES) or DemandeStatus.CLOTUREE not in probes:
+# Reading a match through a trigram index (its heap row) costs about as much
+# as reading this many entries of a list's covering index in order.
+HEAP_COST = 15
+
+
+def queue_search_path(probes: dict, counts: dict, statuses, need: int) -> str:
+    """A name search's queue rows (queue_counts filled ``probes`` and gave
+    ``counts``): the closed ones as their probe suggests; the open ones in
+    order, unless reading the matches through the open queue's trigram index
+    costs less than reading the queue until ``need`` of them."""
+    window = probes.get("window")
+    if window is None:
         return "walk"
-    return _rows_path(*probes[DemandeStatus.CLOTUREE], need)
+    statuses = list(statuses)
+    if statuses == [DemandeStatus.CLOTUREE]:
+        return _rows_path(*window.get(DemandeStatus.CLOTUREE, (0, 0)), need)
+    if probes["open_scanned"] < SEARCH_PROBE or any(counts[s] > COUNT_CAP for s in statuses):
+        return "walk"  # a small queue, or a common name: read in order, it stops early
+    found = sum(window.get(s, (0, 0))[1] for s in statuses)
+    scanned = probes["open_scanned"] if len(statuses) > 1 else window.get(statuses[0], (0, 0))[0]
+    matches = sum(counts[s] for s in statuses)
+    return "open" if not found or matches * HEAP_COST * found < need * scanned else "walk"
 
 
 def _exact_name(term: str, column):
@@ -827,7 +887,7 @@ def _exact_name(term: str, column):
     return func.strpos(literal(" ") + column, " " + term) > 0
 
 
-def name_matches(raw: str, scope=None, scope_id: int | None = None, path: str = "index"):
+def name_matches(raw: str, scope=None, scope_id: int | None = None, path: str = "index", statuses=()):
     """The person's name contains the typed text (accents and case ignored);
     with 1 or 2 characters, a word of the name starts with it ("du" finds
     Dupont and Le Duc, not Mendu).
@@ -839,7 +899,10 @@ def name_matches(raw: str, scope=None, scope_id: int | None = None, path: str = 
     structure or caisse holding them, however large the table, and the exact
     test (``strpos``, which no trigram index answers, so that the planner does
     not intersect the older country-wide index too) checks those rows alone
-    (SPEC §4 History: search by the person's name)."""
+    (SPEC §4 History: search by the person's name). ``path="open"``: the
+    caisse's open queue, through the index of migration 0018, whose entries
+    are prefixed with the caisse and the status (one scan per open status of
+    ``statuses``)."""
     term = fold_name(raw)
     if scope is not None and db.session.get_bind().dialect.name == "postgresql":
         exact = _exact_name(term, Demande.nom_search)
@@ -849,6 +912,11 @@ def name_matches(raw: str, scope=None, scope_id: int | None = None, path: str = 
         from sqlalchemy.dialects.postgresql import ARRAY
         from sqlalchemy.types import Text
 
+        opened = [DemandeStatus(s) for s in statuses if DemandeStatus(s) in OPEN_STATUSES]
+        if path == "open" and opened and scope is Demande.caisse_id:
+            keys = func.ep_scoped_trgm(Demande.caisse_id, Demande.status, Demande.nom_search, type_=ARRAY(Text))
+            return and_(or_(*(keys.contains(literal([f"{scope_id}:{s.value}:{t}" for t in tokens], ARRAY(Text)))
+                              for s in opened)), exact)
         scoped = [f"{scope_id}:{t}" for t in tokens]
         return and_(func.ep_scoped_trgm(scope, Demande.nom_search, type_=ARRAY(Text)).contains(
             literal(scoped, ARRAY(Text))), exact)
@@ -1005,15 +1073,12 @@ def queue_page(user: Account, filters: Filters, page: int, per_page: int = 20):
     rows, total, page count, the page shown — a page past the end shows the last)."""
     probes: dict = {}
     counts = queue_counts(user, filters, probes)
-    if filters.status:
-        total = counts[DemandeStatus(filters.status)]
-    else:
-        total = sum(n for status, n in counts.items() if status in OPEN_STATUSES)
+    shown = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES
+    total = sum(counts[status] for status in shown)
     pages = page_count(total, per_page)
     page = min(max(1, page), pages)
     if probes:
-        shown = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES
-        filters = replace(filters, search_path=queue_search_path(probes, shown, page * per_page))
+        filters = replace(filters, search_path=queue_search_path(probes, counts, shown, page * per_page))
     rows = list_rows(queue_query(user, filters), limit=per_page, offset=(page - 1) * per_page, side="queue")
     return counts, rows, total, pages, page
 
@@ -1035,6 +1100,15 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
         path = _search_path(scanned, found)
         if path == "known":
             total = min(found, COUNT_CAP + 1)
+        elif path == "index":
+            # The trigram index reads the matching rows: the count, and the
+            # page's ids when they are all of them, in one pass.
+            total, ids = _count_and_page(history_query(user, replace(filters, search_path=path), hidden),
+                                         max(1, page), per_page)
+            if ids is not None:
+                query = select(Demande).where(Demande.id.in_(ids)).order_by(*HISTORY_ORDER)
+                pages = page_count(total, per_page)
+                return list_rows(query, limit=per_page, side="history"), total, pages, max(1, page)
         else:
             total = capped_count(history_query(user, replace(filters, search_path=path), hidden))
     else:
@@ -1044,6 +1118,21 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
     page = min(max(1, page), pages)
     query = history_query(user, replace(filters, search_path=_rows_path(scanned, found, page * per_page)), hidden)
     return list_rows(query, limit=per_page, offset=(page - 1) * per_page, side="history"), total, pages, page
+
+
+def _count_and_page(query, page: int, per_page: int) -> tuple[int, list[int] | None]:
+    """A history query's capped count and, in the same statement, the ids of
+    its page ``page`` newest first — None when the count is capped (the rows
+    read are then not all of them) or the page is past the end."""
+    matches = (query.with_only_columns(Demande.id, Demande.created_at, maintain_column_froms=False)
+               .order_by(None).limit(COUNT_CAP + 1).cte("matches"))
+    ids = (select(matches.c.id).order_by(matches.c.created_at.desc(), matches.c.id.desc())
+           .limit(per_page).offset((page - 1) * per_page))
+    total, page_ids = db.session.execute(select(select(func.count()).select_from(matches).scalar_subquery(),
+                                                func.array(ids.scalar_subquery()))).one()
+    if total > COUNT_CAP or page > page_count(total, per_page):
+        return total, None
+    return total, list(page_ids)
 
 
 def history_authors(partenaire_id: int) -> list[tuple[int, str]]:

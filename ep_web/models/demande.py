@@ -139,6 +139,11 @@ class Demande(db.Model):
               postgresql_using="gin").ddl_if(dialect="postgresql"),
         Index("ix_demande_caisse_scoped_trgm", func.ep_scoped_trgm(column("caisse_id"), column("nom_search")),
               postgresql_using="gin").ddl_if(dialect="postgresql"),
+        # The open queue's name search (migration 0018): per (caisse, status,
+        # trigram), open demandes only, so a search in the queue reads its matches.
+        Index("ix_demande_queue_open_trgm",
+              func.ep_scoped_trgm(column("caisse_id"), column("status"), column("nom_search")),
+              postgresql_using="gin", postgresql_where=text(_OPEN_SQL)).ddl_if(dialect="postgresql"),
         # The statistics rollup reads one day of facts (ep_web.domain.statistics).
         Index("ix_demande_created_at", "created_at"),
         Index("ix_demande_taken_at", "taken_at"),

@@ -53,8 +53,22 @@ def test_the_login_page_links_hashed_files_cached_for_a_year_and_all_resolvable(
         assert "Set-Cookie" not in resp.headers
         if url.endswith(".css"):
             todo.extend(_css_refs(client, url, resp.get_data(as_text=True)))
-    # The stylesheets pulled in the fonts and the icons they use, all hashed too.
-    assert any(u.endswith(".woff2") for u in seen) and any(u.endswith(".svg") for u in seen)
+    # The stylesheets pulled in the fonts, hashed too; the icons are inside them (see below).
+    assert any(u.endswith(".woff2") for u in seen)
+
+
+def test_no_stylesheet_loads_an_icon_file_later(client):
+    """The DSFR fetches an icon's SVG the first time a page shows it: every
+    SVG a stylesheet names is written into it, so that a later page view
+    showing another icon needs no request but the HTML's."""
+    html = client.get("/connexion").get_data(as_text=True)
+    sheets = [u for u in _page_assets(html) if u.endswith(".css")]
+    assert any("dsfr.min" in u for u in sheets) and any("icons.min" in u for u in sheets)
+    for url in sheets:
+        css = client.get(url).get_data(as_text=True)
+        assert [r for r in _css_refs(client, url, css) if not r.endswith(".woff2")] == [], url
+        if "vendor/dsfr" in url:
+            assert "data:image/svg+xml" in css, url
 
 
 def test_precompressed_copies_are_served_to_browsers_that_accept_them(client):
@@ -84,7 +98,11 @@ def test_the_icon_sheet_holds_the_icons_the_templates_use_and_no_other(client):
     wanted = used_icons()
     assert "fr-icon-add-line" in wanted
     assert named == wanted
-    assert len(css) < 10_000  # the DSFR's full sheet is 356 KB
+    # Each icon's picture is in the sheet itself, not in a file fetched the first time a page shows it.
+    rule = r"\.(fr-icon-[a-z0-9-]+[a-z0-9]):before[^{]*\{[^}]*mask-image:url\(\"data:image/svg\+xml"
+    drawn = set(re.findall(rule, css))
+    assert drawn == wanted
+    assert len(css) < 40_000  # the DSFR's full sheet is 356 KB, and loads each icon as a file
 
 
 def test_reduce_icon_sheet_keeps_the_used_selectors_inside_media_blocks_too():

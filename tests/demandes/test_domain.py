@@ -1,5 +1,6 @@
 """Demande rules on the domain layer (SPEC §4, §3 end of convention, §8)."""
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -266,17 +267,51 @@ def test_name_search_finds_exactly_the_names_holding_the_text(app, make, monkeyp
         t = dm.fold_name(term)
         expected = {i for i, name in folded.items()
                     if (t in name if len(t) >= 3 else name.startswith(t) or f" {t}" in name)}
-        for path in ("walk", "index"):
+        for path in ("walk", "index", "open"):
             f = dm.Filters(q=term, search_path=path)
-            history = {r.id for r in dm.paginate(dm.history_query(w.technicien, f), 1)[0]}
+            if path != "open":  # the open queue's own index
+                history = {r.id for r in dm.paginate(dm.history_query(w.technicien, f), 1)[0]}
+                assert history == expected, (term, path)
             queue = {r.id for r in dm.paginate(dm.queue_query(w.agent, f), 1)[0]}
-            assert history == expected, (term, path)
             assert queue == expected, (term, path)
+            transmises = {r.id for r in dm.paginate(dm.queue_query(w.agent, replace(f, status="transmise")), 1)[0]}
+            assert transmises == expected, (term, path)
         rows, total, _, _ = dm.history_page(w.technicien, dm.Filters(q=term), 1)
         assert {r.id for r in rows} == expected and total == len(expected), term
         probes: dict = {}
         counts = dm.queue_counts(w.agent, dm.Filters(q=term), probes)
         assert counts[DemandeStatus.TRANSMISE] == len(expected), term
+        assert counts[DemandeStatus.PRISE_EN_CHARGE] == counts[DemandeStatus.CLOTUREE] == 0, term
+        for status in ("", "transmise"):
+            counts, rows, total, _, _ = dm.queue_page(w.agent, dm.Filters(q=term, status=status), 1)
+            assert {r.id for r in rows} == expected and total == len(expected), (term, status)
+
+
+@pytest.mark.parametrize("probe", [dm.SEARCH_PROBE, 1])
+def test_name_search_pages_are_the_same_whatever_the_path(app, make, clock, monkeypatch, probe):
+    """The history's pages of a name search, newest first, and the last page
+    for a page past the end — read in order, or (a probe of 1 entry) the count
+    and the page's rows taken from the trigram index in one statement."""
+    monkeypatch.setattr(dm, "SEARCH_PROBE", probe)
+    w = make.world()
+    made = []
+    for i in range(25):
+        clock.advance(minutes=1)
+        made.append(dm.create_demande(w.technicien, _input(w.caisse, nom=f"Dupont{'xyz'[i % 3]}",
+                                                           prenom="Léa", duplicate_confirmed=True)).id)
+        dm.create_demande(w.technicien, _input(w.caisse, nom="Martin", prenom="Léa", duplicate_confirmed=True))
+    commit()
+    newest = made[::-1]
+    rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="dupont"), 1, per_page=10)
+    assert [r.id for r in rows] == newest[:10] and (total, pages, page) == (25, 3, 1)
+    rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="dupont"), 3, per_page=10)
+    assert [r.id for r in rows] == newest[20:] and (total, pages, page) == (25, 3, 3)
+    rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="dupont"), 9, per_page=10)
+    assert [r.id for r in rows] == newest[20:] and (total, pages, page) == (25, 3, 3)
+    rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="dupontz"), 1, per_page=10)
+    assert [r.id for r in rows] == newest[1::3][:10] == [i for i in newest if i in made[2::3]][:10] and total == 8
+    rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="nobody"), 2)
+    assert rows == [] and (total, pages, page) == (0, 1, 1)
 
 
 def test_search_trigrams_are_those_pg_trgm_gives_every_matching_name():
