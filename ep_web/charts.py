@@ -340,11 +340,14 @@ def _accounts(caisse: Caisse | None, partenaire_ids=None) -> Chart:
     from ep_web.domain.access import in_force_filter
 
     ids = None
+    # Plain rows (what quotas.seats_by_partenaire reads: id and members), not
+    # entities: a caisse holds thousands of partners.
+    columns = select(Partenaire.id, Partenaire.name, Partenaire.members)
     if partenaire_ids is not None:
-        partners = list(db.session.scalars(select(Partenaire).where(Partenaire.id.in_(partenaire_ids))))
+        partners = list(db.session.execute(columns.where(Partenaire.id.in_(partenaire_ids))))
     else:
         ids = select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id, *in_force_filter(today()))
-        partners = list(db.session.scalars(select(Partenaire).where(Partenaire.id.in_(ids)).order_by(Partenaire.name)))
+        partners = list(db.session.execute(columns.where(Partenaire.id.in_(ids)).order_by(Partenaire.name)))
     seats = quotas.seats_by_partenaire(partners, ids)
     rows = []
     for p in partners:
