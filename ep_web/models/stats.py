@@ -74,9 +74,6 @@ class StatMonth(_Rollup, db.Model):
     __table_args__ = (
         Index("ix_stat_month_caisse", "caisse_id", "partenaire_id", "month"),
         Index("ix_stat_month_partenaire", "partenaire_id", "month"),
-        # A caisse's partners over some months: index-only (migration 0016).
-        Index("ix_stat_month_cover", "caisse_id", "month", "partenaire_id",
-              postgresql_include=["service", "outcome", *COUNTS]),
     )
     month: Mapped[date] = mapped_column(Date, primary_key=True)
 
@@ -88,8 +85,6 @@ class StatYear(_Rollup, db.Model):
     __tablename__ = "stat_year"
     __table_args__ = (
         Index("ix_stat_year_partenaire", "partenaire_id", "year"),
-        Index("ix_stat_year_cover", "caisse_id", "year", "partenaire_id",
-              postgresql_include=["service", "outcome", *COUNTS]),
     )
     year: Mapped[date] = mapped_column(Date, primary_key=True)
 
