@@ -44,6 +44,9 @@ def main() -> None:
                     help="print EXPLAIN (ANALYZE, BUFFERS) of each page's slowest query")
     ap.add_argument("--only", default="", help="time only the pages whose name holds this text")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one request of each page")
+    ap.add_argument("--gc-freeze", action="store_true",
+                    help="gc.freeze() once set up, as a worker could after its start: the full collections "
+                         "then scan the requests' objects only, not the application's (not done by the app)")
     args = ap.parse_args()
 
     from flask_migrate import upgrade
@@ -102,20 +105,39 @@ def main() -> None:
                                      .where(StatDay.day >= since).group_by(StatDay.day)
                                      .order_by(func.sum(StatDay.created + StatDay.closed).desc()).limit(1)).first()
         day = busiest[0] if busiest else today() - timedelta(days=1)
-        times = []
+        from sqlalchemy import text
+
+        def cpu():
+            """CPU seconds of this thread and of the PostgreSQL backend serving the session
+            (/proc: same machine): readable when the machine is busy, unlike the wall time."""
+            pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                backend = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except OSError:
+                backend = float("nan")
+            return time.thread_time(), backend
+
+        times, cpus = [], []
         for _ in range(3):
+            c0 = cpu()
             t0 = time.perf_counter()
             rows = statistics.rollup_days(day, day)  # stat_day rewritten, its month updated by difference
+            db.session.flush()
+            c1 = cpu()
             db.session.commit()
             times.append(time.perf_counter() - t0)
+            cpus.append((c1[0] - c0[0], c1[1] - c0[1]))
         rollup_line = (f"rollup of one full day ({day}, {busiest[1] if busiest else 0} facts, {rows} stat_day rows): "
                        f"best {min(times):.2f} s, worst {max(times):.2f} s (stat_day rewritten, its month and "
-                       "year updated)")
+                       f"year updated); CPU python + PostgreSQL: "
+                       + ", ".join(f"{a:.2f} + {b:.2f} s" for a, b in cpus))
         # The first roll of that day (what the nightly job does): the day is taken out of
         # stat_day, stat_month, stat_year and the tables' rows (not timed), rolled, then all is rolled back.
         from sqlalchemy import delete
 
-        firsts = []
+        firsts, first_cpus = [], []
         for _ in range(2):
             old = {tuple(r[:5]): dict(zip(statistics.MEASURES, r[5:])) for r in db.session.execute(
                 select(StatDay.day, *[getattr(StatDay, k) for k in statistics.KEY],
@@ -126,13 +148,19 @@ def main() -> None:
                                   (StatYearTable, statistics._table_deltas(years))):
                 statistics._add_deltas(model, deltas)
             db.session.execute(delete(StatDay).where(StatDay.day == day))
+            db.session.flush()
+            c0 = cpu()
             t0 = time.perf_counter()
             statistics.rollup_days(day, day)
             db.session.flush()
             firsts.append(time.perf_counter() - t0)
+            c1 = cpu()
+            first_cpus.append((c1[0] - c0[0], c1[1] - c0[1]))
             db.session.rollback()
         rollup_line += (f"\nfirst roll of that day (the nightly job's case: stat_day written, {rows} keys added into "
-                        f"stat_month and stat_year): best {min(firsts):.2f} s, worst {max(firsts):.2f} s")
+                        f"stat_month, stat_year and the tables' rows): best {min(firsts):.2f} s, worst "
+                        f"{max(firsts):.2f} s; CPU python + PostgreSQL: "
+                        + ", ".join(f"{a:.2f} + {b:.2f} s" for a, b in first_cpus))
         print(rollup_line)
 
         # The largest caisse and partner, and one account per profile.
@@ -245,6 +273,11 @@ def main() -> None:
             gc_time["gen2"] += info["generation"] == 2
 
     gc.callbacks.append(_gc)
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
+    print(f"objects tracked by the garbage collector: {len(gc.get_objects())}"
+          f"{' (after gc.freeze(): ' + str(gc.get_freeze_count()) + ' frozen)' if args.gc_freeze else ''}")
     results = []
     for name, who, url in pages:
         client = clients[who]
@@ -291,6 +324,7 @@ def main() -> None:
             profiler.disable()
             print(f"\n--- {name}: profile")
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats("ep_web|templates", 30)
     load = os.getloadavg()
     print(f"\n{rollup_line}")
     print(f"load average during the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")

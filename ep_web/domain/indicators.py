@@ -286,17 +286,17 @@ def _table_figures(figures: dict, period: Period, by: str, caisse_ids, partenair
               **{f"closed:{o.value}": ("closed", None, (o.value,)) for o, _ in FOLLOWED}}
     rows = statistics.read(period.first, period.last, group=(by,), caisse_ids=caisse_ids,
                            partenaire_ids=partenaire_ids, measures=statistics.COUNTS, extras=extras)
+    followed = [(o.value, f"closed:{o.value}") for o, _ in FOLLOWED]
     for (key,), values in rows.items():
         fig = figures.get(key)
         if fig is None:
             continue
-        for m in statistics.COUNTS:
-            fig.values[m] += values[m]
-        if values.get("signalements"):
+        fig.values.update((m, fig.values[m] + values[m]) for m in statistics.COUNTS)
+        if values["signalements"]:
             fig.by_service[signalement]["created"] += values["signalements"]
-        for o, _ in FOLLOWED:
-            if values.get(f"closed:{o.value}"):
-                fig.by_outcome[o.value] += values[f"closed:{o.value}"]
+        for outcome, name in followed:
+            if values[name]:
+                fig.by_outcome[outcome] += values[name]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,14 @@ KEY = ("caisse_id", "partenaire_id", "service", "outcome")
 DAY = timedelta(days=1)
 
 
+class Sums(dict):
+    """Measures added up by read(): only those read are stored, any other one
+    reads 0 (a table of 2 500 partners needs 13 numbers each, not MEASURES)."""
+
+    def __missing__(self, measure: str) -> int:
+        return 0
+
+
 def empty() -> dict:
     return dict.fromkeys(MEASURES, 0)
 
@@ -624,7 +632,7 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
     columns by caisse and/or partner (_table_columns) takes its years and
     months from stat_year_table and stat_month_table: one row per partner,
     not one per partner, service and outcome."""
-    out: dict[tuple, dict] = defaultdict(empty)
+    out: dict[tuple, dict] = defaultdict(Sums)
     last = min(last, today())
     if first > last:
         return out
@@ -667,7 +675,7 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
             acc = out[key]
             for m, v in zip(names, row[width:]):
                 if v:
-                    acc[m] = acc.get(m, 0) + sign * int(v)
+                    acc[m] += sign * int(v)
 
     if rolled_last is not None and first <= rolled_last:
         # Years are no use to a monthly series.
@@ -713,7 +721,7 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
                     acc[m] += values[m]
             for name, (m, svc, outs) in extras.items():
                 if (svc is None or key[3] == svc) and (outs is None or key[4] in outs):
-                    acc[name] = acc.get(name, 0) + values[m]
+                    acc[name] += values[m]
     return out
 
 
