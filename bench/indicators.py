@@ -44,6 +44,9 @@ def main() -> None:
                     help="print EXPLAIN (ANALYZE, BUFFERS) of each page's slowest query")
     ap.add_argument("--only", default="", help="time only the pages whose name holds this text")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one request of each page")
+    ap.add_argument("--gc-freeze", action="store_true",
+                    help="gc.freeze() once set up, as a worker could after its start: the full collections "
+                         "then scan the requests' objects only, not the application's (not done by the app)")
     args = ap.parse_args()
 
     from flask_migrate import upgrade
@@ -62,8 +65,10 @@ def main() -> None:
         Profile,
         StatDay,
         StatMonth,
+        StatMonthTable,
         StatState,
         StatYear,
+        StatYearTable,
     )
 
     app = create_app({"WTF_CSRF_ENABLED": False},
@@ -82,6 +87,14 @@ def main() -> None:
             db.session.commit()
             print(f"backfill rollup: {counts['days']} days, {counts['rows']} stat_day rows, "
                   f"{counts['months']} months in {time.perf_counter() - t0:.1f} s")
+            # What the nightly job leaves to autovacuum (the stat tables' settings, migrations
+            # 0016 and 0018), done at once after a backfill: statistics for the planner, and
+            # a visibility map for the index-only scans.
+            t0 = time.perf_counter()
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for table in ("stat_day", "stat_month", "stat_year", "stat_month_table", "stat_year_table"):
+                    conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
+            print(f"VACUUM ANALYZE of the stat tables: {time.perf_counter() - t0:.1f} s")
         n_day = db.session.scalar(select(func.count()).select_from(StatDay))
         n_month = db.session.scalar(select(func.count()).select_from(StatMonth))
         print(f"stat_day: {n_day} rows, stat_month: {n_month} rows")
@@ -92,36 +105,62 @@ def main() -> None:
                                      .where(StatDay.day >= since).group_by(StatDay.day)
                                      .order_by(func.sum(StatDay.created + StatDay.closed).desc()).limit(1)).first()
         day = busiest[0] if busiest else today() - timedelta(days=1)
-        times = []
+        from sqlalchemy import text
+
+        def cpu():
+            """CPU seconds of this thread and of the PostgreSQL backend serving the session
+            (/proc: same machine): readable when the machine is busy, unlike the wall time."""
+            pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                backend = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except OSError:
+                backend = float("nan")
+            return time.thread_time(), backend
+
+        times, cpus = [], []
         for _ in range(3):
+            c0 = cpu()
             t0 = time.perf_counter()
             rows = statistics.rollup_days(day, day)  # stat_day rewritten, its month updated by difference
+            db.session.flush()
+            c1 = cpu()
             db.session.commit()
             times.append(time.perf_counter() - t0)
+            cpus.append((c1[0] - c0[0], c1[1] - c0[1]))
         rollup_line = (f"rollup of one full day ({day}, {busiest[1] if busiest else 0} facts, {rows} stat_day rows): "
                        f"best {min(times):.2f} s, worst {max(times):.2f} s (stat_day rewritten, its month and "
-                       "year updated)")
+                       f"year updated); CPU python + PostgreSQL: "
+                       + ", ".join(f"{a:.2f} + {b:.2f} s" for a, b in cpus))
         # The first roll of that day (what the nightly job does): the day is taken out of
-        # stat_day, stat_month and stat_year (not timed), rolled, then all is rolled back.
+        # stat_day, stat_month, stat_year and the tables' rows (not timed), rolled, then all is rolled back.
         from sqlalchemy import delete
 
-        firsts = []
+        firsts, first_cpus = [], []
         for _ in range(2):
             old = {tuple(r[:5]): dict(zip(statistics.MEASURES, r[5:])) for r in db.session.execute(
                 select(StatDay.day, *[getattr(StatDay, k) for k in statistics.KEY],
                        *[getattr(StatDay, m) for m in statistics.MEASURES]).where(StatDay.day == day))}
-            for model, deltas in zip((StatMonth, StatYear), statistics._deltas({}, old)):
-                statistics._upsert(model, [{statistics._PERIOD[model]: k[0], "caisse_id": k[1], "partenaire_id": k[2],
-                                            "service": k[3], "outcome": k[4], **dict(zip(statistics.MEASURES, v))}
-                                           for k, v in deltas.items()])
+            months, years = statistics._deltas({}, old)
+            for model, deltas in ((StatMonth, months), (StatYear, years),
+                                  (StatMonthTable, statistics._table_deltas(months)),
+                                  (StatYearTable, statistics._table_deltas(years))):
+                statistics._add_deltas(model, deltas)
             db.session.execute(delete(StatDay).where(StatDay.day == day))
+            db.session.flush()
+            c0 = cpu()
             t0 = time.perf_counter()
             statistics.rollup_days(day, day)
             db.session.flush()
             firsts.append(time.perf_counter() - t0)
+            c1 = cpu()
+            first_cpus.append((c1[0] - c0[0], c1[1] - c0[1]))
             db.session.rollback()
         rollup_line += (f"\nfirst roll of that day (the nightly job's case: stat_day written, {rows} keys added into "
-                        f"stat_month and stat_year): best {min(firsts):.2f} s, worst {max(firsts):.2f} s")
+                        f"stat_month, stat_year and the tables' rows): best {min(firsts):.2f} s, worst "
+                        f"{max(firsts):.2f} s; CPU python + PostgreSQL: "
+                        + ", ".join(f"{a:.2f} + {b:.2f} s" for a, b in first_cpus))
         print(rollup_line)
 
         # The largest caisse and partner, and one account per profile.
@@ -221,16 +260,42 @@ def main() -> None:
         def _after(conn, cursor, statement, parameters, context, executemany):
             queries.append((time.perf_counter() - conn.info.pop("t0", time.perf_counter()), statement, parameters))
 
+    # Time spent in Python's garbage collector, per request (a suspect for p95 >> p50).
+    import gc
+
+    gc_time = {"t0": 0.0, "total": 0.0, "gen2": 0}
+
+    def _gc(phase, info):
+        if phase == "start":
+            gc_time["t0"] = time.perf_counter()
+        else:
+            gc_time["total"] += time.perf_counter() - gc_time["t0"]
+            gc_time["gen2"] += info["generation"] == 2
+
+    gc.callbacks.append(_gc)
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
+    print(f"objects tracked by the garbage collector: {len(gc.get_objects())}"
+          f"{' (after gc.freeze(): ' + str(gc.get_freeze_count()) + ' frozen)' if args.gc_freeze else ''}")
     results = []
     for name, who, url in pages:
         client = clients[who]
-        durations = []
+        durations, cpu, gcs, gen2 = [], [], [], 0
         for i in range(args.rounds + 3):
+            gc_time["total"], gc_time["gen2"] = 0.0, 0
+            c0 = time.thread_time()
             resp = client.get(url)
+            resp.get_data()
+            c1 = time.thread_time()
             assert resp.status_code == 200, (name, resp.status_code, resp.headers.get("Location"))
             if i >= 3:
                 durations.append(float(re.search(r"dur=([\d.]+)", resp.headers["Server-Timing"]).group(1)))
-        results.append((name, stats.median(durations), pct(durations, 95), max(durations)))
+                cpu.append((c1 - c0) * 1000)
+                gcs.append(gc_time["total"] * 1000)
+                gen2 += gc_time["gen2"]
+        results.append((name, stats.median(durations), pct(durations, 95), max(durations), stats.median(cpu),
+                        pct(cpu, 95), max(gcs), gen2))
         if args.explain:
             queries.clear()
             client.get(url)
@@ -259,13 +324,19 @@ def main() -> None:
             profiler.disable()
             print(f"\n--- {name}: profile")
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats("ep_web|templates", 30)
     load = os.getloadavg()
     print(f"\n{rollup_line}")
     print(f"load average during the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
-    print(f"\n{'page (server time, in process)':50} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  target p95 <= 50 ms")
-    for name, p50, p95, worst in results:
+    print(f"\n{'page (server time, in process)':50} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'cpu p50':>8} "
+          f"{'cpu p95':>8} {'gc max':>7} {'gen2':>5}  target p95 <= 50 ms")
+    for name, p50, p95, worst, cpu50, cpu95, gc_max, gen2 in results:
         flag = "" if name.startswith("bare") else ("ok" if p95 <= 50 else f"over by {p95 - 50:.0f} ms")
-        print(f"{name:50} {p50:8.1f} {p95:8.1f} {worst:8.1f}  {flag}")
+        print(f"{name:50} {p50:8.1f} {p95:8.1f} {worst:8.1f} {cpu50:8.1f} {cpu95:8.1f} {gc_max:7.1f} {gen2:5d}  "
+              f"{flag}")
+    print("(cpu: this thread's CPU time for the request, client included, PostgreSQL excluded; gc max: the "
+          "longest time one request spent in Python's garbage collector; gen2: full collections during the "
+          "timed requests)")
 
 
 if __name__ == "__main__":

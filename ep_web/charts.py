@@ -17,7 +17,7 @@ from ep_web.clock import today
 from ep_web.domain import quotas, statistics
 from ep_web.domain.statistics import month_start, next_month
 from ep_web.extensions import db
-from ep_web.models import OUTCOME_LABELS, Caisse, Convention, Outcome, Partenaire, Service
+from ep_web.models import OUTCOME_LABELS, Caisse, Convention, Outcome, Partenaire, Profile, Service
 from ep_web.models.stats import CLOSE_HIST, FIRST_HIST
 
 MONTHS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
@@ -316,9 +316,9 @@ def _backlog(rows, months, labels, period, caisse_ids, partenaire_ids) -> Chart:
 
 def _sla_by(period, caisse_ids, partenaire_ids, national: bool) -> Chart:
     group = ("caisse_id",) if national else ("partenaire_id",)
-    # The 48 hours are counted on the rows that are no closure (outcome ''): half the rows.
+    # Read from the indicator tables' rows (statistics.read): one row per partner or caisse.
     rows = statistics.read(period.first, period.last, group=group, caisse_ids=caisse_ids,
-                           partenaire_ids=partenaire_ids, measures=("sla_met", "sla_missed"), outcomes=("",))
+                           partenaire_ids=partenaire_ids, measures=("sla_met", "sla_missed"))
     items = [(k[0], v["sla_met"], v["sla_missed"]) for k, v in rows.items() if v["sla_met"] + v["sla_missed"]]
     items.sort(key=lambda t: -(t[1] + t[2]))
     items = items[:MAX_ROWS]
@@ -340,16 +340,21 @@ def _accounts(caisse: Caisse | None, partenaire_ids=None) -> Chart:
     from ep_web.domain.access import in_force_filter
 
     ids = None
+    # Plain rows (id, name, members), not entities: a caisse holds thousands of partners.
+    columns = select(Partenaire.id, Partenaire.name, Partenaire.members)
     if partenaire_ids is not None:
-        partners = list(db.session.scalars(select(Partenaire).where(Partenaire.id.in_(partenaire_ids))))
+        partners = list(db.session.execute(columns.where(Partenaire.id.in_(partenaire_ids))))
     else:
         ids = select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id, *in_force_filter(today()))
-        partners = list(db.session.scalars(select(Partenaire).where(Partenaire.id.in_(ids)).order_by(Partenaire.name)))
-    seats = quotas.seats_by_partenaire(partners, ids)
+        partners = list(db.session.execute(columns.where(Partenaire.id.in_(ids)).order_by(Partenaire.name)))
+    # The seats in use and the quotas (SPEC §3) as plain numbers, not a Seats
+    # object per partner: the chart keeps 15 of a caisse's thousands.
+    used = quotas.seats_used_by_partenaire(ids if ids is not None else [p.id for p in partners])
     rows = []
     for p in partners:
-        s = seats[p.id]
-        rows.append([p.name, s.techniciens.used, s.techniciens.limit, s.gestionnaires.used, s.gestionnaires.limit])
+        q = quotas.quota_for(p.members)
+        rows.append([p.name, used.get((p.id, Profile.TECHNICIEN), 0), q.techniciens,
+                     used.get((p.id, Profile.GESTIONNAIRE), 0), q.gestionnaires])
     rows.sort(key=lambda r: -(r[1] / r[2] if r[2] else 0))
     rows = rows[:MAX_ROWS]
     return Chart("comptes", "Comptes techniciens utilisés et quota, par structure",

@@ -70,38 +70,52 @@ def _excel_value(value):
 def to_xlsx(headers: list[str], rows, sheet_title: str = "Export") -> bytes:
     # Imported here: openpyxl weighs megabytes in every worker that never exports.
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = re.sub(r"[\[\]:*?/\\]", " ", sheet_title)[:31] or "Export"
+    # Write-only mode: the rows are streamed to the file, not kept as a grid of
+    # cell objects (an indicators export of a caisse is ~2 500 rows × 13 columns);
+    # the column widths are known first, from the values.
+    rows = [[_excel_value(raw) for raw in row] for row in rows]
     widths = [len(h) for h in headers]
-    bold = Font(bold=True)
-    for col, header in enumerate(headers, start=1):
-        c = ws.cell(row=1, column=col, value=header)
-        c.font = bold
-        c.alignment = Alignment(vertical="top", wrap_text=True)
-    for r, row in enumerate(rows, start=2):
-        for col, raw in enumerate(row, start=1):
-            value, number_format = _excel_value(raw)
-            c = ws.cell(row=r, column=col, value=value)
-            if isinstance(value, str) and value.startswith("="):
-                c.data_type = "s"  # openpyxl would store it as a formula
+    for row in rows:
+        for col, (value, number_format) in enumerate(row):
             if number_format:
-                c.number_format = number_format
                 length = len(number_format)
             else:
                 length = max((len(part) for part in str(value or "").splitlines()), default=0)
-            if col <= len(widths):
-                widths[col - 1] = max(widths[col - 1], length)
+            if col < len(widths):
+                widths[col] = max(widths[col], length)
             else:
                 widths.append(length)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", sheet_title)[:31] or "Export")
     for col, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(col)].width = min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH)
     ws.freeze_panes = "A2"
     if headers:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(ws.max_row, 1)}"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(len(rows) + 1, 1)}"
+    bold, top = Font(bold=True), Alignment(vertical="top", wrap_text=True)
+    header_cells = []
+    for header in headers:
+        c = WriteOnlyCell(ws, value=header)
+        c.font, c.alignment = bold, top
+        header_cells.append(c)
+    ws.append(header_cells)
+    for row in rows:
+        cells = []
+        for value, number_format in row:
+            if number_format or (isinstance(value, str) and value.startswith("=")):
+                c = WriteOnlyCell(ws, value=value)
+                if number_format:
+                    c.number_format = number_format
+                else:
+                    c.data_type = "s"  # openpyxl would store it as a formula
+                cells.append(c)
+            else:
+                cells.append(value)
+        ws.append(cells)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -286,17 +286,17 @@ def _table_figures(figures: dict, period: Period, by: str, caisse_ids, partenair
               **{f"closed:{o.value}": ("closed", None, (o.value,)) for o, _ in FOLLOWED}}
     rows = statistics.read(period.first, period.last, group=(by,), caisse_ids=caisse_ids,
                            partenaire_ids=partenaire_ids, measures=statistics.COUNTS, extras=extras)
+    followed = [(o.value, f"closed:{o.value}") for o, _ in FOLLOWED]
     for (key,), values in rows.items():
         fig = figures.get(key)
         if fig is None:
             continue
-        for m in statistics.COUNTS:
-            fig.values[m] += values[m]
-        if values.get("signalements"):
+        fig.values.update((m, fig.values[m] + values[m]) for m in statistics.COUNTS)
+        if values["signalements"]:
             fig.by_service[signalement]["created"] += values["signalements"]
-        for o, _ in FOLLOWED:
-            if values.get(f"closed:{o.value}"):
-                fig.by_outcome[o.value] += values[f"closed:{o.value}"]
+        for outcome, name in followed:
+            if values[name]:
+                fig.by_outcome[outcome] += values[name]
 
 
 @dataclass(frozen=True)
@@ -351,16 +351,15 @@ def partner_table_page(caisse: Caisse, period: Period, *, type_: str = "", depar
     name, type or département, the page is cut first and only its partners'
     figures are read; sorted by a figure, every partner's figures are read in
     one query (the figures, never the partners' other rows)."""
-    latest = {}
-    for conv_id, pid in db.session.execute(select(Convention.id, Convention.partenaire_id)
-                                           .where(Convention.caisse_id == caisse.id)
-                                           .order_by(Convention.signed_on, Convention.id)):
-        latest[pid] = conv_id
-    # Plain rows, not entities: the largest caisse holds ~2 500 partners.
-    partners = [PartnerInfo(*r) for r in db.session.execute(
-        select(Partenaire.id, Partenaire.name, Partenaire.type, Partenaire.address)
-        .where(Partenaire.id.in_(select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id)))
-        .order_by(Partenaire.name))]
+    latest, found = {}, {}
+    # Plain rows, not entities, in one read: the largest caisse holds ~2 500 partners.
+    for conv_id, *partner in db.session.execute(
+            select(Convention.id, Partenaire.id, Partenaire.name, Partenaire.type, Partenaire.address)
+            .join(Partenaire, Partenaire.id == Convention.partenaire_id).where(Convention.caisse_id == caisse.id)
+            .order_by(Convention.signed_on, Convention.id)):
+        latest[partner[0]] = conv_id
+        found[partner[0]] = partner
+    partners = sorted((PartnerInfo(*p) for p in found.values()), key=lambda p: p.name)
     if type_ in PartenaireType._value2member_map_:
         partners = [p for p in partners if p.type.value == type_]
     if departement:

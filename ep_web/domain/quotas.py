@@ -90,20 +90,23 @@ def usage(partenaire: Partenaire, profile: Profile) -> Usage:
     return Usage(profile, seats_used(partenaire.id, profile), limit(partenaire, profile), partenaire.members)
 
 
+def seats_used_by_partenaire(ids) -> dict[tuple[int, Profile], int]:
+    """SPEC §3: the seats in use, by (partner, profile), of the partners ``ids``
+    (a list, or a subquery selecting them), in one query."""
+    rows = db.session.execute(
+        select(Account.partenaire_id, Account.profile, func.count(Account.id))
+        .where(Account.partenaire_id.in_(ids), Account.status.in_(SEAT_STATUSES))
+        .group_by(Account.partenaire_id, Account.profile)
+    )
+    return {(partenaire_id, profile): count for partenaire_id, profile, count in rows}
+
+
 def seats_by_partenaire(partenaires, ids=None) -> dict[int, Seats]:
     """SPEC §3 quotas of several partners, counted in one query (a list page).
     ``ids``: a subquery selecting the same partners' ids, for a long list (the
     thousands of partners of a caisse, not bound one by one)."""
     partenaires = list(partenaires)
-    used: dict[tuple[int, Profile], int] = {}
-    if partenaires:
-        rows = db.session.execute(
-            select(Account.partenaire_id, Account.profile, func.count(Account.id))
-            .where(Account.partenaire_id.in_(ids if ids is not None else [p.id for p in partenaires]),
-                   Account.status.in_(SEAT_STATUSES))
-            .group_by(Account.partenaire_id, Account.profile)
-        )
-        used = {(partenaire_id, profile): count for partenaire_id, profile, count in rows}
+    used = seats_used_by_partenaire(ids if ids is not None else [p.id for p in partenaires]) if partenaires else {}
     return {
         p.id: Seats(*(Usage(profile, used.get((p.id, profile), 0), limit(p, profile), p.members)
                       for profile in (Profile.GESTIONNAIRE, Profile.TECHNICIEN)))

@@ -48,14 +48,26 @@ from ep_web.models.stats import (
     DELAY_BUCKETS,
     FIRST_HIST,
     MEASURES,
+    TABLE_EXTRAS,
+    TABLE_MEASURES,
     StatDay,
     StatMonth,
+    StatMonthTable,
     StatState,
     StatYear,
+    StatYearTable,
 )
 
 KEY = ("caisse_id", "partenaire_id", "service", "outcome")
 DAY = timedelta(days=1)
+
+
+class Sums(dict):
+    """Measures added up by read(): only those read are stored, any other one
+    reads 0 (a table of 2 500 partners needs 13 numbers each, not MEASURES)."""
+
+    def __missing__(self, measure: str) -> int:
+        return 0
 
 
 def empty() -> dict:
@@ -282,10 +294,11 @@ def _upsert(model, rows: list[dict]) -> None:
         return
     table = model.__table__
     keys = [c.name for c in table.primary_key.columns]
+    measures = _measures_of(model)
     if _is_pg():
         # COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT:
         # a month of backfill is some 300 000 rows.
-        columns = [*keys, *MEASURES]
+        columns = [*keys, *measures]
         cursor = db.session.connection().connection.cursor()
         cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {table.name}_delta "
                        f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
@@ -296,14 +309,38 @@ def _upsert(model, rows: list[dict]) -> None:
         cursor.execute(
             f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {table.name}_delta "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-            + ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in MEASURES))
+            + ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in measures))
         return
     from sqlalchemy.dialects.sqlite import insert as upsert_insert
 
     stmt = upsert_insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=keys,
-                                      set_={m: table.c[m] + getattr(stmt.excluded, m) for m in MEASURES})
+                                      set_={m: table.c[m] + getattr(stmt.excluded, m) for m in measures})
     db.session.execute(stmt, rows)
+
+
+def _measures_of(model) -> tuple[str, ...]:
+    return TABLE_MEASURES if model in (StatMonthTable, StatYearTable) else MEASURES
+
+
+def _table_deltas(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
+    """What a change of stat_month or stat_year (_deltas) changes in its
+    indicator table (stat_month_table, stat_year_table): the services and
+    outcomes of each (period, caisse, partner) added up, COUNTS then TABLE_EXTRAS."""
+    width = len(TABLE_MEASURES)
+    index = {m: i for i, m in enumerate(MEASURES)}
+    extras = [(index[m], svc, outs) for m, svc, outs in TABLE_EXTRAS.values()]
+    out: dict[tuple, list[int]] = {}
+    for (period, caisse_id, partenaire_id, service, outcome), vector in deltas.items():
+        row = vector[:len(COUNTS)] + [vector[i] if (svc is None or service == svc) and (outs is None or outcome in outs)
+                                      else 0 for i, svc, outs in extras]
+        acc = out.get((period, caisse_id, partenaire_id))
+        if acc is None:
+            out[(period, caisse_id, partenaire_id)] = row
+        else:
+            for i in range(width):
+                acc[i] += row[i]
+    return {k: v for k, v in out.items() if any(v)}
 
 
 def _deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> tuple[dict, dict]:
@@ -342,7 +379,7 @@ def _deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> tuple[dict, dict]
     return ({k: v for k, v in months.items() if any(v)}, {k: v for k, v in years.items() if any(v)})
 
 
-_PERIOD = {StatMonth: "month", StatYear: "year"}
+_PERIOD = {StatMonth: "month", StatYear: "year", StatMonthTable: "month", StatYearTable: "year"}
 
 
 def rollup_days(first: date, last: date) -> int:
@@ -369,20 +406,26 @@ def rollup_days(first: date, last: date) -> int:
     if old:
         db.session.execute(delete(StatDay).where(*in_range).execution_options(synchronize_session=False))
     _write_days([(*key, *[values[m] for m in MEASURES]) for key, values in new.items()])
-    for model, deltas in zip((StatMonth, StatYear), _deltas(new, old)):
-        period = model.__table__.c[_PERIOD[model]]
-        _upsert(model, [{_PERIOD[model]: k[0], "caisse_id": k[1], "partenaire_id": k[2], "service": k[3],
-                         "outcome": k[4], **dict(zip(MEASURES, v))} for k, v in deltas.items()])
-        # A key whose facts are gone (a demande sent on to another caisse…): no row of
-        # zeros. Only the keys that lost something are looked at (not the whole month).
-        shrunk = [dict(p=k[0], c=k[1], pa=k[2], s=k[3], o=k[4]) for k, v in deltas.items() if min(v) < 0]
-        if shrunk:
-            t = model.__table__
-            db.session.connection().execute(delete(t).where(
-                period == bindparam("p"), t.c.caisse_id == bindparam("c"), t.c.partenaire_id == bindparam("pa"),
-                t.c.service == bindparam("s"), t.c.outcome == bindparam("o"), *[t.c[m] == 0 for m in MEASURES]),
-                shrunk)
+    months, years = _deltas(new, old)
+    for model, deltas in ((StatMonth, months), (StatYear, years), (StatMonthTable, _table_deltas(months)),
+                          (StatYearTable, _table_deltas(years))):
+        _add_deltas(model, deltas)
     return len(new)
+
+
+def _add_deltas(model, deltas: dict[tuple, list[int]]) -> None:
+    """Add ``deltas`` (key → measures, in the order of the table's primary key
+    and _measures_of) into ``model``."""
+    t = model.__table__
+    keys = [c.name for c in t.primary_key.columns]
+    measures = _measures_of(model)
+    _upsert(model, [{**dict(zip(keys, k)), **dict(zip(measures, v))} for k, v in deltas.items()])
+    # A key whose facts are gone (a demande sent on to another caisse…): no row of
+    # zeros. Only the keys that lost something are looked at (not the whole month).
+    shrunk = [{f"k_{name}": value for name, value in zip(keys, k)} for k, v in deltas.items() if min(v) < 0]
+    if shrunk:
+        db.session.connection().execute(delete(t).where(
+            *[t.c[name] == bindparam(f"k_{name}") for name in keys], *[t.c[m] == 0 for m in measures]), shrunk)
 
 
 def refresh_month(month: date) -> None:
@@ -420,6 +463,22 @@ def refresh_year(year: date) -> None:
             .where(StatMonth.month >= first, StatMonth.month < first.replace(year=first.year + 1))
             .group_by(*[getattr(StatMonth, k) for k in KEY]))
     db.session.execute(insert(StatYear).from_select(names, stmt))
+
+
+def refresh_table(model, period: date) -> None:
+    """stat_month_table or stat_year_table for one month or year, recomputed
+    from stat_month or stat_year (the services and outcomes added up): the
+    repair, and the tests' reference (the rollup keeps them by difference)."""
+    source = StatMonth if model is StatMonthTable else StatYear
+    name = _PERIOD[model]
+    col = getattr(source, name)
+    db.session.execute(delete(model).where(getattr(model, name) == period)
+                       .execution_options(synchronize_session=False))
+    sums = [func.sum(getattr(source, m)) for m in COUNTS] + [_extra_sum(source, *spec)
+                                                             for spec in TABLE_EXTRAS.values()]
+    stmt = (select(col, source.caisse_id, source.partenaire_id, *sums).where(col == period)
+            .group_by(col, source.caisse_id, source.partenaire_id))
+    db.session.execute(insert(model).from_select([name, "caisse_id", "partenaire_id", *TABLE_MEASURES], stmt))
 
 
 def rollup(through: date | None = None) -> dict:
@@ -530,6 +589,28 @@ def _extra_sum(cls, measure: str, service: str | None, outcomes) -> object:
     return func.sum(case((and_(*cond), col), else_=0)) if cond else func.sum(col)
 
 
+_TABLE_COLUMNS = {(m, svc, tuple(outs) if outs is not None else None): name
+                  for name, (m, svc, outs) in TABLE_EXTRAS.items()}
+
+
+def _table_columns(group, measures, extras, service, outcomes) -> dict | None:
+    """The columns of stat_*_table that serve a read ({name: column} for its
+    measures and extras), or None when it needs stat_month and stat_year
+    (a service, an outcome or a delay; a sum that is not an indicator's)."""
+    if service is not None or outcomes is not None or not set(group) <= {"caisse_id", "partenaire_id"}:
+        return None
+    if not set(measures) <= set(COUNTS):
+        return None
+    columns = {m: m for m in measures}
+    for name, (m, svc, outs) in extras.items():
+        column = m if svc is None and outs is None and m in COUNTS else \
+            _TABLE_COLUMNS.get((m, svc, tuple(outs) if outs is not None else None))
+        if column is None:
+            return None
+        columns[name] = column
+    return columns
+
+
 def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, partenaire_ids=None,
          by_month: bool = False, measures=MEASURES, service: str | None = None,
          outcomes=None, extras: dict | None = None) -> dict[tuple, dict]:
@@ -547,8 +628,11 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
     stat_day, the days after the last
     rolled one from the demandes: exact up to now, whatever the nightly job
     did. Only ``measures`` are added up (the others stay 0): the database does
-    the sums, Python sees one row per key."""
-    out: dict[tuple, dict] = defaultdict(empty)
+    the sums, Python sees one row per key. A read of the indicator tables'
+    columns by caisse and/or partner (_table_columns) takes its years and
+    months from stat_year_table and stat_month_table: one row per partner,
+    not one per partner, service and outcome."""
+    out: dict[tuple, dict] = defaultdict(Sums)
     last = min(last, today())
     if first > last:
         return out
@@ -575,8 +659,11 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
         return stmt
 
     names = (*measures, *extras)
+    table_columns = _table_columns(group, measures, extras, service, outcomes)
 
     def sums(cls):
+        if cls in (StatYearTable, StatMonthTable):
+            return [func.sum(getattr(cls, table_columns[name])) for name in names]
         return [*[func.sum(getattr(cls, m)) for m in measures],
                 *[_extra_sum(cls, *spec) for spec in extras.values()]]
 
@@ -588,12 +675,14 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
             acc = out[key]
             for m, v in zip(names, row[width:]):
                 if v:
-                    acc[m] = acc.get(m, 0) + sign * int(v)
+                    acc[m] += sign * int(v)
 
     if rolled_last is not None and first <= rolled_last:
         # Years are no use to a monthly series.
         parts = _plan(first, rolled_last, rolled, last >= rolled, years=not by_month)
-        for level, model in (("year", StatYear), ("month", StatMonth)):
+        levels = (("year", StatYearTable), ("month", StatMonthTable)) if table_columns is not None else \
+            (("year", StatYear), ("month", StatMonth))
+        for level, model in levels:
             period = getattr(model, level)
             for sign in (1, -1):
                 chosen = [lo for lv, lo, _, sg in parts if lv == level and sg == sign]
@@ -632,7 +721,7 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
                     acc[m] += values[m]
             for name, (m, svc, outs) in extras.items():
                 if (svc is None or key[3] == svc) and (outs is None or key[4] in outs):
-                    acc[name] = acc.get(name, 0) + values[m]
+                    acc[name] += values[m]
     return out
 
 

@@ -61,8 +61,10 @@ from ep_web.models.stats import (  # noqa: F401
     ResourceSubscription,
     StatDay,
     StatMonth,
+    StatMonthTable,
     StatState,
     StatYear,
+    StatYearTable,
 )
 from ep_web.models.support import (  # noqa: F401
     AppState,

@@ -57,7 +57,9 @@ class StatDay(_Rollup, db.Model):
 
     __tablename__ = "stat_day"
     __table_args__ = (
-        Index("ix_stat_day_caisse", "caisse_id", "day"),
+        # A caisse's days at the edges of a date range: index-only (migration 0018).
+        Index("ix_stat_day_caisse", "caisse_id", "day", postgresql_include=["partenaire_id", "service", "outcome",
+                                                                             *COUNTS]),
         Index("ix_stat_day_partenaire", "partenaire_id", "day"),
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
@@ -72,9 +74,6 @@ class StatMonth(_Rollup, db.Model):
     __table_args__ = (
         Index("ix_stat_month_caisse", "caisse_id", "partenaire_id", "month"),
         Index("ix_stat_month_partenaire", "partenaire_id", "month"),
-        # A caisse's partners over some months: index-only (migration 0016).
-        Index("ix_stat_month_cover", "caisse_id", "month", "partenaire_id",
-              postgresql_include=["service", "outcome", *COUNTS]),
     )
     month: Mapped[date] = mapped_column(Date, primary_key=True)
 
@@ -86,9 +85,48 @@ class StatYear(_Rollup, db.Model):
     __tablename__ = "stat_year"
     __table_args__ = (
         Index("ix_stat_year_partenaire", "partenaire_id", "year"),
-        Index("ix_stat_year_cover", "caisse_id", "year", "partenaire_id",
-              postgresql_include=["service", "outcome", *COUNTS]),
     )
+    year: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+# The columns of the indicator tables (ep_web.domain.indicators) beyond COUNTS,
+# as statistics.read's ``extras``: {column: (measure, service, outcomes)}.
+TABLE_EXTRAS = {
+    "signalements": ("created", "signalement", None),
+    "closed_mas": ("closed", None, ("transmis_mission_accompagnement",)),
+    "closed_parcours": ("closed", None, ("parcours_cree",)),
+    "closed_soins": ("closed", None, ("parcours_cloture_soins",)),
+    "closed_prevention": ("closed", None, ("examen_prevention",)),
+}
+TABLE_MEASURES = COUNTS + tuple(TABLE_EXTRAS)
+
+
+class _Table:
+    """A row of an indicator table: stat_month or stat_year with the services
+    and outcomes added up (one row per period × caisse × partner, with the
+    same caisse-wide and national rows), holding COUNTS and TABLE_EXTRAS.
+    A caisse's table for a year reads ~2 500 narrow rows instead of the ~41 000
+    of stat_year (partner × service × outcome). Kept by the rollup in the same
+    upserts as stat_month and stat_year (statistics.rollup_days)."""
+
+    caisse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partenaire_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+for _name in TABLE_MEASURES:
+    setattr(_Table, _name, mapped_column(Integer, default=0, nullable=False))
+    _Table.__annotations__[_name] = Mapped[int]
+
+
+class StatMonthTable(_Table, db.Model):
+    __tablename__ = "stat_month_table"
+    __table_args__ = (Index("ix_stat_month_table_partenaire", "partenaire_id", "month"),)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class StatYearTable(_Table, db.Model):
+    __tablename__ = "stat_year_table"
+    __table_args__ = (Index("ix_stat_year_table_partenaire", "partenaire_id", "year"),)
     year: Mapped[date] = mapped_column(Date, primary_key=True)
 
 

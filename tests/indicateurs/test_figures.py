@@ -276,3 +276,17 @@ def test_a_page_of_the_table_has_the_whole_tables_figures(world, nightly, sort):
             assert count == 2 and shown == min(number, 2)
             pages.append([line(r) for r in rows])
         assert pages[0] + pages[1] == whole and pages[2] == pages[1]
+
+
+def test_accounts_chart_counts_the_seats_against_the_quota(world, nightly, client, login):
+    """The 'comptes' chart of a caisse: each partner's techniciens and
+    gestionnaires holding a seat, against the quota its members set (SPEC §3)."""
+    from ep_web.domain.quotas import quota_for
+
+    w = world
+    login(w.admin_a)
+    rows = _csv(client.get("/indicateurs/statistiques?annee=2026&graphique=comptes"))
+    assert rows[0] == ["Structure", "Techniciens", "Quota techniciens", "Gestionnaires", "Quota gestionnaires"]
+    expected = [[p.name, "1", str(quota_for(p.members).techniciens), "1", str(quota_for(p.members).gestionnaires)]
+                for p in (w.p, w.q)]
+    assert sorted(rows[1:]) == sorted(expected)

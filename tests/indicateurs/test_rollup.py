@@ -2,15 +2,18 @@
 rolled day is added into its month (per partner, caisse-wide, national), a day
 rolled again first takes its old rows out. Compared here with the month
 recomputed from stat_day (statistics.refresh_month), and the backfill with
-the nights rolled one by one."""
+the nights rolled one by one. The same for stat_year and the indicator
+tables' rows (stat_month_table, stat_year_table: statistics.refresh_table)."""
 from datetime import date
 
 from sqlalchemy import delete, select, update
 
 from ep_web.domain import statistics
 from ep_web.extensions import db
-from ep_web.models import Demande, Outcome, StatDay, StatMonth, StatState, StatYear
-from ep_web.models.stats import ALL_CAISSES, ALL_PARTNERS, MEASURES
+from ep_web.models import Demande, Outcome, StatDay, StatMonth, StatMonthTable, StatState, StatYear, StatYearTable
+from ep_web.models.stats import ALL_CAISSES, ALL_PARTNERS, COUNTS, MEASURES, TABLE_EXTRAS, TABLE_MEASURES
+
+DERIVED = (StatMonth, StatYear, StatMonthTable, StatYearTable)
 
 
 def _rows(model):
@@ -19,7 +22,7 @@ def _rows(model):
 
 
 def _snapshot():
-    return _rows(StatDay), _rows(StatMonth), _rows(StatYear)
+    return (_rows(StatDay), *[_rows(m) for m in DERIVED])
 
 
 def _months():
@@ -29,20 +32,23 @@ def _months():
 
 def _recomputed():
     """stat_month and stat_year as refresh_month and refresh_year compute them
-    from stat_day (the reference)."""
+    from stat_day, and the tables' rows as refresh_table computes them from
+    those (the reference)."""
     months = _months()
+    years = sorted({m.replace(month=1) for m in months})
     for month in months:
         statistics.refresh_month(month)
-    for year in sorted({m.replace(month=1) for m in months}):
+        statistics.refresh_table(StatMonthTable, month)
+    for year in years:
         statistics.refresh_year(year)
+        statistics.refresh_table(StatYearTable, year)
     db.session.flush()
-    return _rows(StatMonth), _rows(StatYear)
+    return tuple(_rows(m) for m in DERIVED)
 
 
 def _clear():
-    db.session.execute(delete(StatDay))
-    db.session.execute(delete(StatMonth))
-    db.session.execute(delete(StatYear))
+    for model in (StatDay, *DERIVED):
+        db.session.execute(delete(model))
     db.session.execute(update(StatState).values(rolled_through=None))
     db.session.flush()
 
@@ -51,7 +57,7 @@ def test_rolling_days_again_changes_nothing(world):
     statistics.rollup()
     db.session.commit()
     before = _snapshot()
-    assert before[0] and before[1] and before[2]
+    assert all(before)
     # One day, then a span across a new year (three days, two months, two years).
     assert statistics.rollup_days(date(2026, 3, 1), date(2026, 3, 1)) >= 1
     assert statistics.rollup_days(date(2025, 12, 31), date(2026, 1, 2)) >= 2
@@ -84,10 +90,16 @@ def test_a_day_rolled_again_after_a_change_moves_its_month(world):
     assert not created(w.b.id, w.p.id) and not created(w.b.id, ALL_PARTNERS)
     assert created(w.a.id, w.p.id) == 1 and created(w.a.id, ALL_PARTNERS) == 1
     assert created(ALL_CAISSES, ALL_PARTNERS) == 1
-    zeros = db.session.scalar(select(db.func.count()).select_from(StatMonth).where(
-        *[getattr(StatMonth, m) == 0 for m in MEASURES]))
-    assert zeros == 0
-    assert (_rows(StatMonth), _rows(StatYear)) == _recomputed()
+    for model, measures in ((StatMonth, MEASURES), (StatYear, MEASURES), (StatMonthTable, TABLE_MEASURES),
+                            (StatYearTable, TABLE_MEASURES)):
+        zeros = db.session.scalar(select(db.func.count()).select_from(model).where(
+            *[getattr(model, m) == 0 for m in measures]))
+        assert zeros == 0, model
+    # The tables' rows moved too: B's partner lost its signalement of September, A's has it.
+    table = {(r.caisse_id, r.partenaire_id): r.signalements for r in db.session.scalars(
+        select(StatMonthTable).where(StatMonthTable.month == sept))}
+    assert not table.get((w.b.id, w.p.id)) and table[(w.a.id, w.p.id)] >= 1
+    assert tuple(_rows(m) for m in DERIVED) == _recomputed()
 
 
 def test_the_backfill_equals_the_nights_one_by_one(world):
@@ -173,6 +185,26 @@ def test_every_way_of_reading_a_period_gives_the_demandes_figures(world):
                 checked += bool(got)
                 extra += sum(v.get("mas", 0) + v.get("parcours", 0) for v in got.values())
     assert checked > 40 and extra > 10
+    # The indicator tables' columns by caisse or partner: years and months from
+    # stat_year_table and stat_month_table, the same figures as the demandes'.
+    wanted = set(COUNTS) | set(TABLE_EXTRAS)
+    served = followed = 0
+    for first, last in periods:
+        for group in groups[:3]:
+            for scope in scopes:
+                assert statistics._table_columns(group, COUNTS, TABLE_EXTRAS, None, None) is not None
+                got = _nonzero(statistics.read(first, last, group=group, measures=COUNTS, extras=TABLE_EXTRAS,
+                                               **scope))
+                monthly = _nonzero(statistics.read(first, last, group=group, measures=COUNTS, extras=TABLE_EXTRAS,
+                                                   by_month=True, **scope))
+                assert _nonzero(_sum_months(monthly)) == got
+                hand = _by_hand(first, min(last, date(2026, 3, 2)), group, TABLE_EXTRAS, **scope)
+                assert got == _nonzero({k: {m: n for m, n in v.items() if m in wanted} for k, v in hand.items()}), (
+                    first, last, group, scope)
+                served += bool(got)
+                followed += sum(v.get("closed_mas", 0) + v.get("closed_parcours", 0) + v.get("signalements", 0)
+                                for v in got.values())
+    assert served > 30 and followed > 10
     # A period reaching the last rolled day reads its month and year from stat_month and stat_year.
     rolled = date(2026, 3, 1)
     march, january = date(2026, 3, 1), date(2026, 1, 1)
