@@ -88,7 +88,7 @@ def main() -> None:
             print(f"backfill rollup: {counts['days']} days, {counts['rows']} stat_day rows, "
                   f"{counts['months']} months in {time.perf_counter() - t0:.1f} s")
             # What the nightly job leaves to autovacuum (the stat tables' settings, migrations
-            # 0016 and 0018), done at once after a backfill: statistics for the planner, and
+            # 0016 and 0019), done at once after a backfill: statistics for the planner, and
             # a visibility map for the index-only scans.
             t0 = time.perf_counter()
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -57,7 +57,7 @@ class StatDay(_Rollup, db.Model):
 
     __tablename__ = "stat_day"
     __table_args__ = (
-        # A caisse's days at the edges of a date range: index-only (migration 0018).
+        # A caisse's days at the edges of a date range: index-only (migration 0019).
         Index("ix_stat_day_caisse", "caisse_id", "day", postgresql_include=["partenaire_id", "service", "outcome",
                                                                              *COUNTS]),
         Index("ix_stat_day_partenaire", "partenaire_id", "day"),

@@ -5,8 +5,8 @@ partner, holding the tables' columns), in place of the covering indexes of
 0016 on stat_month and stat_year; stat_day's caisse index covers the tables'
 columns (the days at the edges of a date range, index-only)
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 
 A caisse's table for a year read ~41 000 stat_year rows (partner × service ×
 outcome) and added them up into ~2 500 partners; it now reads the 2 500.
@@ -17,8 +17,8 @@ are derived once from stat_month and stat_year, which hold every rolled day.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0018'
-down_revision = '0017'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
