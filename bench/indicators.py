@@ -44,9 +44,10 @@ def main() -> None:
                     help="print EXPLAIN (ANALYZE, BUFFERS) of each page's slowest query")
     ap.add_argument("--only", default="", help="time only the pages whose name holds this text")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one request of each page")
-    ap.add_argument("--gc-freeze", action="store_true",
-                    help="gc.freeze() once set up, as a worker could after its start: the full collections "
-                         "then scan the requests' objects only, not the application's (not done by the app)")
+    ap.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
+                    help="leave the application's objects to the garbage collector. By default they are frozen "
+                         "once set up (gc.freeze()), as deploy/gunicorn.conf.py does in the master before it "
+                         "forks the workers: a full collection then scans the requests' objects only")
     args = ap.parse_args()
 
     from flask_migrate import upgrade
