@@ -3,10 +3,11 @@
 from datetime import date, datetime, timezone
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import Field, RadioField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
-from wtforms.widgets import DateInput, DateTimeLocalInput
+from wtforms.widgets import DateInput, DateTimeLocalInput, Select, html_params
 
 from ep_web.clock import PARIS, to_paris
 from ep_web.domain.errors import DomainError
@@ -87,6 +88,34 @@ class PersonName:
             check_person_name(field.data, field.name)
         except DomainError as exc:
             raise ValidationError(exc.message) from None
+
+
+class ListSelect(Select):
+    """WTForms' select, the same markup, for the filters of the lists
+    (history, queue) rendered on every page view: one string per option
+    instead of WTForms' attribute dictionaries and Markup objects (a third of
+    the filter form's rendering). Choices with groups or render_kw, and
+    required or disabled fields, are left to WTForms."""
+
+    def __call__(self, field, **kwargs):
+        flags = field.flags
+        if flags.required or flags.disabled or field.has_groups():
+            return super().__call__(field, **kwargs)
+        kwargs.setdefault("id", field.id)
+        html = [f"<select {html_params(name=field.name, **kwargs)}>"]
+        coerce, data = field.coerce, field.data
+        for choice in field.choices or ():
+            if isinstance(choice, SelectChoice):
+                if choice.render_kw:
+                    return super().__call__(field, **kwargs)
+                value, label = choice.value, choice.label
+            else:
+                value, label = choice
+            selected = " selected" if coerce(value) == data else ""
+            label = escape(label or value)
+            html.append(f'<option{selected} value="{escape(str(value))}">{label}</option>')
+        html.append("</select>")
+        return Markup("".join(html))
 
 
 def choices(pairs) -> list[SelectChoice]:

@@ -26,7 +26,7 @@ from ep_web.domain.demandes import (
     URGENCY_REASONS,
     DemandeInput,
 )
-from ep_web.forms import FrenchDateField, choices, coerce_choice_id
+from ep_web.forms import FrenchDateField, ListSelect, choices, coerce_choice_id
 from ep_web.models import SERVICE_LABELS, DemandeStatus, Service
 
 
@@ -124,13 +124,13 @@ class HistoryForm(FlaskForm):
         csrf = False
 
     q = StringField("Nom de la personne")
-    service = SelectField("Service", validate_choice=False,
+    service = SelectField("Service", validate_choice=False, widget=ListSelect(),
                           choices=choices([("", "Tous les services")]
                                           + [(s.value, label) for s, label in SERVICE_LABELS.items()]))
-    status = SelectField("Statut", validate_choice=False,
+    status = SelectField("Statut", validate_choice=False, widget=ListSelect(),
                          choices=choices([("", "Tous les statuts")] + [(s.value, s.label) for s in DemandeStatus]))
-    caisse_id = SelectField("Caisse", coerce=coerce_choice_id, validate_choice=False)
-    author_id = SelectField("Auteur", coerce=coerce_choice_id, validate_choice=False)
+    caisse_id = SelectField("Caisse", coerce=coerce_choice_id, validate_choice=False, widget=ListSelect())
+    author_id = SelectField("Auteur", coerce=coerce_choice_id, validate_choice=False, widget=ListSelect())
     date_from = FrenchDateField("Du", validators=[Optional()], invalid_message="Date invalide. Exemple : 01/03/2026")
     date_to = FrenchDateField("Au", validators=[Optional()], invalid_message="Date invalide. Exemple : 31/03/2026")
 

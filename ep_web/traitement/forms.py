@@ -8,7 +8,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from ep_web.forms import FrenchDateField, choices
+from ep_web.forms import FrenchDateField, ListSelect, choices
 from ep_web.models import DemandeStatus, Service
 
 SERVICE_SHORT = {
@@ -34,8 +34,8 @@ class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    statut = SelectField("Statut", choices=STATUS_CHOICES, validate_choice=False)
-    service = SelectField("Service", choices=SERVICE_CHOICES, validate_choice=False)
+    statut = SelectField("Statut", choices=STATUS_CHOICES, validate_choice=False, widget=ListSelect())
+    service = SelectField("Service", choices=SERVICE_CHOICES, validate_choice=False, widget=ListSelect())
     q = StringField("Nom de la personne", validators=[Optional(), _max(200)])
     du = FrenchDateField("Reçues depuis le", validators=[Optional()])
     au = FrenchDateField("Reçues jusqu'au", validators=[Optional()])
