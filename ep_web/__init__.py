@@ -427,6 +427,29 @@ def _register_template_helpers(app: Flask) -> None:
         return f"{value:,}".replace(",", "\u202f")
 
     @app.template_global()
+    def id_url(endpoint: str, name: str):
+        """``url_for(endpoint, name=id)`` for many ids at the cost of one call:
+        the lists link each of their rows (``{% set show = id_url(...) %}``)."""
+        marker = 987654321  # an id no route part holds: the URL is cut around it
+        head, _, tail = url_for(endpoint, **{name: marker}).rpartition(str(marker))
+        return lambda value: f"{head}{int(value)}{tail}"
+
+    @app.template_global()
+    def page_links(page: int, pages: int, window: int = 2) -> list[tuple]:
+        """The links of the DSFR pagination (_ui.html): (page, text, class,
+        title, "link" | "current" | "off") for first, previous, the pages
+        within ``window`` of ``page``, next, last."""
+        first, prev = "fr-pagination__link--first", "fr-pagination__link--prev fr-pagination__link--lg-label"
+        nxt, last = "fr-pagination__link--next fr-pagination__link--lg-label", "fr-pagination__link--last"
+        back = "link" if page > 1 else "off"
+        ahead = "link" if page < pages else "off"
+        links = [(1, "Première page", first, None, back), (page - 1, "Page précédente", prev, None, back)]
+        links += [(n, n, "", f"Page {n}", "current" if n == page else "link")
+                  for n in range(max(1, page - window), min(pages, page + window) + 1)]
+        links += [(page + 1, "Page suivante", nxt, None, ahead), (pages, "Dernière page", last, None, ahead)]
+        return links
+
+    @app.template_global()
     def file_downloadable(attachment) -> bool:
         """SPEC §4/§8: served only when clean, or unscanned where allowed."""
         return attachment.downloadable(bool(app.config.get("ALLOW_UNSCANNED")))
