@@ -401,7 +401,9 @@ def _register_security_headers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from ep_web.nav import nav_items
+    from ep_web.nav import endpoint_url, nav_items
+
+    app.jinja_env.globals["url_for"] = endpoint_url
 
     @app.template_filter("dt")
     def format_datetime(value):
