@@ -491,10 +491,15 @@ def _register_template_helpers(app: Flask) -> None:
     def unread_notifications() -> int:
         """The bell's count (SPEC §6), for the header of every page."""
         from ep_web.domain.notifications import unread_count
+        from ep_web.transaction import wrote
 
         if g.get("ep_bare") or not current_user.is_authenticated:
             return 0
-        return unread_count(current_user)
+        user = current_user._get_current_object()
+        at_load = getattr(user, "unread_at_load", None)  # read with the user (domain.sessions.load)
+        if at_load is not None and not wrote():
+            return at_load
+        return unread_count(user)
 
     @app.template_global()
     def session_idle_left() -> int:

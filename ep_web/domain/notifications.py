@@ -202,17 +202,32 @@ def unread_count(account: Account, events: Iterable[str] | None = None, cap: int
     return db.session.scalar(select(func.count()).select_from(q.limit(cap + 1).subquery()))
 
 
+def _bell_count(account_id, *correlate):
+    """The bell's count (unread_count without events) of ``account_id``: a
+    bound parameter, or a column of an enclosing query (``correlate``)."""
+    q = (select(literal_column("1")).select_from(Notification)
+         .where(Notification.account_id == account_id, Notification.read_at.is_(None)))
+    if correlate:
+        q = q.correlate(*correlate)
+    return select(func.count()).select_from(q.limit(BELL_CAP + 1).subquery())
+
+
+def unread_column(account_id_column, table):
+    """The bell's count as a column of a query over ``table`` (sessions.load
+    reads it with the user: no query of its own on a page that writes nothing,
+    see ep_web.transaction.wrote)."""
+    return _bell_count(account_id_column, table).scalar_subquery()
+
+
 _BELL: list = []
 
 
 def _bell_select():
-    """The bell's count (unread_count without events), built once per process."""
+    """The bell's count, built once per process."""
     if not _BELL:
         from sqlalchemy import bindparam
 
-        q = select(literal_column("1")).select_from(Notification).where(
-            Notification.account_id == bindparam("account_id"), Notification.read_at.is_(None))
-        _BELL.append(select(func.count()).select_from(q.limit(BELL_CAP + 1).subquery()))
+        _BELL.append(_bell_count(bindparam("account_id")))
     return _BELL[0]
 
 

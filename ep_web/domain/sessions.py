@@ -122,10 +122,11 @@ def _load_select():
     """load's statement, built once per process (every request runs it; its
     joins and loader options cost more to build than to run)."""
     if not _LOAD:
+        from ep_web.domain.notifications import unread_column
         from ep_web.domain.site_state import versions_columns
 
         _LOAD.append(
-            select(UserSession, Account, *versions_columns())
+            select(UserSession, Account, *versions_columns(), unread_column(UserSession.account_id, UserSession))
             .join(Account, Account.id == UserSession.account_id)
             .where(UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None))
             # Of the account's structure or caisse, only what the header and the
@@ -143,13 +144,18 @@ def load(raw: str | None) -> tuple[Account, UserSession] | None:
         return None
     from ep_web.domain.site_state import Versions
 
+    from ep_web.transaction import read_point
+
+    read_point()  # the bell's count below holds until the request writes
     row = db.session.execute(_load_select(), {"token_hash": hash_token(raw)}).first()
     if row is None:
         return None
-    user_session, account, token, cgu = row
+    user_session, account, token, cgu, unread = row
     # What every request reads besides the user, in the same round trip
-    # (ep_web.maintenance.request_versions takes it from the request).
+    # (ep_web.maintenance.request_versions takes it from the request), and the
+    # header bell's count (good until the request writes: ep_web.transaction.wrote).
     account.request_versions = Versions(token, cgu)
+    account.unread_at_load = unread
     if account.status != AccountStatus.ACTIVE or (account.partenaire is not None and account.partenaire.is_suspended):
         return None
     account.session_token = raw
