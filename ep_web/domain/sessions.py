@@ -143,7 +143,6 @@ def load(raw: str | None) -> tuple[Account, UserSession] | None:
     if not raw or not isinstance(raw, str) or len(raw) > 100:
         return None
     from ep_web.domain.site_state import Versions
-
     from ep_web.transaction import read_point
 
     read_point()  # the bell's count below holds until the request writes

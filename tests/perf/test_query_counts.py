@@ -99,9 +99,10 @@ PAGES = {
     "queue fragment": ("agent", "/traitement?q=pers", HTMX),
 }
 # Every request: the session and its account, with the CGU version, the maintenance token and the
-# header bell's unread count (1; the bell asks again only after the request wrote). The history: its caisses (filter choices and the
-# hidden ones of ended conventions) with its authors (full page: 1 query for both), a capped count
-# (1), the rows (1). The queue: capped counts per status (1), the rows (1), the tabs' capped counts (full page, 1).
+# header bell's unread count (1; the bell asks again only after the request wrote). The history: its
+# caisses (filter choices and the hidden ones of ended conventions) with its authors (full page: 1
+# query for both), a capped count (1), the rows (1). The queue: capped counts per status (1), the
+# rows (1), the tabs' capped counts (full page, 1).
 # A name search on PostgreSQL first probes the list's first index entries (ep_web.domain.demandes
 # SEARCH_PROBE): the history's probe counts a small structure by itself (it stands for the count);
 # the queue's probes its closed demandes (1 more).
