@@ -13,7 +13,6 @@ from flask import current_app
 from sqlalchemy import bindparam, func, literal, literal_column, or_, select, union_all
 
 from ep_web.clock import now, today
-from ep_web.domain import drafts
 from ep_web.domain import notifications as notif
 from ep_web.domain.access import in_force_filter
 from ep_web.extensions import db
@@ -69,20 +68,55 @@ def _url(path: str, **args) -> str:
 
 # ---------------------------------------------------------------- technicien
 
+_TECHNICIEN_COUNTS: dict = {}
+
+
+def _technicien_counts_select(with_hidden: bool):
+    """technicien_home's counts in one statement, built once per process (and
+    once more for a structure with ended conventions, whose caisses are
+    bound): the complements asked of the author and of the structure
+    (capped), the drafts, the unread notifications per event."""
+    stmt = _TECHNICIEN_COUNTS.get(with_hidden)
+    if stmt is None:
+        from ep_web.models import DemandeDraft, Notification
+
+        user_id = bindparam("user_id")
+        base = select(literal_column("1")).select_from(Demande).where(
+            Demande.partenaire_id == bindparam("partenaire_id"), Demande.status == DemandeStatus.ATTENTE_COMPLEMENT)
+        if with_hidden:
+            base = base.where(Demande.caisse_id.not_in(bindparam("hidden", expanding=True)))
+
+        def capped(query, key: str):
+            return (select(literal("count").label("kind"), literal(key).label("key"), func.count().label("n"))
+                    .select_from(query.limit(CAP + 1).subquery()))
+
+        stmt = _TECHNICIEN_COUNTS[with_hidden] = union_all(
+            capped(base.where(Demande.author_id == user_id), "complements_mine"),
+            capped(base, "complements_structure"),
+            select(literal("count"), literal("drafts"), func.count(DemandeDraft.id))
+            .where(DemandeDraft.author_id == user_id),
+            select(literal("event"), Notification.event, func.count())
+            .where(Notification.account_id == user_id, Notification.read_at.is_(None)).group_by(Notification.event))
+    return stmt
+
+
 def technicien_home(user: Account) -> list[Counter]:
     """SPEC §6 for a technicien: complements asked on the structure's demandes
     (the author's own first), caisse replies not read yet, documents to
     download, tickets answered, drafts in progress (SPEC §8)."""
     from ep_web.domain.demandes import hidden_caisse_ids
 
-    base = select(Demande.id).where(Demande.partenaire_id == user.partenaire_id,
-                                    Demande.status == DemandeStatus.ATTENTE_COMPLEMENT)
     hidden = hidden_caisse_ids(user.partenaire_id)
+    params = {"partenaire_id": user.partenaire_id, "user_id": user.id}
     if hidden:
-        base = base.where(Demande.caisse_id.not_in(hidden))
-    mine = _capped(base.where(Demande.author_id == user.id))
-    structure = _capped(base)
-    unread = notif.unread_by_event(user)
+        params["hidden"] = hidden
+    counts, unread = {}, {}
+    for kind, key, n in db.session.execute(_technicien_counts_select(bool(hidden)), params):
+        if kind == "count":
+            counts[key] = n
+        else:  # as notifications.unread_by_event: each capped
+            unread[key] = min(n, notif.BELL_CAP + 1)
+    mine, structure = counts["complements_mine"], counts["complements_structure"]
     status = DemandeStatus.ATTENTE_COMPLEMENT.value
     return [
         Counter("complements_mine", "Compléments demandés sur mes demandes", mine,
@@ -95,7 +129,7 @@ def technicien_home(user: Account) -> list[Counter]:
                 _url("/notifications", non_lues=1)),
         Counter("tickets", "Signalements de problème ayant reçu une réponse", unread.get("ticket", 0),
                 _url("/notifications", non_lues=1)),
-        Counter("drafts", "Brouillons de demandes en cours", drafts.count(user), "/demandes/brouillons",
+        Counter("drafts", "Brouillons de demandes en cours", counts["drafts"], "/demandes/brouillons",
                 hint="Enregistrés au fil de la frappe, gardés 30 jours."),
     ]
 
