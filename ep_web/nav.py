@@ -1,4 +1,6 @@
 """Navigation by profile."""
+from urllib.parse import urlencode
+
 from flask import has_request_context, request, url_for
 from flask_login import current_user
 
@@ -68,6 +70,18 @@ def endpoint_url(endpoint: str, **values) -> str:
     if url is None:
         url = _URLS[key] = url_for(endpoint)
     return url
+
+
+def query_url(endpoint: str, args: dict) -> str:
+    """The address of an argument-less endpoint with ``args`` as its query
+    string, written as ``url_for`` writes it (werkzeug's encoding; empty
+    values dropped) — but every key is a query parameter. The lists rebuild
+    their links from what was typed, and ``url_for`` takes ``_method``,
+    ``_anchor``, ``_scheme``… for itself (``?_method=POST`` was a 500). A
+    quarter of url_for's cost, too: the queue writes twenty such links."""
+    query = urlencode([(k, v) for k, v in args.items() if v is not None], safe="!$'()*,/:;?@")
+    url = endpoint_url(endpoint)
+    return f"{url}?{query}" if query else url
 
 
 def nav_items() -> list[dict]:
