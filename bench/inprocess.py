@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--profile", default="")
     ap.add_argument("--sort", default="cumulative")
     ap.add_argument("--queries", action="store_true", help="print the queries of each page")
+    ap.add_argument("--only", default="", help="measure only the pages whose label holds one of these "
+                                               "|-separated strings (e.g. 'history, typical|home')")
     args = ap.parse_args()
     url = f"{args.server}/{args.database}"
     os.environ.update(DATABASE_URL=url, EP_SECRET_KEY="bench-" + "x" * 40, EP_ALLOW_UNSCANNED="1",
@@ -66,7 +68,10 @@ def main() -> None:
                      lambda conn, cur, statement, *a: queries.append(statement))
     clients = {}
     print(f"{'page':<44} {'cpu ms':>7} {'wall ms':>8} {'queries':>7} {'cpu ratio':>9}")
+    only = [word.strip() for word in args.only.split("|") if word.strip()]
     for label, who, path, headers in pages(w):
+        if only and not any(word in label for word in only):
+            continue
         if who not in clients:
             clients[who] = app.test_client()
             if who:

@@ -29,6 +29,16 @@ accesslog = "-"
 logger_class = gunicorn_logger_class()
 
 
+def pre_fork(server, worker):
+    # The preloaded app's objects (about 170 000: models, SQLAlchemy, Jinja)
+    # live as long as the process: out of the garbage collector's sight, a
+    # full collection no longer walks them (and their pages stay shared with
+    # the master instead of being copied by the collector's writes).
+    import gc
+
+    gc.freeze()
+
+
 def post_fork(server, worker):
     # The master built the app (preload_app): each worker opens its own database connections.
     from app import app

@@ -401,7 +401,9 @@ def _register_security_headers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from ep_web.nav import nav_items
+    from ep_web.nav import endpoint_url, nav_items
+
+    app.jinja_env.globals["url_for"] = endpoint_url
 
     @app.template_filter("dt")
     def format_datetime(value):
@@ -425,6 +427,29 @@ def _register_template_helpers(app: Flask) -> None:
         if value > COUNT_CAP:
             return "plus de " + f"{COUNT_CAP:,}".replace(",", "\u202f")
         return f"{value:,}".replace(",", "\u202f")
+
+    @app.template_global()
+    def id_url(endpoint: str, name: str):
+        """``url_for(endpoint, name=id)`` for many ids at the cost of one call:
+        the lists link each of their rows (``{% set show = id_url(...) %}``)."""
+        marker = 987654321  # an id no route part holds: the URL is cut around it
+        head, _, tail = url_for(endpoint, **{name: marker}).rpartition(str(marker))
+        return lambda value: f"{head}{int(value)}{tail}"
+
+    @app.template_global()
+    def page_links(page: int, pages: int, window: int = 2) -> list[tuple]:
+        """The links of the DSFR pagination (_ui.html): (page, text, class,
+        title, "link" | "current" | "off") for first, previous, the pages
+        within ``window`` of ``page``, next, last."""
+        first, prev = "fr-pagination__link--first", "fr-pagination__link--prev fr-pagination__link--lg-label"
+        nxt, last = "fr-pagination__link--next fr-pagination__link--lg-label", "fr-pagination__link--last"
+        back = "link" if page > 1 else "off"
+        ahead = "link" if page < pages else "off"
+        links = [(1, "Première page", first, None, back), (page - 1, "Page précédente", prev, None, back)]
+        links += [(n, n, "", f"Page {n}", "current" if n == page else "link")
+                  for n in range(max(1, page - window), min(pages, page + window) + 1)]
+        links += [(page + 1, "Page suivante", nxt, None, ahead), (pages, "Dernière page", last, None, ahead)]
+        return links
 
     @app.template_global()
     def file_downloadable(attachment) -> bool:
@@ -466,10 +491,15 @@ def _register_template_helpers(app: Flask) -> None:
     def unread_notifications() -> int:
         """The bell's count (SPEC §6), for the header of every page."""
         from ep_web.domain.notifications import unread_count
+        from ep_web.transaction import wrote
 
         if g.get("ep_bare") or not current_user.is_authenticated:
             return 0
-        return unread_count(current_user)
+        user = current_user._get_current_object()
+        at_load = getattr(user, "unread_at_load", None)  # read with the user (domain.sessions.load)
+        if at_load is not None and not wrote():
+            return at_load
+        return unread_count(user)
 
     @app.template_global()
     def session_idle_left() -> int:

@@ -3,10 +3,12 @@
 from datetime import date, datetime, timezone
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import Field, RadioField, StringField, TelField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
-from wtforms.widgets import DateInput, DateTimeLocalInput
+from wtforms.widgets import DateInput, DateTimeLocalInput, Select
+from wtforms.widgets.core import clean_key
 
 from ep_web.clock import PARIS, to_paris
 from ep_web.domain.errors import DomainError
@@ -87,6 +89,54 @@ class PersonName:
             check_person_name(field.data, field.name)
         except DomainError as exc:
             raise ValidationError(exc.message) from None
+
+
+def fast_html_params(**kwargs) -> str:
+    """``wtforms.widgets.html_params``, the same output, without a Markup and a
+    ``Markup.format`` per attribute (the widgets of the list filters, rendered
+    on every page view)."""
+    params = []
+    for key, value in sorted(kwargs.items()):
+        key = clean_key(key)
+        if value is True:
+            params.append(key)
+        elif value is not False:
+            params.append(f'{key}="{escape(value)}"')
+    return " ".join(params)
+
+
+def list_widget(widget_class):
+    """A WTForms input widget (TextInput, DateInput, CheckboxInput…) writing
+    its attributes with fast_html_params: the same markup, for the list filters."""
+    return type(f"List{widget_class.__name__}", (widget_class,), {"html_params": staticmethod(fast_html_params)})()
+
+
+class ListSelect(Select):
+    """WTForms' select, the same markup, for the filters of the lists
+    (history, queue) rendered on every page view: one string per option
+    instead of WTForms' attribute dictionaries and Markup objects (a third of
+    the filter form's rendering). Choices with groups or render_kw, and
+    required or disabled fields, are left to WTForms."""
+
+    def __call__(self, field, **kwargs):
+        flags = field.flags
+        if flags.required or flags.disabled or field.has_groups():
+            return super().__call__(field, **kwargs)
+        kwargs.setdefault("id", field.id)
+        html = [f"<select {fast_html_params(name=field.name, **kwargs)}>"]
+        coerce, data = field.coerce, field.data
+        for choice in field.choices or ():
+            if isinstance(choice, SelectChoice):
+                if choice.render_kw:
+                    return super().__call__(field, **kwargs)
+                value, label = choice.value, choice.label
+            else:
+                value, label = choice
+            selected = " selected" if coerce(value) == data else ""
+            label = escape(label or value)
+            html.append(f'<option{selected} value="{escape(str(value))}">{label}</option>')
+        html.append("</select>")
+        return Markup("".join(html))
 
 
 def choices(pairs) -> list[SelectChoice]:

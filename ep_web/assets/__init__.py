@@ -28,7 +28,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from flask import Flask, url_for
+from flask import Flask, has_request_context, request, url_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STATIC = ROOT / "static"
@@ -229,8 +229,15 @@ def init_app(app: Flask) -> None:
                            "(fait par scripts/dev.py install) ; fichiers statiques servis sans cache.")
     app.extensions["ep_assets"] = manifest
 
+    urls: dict = {}
+
     def static_url(name: str) -> str:
-        return url_for("static", filename=manifest.get(name, name))
+        # Remembered per mount point: the layout asks for the same seven files on every page.
+        key = (name, request.script_root if has_request_context() else None)
+        url = urls.get(key)
+        if url is None:
+            url = urls[key] = url_for("static", filename=manifest.get(name, name))
+        return url
 
     app.add_template_global(static_url, "static_url")
     dist = Path(app.static_folder) / "dist"

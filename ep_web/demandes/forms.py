@@ -14,6 +14,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import Optional
+from wtforms.widgets import DateInput
 
 from ep_web.caisse.forms import MultiCheckboxField
 from ep_web.domain.demandes import (
@@ -26,7 +27,7 @@ from ep_web.domain.demandes import (
     URGENCY_REASONS,
     DemandeInput,
 )
-from ep_web.forms import FrenchDateField, choices, coerce_choice_id
+from ep_web.forms import FrenchDateField, ListSelect, choices, coerce_choice_id, list_widget
 from ep_web.models import SERVICE_LABELS, DemandeStatus, Service
 
 
@@ -124,15 +125,17 @@ class HistoryForm(FlaskForm):
         csrf = False
 
     q = StringField("Nom de la personne")
-    service = SelectField("Service", validate_choice=False,
+    service = SelectField("Service", validate_choice=False, widget=ListSelect(),
                           choices=choices([("", "Tous les services")]
                                           + [(s.value, label) for s, label in SERVICE_LABELS.items()]))
-    status = SelectField("Statut", validate_choice=False,
+    status = SelectField("Statut", validate_choice=False, widget=ListSelect(),
                          choices=choices([("", "Tous les statuts")] + [(s.value, s.label) for s in DemandeStatus]))
-    caisse_id = SelectField("Caisse", coerce=coerce_choice_id, validate_choice=False)
-    author_id = SelectField("Auteur", coerce=coerce_choice_id, validate_choice=False)
-    date_from = FrenchDateField("Du", validators=[Optional()], invalid_message="Date invalide. Exemple : 01/03/2026")
-    date_to = FrenchDateField("Au", validators=[Optional()], invalid_message="Date invalide. Exemple : 31/03/2026")
+    caisse_id = SelectField("Caisse", coerce=coerce_choice_id, validate_choice=False, widget=ListSelect())
+    author_id = SelectField("Auteur", coerce=coerce_choice_id, validate_choice=False, widget=ListSelect())
+    date_from = FrenchDateField("Du", validators=[Optional()], invalid_message="Date invalide. Exemple : 01/03/2026",
+                                widget=list_widget(DateInput))
+    date_to = FrenchDateField("Au", validators=[Optional()], invalid_message="Date invalide. Exemple : 31/03/2026",
+                              widget=list_widget(DateInput))
 
 
 SERVICES = [s.value for s in Service]

@@ -24,6 +24,7 @@ from ep_web.domain.textguard import find_health_terms, find_nirs, highlight, nir
 from ep_web.htmx import is_partial, render_page_or_fragment
 from ep_web.inputs import arg_id
 from ep_web.models import Account, Demande, DemandeStatus, Profile, Service
+from ep_web.nav import query_url
 from ep_web.permissions import (
     can_view_demande,
     get_attachment_or_404,
@@ -502,7 +503,7 @@ def _args(**override) -> dict:
 
 
 def _page_url(page: int) -> str:
-    return url_for("demandes.index", **_args(page=page if page > 1 else None))
+    return query_url("demandes.index", _args(page=page if page > 1 else None))
 
 
 @bp.get("")

@@ -627,29 +627,42 @@ def _date_bounds(q, filters: Filters):
 
 def hidden_caisse_ids(partenaire_id: int) -> list[int]:
     """Caisses the structure had a convention with but no longer has one in
-    force: their demandes are hidden (SPEC §3). Usually none."""
-    visible = set(visible_caisse_ids(partenaire_id))
-    every = db.session.scalars(select(Convention.caisse_id).where(Convention.partenaire_id == partenaire_id)).all()
-    return sorted(set(every) - visible)
+    force: their demandes are hidden (SPEC §3). Usually none. (caisse_scope:
+    one query of three columns.)"""
+    return caisse_scope(partenaire_id)[1]
+
+
+_SCOPE_SELECTS: dict = {}
+
+
+def _scope_selects():
+    """The statements of caisse_scope and history_choices, built once per
+    process with the structure and the day bound (every history view runs one)."""
+    if not _SCOPE_SELECTS:
+        from sqlalchemy import Date, and_, bindparam, case, false, union_all
+
+        from ep_web.domain.access import in_force_filter
+
+        partenaire_id, on = bindparam("partenaire_id"), bindparam("on", type_=Date)
+        in_force = case((and_(*in_force_filter(on)), True), else_=False)
+        _SCOPE_SELECTS["scope"] = (
+            select(Convention.caisse_id, Caisse.name, in_force)
+            .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id))
+        caisses = (select(literal("c").label("kind"), Convention.caisse_id.label("id"), Caisse.name.label("a"),
+                          literal("").label("b"), in_force.label("flag"))
+                   .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id))
+        authors = (select(literal("t"), Account.id, Account.prenom, Account.nom, false())
+                   .where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
+                          Account.status != AccountStatus.DELETED))
+        both = union_all(caisses, authors).subquery()
+        _SCOPE_SELECTS["choices"] = select(both).order_by(both.c.kind, both.c.b, both.c.a, both.c.id)
+    return _SCOPE_SELECTS
 
 
 def history_choices(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int], list[tuple[int, str]]]:
     """caisse_scope and history_authors in one round trip (the history's full
     page): (visible caisses, hidden caisse ids, authors)."""
-    from sqlalchemy import and_, case, false, union_all
-
-    from ep_web.clock import today
-    from ep_web.domain.access import in_force_filter
-
-    caisses = (select(literal("c").label("kind"), Convention.caisse_id.label("id"), Caisse.name.label("a"),
-                      literal("").label("b"),
-                      case((and_(*in_force_filter(today())), True), else_=False).label("flag"))
-               .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id))
-    authors = (select(literal("t"), Account.id, Account.prenom, Account.nom, false())
-               .where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
-                      Account.status != AccountStatus.DELETED))
-    both = union_all(caisses, authors).subquery()
-    rows = db.session.execute(select(both).order_by(both.c.kind, both.c.b, both.c.a, both.c.id)).all()
+    rows = db.session.execute(_scope_selects()["choices"], {"partenaire_id": partenaire_id, "on": today()}).all()
     visible = {r.id: r.a for r in rows if r.kind == "c" and r.flag}
     hidden = sorted({r.id for r in rows if r.kind == "c"} - set(visible))
     people = [(r.id, f"{r.a} {r.b}".strip()) for r in rows if r.kind == "t"]
@@ -660,14 +673,7 @@ def caisse_scope(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int]]:
     """SPEC §3-4, in one query: the caisses the structure is in convention
     with now, (id, name) by name — the history's caisse filter — and those it
     no longer is, whose demandes it does not see."""
-    from sqlalchemy import and_, case
-
-    from ep_web.clock import today
-    from ep_web.domain.access import in_force_filter
-
-    rows = db.session.execute(
-        select(Convention.caisse_id, Caisse.name, case((and_(*in_force_filter(today())), True), else_=False))
-        .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id)).all()
+    rows = db.session.execute(_scope_selects()["scope"], {"partenaire_id": partenaire_id, "on": today()}).all()
     visible = {cid: name for cid, name, in_force in rows if in_force}
     hidden = sorted({cid for cid, _, _ in rows} - set(visible))
     return sorted(visible.items(), key=lambda item: (item[1], item[0])), hidden

@@ -10,10 +10,9 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import current_app
-from sqlalchemy import func, literal, literal_column, or_, select, union_all
+from sqlalchemy import bindparam, func, literal, literal_column, or_, select, union_all
 
 from ep_web.clock import now, today
-from ep_web.domain import drafts
 from ep_web.domain import notifications as notif
 from ep_web.domain.access import in_force_filter
 from ep_web.extensions import db
@@ -69,20 +68,55 @@ def _url(path: str, **args) -> str:
 
 # ---------------------------------------------------------------- technicien
 
+_TECHNICIEN_COUNTS: dict = {}
+
+
+def _technicien_counts_select(with_hidden: bool):
+    """technicien_home's counts in one statement, built once per process (and
+    once more for a structure with ended conventions, whose caisses are
+    bound): the complements asked of the author and of the structure
+    (capped), the drafts, the unread notifications per event."""
+    stmt = _TECHNICIEN_COUNTS.get(with_hidden)
+    if stmt is None:
+        from ep_web.models import DemandeDraft, Notification
+
+        user_id = bindparam("user_id")
+        base = select(literal_column("1")).select_from(Demande).where(
+            Demande.partenaire_id == bindparam("partenaire_id"), Demande.status == DemandeStatus.ATTENTE_COMPLEMENT)
+        if with_hidden:
+            base = base.where(Demande.caisse_id.not_in(bindparam("hidden", expanding=True)))
+
+        def capped(query, key: str):
+            return (select(literal("count").label("kind"), literal(key).label("key"), func.count().label("n"))
+                    .select_from(query.limit(CAP + 1).subquery()))
+
+        stmt = _TECHNICIEN_COUNTS[with_hidden] = union_all(
+            capped(base.where(Demande.author_id == user_id), "complements_mine"),
+            capped(base, "complements_structure"),
+            select(literal("count"), literal("drafts"), func.count(DemandeDraft.id))
+            .where(DemandeDraft.author_id == user_id),
+            select(literal("event"), Notification.event, func.count())
+            .where(Notification.account_id == user_id, Notification.read_at.is_(None)).group_by(Notification.event))
+    return stmt
+
+
 def technicien_home(user: Account) -> list[Counter]:
     """SPEC §6 for a technicien: complements asked on the structure's demandes
     (the author's own first), caisse replies not read yet, documents to
     download, tickets answered, drafts in progress (SPEC §8)."""
     from ep_web.domain.demandes import hidden_caisse_ids
 
-    base = select(Demande.id).where(Demande.partenaire_id == user.partenaire_id,
-                                    Demande.status == DemandeStatus.ATTENTE_COMPLEMENT)
     hidden = hidden_caisse_ids(user.partenaire_id)
+    params = {"partenaire_id": user.partenaire_id, "user_id": user.id}
     if hidden:
-        base = base.where(Demande.caisse_id.not_in(hidden))
-    mine = _capped(base.where(Demande.author_id == user.id))
-    structure = _capped(base)
-    unread = notif.unread_by_event(user)
+        params["hidden"] = hidden
+    counts, unread = {}, {}
+    for kind, key, n in db.session.execute(_technicien_counts_select(bool(hidden)), params):
+        if kind == "count":
+            counts[key] = n
+        else:  # as notifications.unread_by_event: each capped
+            unread[key] = min(n, notif.BELL_CAP + 1)
+    mine, structure = counts["complements_mine"], counts["complements_structure"]
     status = DemandeStatus.ATTENTE_COMPLEMENT.value
     return [
         Counter("complements_mine", "Compléments demandés sur mes demandes", mine,
@@ -95,7 +129,7 @@ def technicien_home(user: Account) -> list[Counter]:
                 _url("/notifications", non_lues=1)),
         Counter("tickets", "Signalements de problème ayant reçu une réponse", unread.get("ticket", 0),
                 _url("/notifications", non_lues=1)),
-        Counter("drafts", "Brouillons de demandes en cours", drafts.count(user), "/demandes/brouillons",
+        Counter("drafts", "Brouillons de demandes en cours", counts["drafts"], "/demandes/brouillons",
                 hint="Enregistrés au fil de la frappe, gardés 30 jours."),
     ]
 
@@ -161,14 +195,16 @@ AGENT_TABS = {
 }
 
 
-def tab_filter(user: Account, tab: str, at=None):
+def tab_filter(user: Account, tab: str, at=None, soon=None):
     """The WHERE clauses of one tab of the agent's cockpit (open demandes of
-    the caisse are the base), or None for an unknown tab."""
-    at = at or now()
+    the caisse are the base), or None for an unknown tab. ``soon`` is ``at +
+    SLA_SOON`` (given apart when ``at`` is a bound parameter)."""
+    at = now() if at is None else at
+    soon = at + SLA_SOON if soon is None else soon
     open_ = Demande.status.in_(OPEN_STATUSES)
     return {
         "urgentes": [open_, Demande.urgent.is_(True)],
-        "moins-12h": [open_, Demande.due_at.is_not(None), Demande.due_at > at, Demande.due_at <= at + SLA_SOON],
+        "moins-12h": [open_, Demande.due_at.is_not(None), Demande.due_at > at, Demande.due_at <= soon],
         "en-retard": [open_, Demande.due_at.is_not(None), Demande.due_at <= at],
         "non-prises": [Demande.status == DemandeStatus.TRANSMISE],
         "attente-partenaire": [Demande.status == DemandeStatus.ATTENTE_COMPLEMENT],
@@ -177,15 +213,33 @@ def tab_filter(user: Account, tab: str, at=None):
     }.get(tab)
 
 
+_TAB_COUNTS: list = []
+
+
+def _tab_counts_select():
+    """agent_tab_counts' statement, built once per process with the caisse,
+    the agent and the times as bound parameters: building its seven
+    subqueries on every queue view cost more CPU than running them."""
+    if not _TAB_COUNTS:
+        from types import SimpleNamespace
+
+        agent = SimpleNamespace(id=bindparam("agent_id"))
+        at, soon = bindparam("at", type_=Demande.due_at.type), bindparam("soon", type_=Demande.due_at.type)
+        parts = []
+        for tab in AGENT_TABS:
+            limited = (select(literal_column("1")).select_from(Demande)
+                       .where(Demande.caisse_id == bindparam("caisse_id"), *tab_filter(agent, tab, at, soon))
+                       .limit(CAP + 1).subquery())
+            parts.append(select(literal(tab).label("tab"), func.count().label("n")).select_from(limited))
+        _TAB_COUNTS.append(union_all(*parts))
+    return _TAB_COUNTS[0]
+
+
 def agent_tab_counts(user: Account) -> dict[str, int]:
     """SPEC §4/§6: the count of each cockpit tab, capped, in one round trip."""
     at = now()
-    parts = []
-    for tab in AGENT_TABS:
-        limited = (select(literal_column("1")).select_from(Demande)
-                   .where(Demande.caisse_id == user.caisse_id, *tab_filter(user, tab, at)).limit(CAP + 1).subquery())
-        parts.append(select(literal(tab).label("tab"), func.count().label("n")).select_from(limited))
-    return dict(db.session.execute(union_all(*parts)).all())
+    params = {"caisse_id": user.caisse_id, "agent_id": user.id, "at": at, "soon": at + SLA_SOON}
+    return dict(db.session.execute(_tab_counts_select(), params).all())
 
 
 def agent_home(user: Account) -> list[Counter]:

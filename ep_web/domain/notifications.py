@@ -193,11 +193,42 @@ def open_followed_count(account: Account) -> int:
 def unread_count(account: Account, events: Iterable[str] | None = None, cap: int = BELL_CAP) -> int:
     """SPEC §6: the bell's number, up to ``cap`` + 1 ("99+"): a partial index
     of unread rows, so the count reads at most that many entries."""
+    if events is None and cap == BELL_CAP:  # the header's bell, on every page
+        return db.session.scalar(_bell_select(), {"account_id": account.id})
     q = select(literal_column("1")).select_from(Notification).where(
         Notification.account_id == account.id, Notification.read_at.is_(None))
     if events is not None:
         q = q.where(Notification.event.in_(list(events)))
     return db.session.scalar(select(func.count()).select_from(q.limit(cap + 1).subquery()))
+
+
+def _bell_count(account_id, *correlate):
+    """The bell's count (unread_count without events) of ``account_id``: a
+    bound parameter, or a column of an enclosing query (``correlate``)."""
+    q = (select(literal_column("1")).select_from(Notification)
+         .where(Notification.account_id == account_id, Notification.read_at.is_(None)))
+    if correlate:
+        q = q.correlate(*correlate)
+    return select(func.count()).select_from(q.limit(BELL_CAP + 1).subquery())
+
+
+def unread_column(account_id_column, table):
+    """The bell's count as a column of a query over ``table`` (sessions.load
+    reads it with the user: no query of its own on a page that writes nothing,
+    see ep_web.transaction.wrote)."""
+    return _bell_count(account_id_column, table).scalar_subquery()
+
+
+_BELL: list = []
+
+
+def _bell_select():
+    """The bell's count, built once per process."""
+    if not _BELL:
+        from sqlalchemy import bindparam
+
+        _BELL.append(_bell_count(bindparam("account_id")))
+    return _BELL[0]
 
 
 def unread_by_event(account: Account, cap: int = BELL_CAP) -> dict[str, int]:

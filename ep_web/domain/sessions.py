@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import joinedload
 
 from ep_web.clock import now
@@ -115,29 +115,46 @@ def open_session(account: Account, *, user_agent: str = "", ip: str = "") -> str
     return raw
 
 
+_LOAD: list = []
+
+
+def _load_select():
+    """load's statement, built once per process (every request runs it; its
+    joins and loader options cost more to build than to run)."""
+    if not _LOAD:
+        from ep_web.domain.notifications import unread_column
+        from ep_web.domain.site_state import versions_columns
+
+        _LOAD.append(
+            select(UserSession, Account, *versions_columns(), unread_column(UserSession.account_id, UserSession))
+            .join(Account, Account.id == UserSession.account_id)
+            .where(UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None))
+            # Of the account's structure or caisse, only what the header and the
+            # request's checks (second factor of agents) read, in the same query.
+            .options(joinedload(Account.partenaire).load_only(Partenaire.name, Partenaire.suspended_at),
+                     joinedload(Account.caisse).load_only(Caisse.name, Caisse.agents_second_factor_required)))
+    return _LOAD[0]
+
+
 def load(raw: str | None) -> tuple[Account, UserSession] | None:
     """The account and its open session for a cookie's token, in one query;
     None for an unknown or ended session, or an account that may not be
     logged in any more (inactive, deleted, suspended structure)."""
     if not raw or not isinstance(raw, str) or len(raw) > 100:
         return None
-    from ep_web.domain.site_state import Versions, versions_columns
+    from ep_web.domain.site_state import Versions
+    from ep_web.transaction import read_point
 
-    row = db.session.execute(
-        select(UserSession, Account, *versions_columns())
-        .join(Account, Account.id == UserSession.account_id)
-        .where(UserSession.token_hash == hash_token(raw), UserSession.ended_at.is_(None))
-        # Of the account's structure or caisse, only what the header and this
-        # check read, in the same query (every request pays for it).
-        .options(joinedload(Account.partenaire).load_only(Partenaire.name, Partenaire.suspended_at),
-                 joinedload(Account.caisse).load_only(Caisse.name))
-    ).first()
+    read_point()  # the bell's count below holds until the request writes
+    row = db.session.execute(_load_select(), {"token_hash": hash_token(raw)}).first()
     if row is None:
         return None
-    user_session, account, token, cgu = row
+    user_session, account, token, cgu, unread = row
     # What every request reads besides the user, in the same round trip
-    # (ep_web.maintenance.request_versions takes it from the request).
+    # (ep_web.maintenance.request_versions takes it from the request), and the
+    # header bell's count (good until the request writes: ep_web.transaction.wrote).
     account.request_versions = Versions(token, cgu)
+    account.unread_at_load = unread
     if account.status != AccountStatus.ACTIVE or (account.partenaire is not None and account.partenaire.is_suspended):
         return None
     account.session_token = raw

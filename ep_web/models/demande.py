@@ -20,22 +20,27 @@ class DemandeStatus(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return {
-            "transmise": "Transmise",
-            "prise_en_charge": "Prise en charge",
-            "attente_complement": "En attente de complément",
-            "cloturee": "Clôturée",
-        }[self.value]
+        return _STATUS_LABELS[self.value]
 
     @property
     def badge(self) -> str:
         """The DSFR badge class of the status."""
-        return {
-            "transmise": "fr-badge--info",
-            "prise_en_charge": "fr-badge--new",
-            "attente_complement": "fr-badge--warning",
-            "cloturee": "fr-badge--success",
-        }[self.value]
+        return _STATUS_BADGES[self.value]
+
+
+# Read for every row of the lists: built once.
+_STATUS_LABELS = {
+    "transmise": "Transmise",
+    "prise_en_charge": "Prise en charge",
+    "attente_complement": "En attente de complément",
+    "cloturee": "Clôturée",
+}
+_STATUS_BADGES = {
+    "transmise": "fr-badge--info",
+    "prise_en_charge": "fr-badge--new",
+    "attente_complement": "fr-badge--warning",
+    "cloturee": "fr-badge--success",
+}
 
 
 OPEN_STATUSES = (DemandeStatus.TRANSMISE, DemandeStatus.PRISE_EN_CHARGE, DemandeStatus.ATTENTE_COMPLEMENT)

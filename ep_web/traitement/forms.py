@@ -7,8 +7,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, DateInput, HiddenInput, TextInput
 
-from ep_web.forms import FrenchDateField, choices
+from ep_web.forms import FrenchDateField, ListSelect, choices, list_widget
 from ep_web.models import DemandeStatus, Service
 
 SERVICE_SHORT = {
@@ -34,15 +35,15 @@ class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    statut = SelectField("Statut", choices=STATUS_CHOICES, validate_choice=False)
-    service = SelectField("Service", choices=SERVICE_CHOICES, validate_choice=False)
-    q = StringField("Nom de la personne", validators=[Optional(), _max(200)])
-    du = FrenchDateField("Reçues depuis le", validators=[Optional()])
-    au = FrenchDateField("Reçues jusqu'au", validators=[Optional()])
-    urgent = BooleanField("Urgentes seulement")
-    mine = BooleanField("Prises en charge par moi")
+    statut = SelectField("Statut", choices=STATUS_CHOICES, validate_choice=False, widget=ListSelect())
+    service = SelectField("Service", choices=SERVICE_CHOICES, validate_choice=False, widget=ListSelect())
+    q = StringField("Nom de la personne", validators=[Optional(), _max(200)], widget=list_widget(TextInput))
+    du = FrenchDateField("Reçues depuis le", validators=[Optional()], widget=list_widget(DateInput))
+    au = FrenchDateField("Reçues jusqu'au", validators=[Optional()], widget=list_widget(DateInput))
+    urgent = BooleanField("Urgentes seulement", widget=list_widget(CheckboxInput))
+    mine = BooleanField("Prises en charge par moi", widget=list_widget(CheckboxInput))
     # A tab of the cockpit (SPEC §6), kept by the other filters as a hidden field.
-    onglet = HiddenField()
+    onglet = HiddenField(widget=list_widget(HiddenInput))
 
 
 class ActionForm(FlaskForm):

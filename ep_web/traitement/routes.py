@@ -21,6 +21,7 @@ from ep_web.domain.home import AGENT_TABS, agent_tab_counts
 from ep_web.domain.textguard import find_health_terms, highlight
 from ep_web.htmx import is_partial, render_fragments, render_page_or_fragment
 from ep_web.models import Account, Demande, DemandeStatus, Profile
+from ep_web.nav import query_url
 from ep_web.permissions import get_attachment_or_404, get_demande_or_404, profile_required
 from ep_web.traitement.forms import (
     SERVICE_SHORT,
@@ -107,11 +108,11 @@ def _args(**override) -> dict:
 
 
 def _page_url(page: int) -> str:
-    return url_for("traitement.index", **_args(page=page))
+    return query_url("traitement.index", _args(page=page))
 
 
 def _status_url(status: str) -> str:
-    return url_for("traitement.index", **_args(statut=status))
+    return query_url("traitement.index", _args(statut=status))
 
 
 @bp.get("")
@@ -131,7 +132,7 @@ def index():
         "filtered": any(v for k, v in request.args.items() if k != "page"),
         # The cockpit's tabs are on the full page only (a fragment swaps the results).
         "tabs": AGENT_TABS, "tab_counts": {} if is_partial() else agent_tab_counts(current_user), "tab": filters.tab,
-        "tab_url": lambda tab: url_for("traitement.index", **_args(onglet=tab)),
+        "tab_url": lambda tab: query_url("traitement.index", _args(onglet=tab)),
         "scope": (f"au statut « {DemandeStatus(filters.status).label.lower()} »" if filters.status
                   else ("ouvertes" if total > 1 else "ouverte")),
     }

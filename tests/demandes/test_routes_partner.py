@@ -527,6 +527,31 @@ def test_outsiders_get_404_on_the_demande_its_files_and_its_messages(client, log
     assert [m.body for m in d.messages] == ["Réponse secrète"]
 
 
+def test_home_counters_leave_out_the_caisses_of_ended_conventions(client, login, w):
+    """SPEC §6 technicien home: complements (own, then the structure's), drafts,
+    unread replies; a demande to a caisse whose convention ended counts no more."""
+    from ep_web.domain import drafts
+
+    def counts():
+        page = body(client.get("/"))
+        return {key: int(re.search(rf'data-testid="count-{key}">(\d+)<', page).group(1))
+                for key in ("complements_mine", "complements_structure", "drafts", "replies")}
+
+    mine = make_demande(w.technicien, w.caisse)
+    colleague = make_demande(w.colleague, w.caisse, nom="Autre")
+    ended = make_demande(w.technicien, w.caisse73, nom="Savoie")
+    for agent, d in ((w.agent, mine), (w.agent, colleague), (w.other_agent, ended)):
+        dm.request_complement(agent, d, "Il manque un justificatif.")
+    dm.caisse_reply(w.agent, mine, "Bonjour, voici la réponse.")
+    drafts.save(w.technicien, "contact", {"nom": "Brouillon"})
+    commit()
+    login(w.technicien)
+    assert counts() == {"complements_mine": 2, "complements_structure": 3, "drafts": 1, "replies": 1}
+    terminate(None, w.conv73, resiliation=True, reason="Fin du partenariat")
+    commit()
+    assert counts() == {"complements_mine": 1, "complements_structure": 2, "drafts": 1, "replies": 1}
+
+
 def test_ended_convention_hides_the_demandes_and_forbids_new_ones(client, login, w):
     d = make_demande(w.technicien, w.caisse73)
     kept = make_demande(w.technicien, w.caisse, nom="Reste")

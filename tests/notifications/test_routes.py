@@ -58,6 +58,18 @@ def test_opening_the_demande_reads_its_notifications(nw, new_demande, login):
     assert notifications.unread_count(nw.technicien) == 0
 
 
+def test_the_header_bell_counts_what_the_page_itself_read(nw, new_demande, login):
+    """The bell's count is read with the user (ep_web.domain.sessions.load); a
+    page that marks notifications read shows the count after it did."""
+    demande = _complement(nw, new_demande)
+    client = login(nw.technicien)
+    assert 'data-testid="bell-count">1<' in client.get("/demandes").get_data(as_text=True)
+    html = client.get(f"/demandes/{demande.id}").get_data(as_text=True)  # reads its notification
+    assert 'data-testid="bell"' in html and 'data-testid="bell-count"' not in html
+    assert 'hx-get="/notifications/compteur?vu=0"' in html
+    assert 'data-testid="bell-count"' not in client.get("/demandes").get_data(as_text=True)
+
+
 def test_preferences_page_saves_and_refuses_nonsense(nw, login):
     client = login(nw.technicien)
     page = client.get("/compte/notifications").get_data(as_text=True)

@@ -140,6 +140,24 @@ def test_pagination_20_per_page(app, w, new_demande, login):
     assert _refs_in_page(client.get("/traitement?page=9").get_data(as_text=True)) == _refs_in_page(second)
 
 
+def test_links_keep_any_typed_parameter_as_a_parameter(app, w, new_demande, login):
+    """The page, tab and status links are rebuilt from the query string:
+    Flask's url_for options (_method, _anchor, _external…) typed there stay
+    query parameters (``?_method=POST`` was a 500)."""
+    for i in range(21):
+        new_demande(w.technicien, w.caisse, "contact", nom=f"Personne{alpha(i)}")
+    client = login(w.agent)
+    resp = client.get("/traitement?_method=POST&_anchor=x&_external=1&_scheme=javascript")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert ('href="/traitement?_method=POST&amp;_anchor=x&amp;_external=1&amp;_scheme=javascript&amp;page=2"'
+            in html)
+    assert "javascript:" not in html and "#x" not in html
+    resp = login(w.technicien, c=app.test_client()).get("/demandes?_method=POST&_anchor=x")
+    assert resp.status_code == 200
+    assert 'href="/demandes?_method=POST&amp;_anchor=x&amp;page=2"' in resp.get_data(as_text=True)
+
+
 def test_htmx_gets_the_results_fragment_only(app, w, queue, login):
     client = login(w.agent)
     resp = client.get("/traitement?q=delta", headers={"HX-Request": "true"})
