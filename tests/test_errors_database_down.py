@@ -41,10 +41,14 @@ def _assert_bare_503(resp):
 
 
 @pytest.mark.committed
-def test_engine_on_a_closed_port(app, make, tmp_path):
+def test_engine_on_a_closed_port(app, make, tmp_path, monkeypatch):
     make.caisse(name="CPAM de la Haute-Savoie", autre_canal="Téléphone 36 46\nAccueil : 2 rue Fictive")
+    # The copy in an instance folder of this test's own: the other test processes share the
+    # default one, and their requests rewrite it with their own caisses.
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
     availability.refresh(app)  # an ordinary request would have done it (after_request)
     broken = create_app({**CONFIG, "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"})
+    broken.instance_path = str(tmp_path)
     client = broken.test_client()
 
     html = _assert_bare_503(client.get("/"))
