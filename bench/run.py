@@ -163,24 +163,30 @@ def pages(w) -> list[tuple[str, str, str, dict]]:
     ]
 
 
-def explain_plans(url: str, w: dict, targets) -> list[str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of the demande queries each page sends (captured in-process)."""
+def bench_app(url: str):
+    """The app on a bench database, for in-process requests (no CSRF to carry)."""
+    from ep_web import create_app
+
+    return create_app({"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
+                       "WTF_CSRF_ENABLED": False})
+
+
+def page_statements(app, w: dict, targets):
+    """The demande queries each logged-in page of ``targets`` really sends,
+    captured in-process (inside ``app``'s context; the page asked once before,
+    warm): (label, path, [(statement, parameters)]) per page."""
     from sqlalchemy import event
 
-    from ep_web import create_app
     from ep_web.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
-                      "WTF_CSRF_ENABLED": False})
-    out = []
-    with app.app_context():
-        captured: list = []
+    captured: list = []
 
-        def record(conn, cursor, statement, parameters, context, executemany):
-            if "FROM demande" in statement:
-                captured.append((statement, parameters))
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "FROM demande" in statement and "notification" not in statement:
+            captured.append((statement, parameters))
 
-        event.listen(db.engine, "before_cursor_execute", record)
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
         clients = {}
         for label, who, path, headers in targets:
             if who is None:
@@ -191,14 +197,33 @@ def explain_plans(url: str, w: dict, targets) -> list[str]:
             clients[who].get(path, headers=headers)  # warm
             captured.clear()
             clients[who].get(path, headers=headers)
-            for statement, params in list(captured):
-                with db.engine.connect() as conn:
-                    raw = conn.connection.driver_connection
-                    plan = raw.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, params).fetchall()
-                    conn.rollback()
-                out.append(f"--- {label}: {path}\n{' '.join(statement.split())[:400]}\n" +
-                           "\n".join(r[0] for r in plan))
+            yield label, path, list(captured)
+    finally:
         event.remove(db.engine, "before_cursor_execute", record)
+
+
+def explain(statement: str, params) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of one captured statement, rolled back."""
+    from ep_web.extensions import db
+
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        plan = "\n".join(r[0] for r in raw.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement,
+                                                     params).fetchall())
+        conn.rollback()
+    return plan
+
+
+def explain_plans(url: str, w: dict, targets) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the demande queries each page sends (captured in-process)."""
+    from ep_web.extensions import db
+
+    app = bench_app(url)
+    out = []
+    with app.app_context():
+        for label, path, statements in page_statements(app, w, targets):
+            for statement, params in statements:
+                out.append(f"--- {label}: {path}\n{' '.join(statement.split())[:400]}\n{explain(statement, params)}")
         db.engine.dispose()
     return out
 

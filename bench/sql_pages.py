@@ -20,7 +20,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import PASSWORD, discover, pages  # noqa: E402
+from run import bench_app, discover, explain, page_statements, pages  # noqa: E402
 
 
 def main() -> None:
@@ -34,45 +34,22 @@ def main() -> None:
     url = f"{args.server}/{args.database}"
     os.environ.update(DATABASE_URL=url, EP_SECRET_KEY="bench-" + "x" * 40, EP_ALLOW_UNSCANNED="1",
                       EP_INSECURE_COOKIES="1")
-    from sqlalchemy import event
-
-    from ep_web import create_app
+    w = discover(url)
+    app = bench_app(url)
     from ep_web.extensions import db
 
-    w = discover(url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
-                      "WTF_CSRF_ENABLED": False})
     targets = [t for t in pages(w) if t[1] and (not args.labels or any(x in t[0] for x in args.labels))]
-    captured: list = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if "FROM demande" in statement and "notification" not in statement:
-            captured.append((statement, parameters))
-
     print(f"{args.database}: {w['total']} demandes; load average {os.getloadavg()[0]:.2f}")
     print(f"{'page':<44} {'queries':>7} {'sql ms':>7} {'buffers':>8}")
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", record)
-        clients = {}
-        for label, who, path, headers in targets:
-            if who not in clients:
-                clients[who] = app.test_client()
-                clients[who].post("/connexion", data={"login": w[who], "password": PASSWORD})
-            clients[who].get(path, headers=headers)  # warm
-            captured.clear()
-            clients[who].get(path, headers=headers)
-            statements = list(captured)
+        for label, path, statements in page_statements(app, w, targets):
             total, buffers, plans = 0.0, 0, []
             for statement, params in statements:
                 best = None
-                with db.engine.connect() as conn:
-                    raw = conn.connection.driver_connection
-                    for _ in range(args.repeat):
-                        plan = "\n".join(r[0] for r in raw.execute(
-                            "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, params).fetchall())
-                        ms = sum(float(x) for x in re.findall(r"(?:Planning|Execution) Time: ([\d.]+)", plan))
-                        best = ms if best is None else min(best, ms)
-                    conn.rollback()
+                for _ in range(args.repeat):
+                    plan = explain(statement, params)
+                    ms = sum(float(x) for x in re.findall(r"(?:Planning|Execution) Time: ([\d.]+)", plan))
+                    best = ms if best is None else min(best, ms)
                 top = re.search(r"Buffers: shared hit=(\d+)(?: read=(\d+))?", plan)
                 buffers += int(top.group(1)) + int(top.group(2) or 0) if top else 0
                 total += best
@@ -80,7 +57,6 @@ def main() -> None:
             print(f"{label:<44} {len(statements):7d} {total:7.2f} {buffers:8d}", flush=True)
             if args.plans:
                 print("\n".join(plans))
-        event.remove(db.engine, "before_cursor_execute", record)
         db.engine.dispose()
 
 
