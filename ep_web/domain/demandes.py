@@ -6,6 +6,7 @@ link only — never the person's identity (SPEC §8)."""
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import cache
 
 from flask import current_app
 from sqlalchemy import and_, func, literal, or_, select
@@ -632,31 +633,26 @@ def hidden_caisse_ids(partenaire_id: int) -> list[int]:
     return caisse_scope(partenaire_id)[1]
 
 
-_SCOPE_SELECTS: dict = {}
-
-
-def _scope_selects():
+@cache
+def _scope_selects() -> dict:
     """The statements of caisse_scope and history_choices, built once per
     process with the structure and the day bound (every history view runs one)."""
-    if not _SCOPE_SELECTS:
-        from sqlalchemy import Date, and_, bindparam, case, false, union_all
+    from sqlalchemy import Date, and_, bindparam, case, false, union_all
 
-        from ep_web.domain.access import in_force_filter
+    from ep_web.domain.access import in_force_filter
 
-        partenaire_id, on = bindparam("partenaire_id"), bindparam("on", type_=Date)
-        in_force = case((and_(*in_force_filter(on)), True), else_=False)
-        _SCOPE_SELECTS["scope"] = (
-            select(Convention.caisse_id, Caisse.name, in_force)
-            .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id))
-        caisses = (select(literal("c").label("kind"), Convention.caisse_id.label("id"), Caisse.name.label("a"),
-                          literal("").label("b"), in_force.label("flag"))
-                   .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id))
-        authors = (select(literal("t"), Account.id, Account.prenom, Account.nom, false())
-                   .where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
-                          Account.status != AccountStatus.DELETED))
-        both = union_all(caisses, authors).subquery()
-        _SCOPE_SELECTS["choices"] = select(both).order_by(both.c.kind, both.c.b, both.c.a, both.c.id)
-    return _SCOPE_SELECTS
+    partenaire_id, on = bindparam("partenaire_id"), bindparam("on", type_=Date)
+    in_force = case((and_(*in_force_filter(on)), True), else_=False)
+    scope = (select(Convention.caisse_id, Caisse.name, in_force)
+             .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id))
+    caisses = (select(literal("c").label("kind"), Convention.caisse_id.label("id"), Caisse.name.label("a"),
+                      literal("").label("b"), in_force.label("flag"))
+               .join(Caisse, Caisse.id == Convention.caisse_id).where(Convention.partenaire_id == partenaire_id))
+    authors = (select(literal("t"), Account.id, Account.prenom, Account.nom, false())
+               .where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
+                      Account.status != AccountStatus.DELETED))
+    both = union_all(caisses, authors).subquery()
+    return {"scope": scope, "choices": select(both).order_by(both.c.kind, both.c.b, both.c.a, both.c.id)}
 
 
 def history_choices(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int], list[tuple[int, str]]]:
@@ -1022,27 +1018,20 @@ def _person_name(prenom, nom, status) -> str | None:
     return f"{prenom or ''} {nom or ''}".strip()
 
 
-_LIST_SELECTS: dict = {}
-
-
+@cache
 def _list_select(side: str):
     """The rows' select of a list without its ids (built once per process:
     building the labels and joins cost more than running the query)."""
-    base = _LIST_SELECTS.get(side)
-    if base is None:
-        from sqlalchemy.orm import aliased
+    from sqlalchemy.orm import aliased
 
-        person = aliased(Account)
-        if side == "history":
-            other, other_id, person_id, order = Caisse, Demande.caisse_id, Demande.author_id, HISTORY_ORDER
-        else:
-            other, other_id, person_id, order = (Partenaire, Demande.partenaire_id, Demande.assigned_to_id,
-                                                 QUEUE_ORDER)
-        base = _LIST_SELECTS[side] = (
-            select(*_ROW_COLUMNS, other.name.label("other_name"), person.prenom.label("person_prenom"),
+    person = aliased(Account)
+    if side == "history":
+        other, other_id, person_id, order = Caisse, Demande.caisse_id, Demande.author_id, HISTORY_ORDER
+    else:
+        other, other_id, person_id, order = Partenaire, Demande.partenaire_id, Demande.assigned_to_id, QUEUE_ORDER
+    return (select(*_ROW_COLUMNS, other.name.label("other_name"), person.prenom.label("person_prenom"),
                    person.nom.label("person_nom"), person.status.label("person_status"))
             .join(other, other.id == other_id).outerjoin(person, person.id == person_id).order_by(*order))
-    return base
 
 
 _ROW_KEYS = tuple(c.key for c in _ROW_COLUMNS)

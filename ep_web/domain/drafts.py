@@ -83,8 +83,14 @@ def of(author: Account) -> list[DemandeDraft]:
                                    .order_by(DemandeDraft.updated_at.desc(), DemandeDraft.id.desc())))
 
 
+def count_select(author_id):
+    """The number of drafts of ``author_id`` (a value, or a bound parameter in
+    a larger statement: domain.home)."""
+    return select(db.func.count(DemandeDraft.id)).where(DemandeDraft.author_id == author_id)
+
+
 def count(author: Account) -> int:
-    return db.session.scalar(select(db.func.count(DemandeDraft.id)).where(DemandeDraft.author_id == author.id)) or 0
+    return db.session.scalar(count_select(author.id)) or 0
 
 
 def discard(author: Account, draft: DemandeDraft) -> None:

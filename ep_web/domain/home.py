@@ -7,12 +7,14 @@ person does next. A counter is a :class:`Counter`; the templates show them.
 """
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 from urllib.parse import urlencode
 
 from flask import current_app
 from sqlalchemy import bindparam, func, literal, literal_column, or_, select, union_all
 
 from ep_web.clock import now, today
+from ep_web.domain import drafts
 from ep_web.domain import notifications as notif
 from ep_web.domain.access import in_force_filter
 from ep_web.extensions import db
@@ -68,36 +70,28 @@ def _url(path: str, **args) -> str:
 
 # ---------------------------------------------------------------- technicien
 
-_TECHNICIEN_COUNTS: dict = {}
-
-
+@cache
 def _technicien_counts_select(with_hidden: bool):
     """technicien_home's counts in one statement, built once per process (and
     once more for a structure with ended conventions, whose caisses are
     bound): the complements asked of the author and of the structure
     (capped), the drafts, the unread notifications per event."""
-    stmt = _TECHNICIEN_COUNTS.get(with_hidden)
-    if stmt is None:
-        from ep_web.models import DemandeDraft, Notification
+    user_id = bindparam("user_id")
+    base = select(literal_column("1")).select_from(Demande).where(
+        Demande.partenaire_id == bindparam("partenaire_id"), Demande.status == DemandeStatus.ATTENTE_COMPLEMENT)
+    if with_hidden:
+        base = base.where(Demande.caisse_id.not_in(bindparam("hidden", expanding=True)))
 
-        user_id = bindparam("user_id")
-        base = select(literal_column("1")).select_from(Demande).where(
-            Demande.partenaire_id == bindparam("partenaire_id"), Demande.status == DemandeStatus.ATTENTE_COMPLEMENT)
-        if with_hidden:
-            base = base.where(Demande.caisse_id.not_in(bindparam("hidden", expanding=True)))
+    def capped(query, key: str):
+        return (select(literal("count").label("kind"), literal(key).label("key"), func.count().label("n"))
+                .select_from(query.limit(CAP + 1).subquery()))
 
-        def capped(query, key: str):
-            return (select(literal("count").label("kind"), literal(key).label("key"), func.count().label("n"))
-                    .select_from(query.limit(CAP + 1).subquery()))
-
-        stmt = _TECHNICIEN_COUNTS[with_hidden] = union_all(
-            capped(base.where(Demande.author_id == user_id), "complements_mine"),
-            capped(base, "complements_structure"),
-            select(literal("count"), literal("drafts"), func.count(DemandeDraft.id))
-            .where(DemandeDraft.author_id == user_id),
-            select(literal("event"), Notification.event, func.count())
-            .where(Notification.account_id == user_id, Notification.read_at.is_(None)).group_by(Notification.event))
-    return stmt
+    unread = notif.unread_by_event_select(user_id).subquery()
+    return union_all(
+        capped(base.where(Demande.author_id == user_id), "complements_mine"),
+        capped(base, "complements_structure"),
+        select(literal("count"), literal("drafts"), drafts.count_select(user_id).scalar_subquery()),
+        select(literal("event"), *unread.c))
 
 
 def technicien_home(user: Account) -> list[Counter]:
@@ -110,12 +104,9 @@ def technicien_home(user: Account) -> list[Counter]:
     params = {"partenaire_id": user.partenaire_id, "user_id": user.id}
     if hidden:
         params["hidden"] = hidden
-    counts, unread = {}, {}
-    for kind, key, n in db.session.execute(_technicien_counts_select(bool(hidden)), params):
-        if kind == "count":
-            counts[key] = n
-        else:  # as notifications.unread_by_event: each capped
-            unread[key] = min(n, notif.BELL_CAP + 1)
+    rows = db.session.execute(_technicien_counts_select(bool(hidden)), params).all()
+    counts = {key: n for kind, key, n in rows if kind == "count"}
+    unread = notif.capped_by_event((key, n) for kind, key, n in rows if kind == "event")
     mine, structure = counts["complements_mine"], counts["complements_structure"]
     status = DemandeStatus.ATTENTE_COMPLEMENT.value
     return [
@@ -213,26 +204,22 @@ def tab_filter(user: Account, tab: str, at=None, soon=None):
     }.get(tab)
 
 
-_TAB_COUNTS: list = []
-
-
+@cache
 def _tab_counts_select():
     """agent_tab_counts' statement, built once per process with the caisse,
     the agent and the times as bound parameters: building its seven
     subqueries on every queue view cost more CPU than running them."""
-    if not _TAB_COUNTS:
-        from types import SimpleNamespace
+    from types import SimpleNamespace
 
-        agent = SimpleNamespace(id=bindparam("agent_id"))
-        at, soon = bindparam("at", type_=Demande.due_at.type), bindparam("soon", type_=Demande.due_at.type)
-        parts = []
-        for tab in AGENT_TABS:
-            limited = (select(literal_column("1")).select_from(Demande)
-                       .where(Demande.caisse_id == bindparam("caisse_id"), *tab_filter(agent, tab, at, soon))
-                       .limit(CAP + 1).subquery())
-            parts.append(select(literal(tab).label("tab"), func.count().label("n")).select_from(limited))
-        _TAB_COUNTS.append(union_all(*parts))
-    return _TAB_COUNTS[0]
+    agent = SimpleNamespace(id=bindparam("agent_id"))
+    at, soon = bindparam("at", type_=Demande.due_at.type), bindparam("soon", type_=Demande.due_at.type)
+    parts = []
+    for tab in AGENT_TABS:
+        limited = (select(literal_column("1")).select_from(Demande)
+                   .where(Demande.caisse_id == bindparam("caisse_id"), *tab_filter(agent, tab, at, soon))
+                   .limit(CAP + 1).subquery())
+        parts.append(select(literal(tab).label("tab"), func.count().label("n")).select_from(limited))
+    return union_all(*parts)
 
 
 def agent_tab_counts(user: Account) -> dict[str, int]:

@@ -11,8 +11,9 @@ person (SPEC §8).
 """
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import delete, func, literal_column, select, update
+from sqlalchemy import bindparam, delete, func, literal_column, select, update
 
 from ep_web.clock import now
 from ep_web.domain.errors import DomainError, NotAllowed
@@ -219,25 +220,28 @@ def unread_column(account_id_column, table):
     return _bell_count(account_id_column, table).scalar_subquery()
 
 
-_BELL: list = []
-
-
+@cache
 def _bell_select():
     """The bell's count, built once per process."""
-    if not _BELL:
-        from sqlalchemy import bindparam
+    return _bell_count(bindparam("account_id"))
 
-        _BELL.append(_bell_count(bindparam("account_id")))
-    return _BELL[0]
+
+def unread_by_event_select(account_id):
+    """(event, count) of the unread notifications of ``account_id`` (a value,
+    or a bound parameter in a larger statement: domain.home)."""
+    return (select(Notification.event, func.count())
+            .where(Notification.account_id == account_id, Notification.read_at.is_(None))
+            .group_by(Notification.event))
+
+
+def capped_by_event(rows, cap: int = BELL_CAP) -> dict[str, int]:
+    """The rows of unread_by_event_select, each count capped ("99+")."""
+    return {event: min(n, cap + 1) for event, n in rows}
 
 
 def unread_by_event(account: Account, cap: int = BELL_CAP) -> dict[str, int]:
     """Unread notifications per event (the home's counters), each capped."""
-    rows = db.session.execute(
-        select(Notification.event, func.count()).where(Notification.account_id == account.id,
-                                                       Notification.read_at.is_(None))
-        .group_by(Notification.event)).all()
-    return {event: min(n, cap + 1) for event, n in rows}
+    return capped_by_event(db.session.execute(unread_by_event_select(account.id)).all(), cap)
 
 
 def page(account: Account, page_no: int = 1, unread_only: bool = False) -> tuple[list[Notification], bool]:

@@ -19,6 +19,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, select, update
@@ -115,25 +116,20 @@ def open_session(account: Account, *, user_agent: str = "", ip: str = "") -> str
     return raw
 
 
-_LOAD: list = []
-
-
+@cache
 def _load_select():
     """load's statement, built once per process (every request runs it; its
     joins and loader options cost more to build than to run)."""
-    if not _LOAD:
-        from ep_web.domain.notifications import unread_column
-        from ep_web.domain.site_state import versions_columns
+    from ep_web.domain.notifications import unread_column
+    from ep_web.domain.site_state import versions_columns
 
-        _LOAD.append(
-            select(UserSession, Account, *versions_columns(), unread_column(UserSession.account_id, UserSession))
+    return (select(UserSession, Account, *versions_columns(), unread_column(UserSession.account_id, UserSession))
             .join(Account, Account.id == UserSession.account_id)
             .where(UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None))
             # Of the account's structure or caisse, only what the header and the
             # request's checks (second factor of agents) read, in the same query.
             .options(joinedload(Account.partenaire).load_only(Partenaire.name, Partenaire.suspended_at),
                      joinedload(Account.caisse).load_only(Caisse.name, Caisse.agents_second_factor_required)))
-    return _LOAD[0]
 
 
 def load(raw: str | None) -> tuple[Account, UserSession] | None:
