@@ -140,7 +140,7 @@ def main() -> None:
 
         firsts, first_cpus = [], []
         for _ in range(2):
-            old = {tuple(r[:5]): dict(zip(statistics.MEASURES, r[5:])) for r in db.session.execute(
+            old = {tuple(r[:5]): list(r[5:]) for r in db.session.execute(
                 select(StatDay.day, *[getattr(StatDay, k) for k in statistics.KEY],
                        *[getattr(StatDay, m) for m in statistics.MEASURES]).where(StatDay.day == day))}
             months, years = statistics._deltas({}, old)

@@ -30,11 +30,28 @@ demande each night, where the rollup reads one day.
 """
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import Integer, and_, bindparam, case, cast, delete, event, func, insert, literal, select
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ep_web.clock import PARIS, now, to_paris, today
@@ -108,15 +125,14 @@ def _is_pg() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _hour(col):
+def _hour(col, pg: bool):
     """What decides the Paris day of a timestamp, grouped in SQL: the Paris date
     itself on PostgreSQL; on SQLite (no time zones) the UTC hour, Paris being a
     whole number of hours from UTC (dated in Python)."""
-    return func.date(func.timezone("Europe/Paris", col)) if _is_pg() else \
-        func.strftime("%Y-%m-%d %H:00:00", col)
+    return func.date(func.timezone("Europe/Paris", col)) if pg else func.strftime("%Y-%m-%d %H:00:00", col)
 
 
-def _bucket(days):
+def _bucket(days, pg: bool = False):
     """The delay histogram's bucket of a number of whole days, in SQL (bucket_of):
     the facts are grouped by bucket, not by day count (a day of closures then
     holds 15 groups, not one per delay)."""
@@ -126,8 +142,8 @@ def _bucket(days):
     return case(*whens, else_=last)
 
 
-def _whole_days(later, earlier):
-    if _is_pg():
+def _whole_days(later, earlier, pg: bool):
+    if pg:
         return func.floor(func.extract("epoch", later - earlier) / 86400)
     return cast(func.julianday(later) - func.julianday(earlier), Integer)
 
@@ -141,71 +157,135 @@ def _paris_day(hour) -> date:
 
 
 DIMS = ("caisse_id", "partenaire_id", "service")
+_INDEX = {m: i for i, m in enumerate(MEASURES)}
+_WIDTH = len(MEASURES)
+# The kinds of fact of the live statement (its first column).
+_CREATED, _CLOSED, _TAKEN, _MISSED, _COMPLEMENT, _MOVED_OUT, _MOVED_IN = range(7)
+
+
+@functools.cache
+def _facts_statement(dialect: str, dims: tuple, delays: bool, caisse_scoped: bool, partner_scoped: bool):
+    """The facts of a span of instants as ONE statement (a UNION ALL of one
+    grouped select per kind of fact), built once per process for each shape:
+    the instants and the scope's ids are bound at each execution (``start``,
+    ``until``, ``caisse_ids``, ``partenaire_ids``). Columns: kind, hour (what
+    decides the Paris day, _hour), ``dims``, outcome, delay bucket, in time, n."""
+    D, E = Demande, DemandeEvent
+    pg = dialect == "postgresql"
+    start, until = bindparam("start", type_=D.created_at.type), bindparam("until", type_=D.created_at.type)
+    caisse_ids = bindparam("caisse_ids", expanding=True) if caisse_scoped else None
+    partenaire_ids = bindparam("partenaire_ids", expanding=True) if partner_scoped else None
+    # Constants written in the statement (no parameter whose type PostgreSQL would guess).
+    no_outcome, zero = literal_column("''", String), literal_column("0", Integer)
+
+    def scoped(stmt, caisse_col=D.caisse_id):
+        if caisse_ids is not None:
+            stmt = stmt.where(caisse_col.in_(caisse_ids))
+        if partenaire_ids is not None:
+            stmt = stmt.where(D.partenaire_id.in_(partenaire_ids))
+        return stmt
+
+    def grouped(kind, at, outcome=no_outcome, days=zero, in_time=zero, where=(), join=False, caisse_col=None):
+        hour = _hour(at, pg)
+        dim_cols = [caisse_col if d == "caisse_id" and caisse_col is not None else getattr(D, d) for d in dims]
+        columns = [literal_column(str(kind), Integer), hour, *dim_cols, outcome, days, in_time]
+        stmt = select(*columns, func.count())
+        if join:
+            stmt = stmt.select_from(E).join(D, D.id == E.demande_id)
+        stmt = stmt.where(at >= start, at < until, *where)
+        # Grouped by position (GROUP BY 2, 3, ...): the statement stays short, the
+        # delay's expression is not written twice.
+        grouping = [literal_column(str(i)) for i, c in enumerate(columns, start=1)
+                    if i > 1 and c is not no_outcome and c is not zero]
+        return scoped(stmt.group_by(*grouping), caisse_col if caisse_col is not None else D.caisse_id)
+
+    def bucket(later):
+        return _bucket(_whole_days(later, D.created_at, pg), pg) if delays else zero
+
+    in_time = case((D.due_at.is_not(None) & (D.taken_at <= D.due_at), 1), else_=0)
+    parts = [
+        grouped(_CREATED, D.created_at),
+        grouped(_CLOSED, D.closed_at, outcome=func.coalesce(type_coerce(D.outcome, String), ""),
+                days=bucket(D.closed_at), where=(D.status == DemandeStatus.CLOTUREE,)),
+        grouped(_TAKEN, D.taken_at, days=bucket(D.taken_at), in_time=in_time),
+        grouped(_MISSED, D.due_at, where=((D.taken_at.is_(None)) | (D.taken_at > D.due_at),)),
+        grouped(_COMPLEMENT, E.at, where=(E.kind == "complement_requested",), join=True),
+    ]
+    # A change of caisse counts at the caisse it left and at the one it reached
+    # (its event's details), for the demande's partner and service.
+    for kind, side in ((_MOVED_OUT, "from_caisse_id"), (_MOVED_IN, "to_caisse_id")):
+        caisse_col = E.details[side].as_integer()
+        parts.append(grouped(kind, E.at, where=(E.kind == "caisse_changed", caisse_col.is_not(None)), join=True,
+                             caisse_col=caisse_col))
+    return union_all(*parts)
+
+
+def _facts(first: date, last: date, *, caisse_ids=None, partenaire_ids=None, until: datetime | None = None,
+           dims=DIMS, delays: bool = True) -> dict[tuple, list[int]]:
+    """day_facts as vectors (MEASURES' order), read in one statement."""
+    start, end = day_start(first), day_start(last + DAY)
+    until = min(end, until or now())
+    dims = tuple(dims)
+    facts: dict[tuple, list[int]] = {}
+    if until <= start:
+        return facts
+    stmt = _facts_statement(db.session.get_bind().dialect.name, dims, delays, caisse_ids is not None,
+                            partenaire_ids is not None)
+    params = {"start": start, "until": until}
+    if caisse_ids is not None:
+        params["caisse_ids"] = list(caisse_ids)
+    if partenaire_ids is not None:
+        params["partenaire_ids"] = list(partenaire_ids)
+    n_dims = len(dims)
+    positions = [dims.index(d) if d in dims else None for d in DIMS]
+    created, closed, taken, sla_met, sla_missed, complements, moved_out, moved_in = (
+        _INDEX[m] for m in ("created", "closed", "taken", "sla_met", "sla_missed", "complements", "moved_out",
+                            "moved_in"))
+    close_hist, first_hist = [_INDEX[m] for m in CLOSE_HIST], [_INDEX[m] for m in FIRST_HIST]
+    days_of: dict = {}
+    for kind, hour, *rest in db.session.execute(stmt, params):
+        values, (outcome, days, in_time, n) = rest[:n_dims], rest[n_dims:]
+        day = days_of.get(hour)
+        if day is None:
+            day = days_of[hour] = _paris_day(hour)
+        key = (day, *[values[p] if p is not None else None for p in positions], outcome or "")
+        vector = facts.get(key)
+        if vector is None:
+            vector = facts[key] = [0] * _WIDTH
+        if kind == _CREATED:
+            vector[created] += n
+        elif kind == _CLOSED:
+            vector[closed] += n
+            if delays:
+                vector[close_hist[int(days)]] += n
+        elif kind == _TAKEN:
+            vector[taken] += n
+            if delays:
+                vector[first_hist[int(days)]] += n
+            if in_time:
+                vector[sla_met] += n
+        elif kind == _MISSED:
+            vector[sla_missed] += n
+        elif kind == _COMPLEMENT:
+            vector[complements] += n
+        elif kind == _MOVED_OUT:
+            vector[moved_out] += n
+        else:
+            vector[moved_in] += n
+    return facts
 
 
 def day_facts(first: date, last: date, *, caisse_ids=None, partenaire_ids=None, until: datetime | None = None,
               dims=DIMS, delays: bool = True) -> dict[tuple, dict]:
     """The facts of the Paris days ``first`` to ``last`` (included), by
     (day, caisse, partner, service, outcome), counted in SQL from the demandes
-    (a dimension left out of ``dims`` is None in the keys; ``delays`` False
-    leaves the histograms out). ``until`` (default: now) stops the facts at that
-    instant: a signalement whose 48 hours are not over yet has missed nothing."""
-    start, end = day_start(first), day_start(last + DAY)
-    until = min(end, until or now())
-    facts: dict[tuple, dict] = defaultdict(empty)
-    D, E = Demande, DemandeEvent
-    dim_cols = [getattr(D, d) for d in dims]
-
-    def key(row, hour, outcome=""):
-        values = dict(zip(dims, row[1:1 + len(dims)]))
-        return (_paris_day(hour), values.get("caisse_id"), values.get("partenaire_id"), values.get("service"),
-                outcome)
-
-    def grouped(at, *extra, where=(), join=False):
-        hour = _hour(at).label("hour")
-        stmt = select(hour, *dim_cols, *extra, func.count().label("n"))
-        if join:
-            stmt = stmt.select_from(E).join(D, D.id == E.demande_id)
-        stmt = stmt.where(at >= start, at < until, *where).group_by(hour, *dim_cols, *extra)
-        return db.session.execute(_scope(stmt, D, caisse_ids, partenaire_ids))
-
-    for row in grouped(D.created_at):
-        facts[key(row, row.hour)]["created"] += row.n
-    close_days = _bucket(_whole_days(D.closed_at, D.created_at)).label("days") if delays else \
-        literal(0).label("days")
-    for row in grouped(D.closed_at, D.outcome, close_days, where=(D.status == DemandeStatus.CLOTUREE,)):
-        f = facts[key(row, row.hour, row.outcome.value if row.outcome else "")]
-        f["closed"] += row.n
-        if delays:
-            f[CLOSE_HIST[int(row.days)]] += row.n
-    first_days = _bucket(_whole_days(D.taken_at, D.created_at)).label("days") if delays else \
-        literal(0).label("days")
-    in_time = case((D.due_at.is_not(None) & (D.taken_at <= D.due_at), 1), else_=0).label("in_time")
-    for row in grouped(D.taken_at, first_days, in_time):
-        f = facts[key(row, row.hour)]
-        f["taken"] += row.n
-        if delays:
-            f[FIRST_HIST[int(row.days)]] += row.n
-        if row.in_time:
-            f["sla_met"] += row.n
-    for row in grouped(D.due_at, where=((D.taken_at.is_(None)) | (D.taken_at > D.due_at),)):
-        facts[key(row, row.hour)]["sla_missed"] += row.n
-    for row in grouped(E.at, where=(E.kind == "complement_requested",), join=True):
-        facts[key(row, row.hour)]["complements"] += row.n
-    # Changes of caisse are rare: read one by one.
-    for row in db.session.execute(_scope(select(E.at, E.details, D.partenaire_id, D.service).join(
-            D, D.id == E.demande_id).where(E.kind == "caisse_changed", E.at >= start, E.at < until), D,
-            None, partenaire_ids)):
-        details = row.details or {}
-        day = to_paris(row.at).date()
-        moves = (("moved_out", details.get("from_caisse_id")), ("moved_in", details.get("to_caisse_id")))
-        for side, caisse_id in moves:
-            if caisse_id is not None and (caisse_ids is None or caisse_id in caisse_ids):
-                k = (day, caisse_id if "caisse_id" in dims else None,
-                     row.partenaire_id if "partenaire_id" in dims else None,
-                     row.service if "service" in dims else None, "")
-                facts[k][side] += 1
-    return facts
+    in one statement (a dimension left out of ``dims`` is None in the keys;
+    ``delays`` False leaves the histograms out). ``until`` (default: now)
+    stops the facts at that instant: a signalement whose 48 hours are not over
+    yet has missed nothing."""
+    return {key: dict(zip(MEASURES, vector)) for key, vector in _facts(
+        first, last, caisse_ids=caisse_ids, partenaire_ids=partenaire_ids, until=until, dims=dims,
+        delays=delays).items()}
 
 
 # ---------------------------------------------------------------- the nightly rollup
@@ -235,11 +315,11 @@ for _name in ("after_flush", "after_commit", "after_rollback"):
     event.listen(Session, _name, lambda session, *_: _forget_cache(session))
 
 
-def _live_facts(first: date, last: date, caisse_ids, partenaire_ids, dims) -> dict:
-    """day_facts for a page's reads, counted once per request and scope (with
-    the delays, and the partner only when the scope or a read needs it), then
-    added up once per set of ``dims``: a page's charts share one count of
-    today's demandes, and each read walks a few keys, not every partner's."""
+def _live_facts(first: date, last: date, caisse_ids, partenaire_ids, dims) -> dict[tuple, list[int]]:
+    """The facts (_facts: vectors) for a page's reads, counted once per request
+    and scope (with the delays, and the partner only when the scope or a read
+    needs it), then added up once per set of ``dims``: a page's charts share one
+    count of today's demandes, and each read walks a few keys, not every partner's."""
     scope = (first, last, tuple(caisse_ids) if caisse_ids is not None else None,
              tuple(partenaire_ids) if partenaire_ids is not None else None)
     # Not keyed on now(): it moves between a page's reads, which must share the
@@ -251,17 +331,21 @@ def _live_facts(first: date, last: date, caisse_ids, partenaire_ids, dims) -> di
         base = cache.get((scope, ("caisse_id", "service")))
     if base is None:
         base_dims = DIMS if wide else ("caisse_id", "service")
-        base = cache[(scope, base_dims)] = day_facts(first, last, caisse_ids=caisse_ids,
-                                                     partenaire_ids=partenaire_ids, dims=base_dims)
+        base = cache[(scope, base_dims)] = _facts(first, last, caisse_ids=caisse_ids,
+                                                  partenaire_ids=partenaire_ids, dims=base_dims)
     key = (scope, "by", dims)
     if key not in cache:
-        keep = [d in dims for d in ("caisse_id", "partenaire_id")]
-        out: dict[tuple, dict] = defaultdict(empty)
-        for (day, caisse_id, partenaire_id, service, outcome), values in base.items():
-            acc = out[(day, caisse_id if keep[0] else None, partenaire_id if keep[1] else None, service, outcome)]
-            for m, v in values.items():
-                if v:
-                    acc[m] += v
+        keep_caisse, keep_partner = "caisse_id" in dims, "partenaire_id" in dims
+        out: dict[tuple, list[int]] = {}
+        for (day, caisse_id, partenaire_id, service, outcome), vector in base.items():
+            k = (day, caisse_id if keep_caisse else None, partenaire_id if keep_partner else None, service, outcome)
+            acc = out.get(k)
+            if acc is None:
+                out[k] = list(vector)
+            else:
+                for i, v in enumerate(vector):
+                    if v:
+                        acc[i] += v
         cache[key] = out
     return cache[key]
 
@@ -344,7 +428,8 @@ def _table_deltas(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
 
 
 def _deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> tuple[dict, dict]:
-    """What a rewrite of some days of stat_day changes in stat_month and in
+    """What a rewrite of some days of stat_day (facts as vectors in MEASURES'
+    order, _facts) changes in stat_month and in
     stat_year: per (period, caisse, partner, service, outcome), with the
     caisse-wide and national rows, the new days' measures minus the old ones
     (keys whose measures do not move are left out)."""
@@ -353,7 +438,7 @@ def _deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> tuple[dict, dict]
     for facts, sign in ((new, 1), (old, -1)):
         for (day, caisse_id, partenaire_id, service, outcome), values in facts.items():
             key = (month_start(day), caisse_id, partenaire_id, service, outcome)
-            vector = [values[m] * sign for m in MEASURES]
+            vector = list(values) if sign > 0 else [-v for v in values]
             acc = per_partner.get(key)
             if acc is None:
                 per_partner[key] = vector
@@ -399,13 +484,13 @@ def rollup_days(first: date, last: date) -> int:
         already = db.session.scalar(select(StatDay.day).where(*in_range).limit(1))
         if already is not None:
             raise ValueError(f"{already} is rolled and its demandes may be purged: its counts stay as they are")
-    old = {tuple(row[:5]): dict(zip(MEASURES, row[5:])) for row in db.session.execute(
+    old = {tuple(row[:5]): row[5:] for row in db.session.execute(
         select(StatDay.day, *[getattr(StatDay, k) for k in KEY], *[getattr(StatDay, m) for m in MEASURES])
         .where(*in_range))}
-    new = day_facts(first, last, until=day_start(last + DAY))
+    new = _facts(first, last, until=day_start(last + DAY))
     if old:
         db.session.execute(delete(StatDay).where(*in_range).execution_options(synchronize_session=False))
-    _write_days([(*key, *[values[m] for m in MEASURES]) for key, values in new.items()])
+    _write_days([(*key, *vector) for key, vector in new.items()])
     months, years = _deltas(new, old)
     for model, deltas in ((StatMonth, months), (StatYear, years), (StatMonthTable, _table_deltas(months)),
                           (StatYearTable, _table_deltas(years))):
@@ -709,19 +794,21 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
         # The service is always a dimension (a read may ask for one service).
         dims = tuple(d for d in DIMS if d in group or d == "service")
         facts = _live_facts(live_first, last, caisse_ids, partenaire_ids, dims)
-        for key, values in facts.items():
+        wanted = [(m, _INDEX[m]) for m in measures]
+        extra_index = [(name, _INDEX[m], svc, outs) for name, (m, svc, outs) in extras.items()]
+        for key, vector in facts.items():
             if service is not None and key[3] != service:
                 continue
             if outcomes is not None and key[4] not in outcomes:
                 continue
             k = tuple(key[i] for i in index)
             acc = out[(month_start(key[0]), *k) if by_month else k]
-            for m in measures:
-                if values[m]:
-                    acc[m] += values[m]
-            for name, (m, svc, outs) in extras.items():
-                if (svc is None or key[3] == svc) and (outs is None or key[4] in outs):
-                    acc[name] += values[m]
+            for m, i in wanted:
+                if vector[i]:
+                    acc[m] += vector[i]
+            for name, i, svc, outs in extra_index:
+                if vector[i] and (svc is None or key[3] == svc) and (outs is None or key[4] in outs):
+                    acc[name] += vector[i]
     return out
 
 
