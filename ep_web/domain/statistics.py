@@ -36,6 +36,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import (
+    Date,
     Integer,
     String,
     and_,
@@ -728,66 +729,80 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
     partner_rows = partenaire_ids is not None or "partenaire_id" in group
     national_rows = not partner_rows and caisse_ids is None and "caisse_id" not in group
 
-    def scoped(stmt, cls):
-        stmt = _scope(stmt, cls, caisse_ids, partenaire_ids)
+    day_table = StatDay.__table__
+
+    def scoped(stmt, c):
+        stmt = _scope(stmt, c, caisse_ids, partenaire_ids)
         if service is not None:
-            stmt = stmt.where(cls.service == service)
+            stmt = stmt.where(c.service == service)
         if outcomes is not None:
-            stmt = stmt.where(cls.outcome.in_(list(outcomes)))
-        if cls is not StatDay:
+            stmt = stmt.where(c.outcome.in_(list(outcomes)))
+        if c is not day_table.c:
             if partner_rows:
-                stmt = stmt.where(cls.partenaire_id != ALL_PARTNERS)
+                stmt = stmt.where(c.partenaire_id != ALL_PARTNERS)
             elif national_rows:
-                stmt = stmt.where(cls.caisse_id == ALL_CAISSES, cls.partenaire_id == ALL_PARTNERS)
+                stmt = stmt.where(c.caisse_id == ALL_CAISSES, c.partenaire_id == ALL_PARTNERS)
             else:
-                stmt = stmt.where(cls.caisse_id != ALL_CAISSES, cls.partenaire_id == ALL_PARTNERS)
+                stmt = stmt.where(c.caisse_id != ALL_CAISSES, c.partenaire_id == ALL_PARTNERS)
         return stmt
 
     names = (*measures, *extras)
     table_columns = _table_columns(group, measures, extras, service, outcomes)
 
-    def sums(cls):
-        if cls in (StatYearTable, StatMonthTable):
-            return [func.sum(getattr(cls, table_columns[name])) for name in names]
-        return [*[func.sum(getattr(cls, m)) for m in measures],
-                *[_extra_sum(cls, *spec) for spec in extras.values()]]
-
-    def collect(rows, width, month=None, sign=1):
-        for row in rows:
-            key = tuple(row[:width])
-            if month is not None:
-                key = (month, *key)
-            acc = out[key]
-            for m, v in zip(names, row[width:]):
-                if v:
-                    acc[m] += sign * int(v)
+    def sums(model, sign):
+        c = model.__table__.c
+        if model in (StatYearTable, StatMonthTable):
+            columns = [func.sum(c[table_columns[name]]) for name in names]
+        else:
+            columns = [*[func.sum(c[m]) for m in measures], *[_extra_sum(c, *spec) for spec in extras.values()]]
+        return [(col if sign > 0 else -col).label(f"m{i}") for i, col in enumerate(columns)]
 
     if rolled_last is not None and first <= rolled_last:
         # Years are no use to a monthly series.
         parts = _plan(first, rolled_last, rolled, last >= rolled, years=not by_month)
         levels = (("year", StatYearTable), ("month", StatMonthTable)) if table_columns is not None else \
             (("year", StatYear), ("month", StatMonth))
+        # Every part in one statement (a UNION ALL, what is taken out negated,
+        # added up by key outside), read through Core: plain rows, no ORM.
+        branches = []
         for level, model in levels:
-            period = getattr(model, level)
+            c = model.__table__.c
             for sign in (1, -1):
                 chosen = [lo for lv, lo, _, sg in parts if lv == level and sg == sign]
                 if not chosen:
                     continue
-                cols = [getattr(model, g) for g in group]
+                cols = [c[g] for g in group]
                 if by_month:
-                    cols.insert(0, period)
-                where = period == chosen[0] if len(chosen) == 1 else period.in_(chosen)
-                stmt = scoped(select(*cols, *sums(model)).where(where).group_by(*cols), model)
-                collect(db.session.execute(stmt), len(cols), sign=sign)
-        ranges = [(lo, hi, sign) for level, lo, hi, sign in parts if level == "day"]
-        for lo, hi, sign in ranges:
-            cols = [getattr(StatDay, g) for g in group]
-            stmt = scoped(select(*cols, *sums(StatDay)).where(StatDay.day >= lo, StatDay.day <= hi)
-                          .group_by(*cols), StatDay)
-            collect(db.session.execute(stmt), len(cols), month_start(lo) if by_month else None, sign)
-        if any(sign < 0 for *_, sign in parts):  # a key whose days were all taken out: no key
-            for key in [k for k, v in out.items() if not any(v.values())]:
-                del out[key]
+                    cols.insert(0, c[level])
+                where = c[level] == chosen[0] if len(chosen) == 1 else c[level].in_(chosen)
+                keys = [col.label(f"k{i}") for i, col in enumerate(cols)]
+                branches.append(scoped(select(*keys, *sums(model, sign)).where(where).group_by(*cols), c))
+        c = day_table.c
+        for level, lo, hi, sign in parts:
+            if level != "day":
+                continue
+            cols = [c[g] for g in group]
+            keys = [literal(month_start(lo), Date), *cols] if by_month else cols
+            keys = [col.label(f"k{i}") for i, col in enumerate(keys)]
+            branches.append(scoped(select(*keys, *sums(StatDay, sign)).where(c.day >= lo, c.day <= hi)
+                                   .group_by(*cols), c))
+        width = len(group) + by_month
+        if len(branches) == 1:
+            stmt = branches[0]
+        else:
+            both = union_all(*branches).subquery()
+            keys = list(both.c)[:width]
+            stmt = select(*keys, *[func.sum(col) for col in list(both.c)[width:]]).group_by(*keys)
+        # A key whose days were all taken out: no key.
+        drop_zeros = any(sign < 0 for *_, sign in parts)
+        for row in db.session.connection().execute(stmt):
+            values = row[width:]
+            if drop_zeros and not any(values):
+                continue
+            acc = out[tuple(row[:width])]
+            for m, v in zip(names, values):
+                if v:
+                    acc[m] += int(v)
     live_first = max(first, rolled + DAY) if rolled else first
     if live_first <= last:
         index = [KEY.index(g) + 1 for g in group]
