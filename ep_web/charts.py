@@ -10,6 +10,7 @@ accessible alternative) and a CSV download of that table.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -365,25 +366,33 @@ def _accounts(caisse: Caisse | None, partenaire_ids=None) -> Chart:
                                 "Quota gestionnaires"], table_rows=rows)
 
 
-def scope_charts(period, *, caisse_ids=None, partenaire_ids=None, quotas_of: Caisse | None = None) -> list[Chart]:
-    """The statistics page: every chart of a caisse, of every caisse (national), or of one partner."""
-    rows, months, labels = _monthly(period, caisse_ids, partenaire_ids)
+def scope_charts(period, *, caisse_ids=None, partenaire_ids=None, quotas_of: Caisse | None = None,
+                 only: str | None = None) -> list[Chart]:
+    """The statistics page: every chart of a caisse, of every caisse (national),
+    or of one partner; with ``only``, the chart of that slug alone (its CSV
+    computes nothing else; [] when the scope has no such chart)."""
     scope = dict(caisse_ids=caisse_ids, partenaire_ids=partenaire_ids)
-    delays = statistics.read(period.first, period.last, group=("service",), **scope,
-                             measures=("closed", "taken", *CLOSE_HIST, *FIRST_HIST))
-    outcomes = statistics.read(period.first, period.last, group=("outcome",), **scope, measures=("closed",))
-    out = [_volumes(rows, months, labels), _sla(rows, months, labels)]
+    monthly = functools.cache(lambda: _monthly(period, caisse_ids, partenaire_ids))
+    builders = [("volumes", lambda: _volumes(*monthly())), ("delai-48h", lambda: _sla(*monthly()))]
     if partenaire_ids is None:
-        out.append(_sla_by(period, caisse_ids, None, national=caisse_ids is None))
-    out += [_delays(delays), _outcomes(outcomes), _complements(rows, months, labels),
-            _backlog(rows, months, labels, period, caisse_ids, partenaire_ids)]
+        national = caisse_ids is None
+        builders.append((f"delai-48h-par-{'caisse' if national else 'structure'}",
+                         lambda: _sla_by(period, caisse_ids, None, national=national)))
+    builders += [
+        ("delais", lambda: _delays(statistics.read(period.first, period.last, group=("service",), **scope,
+                                                   measures=("closed", "taken", *CLOSE_HIST, *FIRST_HIST)))),
+        ("issues", lambda: _outcomes(statistics.read(period.first, period.last, group=("outcome",), **scope,
+                                                     measures=("closed",)))),
+        ("complements", lambda: _complements(*monthly())),
+        ("en-cours", lambda: _backlog(*monthly(), period, caisse_ids, partenaire_ids)),
+    ]
     if quotas_of is not None:
-        out.append(_accounts(quotas_of))
+        builders.append(("comptes", lambda: _accounts(quotas_of)))
     elif partenaire_ids is not None:
-        out.append(_accounts(None, partenaire_ids))
-    return out
+        builders.append(("comptes", lambda: _accounts(None, partenaire_ids)))
+    return [build() for slug, build in builders if only is None or slug == only]
 
 
-def partner_charts(caisse_id: int, partenaire_id: int, period) -> list[Chart]:
+def partner_charts(caisse_id: int, partenaire_id: int, period, only: str | None = None) -> list[Chart]:
     """The charts of the bilan page: one partner at one caisse."""
-    return scope_charts(period, caisse_ids=[caisse_id], partenaire_ids=[partenaire_id])
+    return scope_charts(period, caisse_ids=[caisse_id], partenaire_ids=[partenaire_id], only=only)

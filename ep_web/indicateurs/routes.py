@@ -173,7 +173,8 @@ def _bilan_context(convention_id, caisse, partenaire, session_form=None):
 def partner_chart(convention_id: int, slug: str):
     caisse, partenaire = get_indicator_scope_or_404(convention_id)
     form, period = _filters()
-    chart = next((c for c in charts.partner_charts(caisse.id, partenaire.id, period) if c.slug == slug), None)
+    # Only the chart exported is computed.
+    chart = next(iter(charts.partner_charts(caisse.id, partenaire.id, period, only=slug)), None)
     if chart is None:
         abort(404)
     response = exports.export_response("csv", stem=f"{chart.slug}-{partenaire.name}-{period.slug}",
@@ -283,11 +284,12 @@ def statistics():
         caisse = get_caisse_scope_or_404(caisse_id)
         scope = dict(caisse_ids=[caisse.id] if caisse else None, partenaire_ids=None)
         title = caisse.name if caisse else "Toutes les caisses"
-    chart_list = charts.scope_charts(period, **scope, quotas_of=caisse if actor.profile != Profile.GESTIONNAIRE
-                                     else None)
     name = request.args.get("graphique")
+    # A chart's CSV computes that chart alone.
+    chart_list = charts.scope_charts(period, **scope, quotas_of=caisse if actor.profile != Profile.GESTIONNAIRE
+                                     else None, only=name or None)
     if name:
-        chart = next((c for c in chart_list if c.slug == name), None)
+        chart = next(iter(chart_list), None)
         if chart is None:
             abort(404)
         response = exports.export_response("csv", stem=f"{chart.slug}-{period.slug}", headers=chart.table_headers,

@@ -194,6 +194,32 @@ def test_statistics_page_and_chart_csv(world, nightly, client, login):
     assert backlog[-1] == ["déc.", "1"]  # d3
 
 
+def test_a_chart_alone_is_the_chart_of_the_page(world, nightly):
+    """A chart's CSV computes that chart alone (charts.scope_charts(only=...)):
+    each slug gives the same chart as the whole page's, an unknown one none."""
+    from ep_web import charts
+
+    w = world
+    for scope in (dict(caisse_ids=[w.a.id], quotas_of=w.a), dict(), dict(caisse_ids=[w.a.id],
+                                                                          partenaire_ids=[w.p.id])):
+        every = charts.scope_charts(year_period(2025), **scope)
+        assert len(every) >= 7
+        for chart in every:
+            alone = charts.scope_charts(year_period(2025), **scope, only=chart.slug)
+            assert [(c.slug, c.table_headers, c.table_rows) for c in alone] == [
+                (chart.slug, chart.table_headers, chart.table_rows)]
+        assert charts.scope_charts(year_period(2025), **scope, only="inconnu") == []
+
+
+def test_a_partner_chart_csv(world, nightly, client, login):
+    w = world
+    login(w.admin_a)
+    url = f"/indicateurs/conventions/{_conv(w.p, w.a)}/graphiques"
+    rows = _csv(client.get(f"{url}/volumes.csv?annee=2025"))
+    assert rows[0][0] == "Mois" and sum(int(r[-1]) for r in rows[1:]) == 4
+    assert client.get(f"{url}/inconnu.csv?annee=2025").status_code == 404
+
+
 def test_session_form_rules(world, app, client, login):
     w = world
     login(w.admin_a)
