@@ -2,7 +2,7 @@
 
 - CSV for French Excel: ';' separator, UTF-8 with a BOM (without it Excel reads
   the accents as Windows-1252), CRLF line ends.
-- XLSX with openpyxl: bold, frozen header row, an auto-filter, column widths
+- XLSX with XlsxWriter: bold, frozen header row, an auto-filter, column widths
   fitted to the content, dates as real Excel dates in Paris time.
 - Cells a spreadsheet would run as a formula (=, +, -, @ ...) are written as text.
 - Every export is a security-relevant action (SPEC §7): ``export_response``
@@ -54,70 +54,58 @@ def to_csv(headers: list[str], rows) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _excel_value(value):
-    if isinstance(value, datetime):
-        # Excel has no time zones: the Paris wall-clock time, as the screens show.
-        return to_paris(value).replace(tzinfo=None), "DD/MM/YYYY HH:MM"
-    if isinstance(value, date):
-        return value, "DD/MM/YYYY"
-    if value is None:
-        return None, None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value, None
-    return text_cell(value), None
-
-
 def to_xlsx(headers: list[str], rows, sheet_title: str = "Export") -> bytes:
-    # Imported here: openpyxl weighs megabytes in every worker that never exports.
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
+    """The rows as one sheet, written by XlsxWriter (a writer only: about twice
+    as fast as openpyxl's write-only mode on an indicators export of a caisse,
+    ~2 500 rows × 13 columns). Every cell is written by its type: a text is
+    always a text cell (never a formula, a number or a link, whatever it
+    starts with); an empty text or None is no cell."""
+    # Imported here: only a worker that exports loads it.
+    import xlsxwriter
 
-    # Write-only mode: the rows are streamed to the file, not kept as a grid of
-    # cell objects (an indicators export of a caisse is ~2 500 rows × 13 columns);
-    # the column widths are known first, from the values.
-    rows = [[_excel_value(raw) for raw in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for col, (value, number_format) in enumerate(row):
-            if number_format:
-                length = len(number_format)
-            else:
-                length = max((len(part) for part in str(value or "").splitlines()), default=0)
-            if col < len(widths):
-                widths[col] = max(widths[col], length)
-            else:
-                widths.append(length)
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", sheet_title)[:31] or "Export")
-    for col, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH)
-    ws.freeze_panes = "A2"
-    if headers:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(len(rows) + 1, 1)}"
-    bold, top = Font(bold=True), Alignment(vertical="top", wrap_text=True)
-    header_cells = []
-    for header in headers:
-        c = WriteOnlyCell(ws, value=header)
-        c.font, c.alignment = bold, top
-        header_cells.append(c)
-    ws.append(header_cells)
-    for row in rows:
-        cells = []
-        for value, number_format in row:
-            if number_format or (isinstance(value, str) and value.startswith("=")):
-                c = WriteOnlyCell(ws, value=value)
-                if number_format:
-                    c.number_format = number_format
-                else:
-                    c.data_type = "s"  # openpyxl would store it as a formula
-                cells.append(c)
-            else:
-                cells.append(value)
-        ws.append(cells)
     out = io.BytesIO()
-    wb.save(out)
+    wb = xlsxwriter.Workbook(out, {"in_memory": True})
+    # The characters a sheet's name may not hold, nor begin or end with (').
+    ws = wb.add_worksheet(re.sub(r"[\[\]:*?/\\]", " ", sheet_title)[:31].strip("'") or "Export")
+    formats = {"DD/MM/YYYY HH:MM": wb.add_format({"num_format": "DD/MM/YYYY HH:MM"}),
+               "DD/MM/YYYY": wb.add_format({"num_format": "DD/MM/YYYY"})}
+    header = wb.add_format({"bold": True, "valign": "top", "text_wrap": True})
+    widths = [len(h) for h in headers]
+    write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
+    for col, text in enumerate(headers):
+        write_string(0, col, text, header)
+    n = 0
+    for n, row in enumerate(rows, start=1):
+        for col, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                # Excel has no time zones: the Paris wall-clock time, as the screens show.
+                number_format, length = "DD/MM/YYYY HH:MM", 16
+                write_datetime(n, col, to_paris(value).replace(tzinfo=None), formats[number_format])
+            elif isinstance(value, date):
+                number_format, length = "DD/MM/YYYY", 10
+                write_datetime(n, col, value, formats[number_format])
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                write_number(n, col, value)
+                length = len(str(value))
+            else:
+                text = text_cell(value)
+                if not text:
+                    continue
+                write_string(n, col, text)
+                length = max(len(part) for part in text.splitlines()) if "\n" in text or "\r" in text else len(text)
+            if col < len(widths):
+                if length > widths[col]:
+                    widths[col] = length
+            else:
+                widths.extend([0] * (col - len(widths)) + [length])
+    for col, width in enumerate(widths):
+        ws.set_column(col, col, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH))
+    ws.freeze_panes(1, 0)
+    if headers:
+        ws.autofilter(0, 0, max(n, 0), len(headers) - 1)
+    wb.close()
     return out.getvalue()
 
 

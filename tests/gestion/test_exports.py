@@ -38,6 +38,20 @@ def test_xlsx_has_a_bold_header_real_dates_widths_and_no_formula():
     assert ws["A3"].data_type == "s" and ws["A3"].value.startswith("=HYPERLINK")
     assert ws.column_dimensions["A"].width > ws.column_dimensions["D"].width >= 8
     assert ws.auto_filter.ref == "A1:D4"
+    assert ws["A4"].data_type == "s" and ws["A4"].value == "-2+3"
+    assert ws.freeze_panes == "A2"
+
+
+def test_xlsx_writes_every_text_as_text_and_no_cell_for_nothing():
+    rows = [["http://exemple.invalid/", "", "0612345678", True], ["@SUM(1)", None, "+33 6", 1.5]]
+    ws = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx(["A", "B", "C", "D"], rows, "'Titre'"))).active
+    assert ws.title == "Titre"
+    assert ws["A2"].value == "http://exemple.invalid/" and ws["A2"].hyperlink is None
+    assert ws["C2"].value == "0612345678" and ws["C2"].data_type == "s"
+    assert ws["D2"].value == "oui" and ws["D3"].value == 1.5
+    assert ws["A3"].value == "@SUM(1)" and ws["A3"].data_type == "s" and ws["C3"].value == "+33 6"
+    assert ws["B2"].value is None and ws["B3"].value is None
+    assert ws.auto_filter.ref == "A1:D3"
 
 
 def test_filename_is_ascii_and_dated(app):
