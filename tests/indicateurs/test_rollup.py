@@ -223,11 +223,16 @@ def test_every_way_of_reading_a_period_gives_the_demandes_figures(world):
 
 
 def test_the_delay_buckets_counted_in_sql_are_the_models(app):
-    from sqlalchemy import literal
+    from sqlalchemy import Numeric, cast, literal
 
     from ep_web.models.stats import DELAY_BUCKETS, bucket_of
 
-    days = list(range(0, 130))
-    got = db.session.execute(select(*[statistics._bucket(literal(d)) for d in days])).one()
-    assert list(got) == [bucket_of(d) for d in days]
-    assert db.session.scalar(select(statistics._bucket(literal(-1)))) == len(DELAY_BUCKETS) - 1
+    pg = db.session.get_bind().dialect.name == "postgresql"  # width_bucket there
+    days = list(range(0, 130)) + [365, 10_000]
+    # Whole days are numeric on PostgreSQL (floor of extract), integers on SQLite.
+    for value in (lambda d: literal(d), lambda d: literal(float(d)), lambda d: cast(literal(d), Numeric)):
+        got = db.session.execute(select(*[statistics._bucket(value(d), pg) for d in days])).one()
+        assert list(got) == [bucket_of(d) for d in days]
+        # A negative delay (a clock set wrong): the last bucket, as it always was.
+        for d in (-1, -2, -400):
+            assert db.session.scalar(select(statistics._bucket(value(d), pg))) == len(DELAY_BUCKETS) - 1
