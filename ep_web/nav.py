@@ -84,6 +84,22 @@ def query_url(endpoint: str, args: dict) -> str:
     return f"{url}?{query}" if query else url
 
 
+def page_urls(endpoint: str, args: dict, first: str = "numbered"):
+    """``page -> query_url(endpoint, {**args, "page": page})`` for the
+    pagination of a list, its query string written once per request (the
+    links of a pagination differ by their page only). ``args`` holds no page;
+    ``first="bare"``: page 1 is the address without a page."""
+    base = query_url(endpoint, args)
+    head = base + ("&page=" if "?" in base else "?page=")
+
+    def url(page: int) -> str:
+        if first == "bare" and page <= 1:
+            return base
+        return f"{head}{int(page)}"
+
+    return url
+
+
 def nav_items() -> list[dict]:
     if not has_request_context() or not current_user or not current_user.is_authenticated:
         return []

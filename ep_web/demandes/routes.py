@@ -24,7 +24,7 @@ from ep_web.domain.textguard import find_health_terms, find_nirs, highlight, nir
 from ep_web.htmx import is_partial, render_page_or_fragment
 from ep_web.inputs import arg_id
 from ep_web.models import Account, Demande, DemandeStatus, Profile, Service
-from ep_web.nav import query_url
+from ep_web.nav import page_urls
 from ep_web.permissions import (
     can_view_demande,
     get_attachment_or_404,
@@ -502,10 +502,6 @@ def _args(**override) -> dict:
     return {k: v for k, v in args.items() if v}
 
 
-def _page_url(page: int) -> str:
-    return query_url("demandes.index", _args(page=page if page > 1 else None))
-
-
 @bp.get("")
 @technicien_required
 def index():
@@ -525,8 +521,8 @@ def index():
     rows, total, pages, page = dm.history_page(current_user, filters, request.args.get("page", 1, type=int) or 1,
                                                PER_PAGE, hidden)
     filtered = any(v for k, v in request.args.items() if k != "page")
-    ctx = {"form": form, "rows": rows, "total": total, "page": page, "pages": pages, "page_url": _page_url,
-           "filtered": filtered}
+    ctx = {"form": form, "rows": rows, "total": total, "page": page, "pages": pages,
+           "page_url": page_urls("demandes.index", _args(), first="bare"), "filtered": filtered}
     return render_page_or_fragment("demandes/index.html", "demandes/_history_results.html", **ctx)
 
 

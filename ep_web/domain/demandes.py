@@ -18,7 +18,7 @@ from ep_web.domain.access import conventions_in_force
 from ep_web.domain.errors import DomainError, NotAllowed
 from ep_web.domain.names import check_person_name
 from ep_web.domain.textguard import check_health, check_texts
-from ep_web.extensions import db
+from ep_web.extensions import core_read, db
 from ep_web.inputs import coerce_id
 from ep_web.models import (
     GENERAL_OUTCOMES,
@@ -614,16 +614,42 @@ class Filters:
     search_path: str = "index"
 
 
-def _date_bounds(q, filters: Filters):
+# The lists' statements are built from a shape (which filters are set: a
+# tuple, the key of the statements built once per process) and a binder: with
+# the request's values, each value is a bound parameter holding it; without,
+# a bound parameter to be given at execution (a value forgotten there is an
+# error, never the value of another request).
+
+def _binder(values: dict | None):
+    from sqlalchemy import bindparam
+
+    if values is None:
+        return lambda key, type_=None: bindparam(key, type_=type_, required=True)
+    return lambda key, type_=None: bindparam(key, values[key], type_=type_)
+
+
+def _date_values(filters: Filters) -> dict:
+    """The instants of the date filters: from the first day's midnight (Paris)
+    to the midnight after the last day."""
     from datetime import datetime, time
 
     from ep_web.clock import PARIS
 
+    values = {}
     if filters.date_from:
-        q = q.where(Demande.created_at >= datetime.combine(filters.date_from, time.min, PARIS))
+        values["from_at"] = datetime.combine(filters.date_from, time.min, PARIS)
     if filters.date_to:
-        q = q.where(Demande.created_at < datetime.combine(filters.date_to + timedelta(days=1), time.min, PARIS))
-    return q
+        values["to_at"] = datetime.combine(filters.date_to + timedelta(days=1), time.min, PARIS)
+    return values
+
+
+def _date_conditions(date_from: bool, date_to: bool, bind) -> list:
+    conditions = []
+    if date_from:
+        conditions.append(Demande.created_at >= bind("from_at", Demande.created_at.type))
+    if date_to:
+        conditions.append(Demande.created_at < bind("to_at", Demande.created_at.type))
+    return conditions
 
 
 def hidden_caisse_ids(partenaire_id: int) -> list[int]:
@@ -658,7 +684,7 @@ def _scope_selects() -> dict:
 def history_choices(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int], list[tuple[int, str]]]:
     """caisse_scope and history_authors in one round trip (the history's full
     page): (visible caisses, hidden caisse ids, authors)."""
-    rows = db.session.execute(_scope_selects()["choices"], {"partenaire_id": partenaire_id, "on": today()}).all()
+    rows = core_read(_scope_selects()["choices"], {"partenaire_id": partenaire_id, "on": today()}).all()
     visible = {r.id: r.a for r in rows if r.kind == "c" and r.flag}
     hidden = sorted({r.id for r in rows if r.kind == "c"} - set(visible))
     people = [(r.id, f"{r.a} {r.b}".strip()) for r in rows if r.kind == "t"]
@@ -669,7 +695,7 @@ def caisse_scope(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int]]:
     """SPEC §3-4, in one query: the caisses the structure is in convention
     with now, (id, name) by name — the history's caisse filter — and those it
     no longer is, whose demandes it does not see."""
-    rows = db.session.execute(_scope_selects()["scope"], {"partenaire_id": partenaire_id, "on": today()}).all()
+    rows = core_read(_scope_selects()["scope"], {"partenaire_id": partenaire_id, "on": today()}).all()
     visible = {cid: name for cid, name, in_force in rows if in_force}
     hidden = sorted({cid for cid, _, _ in rows} - set(visible))
     return sorted(visible.items(), key=lambda item: (item[1], item[0])), hidden
@@ -687,46 +713,97 @@ def history_query(user: Account, filters: Filters, hidden: list[int] | None = No
     Demandes only go to caisses in convention, so excluding the caisses whose
     convention has ended is the same as keeping the visible ones — and keeps
     the newest-first index scan (partenaire_id, created_at, id) usable."""
-    q = select(Demande)
     by_index = bool(filters.q) and filters.search_path == "index" and _scoped_search(filters.q)
-    if not by_index:  # the scoped trigrams hold the structure
-        q = q.where(Demande.partenaire_id == user.partenaire_id)
     if hidden is None:
         hidden = hidden_caisse_ids(user.partenaire_id)
-    if hidden:
-        q = q.where(Demande.caisse_id.not_in(hidden))
-    if filters.service:
-        q = q.where(Demande.service == filters.service)
-    if filters.status:
-        q = q.where(Demande.status == filters.status)
-    if filters.caisse_id:
-        q = q.where(Demande.caisse_id == filters.caisse_id)
-    if filters.author_id:
-        q = q.where(Demande.author_id == filters.author_id)
+    shape = _history_shape(filters, hidden, scoped=not by_index)  # the scoped trigrams hold the structure
+    q = select(Demande).where(*_history_where(shape, _history_values(user, filters, hidden)))
     if filters.q:
         q = q.where(name_matches(filters.q, Demande.partenaire_id, user.partenaire_id, filters.search_path))
-    q = _date_bounds(q, filters)
     return q.order_by(*HISTORY_ORDER)
+
+
+def _history_shape(filters: Filters, hidden: list[int], scoped: bool = True) -> tuple:
+    return (scoped, bool(hidden), bool(filters.service), bool(filters.status), bool(filters.caisse_id),
+            bool(filters.author_id), bool(filters.date_from), bool(filters.date_to))
+
+
+def _history_values(user: Account, filters: Filters, hidden: list[int]) -> dict:
+    return {"partenaire_id": user.partenaire_id, "hidden": hidden, "service": filters.service,
+            "status": filters.status, "caisse_id": filters.caisse_id, "author_id": filters.author_id,
+            **_date_values(filters)}
+
+
+def _history_where(shape: tuple, values: dict | None = None) -> list:
+    """The history's conditions but the name search (SPEC §4 History)."""
+    from sqlalchemy import bindparam
+
+    scoped, hidden, service, status, caisse, author, date_from, date_to = shape
+    bind = _binder(values)
+    conditions = []
+    if scoped:
+        conditions.append(Demande.partenaire_id == bind("partenaire_id"))
+    if hidden:
+        conditions.append(Demande.caisse_id.not_in(
+            bindparam("hidden", expanding=True, **({} if values is None else {"value": values["hidden"]}))))
+    if service:
+        conditions.append(Demande.service == bind("service", Demande.service.type))
+    if status:
+        conditions.append(Demande.status == bind("status", Demande.status.type))
+    if caisse:
+        conditions.append(Demande.caisse_id == bind("caisse_id"))
+    if author:
+        conditions.append(Demande.author_id == bind("author_id"))
+    return conditions + _date_conditions(date_from, date_to, bind)
 
 
 def _queue_filtered(q, user: Account, filters: Filters, statuses=OPEN_STATUSES):
     """The caisse's demandes under every filter but the status (``statuses``:
     those the query keeps, which the open queue's name index needs)."""
-    if not (filters.q and filters.search_path in ("index", "open") and _scoped_search(filters.q)):
-        q = q.where(Demande.caisse_id == user.caisse_id)  # else: the scoped trigrams hold the caisse
-    if filters.service:
-        q = q.where(Demande.service == filters.service)
-    if filters.urgent_only:
-        q = q.where(Demande.urgent.is_(True))
-    if filters.mine:
-        q = q.where(Demande.assigned_to_id == user.id)
-    if filters.tab:
-        from ep_web.domain.home import tab_filter
-
-        q = q.where(*(tab_filter(user, filters.tab) or ()))
+    scoped = not (filters.q and filters.search_path in ("index", "open") and _scoped_search(filters.q))
+    # else: the scoped trigrams hold the caisse
+    q = q.where(*_queue_where(_queue_shape(filters, scoped), _queue_values(user, filters)))
     if filters.q:
         q = q.where(name_matches(filters.q, Demande.caisse_id, user.caisse_id, filters.search_path, statuses))
-    return _date_bounds(q, filters)
+    return q
+
+
+def _queue_shape(filters: Filters, scoped: bool = True) -> tuple:
+    return (scoped, bool(filters.service), bool(filters.urgent_only), bool(filters.mine), filters.tab or "",
+            bool(filters.date_from), bool(filters.date_to))
+
+
+def _queue_values(user: Account, filters: Filters) -> dict:
+    values = {"caisse_id": user.caisse_id, "agent_id": user.id, "service": filters.service, **_date_values(filters)}
+    if filters.tab:
+        from ep_web.models.demande import SLA_SOON
+
+        values["at"] = now()
+        values["soon"] = values["at"] + SLA_SOON
+    return values
+
+
+def _queue_where(shape: tuple, values: dict | None = None) -> list:
+    """The queue's conditions but the status and the name search (SPEC §4 Caisse queue)."""
+    from types import SimpleNamespace
+
+    scoped, service, urgent, mine, tab, date_from, date_to = shape
+    bind = _binder(values)
+    conditions = []
+    if scoped:
+        conditions.append(Demande.caisse_id == bind("caisse_id"))
+    if service:
+        conditions.append(Demande.service == bind("service", Demande.service.type))
+    if urgent:
+        conditions.append(Demande.urgent.is_(True))
+    if mine:
+        conditions.append(Demande.assigned_to_id == bind("agent_id"))
+    if tab:
+        from ep_web.domain.home import tab_filter
+
+        agent = SimpleNamespace(id=bind("agent_id"))
+        conditions += tab_filter(agent, tab, bind("at", Demande.due_at.type), bind("soon", Demande.due_at.type)) or ()
+    return conditions + _date_conditions(date_from, date_to, bind)
 
 
 def queue_query(user: Account, filters: Filters):
@@ -792,7 +869,7 @@ def queue_counts(user: Account, filters: Filters, probes: dict | None = None) ->
                    .where(_status_is(status, path)).limit(COUNT_CAP + 1).subquery())
         parts.append(select(literal(status.value).label("status"), func.count().label("n")).select_from(limited))
     if parts:
-        for status, n in db.session.execute(union_all(*parts)):  # one round trip
+        for status, n in core_read(union_all(*parts)):  # one round trip
             counts[DemandeStatus(status)] = n
     return counts
 
@@ -813,7 +890,7 @@ def _queue_probes(user: Account, filters: Filters) -> tuple[dict, int]:
             .order_by(*QUEUE_ORDER).limit(SEARCH_PROBE).subquery())
     both = union_all(*(select(w.c.status, func.count(), func.count().filter(w.c.match)).group_by(w.c.status)
                        for w in (opened, shut)))
-    window = {DemandeStatus(status): (scanned, found) for status, scanned, found in db.session.execute(both)}
+    window = {DemandeStatus(status): (scanned, found) for status, scanned, found in core_read(both)}
     return window, sum(scanned for status, (scanned, _) in window.items() if status in OPEN_STATUSES)
 
 
@@ -847,7 +924,7 @@ def _scoped_search(raw: str) -> bool:
 
 def _probe(window) -> tuple[int, int]:
     """(entries read, names matching) among a window of a list (a subquery of nom_search)."""
-    row = db.session.execute(select(func.count(), func.count().filter(window.c.match))).one()
+    row = core_read(select(func.count(), func.count().filter(window.c.match))).one()
     return row[0], row[1]
 
 
@@ -965,7 +1042,7 @@ def capped_count(query) -> int:
     from sqlalchemy import literal_column
 
     limited = query.with_only_columns(literal_column("1")).order_by(None).limit(COUNT_CAP + 1).subquery()
-    return db.session.scalar(select(func.count()).select_from(limited))
+    return core_read(select(func.count()).select_from(limited)).scalar()
 
 
 def page_count(total: int, per_page: int) -> int:
@@ -986,15 +1063,18 @@ def paginate(query, page: int, per_page: int = 20):
 
 class DemandeRow:
     """A line of a list (history, queue): the columns it shows and the names
-    joined in, with the state properties of Demande the badges read."""
+    joined in, with the state properties of Demande the badges read. The
+    48-hour clock is read once for the whole list (``seen_at``): its state
+    (``sla_state``) is worked out when the row is built."""
 
     is_open = Demande.is_open
     status_badge = Demande.status_badge
     sla_state_at = Demande.sla_state_at
-    sla_state = Demande.sla_state
 
-    def __init__(self, **fields):
+    def __init__(self, seen_at=None, **fields):
         self.__dict__.update(fields)
+        self.seen_at = seen_at
+        self.sla_state = self.sla_state_at(seen_at) if self.due_at is not None else None
 
 
 class _Named:
@@ -1037,18 +1117,30 @@ def _list_select(side: str):
 _ROW_KEYS = tuple(c.key for c in _ROW_COLUMNS)
 
 
-def list_rows(query, *, limit: int, offset: int = 0, side: str) -> list[DemandeRow]:
-    """One query for one page of a list: the demande columns shown, plus the
-    caisse and author names (partner's history) or the structure and the
-    assigned agent (caisse queue), joined in (SPEC §4 History, Caisse queue)."""
+def _page_select(query, side: str, limit, offset):
+    """The rows' select of one page of ``query`` (a select of demandes, in the list's order)."""
     # The page's ids first: every filter and the order are in the list's
     # covering index (PostgreSQL reads it alone, however many rows a name
     # search skips), then the 20 rows by primary key.
     ids = query.with_only_columns(Demande.id, maintain_column_froms=False).limit(limit).offset(offset).subquery()
-    q = _list_select(side).where(Demande.id.in_(select(ids.c.id)))
+    return _list_select(side).where(Demande.id.in_(select(ids.c.id)))
+
+
+def list_rows(query, *, limit: int, offset: int = 0, side: str) -> list[DemandeRow]:
+    """One query for one page of a list: the demande columns shown, plus the
+    caisse and author names (partner's history) or the structure and the
+    assigned agent (caisse queue), joined in (SPEC §4 History, Caisse queue)."""
+    return _rows(core_read(_page_select(query, side, limit, offset)), side)
+
+
+def _rows(result, side: str) -> list[DemandeRow]:
+    """The rows of a list's result (what _list_select reads; any other
+    column is left out). The clock is read once for the page (each row's
+    48-hour clock)."""
     rows = []
     history = side == "history"
-    for r in db.session.execute(q):
+    at = now()
+    for r in result:
         fields = dict(zip(_ROW_KEYS, r))
         name = _person_name(r.person_prenom, r.person_nom, r.person_status)
         named = _Named(name) if name is not None else None
@@ -1056,8 +1148,51 @@ def list_rows(query, *, limit: int, offset: int = 0, side: str) -> list[DemandeR
             fields.update(caisse=_Named(r.other_name), author=named)
         else:
             fields.update(partenaire=_Named(r.other_name), assigned_to=named)
-        rows.append(DemandeRow(**fields))
+        rows.append(DemandeRow(at, **fields))
     return rows
+
+
+@cache
+def _queue_statements(shape: tuple, status: str, cap: int) -> dict:
+    """A queue without a name search, built once per process for each shape
+    of the filters (and COUNT_CAP, which the tests change): "counts", the
+    capped count of each status (one round trip), and "page", one page of
+    rows (bound: limit, offset) carrying those counts in columns n_<status>:
+    one round trip for a page that has rows."""
+    from sqlalchemy import bindparam, literal_column, union_all
+
+    where = _queue_where(shape)
+    parts, columns = [], []
+    for st in DemandeStatus:
+        limited = (select(literal_column("1")).select_from(Demande).where(*where, _status_is(st, "index"))
+                   .limit(cap + 1).subquery())
+        parts.append(select(literal(st.value).label("status"), func.count().label("n")).select_from(limited))
+        columns.append(select(func.count()).select_from(limited).scalar_subquery().label(f"n_{st.value}"))
+    shown = (Demande.status == DemandeStatus(status)) if status else Demande.status.in_(OPEN_STATUSES)
+    query = select(Demande).where(*where, shown).order_by(*QUEUE_ORDER)
+    page = _page_select(query, "queue", bindparam("limit"), bindparam("offset")).add_columns(*columns)
+    return {"counts": union_all(*parts), "page": page}
+
+
+def _cached_queue_page(user: Account, filters: Filters, page: int, per_page: int):
+    """queue_page without a name search: counts and rows in one statement
+    when the page asked for has rows (page 1 of a non-empty list, a page
+    within the list); else the counts, then the last page's rows."""
+    statements = _queue_statements(_queue_shape(filters), filters.status, COUNT_CAP)
+    values = _queue_values(user, filters)
+    shown = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES
+    page = max(1, page)
+    result = core_read(statements["page"], {**values, "limit": per_page, "offset": (page - 1) * per_page}).all()
+    if result:
+        counts = {st: getattr(result[0], f"n_{st.value}") for st in DemandeStatus}
+    else:
+        counts = {DemandeStatus(st): n for st, n in core_read(statements["counts"], values)}
+    total = sum(counts[status] for status in shown)
+    pages = page_count(total, per_page)
+    if page > pages:  # past the end: the last page
+        page = pages
+        result = core_read(statements["page"], {**values, "limit": per_page, "offset": (page - 1) * per_page}).all()
+    return counts, _rows(result, "queue"), total, pages, page
 
 
 def queue_page(user: Account, filters: Filters, page: int, per_page: int = 20):
@@ -1066,6 +1201,8 @@ def queue_page(user: Account, filters: Filters, page: int, per_page: int = 20):
     open statuses, or the one filtered on); a name search then reads its rows
     the cheaper way the count's probe chose (same rows). Returns (counts,
     rows, total, page count, the page shown — a page past the end shows the last)."""
+    if not filters.q:
+        return _cached_queue_page(user, filters, page, per_page)
     probes: dict = {}
     counts = queue_counts(user, filters, probes)
     shown = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES
@@ -1078,10 +1215,49 @@ def queue_page(user: Account, filters: Filters, page: int, per_page: int = 20):
     return counts, rows, total, pages, page
 
 
+@cache
+def _history_statement(shape: tuple, cap: int):
+    """One page of the history without a name search, built once per process
+    for each shape of the filters (and COUNT_CAP, which the tests change):
+    the rows (bound: limit, offset) with the capped count in a column
+    ("total"), one round trip."""
+    from sqlalchemy import bindparam, literal_column
+
+    query = select(Demande).where(*_history_where(shape)).order_by(*HISTORY_ORDER)
+    limited = (query.with_only_columns(literal_column("1")).order_by(None).limit(cap + 1).subquery())
+    total = select(func.count()).select_from(limited).scalar_subquery().label("total")
+    return _page_select(query, "history", bindparam("limit"), bindparam("offset")).add_columns(total)
+
+
+def _cached_history_page(user: Account, filters: Filters, page: int, per_page: int, hidden: list[int]):
+    """history_page without a name search: the count and the rows in one
+    statement when the page asked for has rows; else the count (an empty
+    page 1: none), then the last page's rows."""
+    statement = _history_statement(_history_shape(filters, hidden), COUNT_CAP)
+    values = _history_values(user, filters, hidden)
+    page = max(1, page)
+    result = core_read(statement, {**values, "limit": per_page, "offset": (page - 1) * per_page}).all()
+    if result:
+        total = result[0].total
+    elif page == 1:
+        total = 0
+    else:
+        total = capped_count(history_query(user, filters, hidden))
+    pages = page_count(total, per_page)
+    if page > pages:  # past the end: the last page
+        page = pages
+        result = core_read(statement, {**values, "limit": per_page, "offset": (page - 1) * per_page}).all()
+    return _rows(result, "history"), total, pages, page
+
+
 def history_page(user: Account, filters: Filters, page: int, per_page: int = 20, hidden: list[int] | None = None):
     """SPEC §4 History: one page of the structure's demandes, newest first:
     the capped count and the rows (list_rows: one query); returns (rows,
     capped total, page count, the page shown — a page past the end shows the last)."""
+    if not filters.q:
+        if hidden is None:
+            hidden = hidden_caisse_ids(user.partenaire_id)
+        return _cached_history_page(user, filters, page, per_page, hidden)
     found = 0
     if filters.q and _scoped_search(filters.q):
         # A name search on PostgreSQL: first the newest SEARCH_PROBE entries
@@ -1123,8 +1299,8 @@ def _count_and_page(query, page: int, per_page: int) -> tuple[int, list[int] | N
                .order_by(None).limit(COUNT_CAP + 1).cte("matches"))
     ids = (select(matches.c.id).order_by(matches.c.created_at.desc(), matches.c.id.desc())
            .limit(per_page).offset((page - 1) * per_page))
-    total, page_ids = db.session.execute(select(select(func.count()).select_from(matches).scalar_subquery(),
-                                                func.array(ids.scalar_subquery()))).one()
+    total, page_ids = core_read(select(select(func.count()).select_from(matches).scalar_subquery(),
+                                       func.array(ids.scalar_subquery()))).one()
     if total > COUNT_CAP or page > page_count(total, per_page):
         return total, None
     return total, list(page_ids)

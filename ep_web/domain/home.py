@@ -17,7 +17,7 @@ from ep_web.clock import now, today
 from ep_web.domain import drafts
 from ep_web.domain import notifications as notif
 from ep_web.domain.access import in_force_filter
-from ep_web.extensions import db
+from ep_web.extensions import core_read, db
 from ep_web.models import (
     OPEN_STATUSES,
     SLA_SOON,
@@ -226,7 +226,7 @@ def agent_tab_counts(user: Account) -> dict[str, int]:
     """SPEC §4/§6: the count of each cockpit tab, capped, in one round trip."""
     at = now()
     params = {"caisse_id": user.caisse_id, "agent_id": user.id, "at": at, "soon": at + SLA_SOON}
-    return dict(db.session.execute(_tab_counts_select(), params).all())
+    return dict(core_read(_tab_counts_select(), params).all())
 
 
 def agent_home(user: Account) -> list[Counter]:

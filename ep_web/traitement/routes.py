@@ -21,7 +21,7 @@ from ep_web.domain.home import AGENT_TABS, agent_tab_counts
 from ep_web.domain.textguard import find_health_terms, highlight
 from ep_web.htmx import is_partial, render_fragments, render_page_or_fragment
 from ep_web.models import Account, Demande, DemandeStatus, Profile
-from ep_web.nav import query_url
+from ep_web.nav import page_urls, query_url
 from ep_web.permissions import get_attachment_or_404, get_demande_or_404, profile_required
 from ep_web.traitement.forms import (
     SERVICE_SHORT,
@@ -56,11 +56,13 @@ def _hours_text(delta: timedelta) -> str:
 
 def sla(demande: Demande) -> dict | None:
     """The 48-hour clock of an open signalement, for display: state
-    (Demande.sla_state), the French text and the DSFR badge class."""
+    (Demande.sla_state), the French text and the DSFR badge class. A row of
+    the queue carries its state and the instant the list read the clock
+    (ep_web.domain.demandes.DemandeRow): one clock for the whole page."""
     state = demande.sla_state
     if state is None:
         return None
-    left = demande.due_at - now()
+    left = demande.due_at - (getattr(demande, "seen_at", None) or now())
     if state == "overdue":
         return {"state": state, "text": f"En retard de {_hours_text(-left)}", "badge": "fr-badge--error"}
     return {"state": state, "text": f"Reste {_hours_text(left)}",
@@ -107,10 +109,6 @@ def _args(**override) -> dict:
     return {k: v for k, v in args.items() if v}
 
 
-def _page_url(page: int) -> str:
-    return query_url("traitement.index", _args(page=page))
-
-
 def _status_url(status: str) -> str:
     return query_url("traitement.index", _args(statut=status))
 
@@ -128,7 +126,7 @@ def index():
     ctx = {
         "form": form, "rows": rows, "total": total, "page_no": page, "pages": pages, "filters": filters,
         "counts": [{"status": st, "count": n} for st, n in counts.items()],
-        "page_url": _page_url, "status_url": _status_url, "oob": is_partial(),
+        "page_url": page_urls("traitement.index", _args()), "status_url": _status_url, "oob": is_partial(),
         "filtered": any(v for k, v in request.args.items() if k != "page"),
         # The cockpit's tabs are on the full page only (a fragment swaps the results).
         "tabs": AGENT_TABS, "tab_counts": {} if is_partial() else agent_tab_counts(current_user), "tab": filters.tab,

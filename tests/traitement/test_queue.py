@@ -125,6 +125,28 @@ def test_counts_per_status(app, w, queue, login):
     assert 'href="/traitement?statut=cloturee"' in counts
 
 
+def test_counts_when_the_list_shown_is_empty(app, w, queue, login):
+    """The counts usually come with the rows (one statement): a list with no
+    row under its filters, or a page past the end, still counts every status."""
+    for d in (queue.plain, queue.plain2):
+        dm.close(w.agent, d, Outcome.SANS_SUITE.value)
+    commit()
+    client = login(w.agent)
+    for url, expected in (("/traitement?service=contact", "Transmise : 0 Prise en charge : 0 "
+                                                          "En attente de complément : 0 Clôturée : 1"),
+                          ("/traitement?service=contact&page=3", "Transmise : 0 Prise en charge : 0 "
+                                                                 "En attente de complément : 0 Clôturée : 1"),
+                          ("/traitement?statut=cloturee&page=4", "Transmise : 4 Prise en charge : 0 "
+                                                                 "En attente de complément : 0 Clôturée : 2")):
+        html = client.get(url).get_data(as_text=True)
+        counts = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split('data-testid="status-counts"')[1]
+                                              .split("</ul>")[0]))
+        assert counts.strip(" >") == expected, url
+    assert _refs_in_page(client.get("/traitement?service=contact").get_data(as_text=True)) == []
+    assert _refs_in_page(client.get("/traitement?statut=cloturee&page=4").get_data(as_text=True)) == [
+        queue.plain.reference, queue.plain2.reference]
+
+
 def test_pagination_20_per_page(app, w, new_demande, login):
     made = [new_demande(w.technicien, w.caisse, "contact", nom=f"Personne{alpha(i)}") for i in range(23)]
     client = login(w.agent)
