@@ -922,19 +922,6 @@ def _scoped_search(raw: str) -> bool:
     return db.session.get_bind().dialect.name == "postgresql" and bool(search_trigrams(fold_name(raw)))
 
 
-def _probe(window) -> tuple[int, int]:
-    """(entries read, names matching) among a window of a list (a subquery of nom_search)."""
-    row = core_read(select(func.count(), func.count().filter(window.c.match))).one()
-    return row[0], row[1]
-
-
-def _probe_window(query, order, raw: str):
-    term = fold_name(raw)
-    exact = _exact_name(term, Demande.nom_search)
-    return (query.with_only_columns(exact.label("match"), maintain_column_froms=False)
-            .order_by(None).order_by(*order).limit(SEARCH_PROBE).subquery())
-
-
 # Reading a match through a trigram index (its heap row) costs about as much
 # as reading this many entries of a list's covering index in order.
 HEAP_COST = 15
@@ -961,9 +948,14 @@ def queue_search_path(probes: dict, counts: dict, statuses, need: int) -> str:
 
 def _exact_name(term: str, column):
     """The exact test on PostgreSQL (strpos: no trigram index answers it)."""
-    if len(term) >= 3:
-        return func.strpos(column, term) > 0
-    return func.strpos(literal(" ") + column, " " + term) > 0
+    return _exact_test(len(term) < 3, column, term if len(term) >= 3 else " " + term)
+
+
+def _exact_test(short: bool, column, needle):
+    """``needle`` in the name; short (1 or 2 characters): at a word's start (``needle`` is " " + term)."""
+    if not short:
+        return func.strpos(column, needle) > 0
+    return func.strpos(literal(" ") + column, needle) > 0
 
 
 def name_matches(raw: str, scope=None, scope_id: int | None = None, path: str = "index", statuses=()):
@@ -982,28 +974,61 @@ def name_matches(raw: str, scope=None, scope_id: int | None = None, path: str = 
     caisse's open queue, through the index of migration 0018, whose entries
     are prefixed with the caisse and the status (one scan per open status of
     ``statuses``)."""
-    term = fold_name(raw)
-    if scope is not None and db.session.get_bind().dialect.name == "postgresql":
-        exact = _exact_name(term, Demande.nom_search)
-        tokens = search_trigrams(term)
-        if not tokens or path == "walk":
-            return exact
-        from sqlalchemy.dialects.postgresql import ARRAY
-        from sqlalchemy.types import Text
+    postgresql = scope is not None and db.session.get_bind().dialect.name == "postgresql"
+    shape = _name_shape(raw, postgresql, scope, path, statuses)
+    return _name_condition(shape, scope, _binder(_name_values(raw, shape, scope_id)))
 
-        opened = [DemandeStatus(s) for s in statuses if DemandeStatus(s) in OPEN_STATUSES]
+
+def _name_shape(raw: str, postgresql: bool, scope, path: str, statuses=()) -> tuple:
+    """What name_matches' condition looks like: ("exact", short) or
+    ("scoped", short) or ("open", short, open statuses) on PostgreSQL,
+    ("like", short) elsewhere (short: 1 or 2 characters, a word's start)."""
+    term = fold_name(raw)
+    if postgresql:
+        short = len(term) < 3
+        if not search_trigrams(term) or path == "walk":
+            return ("exact", short)
+        opened = tuple(DemandeStatus(s).value for s in statuses if DemandeStatus(s) in OPEN_STATUSES)
         if path == "open" and opened and scope is Demande.caisse_id:
-            keys = func.ep_scoped_trgm(Demande.caisse_id, Demande.status, Demande.nom_search, type_=ARRAY(Text))
-            return and_(or_(*(keys.contains(literal([f"{scope_id}:{s.value}:{t}" for t in tokens], ARRAY(Text)))
-                              for s in opened)), exact)
-        scoped = [f"{scope_id}:{t}" for t in tokens]
-        return and_(func.ep_scoped_trgm(scope, Demande.nom_search, type_=ARRAY(Text)).contains(
-            literal(scoped, ARRAY(Text))), exact)
-    term = _like(term)
-    if len(term) >= 3:
-        return Demande.nom_search.like(f"%{term}%", escape="\\")
-    return or_(Demande.nom_search.like(f"{term}%", escape="\\"),
-               Demande.nom_search.like(f"% {term}%", escape="\\"))
+            return ("open", short, opened)
+        return ("scoped", short)
+    return ("like", len(_like(term)) < 3)
+
+
+def _name_values(raw: str, shape: tuple, scope_id) -> dict:
+    term = fold_name(raw)
+    kind, short = shape[0], shape[1]
+    if kind == "like":
+        term = _like(term)
+        return {"prefix": f"{term}%", "word": f"% {term}%"} if short else {"pattern": f"%{term}%"}
+    values = {"term": " " + term if short else term}
+    if kind == "open":
+        tokens = search_trigrams(term)
+        values.update({f"open_{s}": [f"{scope_id}:{s}:{t}" for t in tokens] for s in shape[2]})
+    elif kind == "scoped":
+        values["scoped"] = [f"{scope_id}:{t}" for t in search_trigrams(term)]
+    return values
+
+
+def _name_condition(shape: tuple, scope, bind):
+    """name_matches' condition for a shape (_name_shape), its values bound by ``bind``."""
+    kind, short = shape[0], shape[1]
+    if kind == "like":
+        if not short:
+            return Demande.nom_search.like(bind("pattern"), escape="\\")
+        return or_(Demande.nom_search.like(bind("prefix"), escape="\\"),
+                   Demande.nom_search.like(bind("word"), escape="\\"))
+    exact = _exact_test(short, Demande.nom_search, bind("term"))
+    if kind == "exact":
+        return exact
+    from sqlalchemy.dialects.postgresql import ARRAY
+    from sqlalchemy.types import Text
+
+    if kind == "open":
+        keys = func.ep_scoped_trgm(Demande.caisse_id, Demande.status, Demande.nom_search, type_=ARRAY(Text))
+        return and_(or_(*(keys.contains(bind(f"open_{s}", ARRAY(Text))) for s in shape[2])), exact)
+    return and_(func.ep_scoped_trgm(scope, Demande.nom_search, type_=ARRAY(Text)).contains(
+        bind("scoped", ARRAY(Text))), exact)
 
 
 def search_trigrams(term: str) -> list[str]:
@@ -1215,95 +1240,110 @@ def queue_page(user: Account, filters: Filters, page: int, per_page: int = 20):
     return counts, rows, total, pages, page
 
 
+def _history_shapes(filters: Filters, hidden: list[int], path: str) -> tuple:
+    """(conditions' shape, name search's shape or None) of the history read by ``path``."""
+    if not filters.q:
+        return _history_shape(filters, hidden), None
+    by_index = path == "index" and _scoped_search(filters.q)  # the scoped trigrams hold the structure
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    return (_history_shape(filters, hidden, scoped=not by_index),
+            _name_shape(filters.q, postgresql, Demande.partenaire_id, path))
+
+
+def _history_select(shape: tuple):
+    """The history's select for a shape (_history_shapes), values to be bound."""
+    where, name = shape
+    query = select(Demande).where(*_history_where(where))
+    if name is not None:
+        query = query.where(_name_condition(name, Demande.partenaire_id, _binder(None)))
+    return query.order_by(*HISTORY_ORDER)
+
+
 @cache
-def _history_statement(shape: tuple, cap: int):
-    """One page of the history without a name search, built once per process
-    for each shape of the filters (and COUNT_CAP, which the tests change):
-    the rows (bound: limit, offset) with the capped count in a column
-    ("total"), one round trip."""
+def _history_page_statement(rows: tuple, count: tuple | None, cap: int):
+    """One page of the history, built once per process per shape of the
+    filters (and COUNT_CAP, which the tests change): the rows (bound: limit,
+    offset) read as ``rows`` says, with the capped count read as ``count``
+    says in a column ("total") — one round trip — unless ``count`` is None
+    (a name search whose probe counted it all)."""
     from sqlalchemy import bindparam, literal_column
 
-    query = select(Demande).where(*_history_where(shape)).order_by(*HISTORY_ORDER)
-    limited = (query.with_only_columns(literal_column("1")).order_by(None).limit(cap + 1).subquery())
-    total = select(func.count()).select_from(limited).scalar_subquery().label("total")
-    return _page_select(query, "history", bindparam("limit"), bindparam("offset")).add_columns(total)
+    page = _page_select(_history_select(rows), "history", bindparam("limit"), bindparam("offset"))
+    if count is None:
+        return page
+    limited = _history_select(count).with_only_columns(literal_column("1")).order_by(None).limit(cap + 1).subquery()
+    return page.add_columns(select(func.count()).select_from(limited).scalar_subquery().label("total"))
 
 
-def _cached_history_page(user: Account, filters: Filters, page: int, per_page: int, hidden: list[int]):
-    """history_page without a name search: the count and the rows in one
-    statement when the page asked for has rows; else the count (an empty
-    page 1: none), then the last page's rows."""
-    statement = _history_statement(_history_shape(filters, hidden), COUNT_CAP)
+@cache
+def _history_probe_statement(where: tuple, short: bool, probe: int):
+    """A name search's probe (built once per process per shape): among the
+    newest ``probe`` entries of the structure's covering index, how many, and
+    how many names match (bound: the history's values and "term")."""
+    from sqlalchemy import bindparam
+
+    match = _exact_test(short, Demande.nom_search, bindparam("term", required=True)).label("match")
+    window = (select(Demande).where(*_history_where(where))
+              .with_only_columns(match, maintain_column_froms=False).order_by(*HISTORY_ORDER).limit(probe).subquery())
+    return select(func.count(), func.count().filter(window.c.match))
+
+
+def _history_values_for(user: Account, filters: Filters, hidden: list[int], *shapes) -> dict:
     values = _history_values(user, filters, hidden)
+    for shape in shapes:
+        if shape is not None and shape[1] is not None:
+            values.update(_name_values(filters.q, shape[1], user.partenaire_id))
+    return values
+
+
+def history_page(user: Account, filters: Filters, page: int, per_page: int = 20, hidden: list[int] | None = None):
+    """SPEC §4 History: one page of the structure's demandes, newest first,
+    and its capped count; returns (rows, capped total, page count, the page
+    shown — a page past the end shows the last).
+
+    One statement for the rows and the count (_history_page_statement). A
+    name search on PostgreSQL first probes the newest SEARCH_PROBE entries of
+    the structure's covering index: the count when they are all of them, or
+    when they already hold more than COUNT_CAP names; else it tells whether
+    the count and the rows are read in order or through the trigram index.
+    A page without rows (an empty list, a page past the end): the count, then
+    the last page's rows."""
+    if hidden is None:
+        hidden = hidden_caisse_ids(user.partenaire_id)
     page = max(1, page)
-    result = core_read(statement, {**values, "limit": per_page, "offset": (page - 1) * per_page}).all()
-    if result:
+    scanned, found, known = SEARCH_PROBE, 0, None
+    count_path = filters.search_path
+    if filters.q and _scoped_search(filters.q):
+        term = fold_name(filters.q)
+        short = len(term) < 3
+        probe = _history_probe_statement(_history_shape(filters, hidden), short, SEARCH_PROBE)
+        values = {**_history_values(user, filters, hidden), "term": " " + term if short else term}
+        scanned, found = core_read(probe, values).one()
+        count_path = _search_path(scanned, found)
+        if count_path == "known":
+            known = min(found, COUNT_CAP + 1)
+
+    def read(page: int, with_count: bool):
+        rows = _history_shapes(filters, hidden, _rows_path(scanned, found, page * per_page))
+        count = _history_shapes(filters, hidden, count_path) if with_count else None
+        values = _history_values_for(user, filters, hidden, rows, count)
+        values.update(limit=per_page, offset=(page - 1) * per_page)
+        return core_read(_history_page_statement(rows, count, COUNT_CAP), values).all()
+
+    result = read(page, known is None)
+    if known is not None:
+        total = known
+    elif result:
         total = result[0].total
     elif page == 1:
         total = 0
     else:
-        total = capped_count(history_query(user, filters, hidden))
+        total = capped_count(history_query(user, replace(filters, search_path=count_path), hidden))
     pages = page_count(total, per_page)
     if page > pages:  # past the end: the last page
         page = pages
-        result = core_read(statement, {**values, "limit": per_page, "offset": (page - 1) * per_page}).all()
+        result = read(page, False)
     return _rows(result, "history"), total, pages, page
-
-
-def history_page(user: Account, filters: Filters, page: int, per_page: int = 20, hidden: list[int] | None = None):
-    """SPEC §4 History: one page of the structure's demandes, newest first:
-    the capped count and the rows (list_rows: one query); returns (rows,
-    capped total, page count, the page shown — a page past the end shows the last)."""
-    if not filters.q:
-        if hidden is None:
-            hidden = hidden_caisse_ids(user.partenaire_id)
-        return _cached_history_page(user, filters, page, per_page, hidden)
-    found = 0
-    if filters.q and _scoped_search(filters.q):
-        # A name search on PostgreSQL: first the newest SEARCH_PROBE entries
-        # of the structure's covering index (the count when they are all of
-        # them, or when they already hold more than COUNT_CAP names).
-        walk = replace(filters, search_path="walk")
-        if hidden is None:
-            hidden = hidden_caisse_ids(user.partenaire_id)
-        scanned, found = _probe(_probe_window(history_query(user, replace(walk, q=""), hidden), HISTORY_ORDER,
-                                              filters.q))
-        path = _search_path(scanned, found)
-        if path == "known":
-            total = min(found, COUNT_CAP + 1)
-        elif path == "index":
-            # The trigram index reads the matching rows: the count, and the
-            # page's ids when they are all of them, in one pass.
-            total, ids = _count_and_page(history_query(user, replace(filters, search_path=path), hidden),
-                                         max(1, page), per_page)
-            if ids is not None:
-                query = select(Demande).where(Demande.id.in_(ids)).order_by(*HISTORY_ORDER)
-                pages = page_count(total, per_page)
-                return list_rows(query, limit=per_page, side="history"), total, pages, max(1, page)
-        else:
-            total = capped_count(history_query(user, replace(filters, search_path=path), hidden))
-    else:
-        total = capped_count(history_query(user, filters, hidden))
-        scanned = SEARCH_PROBE
-    pages = page_count(total, per_page)
-    page = min(max(1, page), pages)
-    query = history_query(user, replace(filters, search_path=_rows_path(scanned, found, page * per_page)), hidden)
-    return list_rows(query, limit=per_page, offset=(page - 1) * per_page, side="history"), total, pages, page
-
-
-def _count_and_page(query, page: int, per_page: int) -> tuple[int, list[int] | None]:
-    """A history query's capped count and, in the same statement, the ids of
-    its page ``page`` newest first — None when the count is capped (the rows
-    read are then not all of them) or the page is past the end."""
-    matches = (query.with_only_columns(Demande.id, Demande.created_at, maintain_column_froms=False)
-               .order_by(None).limit(COUNT_CAP + 1).cte("matches"))
-    ids = (select(matches.c.id).order_by(matches.c.created_at.desc(), matches.c.id.desc())
-           .limit(per_page).offset((page - 1) * per_page))
-    total, page_ids = core_read(select(select(func.count()).select_from(matches).scalar_subquery(),
-                                       func.array(ids.scalar_subquery()))).one()
-    if total > COUNT_CAP or page > page_count(total, per_page):
-        return total, None
-    return total, list(page_ids)
 
 
 def history_authors(partenaire_id: int) -> list[tuple[int, str]]:

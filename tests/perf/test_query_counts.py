@@ -106,12 +106,13 @@ PAGES = {
 # (1) and the rows (1). The queue: the rows with the capped counts per status (1) — with a name
 # search, the capped counts (1) and the rows (1) — and the tabs' capped counts (full page, 1).
 # A name search on PostgreSQL first probes the list's first index entries (ep_web.domain.demandes
-# SEARCH_PROBE): the history's probe counts a small structure by itself (it stands for the count);
-# the queue's probe reads its open and closed demandes together, and counts a small caisse by
-# itself too (it stands for the capped counts).
+# SEARCH_PROBE): the history's probe counts a small structure by itself (it stands for the count;
+# SQLite has no probe: its count comes with the rows); the queue's probe reads its open and closed
+# demandes together, and counts a small caisse by itself too (it stands for the capped counts).
 EXPECTED = {"history": 3, "history, filtered and searched": 4, "history fragment": 4,
             "queue": 3, "queue, searched": 4, "queue fragment": 3,
             "history fragment, filtered": 3, "queue fragment, filtered": 2}
+EXPECTED_SQLITE = {**EXPECTED, "history, filtered and searched": 3, "history fragment": 3}
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -123,7 +124,7 @@ def test_list_pages_cost_a_fixed_number_of_queries(app, world, login, client, pa
     small = _count(client, url, headers)
     _fill(world, 8, k=100)  # more demandes, authors and agents on the page
     assert _count(client, url, headers) == small, "the number of queries grows with the rows: an N+1"
-    assert small == EXPECTED[page]
+    assert small == (EXPECTED if db.engine.dialect.name == "postgresql" else EXPECTED_SQLITE)[page]
 
 
 def test_the_history_shows_the_joined_names(app, world, login, client):
