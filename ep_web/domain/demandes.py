@@ -840,8 +840,6 @@ def queue_counts(user: Account, filters: Filters, probes: dict | None = None) ->
     status where the name is common is read in order, and one where it is rare
     through its trigram index (the open queue's, or the caisse's for the closed
     ones), which reads its matches only."""
-    from sqlalchemy import literal, literal_column, union_all
-
     counts = {status: 0 for status in DemandeStatus}
     paths = {status: filters.search_path for status in DemandeStatus}
     if filters.q and _scoped_search(filters.q):
@@ -863,15 +861,81 @@ def queue_counts(user: Account, filters: Filters, probes: dict | None = None) ->
                 del paths[status]
             else:
                 paths[status] = path
-    parts = []
-    for status, path in paths.items():
-        limited = (_queue_filtered(select(literal_column("1")), user, replace(filters, search_path=path), [status])
-                   .where(_status_is(status, path)).limit(COUNT_CAP + 1).subquery())
-        parts.append(select(literal(status.value).label("status"), func.count().label("n")).select_from(limited))
-    if parts:
-        for status, n in core_read(union_all(*parts)):  # one round trip
+    if paths:
+        parts = tuple((status.value, *_queue_shapes(filters, path, [status]), path) for status, path in paths.items())
+        values = _queue_values_for(user, filters, parts)
+        for status, n in core_read(_queue_counts_statement(parts, COUNT_CAP), values):  # one round trip
             counts[DemandeStatus(status)] = n
     return counts
+
+
+def _queue_shapes(filters: Filters, path: str, statuses) -> tuple:
+    """(conditions' shape, name search's shape or None) of the queue read by
+    ``path`` for ``statuses`` (those the query keeps, which the open queue's
+    name index needs)."""
+    if not filters.q:
+        return _queue_shape(filters), None
+    # else: the scoped trigrams hold the caisse
+    scoped = not (path in ("index", "open") and _scoped_search(filters.q))
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    return _queue_shape(filters, scoped), _name_shape(filters.q, postgresql, Demande.caisse_id, path, statuses)
+
+
+def _queue_values_for(user: Account, filters: Filters, parts) -> dict:
+    """The values of the queue's statements: its filters', and each name search shape's in ``parts``
+    ((…, conditions' shape, name shape, …) tuples)."""
+    values = _queue_values(user, filters)
+    for part in parts:
+        if part[2] is not None:
+            values.update(_name_values(filters.q, part[2], user.caisse_id))
+    return values
+
+
+def _queue_select(columns, where: tuple, name: tuple | None):
+    query = select(*columns).select_from(Demande).where(*_queue_where(where))
+    if name is not None:
+        query = query.where(_name_condition(name, Demande.caisse_id, _binder(None)))
+    return query
+
+
+@cache
+def _queue_counts_statement(parts: tuple, cap: int):
+    """The capped count of each status of ``parts`` ((status, conditions'
+    shape, name shape, path) tuples) in one round trip, built once per
+    process per shape (and COUNT_CAP, which the tests change)."""
+    from sqlalchemy import literal_column, union_all
+
+    selects = []
+    for status, where, name, path in parts:
+        limited = (_queue_select([literal_column("1")], where, name)
+                   .where(_status_is(DemandeStatus(status), path)).limit(cap + 1).subquery())
+        selects.append(select(literal(status).label("status"), func.count().label("n")).select_from(limited))
+    return union_all(*selects)
+
+
+@cache
+def _queue_rows_statement(where: tuple, name: tuple | None, status: str, path: str):
+    """One page of the queue's rows (bound: limit, offset), built once per process per shape."""
+    from sqlalchemy import bindparam
+
+    shown = _status_is(DemandeStatus(status), path) if status else Demande.status.in_(OPEN_STATUSES)
+    query = _queue_select([Demande], where, name).where(shown).order_by(*QUEUE_ORDER)
+    return _page_select(query, "queue", bindparam("limit"), bindparam("offset"))
+
+
+@cache
+def _queue_probe_statement(where: tuple, short: bool, probe: int):
+    """_queue_probes' statement, built once per process per shape (bound: the queue's values and "term")."""
+    from sqlalchemy import bindparam, union_all
+
+    match = _exact_test(short, Demande.nom_search, bindparam("term", required=True)).label("match")
+    closed = DemandeStatus.CLOTUREE
+    opened = (_queue_select([Demande.status, match], where, None).where(Demande.status.in_(OPEN_STATUSES))
+              .order_by(*QUEUE_ORDER).limit(probe).subquery())
+    shut = (_queue_select([Demande.status, match], where, None).where(Demande.status == closed)
+            .order_by(*QUEUE_ORDER).limit(probe).subquery())
+    return union_all(*(select(w.c.status, func.count(), func.count().filter(w.c.match)).group_by(w.c.status)
+                       for w in (opened, shut)))
 
 
 def _queue_probes(user: Account, filters: Filters) -> tuple[dict, int]:
@@ -879,18 +943,11 @@ def _queue_probes(user: Account, filters: Filters) -> tuple[dict, int]:
     entries of the open queue and of the closed demandes, in the queue's order
     (index only). Returns ({status: (entries read, names matching)}, entries
     of the open queue read)."""
-    from sqlalchemy import union_all
-
-    plain = replace(filters, q="", search_path="walk")
-    match = _exact_name(fold_name(filters.q), Demande.nom_search).label("match")
-    closed = DemandeStatus.CLOTUREE
-    opened = (_queue_filtered(select(Demande.status, match), user, plain).where(Demande.status.in_(OPEN_STATUSES))
-              .order_by(*QUEUE_ORDER).limit(SEARCH_PROBE).subquery())
-    shut = (_queue_filtered(select(Demande.status, match), user, plain, [closed]).where(Demande.status == closed)
-            .order_by(*QUEUE_ORDER).limit(SEARCH_PROBE).subquery())
-    both = union_all(*(select(w.c.status, func.count(), func.count().filter(w.c.match)).group_by(w.c.status)
-                       for w in (opened, shut)))
-    window = {DemandeStatus(status): (scanned, found) for status, scanned, found in core_read(both)}
+    term = fold_name(filters.q)
+    short = len(term) < 3
+    both = _queue_probe_statement(_queue_shape(filters), short, SEARCH_PROBE)
+    values = {**_queue_values(user, filters), "term": " " + term if short else term}
+    window = {DemandeStatus(status): (scanned, found) for status, scanned, found in core_read(both, values)}
     return window, sum(scanned for status, (scanned, _) in window.items() if status in OPEN_STATUSES)
 
 
@@ -1234,9 +1291,11 @@ def queue_page(user: Account, filters: Filters, page: int, per_page: int = 20):
     total = sum(counts[status] for status in shown)
     pages = page_count(total, per_page)
     page = min(max(1, page), pages)
-    if probes:
-        filters = replace(filters, search_path=queue_search_path(probes, counts, shown, page * per_page))
-    rows = list_rows(queue_query(user, filters), limit=per_page, offset=(page - 1) * per_page, side="queue")
+    path = queue_search_path(probes, counts, shown, page * per_page) if probes else filters.search_path
+    where, name = _queue_shapes(filters, path, shown)
+    values = _queue_values_for(user, filters, [(None, where, name)])
+    values.update(limit=per_page, offset=(page - 1) * per_page)
+    rows = _rows(core_read(_queue_rows_statement(where, name, filters.status, path), values), "queue")
     return counts, rows, total, pages, page
 
 
