@@ -405,11 +405,18 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["url_for"] = endpoint_url
 
+    # strftime costs about 5 µs with this format (its "à" goes through the
+    # locale's encoding), formatting the fields a fifth of that: the lists
+    # write two or three dates per row. Years before 1000 are left to strftime
+    # (its padding there depends on the platform).
     @app.template_filter("dt")
     def format_datetime(value):
         if not value:
             return ""
-        return to_paris(value).strftime("%d/%m/%Y à %H:%M")
+        value = to_paris(value)
+        if value.year < 1000:
+            return value.strftime("%d/%m/%Y à %H:%M")
+        return f"{value.day:02d}/{value.month:02d}/{value.year} à {value.hour:02d}:{value.minute:02d}"
 
     @app.template_filter("d")
     def format_date(value):
@@ -417,7 +424,9 @@ def _register_template_helpers(app: Flask) -> None:
             return ""
         if isinstance(value, datetime):
             value = to_paris(value).date()
-        return value.strftime("%d/%m/%Y")
+        if value.year < 1000:
+            return value.strftime("%d/%m/%Y")
+        return f"{value.day:02d}/{value.month:02d}/{value.year}"
 
     @app.template_filter("count")
     def format_count(value: int) -> str:
