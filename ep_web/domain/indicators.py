@@ -278,28 +278,68 @@ def departement_of(address: str) -> str:
     return code[:2]
 
 
+class TableFigures:
+    """The figures of one line of an indicator table (a partner, or a caisse
+    for national): the same reading as Figures (created, signalements,
+    outcome(), sla_share...) over plain numbers; a caisse's table holds ~2 500."""
+
+    __slots__ = ("counts", "signalements", "followed", "sessions", "participants", "staff_trained")
+
+    def __init__(self) -> None:
+        self.counts = _NO_COUNTS  # statistics.COUNTS' order
+        self.signalements = 0
+        self.followed = _NO_FOLLOWED  # FOLLOWED's order
+        self.sessions = self.participants = self.staff_trained = 0
+
+    @property
+    def values(self) -> dict:
+        return dict(zip(statistics.COUNTS, self.counts))
+
+    @property
+    def created(self) -> int:
+        return self.counts[0]
+
+    @property
+    def closed(self) -> int:
+        return self.counts[1]
+
+    def outcome(self, outcome: Outcome) -> int:
+        i = _FOLLOWED_INDEX.get(outcome.value)
+        return 0 if i is None else self.followed[i]
+
+    @property
+    def sla_share(self) -> float | None:
+        met, missed = self.counts[_SLA_MET], self.counts[_SLA_MISSED]
+        return met / (met + missed) if met + missed else None
+
+    @property
+    def sla_label(self) -> str:
+        share = self.sla_share
+        return "—" if share is None else f"{round(share * 100)} %"
+
+
+_NO_COUNTS = [0] * len(statistics.COUNTS)
+_NO_FOLLOWED = [0] * len(FOLLOWED)
+_FOLLOWED_INDEX = {o.value: i for i, (o, _) in enumerate(FOLLOWED)}
+_SLA_MET, _SLA_MISSED = statistics.COUNTS.index("sla_met"), statistics.COUNTS.index("sla_missed")
+# A table's columns beyond the counts, in one summed read.
+_TABLE_EXTRAS = {"signalements": ("created", Service.SIGNALEMENT.value, None),
+                 **{f"closed:{o.value}": ("closed", None, (o.value,)) for o, _ in FOLLOWED}}
+
+
 def _table_figures(figures: dict, period: Period, by: str, caisse_ids, partenaire_ids=None) -> None:
-    """The columns of a table (one Figures per partner or per caisse), in one
-    summed read: the counts, the signalements sent, the followed outcomes."""
-    signalement = Service.SIGNALEMENT.value
-    extras = {"signalements": ("created", signalement, None),
-              **{f"closed:{o.value}": ("closed", None, (o.value,)) for o, _ in FOLLOWED}}
-    rows = statistics.read(period.first, period.last, group=(by,), caisse_ids=caisse_ids,
-                           partenaire_ids=partenaire_ids, measures=statistics.COUNTS, extras=extras)
-    followed = [(o.value, f"closed:{o.value}") for o, _ in FOLLOWED]
-    for (key,), values in rows.items():
+    """The columns of a table (one TableFigures per partner or per caisse), in
+    one summed read: the counts, the signalements sent, the followed outcomes."""
+    rows = statistics.read_vectors(period.first, period.last, group=(by,), caisse_ids=caisse_ids,
+                                   partenaire_ids=partenaire_ids, measures=statistics.COUNTS, extras=_TABLE_EXTRAS)
+    n = len(statistics.COUNTS)
+    for (key,), vector in rows.items():
         fig = figures.get(key)
-        if fig is None:
-            continue
-        fig.values.update((m, fig.values[m] + values[m]) for m in statistics.COUNTS)
-        if values["signalements"]:
-            fig.by_service[signalement]["created"] += values["signalements"]
-        for outcome, name in followed:
-            if values[name]:
-                fig.by_outcome[outcome] += values[name]
+        if fig is not None:
+            fig.counts, fig.signalements, fig.followed = vector[:n], vector[n], vector[n + 1:]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartnerInfo:
     """What the table shows of a partner."""
 
@@ -309,11 +349,11 @@ class PartnerInfo:
     address: str
 
 
-@dataclass
+@dataclass(slots=True)
 class PartnerRow:
     partenaire: PartnerInfo
     caisse: Caisse
-    figures: Figures | None
+    figures: TableFigures | None
     convention_id: int
 
     @property
@@ -376,7 +416,7 @@ def partner_table_page(caisse: Caisse, period: Period, *, type_: str = "", depar
         out.sort(key=key, reverse=descending)
         out = out[(number - 1) * size: number * size]
     for r in out:
-        r.figures = Figures()
+        r.figures = TableFigures()
     figures = {r.partenaire.id: r.figures for r in out}
     # A page's partners are named in the read; the whole table reads the caisse's rows.
     _table_figures(figures, period, "partenaire_id", [caisse.id], list(figures) if cut_first else None)
@@ -391,17 +431,17 @@ def partner_table_page(caisse: Caisse, period: Period, *, type_: str = "", depar
     return out, count, number
 
 
-@dataclass
+@dataclass(slots=True)
 class CaisseRow:
     caisse: Caisse
-    figures: Figures
+    figures: TableFigures
     partners: int = 0
 
 
 def caisse_table(period: Period) -> list[CaisseRow]:
     """SPEC §7, national: one row per caisse (its partners together)."""
     caisses = list(db.session.scalars(select(Caisse).order_by(Caisse.name)))
-    figures = {c.id: Figures() for c in caisses}
+    figures = {c.id: TableFigures() for c in caisses}
     _table_figures(figures, period, "caisse_id", None)
     for (cid,), (n, participants, trained) in _session_totals(period, None, by=("caisse_id",)).items():
         if cid in figures:

@@ -709,12 +709,13 @@ def _table_columns(group, measures, extras, service, outcomes) -> dict | None:
     return columns
 
 
-def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, partenaire_ids=None,
-         by_month: bool = False, measures=MEASURES, service: str | None = None,
-         outcomes=None, extras: dict | None = None) -> dict[tuple, dict]:
+def read_vectors(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, partenaire_ids=None,
+                 by_month: bool = False, measures=MEASURES, service: str | None = None,
+                 outcomes=None, extras: dict | None = None) -> dict[tuple, list[int]]:
     """Measures added up over the Paris days ``first`` to ``last``, by ``group``
     (a tuple of KEY names; with ``by_month`` the first day of the month comes
-    first in each key), optionally for one ``service`` or some ``outcomes``.
+    first in each key), as {key: [sums of ``measures``, then of ``extras``]},
+    optionally for one ``service`` or some ``outcomes``.
     ``extras`` adds named sums of one measure for one service and/or some
     outcomes ({name: (measure, service or None, outcomes or None)}), in the same
     read: a table's columns come from one query.
@@ -730,12 +731,13 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
     columns by caisse and/or partner (_table_columns) takes its years and
     months from stat_year_table and stat_month_table: one row per partner,
     not one per partner, service and outcome."""
-    out: dict[tuple, dict] = defaultdict(Sums)
+    out: dict[tuple, list[int]] = {}
     last = min(last, today())
     if first > last:
         return out
     measures = tuple(measures)
     extras = dict(extras or {})
+    width_names = len(measures) + len(extras)
     rolled = rolled_through()
     rolled_last = min(last, rolled) if rolled else None
     partner_rows = partenaire_ids is not None or "partenaire_id" in group
@@ -813,31 +815,45 @@ def read(first: date, last: date, *, group=("caisse_id",), caisse_ids=None, part
             values = row[width:]
             if drop_zeros and not any(values):
                 continue
-            acc = out[tuple(row[:width])]
-            for m, v in zip(names, values):
-                if v:
-                    acc[m] += int(v)
+            # One row per key (one part, or the parts added up by key).
+            out[tuple(row[:width])] = [v or 0 for v in values]
     live_first = max(first, rolled + DAY) if rolled else first
     if live_first <= last:
         index = [KEY.index(g) + 1 for g in group]
         # The service is always a dimension (a read may ask for one service).
         dims = tuple(d for d in DIMS if d in group or d == "service")
         facts = _live_facts(live_first, last, caisse_ids, partenaire_ids, dims)
-        wanted = [(m, _INDEX[m]) for m in measures]
-        extra_index = [(name, _INDEX[m], svc, outs) for name, (m, svc, outs) in extras.items()]
+        wanted = [(j, _INDEX[m]) for j, m in enumerate(measures)]
+        extra_index = [(j, _INDEX[m], svc, outs) for j, (m, svc, outs) in enumerate(extras.values(), len(measures))]
         for key, vector in facts.items():
             if service is not None and key[3] != service:
                 continue
             if outcomes is not None and key[4] not in outcomes:
                 continue
             k = tuple(key[i] for i in index)
-            acc = out[(month_start(key[0]), *k) if by_month else k]
-            for m, i in wanted:
+            k = (month_start(key[0]), *k) if by_month else k
+            acc = out.get(k)
+            if acc is None:
+                acc = out[k] = [0] * width_names
+            for j, i in wanted:
                 if vector[i]:
-                    acc[m] += vector[i]
-            for name, i, svc, outs in extra_index:
+                    acc[j] += vector[i]
+            for j, i, svc, outs in extra_index:
                 if vector[i] and (svc is None or key[3] == svc) and (outs is None or key[4] in outs):
-                    acc[name] += vector[i]
+                    acc[j] += vector[i]
+    return out
+
+
+def read(first: date, last: date, *, measures=MEASURES, extras: dict | None = None, **kw) -> dict[tuple, dict]:
+    """read_vectors as {key: Sums} (measure or extra name → sum; any other reads 0)."""
+    measures = tuple(measures)
+    names = (*measures, *(extras or {}))
+    out: dict[tuple, dict] = defaultdict(Sums)
+    for key, vector in read_vectors(first, last, measures=measures, extras=extras, **kw).items():
+        acc = out[key]
+        for m, v in zip(names, vector):
+            if v:
+                acc[m] = v
     return out
 
 
@@ -915,4 +931,4 @@ def sla_share(values: dict) -> float | None:
 
 
 SERVICES = [s.value for s in Service]
-__all__ = ["COUNTS", "read", "rollup", "day_facts", "percentile", "usual_delays"]
+__all__ = ["COUNTS", "read", "read_vectors", "rollup", "day_facts", "percentile", "usual_delays"]
