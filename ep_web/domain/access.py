@@ -27,6 +27,21 @@ def conventions_in_force(partenaire_id: int, on: date | None = None) -> list[Con
     )
 
 
+def conventions_and_hidden(partenaire_id: int, on: date | None = None) -> tuple[list[Convention], list[int]]:
+    """SPEC §3-4, in one query: the partner's conventions in force on ``on``
+    (today), as conventions_in_force, and the caisses it had a convention
+    with but has none in force with any more, whose demandes it no longer
+    sees (ep_web.domain.demandes.caisse_scope's hidden ones)."""
+    from sqlalchemy import and_, case
+
+    on = on or today()
+    in_force = case((and_(*in_force_filter(on)), True), else_=False).label("in_force")
+    rows = db.session.execute(select(Convention, in_force).where(Convention.partenaire_id == partenaire_id)).all()
+    conventions = [conv for conv, current in rows if current]
+    visible = {conv.caisse_id for conv in conventions}
+    return conventions, sorted({conv.caisse_id for conv, _ in rows} - visible)
+
+
 def caisse_in_force(caisse_id: int, partenaire_id: int, on: date | None = None) -> bool:
     """Does the caisse hold a convention in force with the partner? (SPEC §3)"""
     return any(c.caisse_id == caisse_id for c in conventions_in_force(partenaire_id, on))

@@ -94,13 +94,16 @@ def _technicien_counts_select(with_hidden: bool):
         select(literal("event"), *unread.c))
 
 
-def technicien_home(user: Account) -> list[Counter]:
+def technicien_home(user: Account, hidden: list[int] | None = None) -> list[Counter]:
     """SPEC §6 for a technicien: complements asked on the structure's demandes
     (the author's own first), caisse replies not read yet, documents to
-    download, tickets answered, drafts in progress (SPEC §8)."""
-    from ep_web.domain.demandes import hidden_caisse_ids
+    download, tickets answered, drafts in progress (SPEC §8). ``hidden``: the
+    caisses whose demandes the structure no longer sees, when already read
+    (ep_web.domain.access.conventions_and_hidden)."""
+    if hidden is None:
+        from ep_web.domain.demandes import hidden_caisse_ids
 
-    hidden = hidden_caisse_ids(user.partenaire_id)
+        hidden = hidden_caisse_ids(user.partenaire_id)
     params = {"partenaire_id": user.partenaire_id, "user_id": user.id}
     if hidden:
         params["hidden"] = hidden

@@ -98,6 +98,8 @@ PAGES = {
     "queue fragment": ("agent", "/traitement?q=pers", HTMX),
     "history fragment, filtered": ("technicien", "/demandes?service=contact", HTMX),
     "queue fragment, filtered": ("agent", "/traitement?service=contact", HTMX),
+    "technicien home": ("technicien", "/", None),
+    "agent home": ("agent", "/", None),
 }
 # Every request: the session and its account, with the CGU version, the maintenance token and the
 # header bell's unread count (1; the bell asks again only after the request wrote). The history: its
@@ -111,7 +113,10 @@ PAGES = {
 # demandes together, and counts a small caisse by itself too (it stands for the capped counts).
 EXPECTED = {"history": 3, "history, filtered and searched": 4, "history fragment": 4,
             "queue": 3, "queue, searched": 4, "queue fragment": 3,
-            "history fragment, filtered": 3, "queue fragment, filtered": 2}
+            "history fragment, filtered": 3, "queue fragment, filtered": 2,
+            # The homes: the technicien's caisse cards with its counters' scope (1) and its counters (1);
+            # the agent's tab counts (1).
+            "technicien home": 3, "agent home": 2}
 EXPECTED_SQLITE = {**EXPECTED, "history, filtered and searched": 3, "history fragment": 3}
 
 
