@@ -31,7 +31,7 @@ demande each night, where the rollup reads one day.
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
@@ -52,6 +52,7 @@ from sqlalchemy import (
     select,
     type_coerce,
     union_all,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -74,6 +75,7 @@ from ep_web.models.stats import (
     StatState,
     StatYear,
     StatYearTable,
+    new_version,
 )
 
 KEY = ("caisse_id", "partenaire_id", "service", "outcome")
@@ -301,19 +303,84 @@ _ROLLED_KEY = "ep_stats_rolled_through"
 _LIVE_KEY = "ep_stats_live"
 
 
-def rolled_through() -> date | None:
-    """The last rolled day, read once per database session (a request)."""
+def _state() -> tuple[date | None, int | None]:
+    """The last rolled day and the stat tables' version (None without a
+    stat_state row), read once per database session (a request)."""
     info = db.session.info
     if _ROLLED_KEY not in info:
-        stmt = select(StatState.rolled_through).where(StatState.id == 1)
+        stmt = select(StatState.rolled_through, StatState.version).where(StatState.id == 1)
         if _is_pg():
             # The reads that follow add up a few thousand rows from index scans: a
             # parallel plan costs more in starting its workers and gathering their
             # partial sums than it saves (a date range's table: 62 -> 38 ms). Set
             # for the transaction (set_config's is_local), in the same statement.
             stmt = stmt.add_columns(func.set_config("max_parallel_workers_per_gather", "0", True))
-        info[_ROLLED_KEY] = db.session.execute(stmt).scalar()
+        row = db.session.execute(stmt).first()
+        info[_ROLLED_KEY] = (row[0], row[1]) if row is not None else (None, None)
     return info[_ROLLED_KEY]
+
+
+def rolled_through() -> date | None:
+    """The last rolled day, read once per database session (a request)."""
+    return _state()[0]
+
+
+def _changed() -> None:
+    """Every write to the stat tables sets a new version (a random number:
+    one rolled back is never taken again with other figures), so that no
+    process reads the sums it kept of the old ones (_Past)."""
+    db.session.execute(update(StatState).where(StatState.id == 1).values(version=new_version())
+                       .execution_options(synchronize_session=False))
+    _forget_cache()
+
+
+class _Past:
+    """The sums of rolled days that this process has read, keyed by the stat
+    tables' version (read from the database with the last rolled day, once per
+    request: any write, in any process, sets a new one) and by everything the
+    read depends on, its scope among it: an entry is what any reader allowed
+    that scope reads (the routes authorize the scope before reading), never
+    another scope's. Rolled days never change but through a write to those
+    tables; today's facts are not kept. Bounded by the number of rows kept
+    (rows as tuples of integers, which the garbage collector stops tracking)."""
+
+    MAX_ROWS = 60_000
+
+    def __init__(self) -> None:
+        self.entries: OrderedDict = OrderedDict()
+        self.rows = 0
+        self.version = None
+
+    def get(self, version, key):
+        if version != self.version:
+            return None
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+        return entry
+
+    def put(self, version, key, rows: dict) -> None:
+        if version != self.version:  # another version: the old entries are of no more use
+            self.entries.clear()
+            self.rows, self.version = 0, version
+        if len(rows) > self.MAX_ROWS // 4:
+            return
+        self.entries[key] = {k: tuple(v) for k, v in rows.items()}
+        self.rows += len(rows)
+        while self.rows > self.MAX_ROWS:
+            _, dropped = self.entries.popitem(last=False)
+            self.rows -= len(dropped)
+
+
+_past = _Past()
+
+
+def _hashable(value):
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(_hashable(v) for v in (sorted(value) if isinstance(value, (set, frozenset)) else value))
+    if isinstance(value, dict):
+        return tuple((k, _hashable(v)) for k, v in value.items())
+    return value
 
 
 def _forget_cache(session=None) -> None:
@@ -508,6 +575,7 @@ def rollup_days(first: date, last: date) -> int:
     for model, deltas in ((StatMonth, months), (StatYear, years), (StatMonthTable, _table_deltas(months)),
                           (StatYearTable, _table_deltas(years))):
         _add_deltas(model, deltas)
+    _changed()
     return len(new)
 
 
@@ -548,6 +616,7 @@ def refresh_month(month: date) -> None:
                        StatDay.outcome, *sums).where(*in_month).group_by(StatDay.service, StatDay.outcome))
     for stmt in (per_partner, caisse_wide, national):
         db.session.execute(insert(StatMonth).from_select(names, stmt))
+    _changed()
 
 
 def refresh_year(year: date) -> None:
@@ -561,6 +630,7 @@ def refresh_year(year: date) -> None:
             .where(StatMonth.month >= first, StatMonth.month < first.replace(year=first.year + 1))
             .group_by(*[getattr(StatMonth, k) for k in KEY]))
     db.session.execute(insert(StatYear).from_select(names, stmt))
+    _changed()
 
 
 def refresh_table(model, period: date) -> None:
@@ -577,6 +647,7 @@ def refresh_table(model, period: date) -> None:
     stmt = (select(col, source.caisse_id, source.partenaire_id, *sums).where(col == period)
             .group_by(col, source.caisse_id, source.partenaire_id))
     db.session.execute(insert(model).from_select([name, "caisse_id", "partenaire_id", *TABLE_MEASURES], stmt))
+    _changed()
 
 
 def rollup(through: date | None = None) -> dict:
@@ -773,6 +844,17 @@ def read_vectors(first: date, last: date, *, group=("caisse_id",), caisse_ids=No
         # outer sum over the parts then adds bigints, not numerics.
         return [cast(col if sign > 0 else -col, Integer).label(f"m{i}") for i, col in enumerate(columns)]
 
+    past_key = version = None
+    if rolled_last is not None and first <= rolled_last:
+        version = _state()[1]
+        if version is not None:
+            past_key = (str(db.session.get_bind().engine.url), rolled, first, rolled_last, last >= rolled, tuple(group),
+                        by_month, measures, _hashable(extras), service, _hashable(outcomes), _hashable(caisse_ids),
+                        _hashable(partenaire_ids))
+            kept = _past.get(version, past_key)
+            if kept is not None:
+                out.update((k, list(v)) for k, v in kept.items())
+                rolled_last = None  # read already
     if rolled_last is not None and first <= rolled_last:
         # Years are no use to a monthly series.
         parts = _plan(first, rolled_last, rolled, last >= rolled, years=not by_month)
@@ -817,6 +899,8 @@ def read_vectors(first: date, last: date, *, group=("caisse_id",), caisse_ids=No
                 continue
             # One row per key (one part, or the parts added up by key).
             out[tuple(row[:width])] = [v or 0 for v in values]
+        if past_key is not None:
+            _past.put(version, past_key, out)
     live_first = max(first, rolled + DAY) if rolled else first
     if live_first <= last:
         index = [KEY.index(g) + 1 for g in group]

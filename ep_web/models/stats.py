@@ -5,9 +5,10 @@ the days not rolled yet (today, or a night the job did not run), read live with
 the same code (ep_web.domain.statistics). A rollup row holds counts only: no
 reference, no person. So the figures of past years survive the retention purge.
 """
+import secrets
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ep_web.clock import now
@@ -130,15 +131,22 @@ class StatYearTable(_Table, db.Model):
     year: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
+def new_version() -> int:
+    return secrets.randbits(62)
+
+
 class StatState(db.Model):
     """How far the rollup went: every Paris day up to ``rolled_through``
-    included is in stat_day and stat_month; later days are read live."""
+    included is in stat_day and stat_month; later days are read live.
+    ``version``: a random number set anew by every write to the stat tables
+    (statistics._changed), which keys what a process keeps of their sums."""
 
     __tablename__ = "stat_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rolled_through: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    version: Mapped[int] = mapped_column(BigInteger, default=new_version, server_default="0")
 
 
 class InformationSession(db.Model):
