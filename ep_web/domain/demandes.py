@@ -1235,12 +1235,14 @@ def _rows(result, side: str) -> list[DemandeRow]:
 
 
 @cache
-def _queue_statements(shape: tuple, status: str, cap: int) -> dict:
+def _queue_statements(shape: tuple, status: str, cap: int, tabs: bool) -> dict:
     """A queue without a name search, built once per process for each shape
     of the filters (and COUNT_CAP, which the tests change): "counts", the
     capped count of each status (one round trip), and "page", one page of
-    rows (bound: limit, offset) carrying those counts in columns n_<status>:
-    one round trip for a page that has rows."""
+    rows (bound: limit, offset) carrying those counts in columns n_<status>
+    — and with ``tabs``, the cockpit tabs' capped counts in columns t<i>
+    (ep_web.domain.home.tab_count_subqueries, AGENT_TABS' order): one round
+    trip for a page that has rows."""
     from sqlalchemy import bindparam, literal_column, union_all
 
     where = _queue_where(shape)
@@ -1250,24 +1252,43 @@ def _queue_statements(shape: tuple, status: str, cap: int) -> dict:
                    .limit(cap + 1).subquery())
         parts.append(select(literal(st.value).label("status"), func.count().label("n")).select_from(limited))
         columns.append(select(func.count()).select_from(limited).scalar_subquery().label(f"n_{st.value}"))
+    if tabs:
+        from ep_web.domain.home import tab_count_subqueries
+
+        columns += [select(func.count()).select_from(limited).scalar_subquery().label(f"t{i}")
+                    for i, limited in enumerate(tab_count_subqueries().values())]
     shown = (Demande.status == DemandeStatus(status)) if status else Demande.status.in_(OPEN_STATUSES)
     query = select(Demande).where(*where, shown).order_by(*QUEUE_ORDER)
     page = _page_select(query, "queue", bindparam("limit"), bindparam("offset")).add_columns(*columns)
     return {"counts": union_all(*parts), "page": page}
 
 
-def _cached_queue_page(user: Account, filters: Filters, page: int, per_page: int):
-    """queue_page without a name search: counts and rows in one statement
-    when the page asked for has rows (page 1 of a non-empty list, a page
-    within the list); else the counts, then the last page's rows."""
-    statements = _queue_statements(_queue_shape(filters), filters.status, COUNT_CAP)
+def _cached_queue_page(user: Account, filters: Filters, page: int, per_page: int, tab_counts: dict | None):
+    """queue_page without a name search: counts (and the tabs' counts) and
+    rows in one statement when the page asked for has rows (page 1 of a
+    non-empty list, a page within the list); else the counts, then the last
+    page's rows."""
+    tabs = tab_counts is not None
+    statements = _queue_statements(_queue_shape(filters), filters.status, COUNT_CAP, tabs)
     values = _queue_values(user, filters)
+    if tabs:
+        from ep_web.domain.home import tab_count_values
+
+        values.update(tab_count_values(user, values.get("at")))
     shown = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES
     page = max(1, page)
     result = core_read(statements["page"], {**values, "limit": per_page, "offset": (page - 1) * per_page}).all()
     if result:
         counts = {st: getattr(result[0], f"n_{st.value}") for st in DemandeStatus}
+        if tabs:
+            from ep_web.domain.home import AGENT_TABS
+
+            tab_counts.update((tab, getattr(result[0], f"t{i}")) for i, tab in enumerate(AGENT_TABS))
     else:
+        if tabs:
+            from ep_web.domain.home import agent_tab_counts
+
+            tab_counts.update(agent_tab_counts(user))
         counts = {DemandeStatus(st): n for st, n in core_read(statements["counts"], values)}
     total = sum(counts[status] for status in shown)
     pages = page_count(total, per_page)
@@ -1277,14 +1298,20 @@ def _cached_queue_page(user: Account, filters: Filters, page: int, per_page: int
     return counts, _rows(result, "queue"), total, pages, page
 
 
-def queue_page(user: Account, filters: Filters, page: int, per_page: int = 20):
+def queue_page(user: Account, filters: Filters, page: int, per_page: int = 20, tab_counts: dict | None = None):
     """SPEC §4 Caisse queue: one page of the caisse's demandes in the queue's
     order. One grouped count gives the counts per status and the total (the
     open statuses, or the one filtered on); a name search then reads its rows
     the cheaper way the count's probe chose (same rows). Returns (counts,
-    rows, total, page count, the page shown — a page past the end shows the last)."""
+    rows, total, page count, the page shown — a page past the end shows the
+    last). ``tab_counts``: filled with the cockpit tabs' counts
+    (home.agent_tab_counts), read with the rows when they can be."""
     if not filters.q:
-        return _cached_queue_page(user, filters, page, per_page)
+        return _cached_queue_page(user, filters, page, per_page, tab_counts)
+    if tab_counts is not None:
+        from ep_web.domain.home import agent_tab_counts
+
+        tab_counts.update(agent_tab_counts(user))
     probes: dict = {}
     counts = queue_counts(user, filters, probes)
     shown = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES

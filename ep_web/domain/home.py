@@ -208,28 +208,38 @@ def tab_filter(user: Account, tab: str, at=None, soon=None):
 
 
 @cache
-def _tab_counts_select():
-    """agent_tab_counts' statement, built once per process with the caisse,
-    the agent and the times as bound parameters: building its seven
-    subqueries on every queue view cost more CPU than running them."""
+def tab_count_subqueries() -> dict:
+    """Each cockpit tab's rows, capped (a subquery per tab), built once per
+    process with the caisse, the agent and the times as bound parameters
+    ("caisse_id", "agent_id", "at", "soon": tab_count_values): building its
+    seven subqueries on every queue view cost more CPU than running them.
+    The queue's page reads their counts with its rows
+    (ep_web.domain.demandes._queue_statements)."""
     from types import SimpleNamespace
 
     agent = SimpleNamespace(id=bindparam("agent_id"))
     at, soon = bindparam("at", type_=Demande.due_at.type), bindparam("soon", type_=Demande.due_at.type)
-    parts = []
-    for tab in AGENT_TABS:
-        limited = (select(literal_column("1")).select_from(Demande)
-                   .where(Demande.caisse_id == bindparam("caisse_id"), *tab_filter(agent, tab, at, soon))
-                   .limit(CAP + 1).subquery())
-        parts.append(select(literal(tab).label("tab"), func.count().label("n")).select_from(limited))
-    return union_all(*parts)
+    return {tab: (select(literal_column("1")).select_from(Demande)
+                  .where(Demande.caisse_id == bindparam("caisse_id"), *tab_filter(agent, tab, at, soon))
+                  .limit(CAP + 1).subquery())
+            for tab in AGENT_TABS}
+
+
+@cache
+def _tab_counts_select():
+    """agent_tab_counts' statement, built once per process."""
+    return union_all(*(select(literal(tab).label("tab"), func.count().label("n")).select_from(limited)
+                       for tab, limited in tab_count_subqueries().items()))
+
+
+def tab_count_values(user: Account, at=None) -> dict:
+    at = now() if at is None else at
+    return {"caisse_id": user.caisse_id, "agent_id": user.id, "at": at, "soon": at + SLA_SOON}
 
 
 def agent_tab_counts(user: Account) -> dict[str, int]:
     """SPEC §4/§6: the count of each cockpit tab, capped, in one round trip."""
-    at = now()
-    params = {"caisse_id": user.caisse_id, "agent_id": user.id, "at": at, "soon": at + SLA_SOON}
-    return dict(core_read(_tab_counts_select(), params).all())
+    return dict(core_read(_tab_counts_select(), tab_count_values(user)).all())
 
 
 def agent_home(user: Account) -> list[Counter]:

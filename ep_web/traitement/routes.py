@@ -17,7 +17,7 @@ from ep_web.actions import run
 from ep_web.clock import now
 from ep_web.demandes.helpers import register as register_demande_helpers
 from ep_web.domain import demandes as dm
-from ep_web.domain.home import AGENT_TABS, agent_tab_counts
+from ep_web.domain.home import AGENT_TABS
 from ep_web.domain.textguard import find_health_terms, highlight
 from ep_web.htmx import is_partial, render_fragments, render_page_or_fragment
 from ep_web.models import Account, Demande, DemandeStatus, Profile
@@ -121,15 +121,17 @@ def index():
     form = QueueFilterForm(formdata=request.args)
     form.validate()
     filters = _filters(form)
+    # The cockpit's tabs are on the full page only (a fragment swaps the results).
+    tab_counts = None if is_partial() else {}
     counts, rows, total, pages, page = dm.queue_page(current_user, filters,
-                                                     request.args.get("page", 1, type=int) or 1, PER_PAGE)
+                                                     request.args.get("page", 1, type=int) or 1, PER_PAGE,
+                                                     tab_counts=tab_counts)
     ctx = {
         "form": form, "rows": rows, "total": total, "page_no": page, "pages": pages, "filters": filters,
         "counts": [{"status": st, "count": n} for st, n in counts.items()],
         "page_url": page_urls("traitement.index", _args()), "status_url": _status_url, "oob": is_partial(),
         "filtered": any(v for k, v in request.args.items() if k != "page"),
-        # The cockpit's tabs are on the full page only (a fragment swaps the results).
-        "tabs": AGENT_TABS, "tab_counts": {} if is_partial() else agent_tab_counts(current_user), "tab": filters.tab,
+        "tabs": AGENT_TABS, "tab_counts": tab_counts or {}, "tab": filters.tab,
         "tab_url": lambda tab: query_url("traitement.index", _args(onglet=tab)),
         "scope": (f"au statut « {DemandeStatus(filters.status).label.lower()} »" if filters.status
                   else ("ouvertes" if total > 1 else "ouverte")),

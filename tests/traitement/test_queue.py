@@ -147,6 +147,23 @@ def test_counts_when_the_list_shown_is_empty(app, w, queue, login):
         queue.plain.reference, queue.plain2.reference]
 
 
+def test_the_queue_page_counts_the_cockpit_tabs(app, w, queue, login):
+    """The tabs' counts come with the rows (one statement) or, when the page
+    has none, on their own: the home's counts either way."""
+    from ep_web.domain.home import AGENT_TABS, agent_tab_counts
+
+    dm.take(w.agent, queue.soon)
+    commit()
+    expected = agent_tab_counts(w.agent)
+    assert expected["urgentes"] == 2 and expected["en-retard"] == 1 and expected["mes-demandes"] == 1
+    client = login(w.agent)
+    for url in ("/traitement", "/traitement?statut=cloturee", "/traitement?onglet=urgentes&page=5"):
+        html = client.get(url).get_data(as_text=True)
+        shown = {tab: int(re.search(rf'data-testid="tab-{tab}".*?ep-counter[^>]*>(\d+)<', html, re.S).group(1))
+                 for tab in AGENT_TABS}
+        assert shown == expected, url
+
+
 def test_pagination_20_per_page(app, w, new_demande, login):
     made = [new_demande(w.technicien, w.caisse, "contact", nom=f"Personne{alpha(i)}") for i in range(23)]
     client = login(w.agent)
