@@ -336,28 +336,29 @@ def _sla_by(period, caisse_ids, partenaire_ids, national: bool) -> Chart:
 
 
 def _accounts(caisse: Caisse | None, partenaire_ids=None) -> Chart:
-    from sqlalchemy import select
+    from sqlalchemy import Float, cast, func, select
 
     from ep_web.domain.access import in_force_filter
+    from ep_web.models import SEAT_STATUSES, Account
 
-    ids = None
-    # Plain rows (id, name, members), not entities: a caisse holds thousands of partners.
-    columns = select(Partenaire.id, Partenaire.name, Partenaire.members)
-    if partenaire_ids is not None:
-        partners = list(db.session.execute(columns.where(Partenaire.id.in_(partenaire_ids))))
-    else:
-        ids = select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id, *in_force_filter(today()))
-        partners = list(db.session.execute(columns.where(Partenaire.id.in_(ids)).order_by(Partenaire.name)))
-    # The seats in use and the quotas (SPEC §3) as plain numbers, not a Seats
-    # object per partner: the chart keeps 15 of a caisse's thousands.
-    used = quotas.seats_used_by_partenaire(ids if ids is not None else [p.id for p in partners])
+    # The seats in use (SPEC §3) per partner, and the MAX_ROWS partners nearest
+    # their quota, in SQL: a caisse holds thousands of partners, the chart 15.
+    used = (select(Account.partenaire_id,
+                   func.count().filter(Account.profile == Profile.TECHNICIEN).label("techniciens"),
+                   func.count().filter(Account.profile == Profile.GESTIONNAIRE).label("gestionnaires"))
+            .where(Account.partenaire_id.in_(partners := (
+                select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id, *in_force_filter(today()))
+                if partenaire_ids is None else list(partenaire_ids))), Account.status.in_(SEAT_STATUSES))
+            .group_by(Account.partenaire_id).subquery())
+    techniciens = func.coalesce(used.c.techniciens, 0)
+    share = cast(techniciens, Float) / quotas.quota_sql(Partenaire.members, Profile.TECHNICIEN)
+    stmt = (select(Partenaire.name, Partenaire.members, techniciens, func.coalesce(used.c.gestionnaires, 0))
+            .outerjoin(used, used.c.partenaire_id == Partenaire.id).where(Partenaire.id.in_(partners))
+            .order_by(share.desc(), Partenaire.name, Partenaire.id).limit(MAX_ROWS))
     rows = []
-    for p in partners:
-        q = quotas.quota_for(p.members)
-        rows.append([p.name, used.get((p.id, Profile.TECHNICIEN), 0), q.techniciens,
-                     used.get((p.id, Profile.GESTIONNAIRE), 0), q.gestionnaires])
-    rows.sort(key=lambda r: -(r[1] / r[2] if r[2] else 0))
-    rows = rows[:MAX_ROWS]
+    for name, members, techs, gests in db.session.execute(stmt):
+        q = quotas.quota_for(members)
+        rows.append([name, techs, q.techniciens, gests, q.gestionnaires])
     return Chart("comptes", "Comptes techniciens utilisés et quota, par structure",
                  f"Comptes actifs ou en attente d'activation, face au quota de la structure ({MAX_ROWS} structures "
                  "au plus, les plus proches de leur quota d'abord).", "hbars", [r[0] for r in rows],

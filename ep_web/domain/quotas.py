@@ -1,7 +1,7 @@
 """Account quotas by the partner's number of members (SPEC §3)."""
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
 from ep_web.domain.errors import DomainError
 from ep_web.extensions import db
@@ -14,14 +14,25 @@ class Quota:
     techniciens: int
 
 
+# SPEC §3 table: (most members, quota), the last one for any number above.
+QUOTAS = ((10, Quota(2, 5)), (25, Quota(3, 15)), (None, Quota(5, 25)))
+
+
 def quota_for(members: int) -> Quota:
     """SPEC §3 table: 1–10 members → 2 gestionnaires / 5 techniciens;
     11–25 → 3 / 15; over 25 → 5 / 25."""
-    if members <= 10:
-        return Quota(2, 5)
-    if members <= 25:
-        return Quota(3, 15)
-    return Quota(5, 25)
+    for most, quota in QUOTAS:
+        if most is None or members <= most:
+            return quota
+    raise AssertionError("QUOTAS ends with an open row")
+
+
+def quota_sql(members, profile: Profile):
+    """quota_for's number for ``profile``, in SQL over a members column (the
+    same table, QUOTAS)."""
+    field = "gestionnaires" if profile == Profile.GESTIONNAIRE else "techniciens"
+    *bounded, (_, top) = QUOTAS
+    return case(*[(members <= most, getattr(q, field)) for most, q in bounded], else_=getattr(top, field))
 
 
 def limit(partenaire: Partenaire, profile: Profile) -> int:

@@ -139,3 +139,16 @@ def test_without_the_lock_the_race_would_overbook(app, make, monkeypatch):
     for t in threads:
         t.join(30)
     assert results == ["ok", "ok"]
+
+
+def test_the_quota_in_sql_is_the_table_of_quota_for(app):
+    """The accounts chart orders the partners by seats used over quota in SQL
+    (quotas.quota_sql): the same SPEC §3 table as quota_for."""
+    from sqlalchemy import literal, select
+
+    from ep_web.domain.quotas import quota_sql
+
+    members = [0, 1, 9, 10, 11, 24, 25, 26, 100, 5000]
+    for profile, field in ((Profile.TECHNICIEN, "techniciens"), (Profile.GESTIONNAIRE, "gestionnaires")):
+        got = db.session.execute(select(*[quota_sql(literal(m), profile) for m in members])).one()
+        assert list(got) == [getattr(quota_for(m), field) for m in members]
