@@ -109,8 +109,13 @@ def _args(**override) -> dict:
     return {k: v for k, v in args.items() if v}
 
 
-def _status_url(status: str) -> str:
-    return query_url("traitement.index", _args(statut=status))
+def _link_with(args: dict, key: str):
+    """``value -> the queue's address with args, key=value`` (the status and
+    tab links): the request's arguments read once for all the links."""
+    def url(value: str) -> str:
+        return query_url("traitement.index", {k: v for k, v in {**args, key: value}.items() if v})
+
+    return url
 
 
 @bp.get("")
@@ -126,13 +131,14 @@ def index():
     counts, rows, total, pages, page = dm.queue_page(current_user, filters,
                                                      request.args.get("page", 1, type=int) or 1, PER_PAGE,
                                                      tab_counts=tab_counts)
+    args = _args()
     ctx = {
         "form": form, "rows": rows, "total": total, "page_no": page, "pages": pages, "filters": filters,
         "counts": [{"status": st, "count": n} for st, n in counts.items()],
-        "page_url": page_urls("traitement.index", _args()), "status_url": _status_url, "oob": is_partial(),
+        "page_url": page_urls("traitement.index", args), "status_url": _link_with(args, "statut"), "oob": is_partial(),
         "filtered": any(v for k, v in request.args.items() if k != "page"),
         "tabs": AGENT_TABS, "tab_counts": tab_counts or {}, "tab": filters.tab,
-        "tab_url": lambda tab: query_url("traitement.index", _args(onglet=tab)),
+        "tab_url": _link_with(args, "onglet"),
         "scope": (f"au statut « {DemandeStatus(filters.status).label.lower()} »" if filters.status
                   else ("ouvertes" if total > 1 else "ouverte")),
     }
