@@ -45,9 +45,11 @@ def main() -> None:
     ap.add_argument("--only", default="", help="time only the pages whose name holds this text")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one request of each page")
     ap.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
-                    help="leave the application's objects to the garbage collector. By default they are frozen "
-                         "once set up (gc.freeze()), as deploy/gunicorn.conf.py does in the master before it "
-                         "forks the workers: a full collection then scans the requests' objects only")
+                    help="leave the application's objects to the garbage collector, with Python's thresholds. By "
+                         "default they are frozen once set up and the thresholds are ep_web.gctune's, as "
+                         "deploy/gunicorn.conf.py does in the master before it forks the workers")
+    ap.add_argument("--gc-threshold", default="",
+                    help="the collector's thresholds, e.g. 700,10,10 (Python's default), instead of ep_web.gctune's")
     args = ap.parse_args()
 
     from flask_migrate import upgrade
@@ -275,8 +277,12 @@ def main() -> None:
 
     gc.callbacks.append(_gc)
     if args.gc_freeze:
-        gc.collect()
-        gc.freeze()
+        from ep_web import gctune
+
+        gctune.tune()  # as deploy/gunicorn.conf.py does before forking a worker
+        if args.gc_threshold:
+            gc.set_threshold(*[int(x) for x in args.gc_threshold.split(",")])
+    print(f"garbage collector thresholds: {gc.get_threshold()}")
     print(f"objects tracked by the garbage collector: {len(gc.get_objects())}"
           f"{' (after gc.freeze(): ' + str(gc.get_freeze_count()) + ' frozen)' if args.gc_freeze else ''}")
     results = []
