@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
+from operator import add as _plus
 
 from flask import current_app
 from sqlalchemy import (
@@ -450,10 +451,11 @@ def _write_days(rows: list[tuple]) -> None:
     db.session.execute(insert(StatDay), [dict(zip(columns, row)) for row in rows])
 
 
-def _upsert(model, rows: list[dict]) -> None:
-    """Add ``rows`` (key and measures) into ``model``: a new key is inserted, a
-    known one has its measures increased (``x = x + excluded.x``), in one
-    statement for all the rows (executemany on SQLite)."""
+def _upsert(model, rows: list[tuple]) -> None:
+    """Add ``rows`` (the primary key's columns, then the measures) into
+    ``model``: a new key is inserted, a known one has its measures increased
+    (``x = x + excluded.x``), in one statement for all the rows (executemany on
+    SQLite)."""
     if not rows:
         return
     table = model.__table__
@@ -469,7 +471,7 @@ def _upsert(model, rows: list[dict]) -> None:
         cursor.execute(f"TRUNCATE {table.name}_delta")
         with cursor.copy(f"COPY {table.name}_delta ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([row[c] for c in columns])
+                copy.write_row(row)
         cursor.execute(
             f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {table.name}_delta "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
@@ -480,7 +482,8 @@ def _upsert(model, rows: list[dict]) -> None:
     stmt = upsert_insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=keys,
                                       set_={m: table.c[m] + getattr(stmt.excluded, m) for m in measures})
-    db.session.execute(stmt, rows)
+    columns = [*keys, *measures]
+    db.session.execute(stmt, [dict(zip(columns, row)) for row in rows])
 
 
 def _measures_of(model) -> tuple[str, ...]:
@@ -491,7 +494,6 @@ def _table_deltas(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
     """What a change of stat_month or stat_year (_deltas) changes in its
     indicator table (stat_month_table, stat_year_table): the services and
     outcomes of each (period, caisse, partner) added up, COUNTS then TABLE_EXTRAS."""
-    width = len(TABLE_MEASURES)
     index = {m: i for i, m in enumerate(MEASURES)}
     extras = [(index[m], svc, outs) for m, svc, outs in TABLE_EXTRAS.values()]
     out: dict[tuple, list[int]] = {}
@@ -502,8 +504,7 @@ def _table_deltas(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
         if acc is None:
             out[(period, caisse_id, partenaire_id)] = row
         else:
-            for i in range(width):
-                acc[i] += row[i]
+            acc[:] = map(_plus, acc, row)  # element by element, in C
     return {k: v for k, v in out.items() if any(v)}
 
 
@@ -513,7 +514,6 @@ def _deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> tuple[dict, dict]
     stat_year: per (period, caisse, partner, service, outcome), with the
     caisse-wide and national rows, the new days' measures minus the old ones
     (keys whose measures do not move are left out)."""
-    width = range(len(MEASURES))
     per_partner: dict[tuple, list[int]] = {}
     for facts, sign in ((new, 1), (old, -1)):
         for (day, caisse_id, partenaire_id, service, outcome), values in facts.items():
@@ -523,8 +523,7 @@ def _deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> tuple[dict, dict]
             if acc is None:
                 per_partner[key] = vector
             else:
-                for i in width:
-                    acc[i] += vector[i]
+                acc[:] = map(_plus, acc, vector)
     months: dict[tuple, list[int]] = {}
     years: dict[tuple, list[int]] = {}
     for (month, caisse_id, partenaire_id, service, outcome), vector in per_partner.items():
@@ -539,8 +538,7 @@ def _deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> tuple[dict, dict]
                 if acc is None:
                     into[key] = list(vector)
                 else:
-                    for i in width:
-                        acc[i] += vector[i]
+                    acc[:] = map(_plus, acc, vector)
     return ({k: v for k, v in months.items() if any(v)}, {k: v for k, v in years.items() if any(v)})
 
 
@@ -585,7 +583,7 @@ def _add_deltas(model, deltas: dict[tuple, list[int]]) -> None:
     t = model.__table__
     keys = [c.name for c in t.primary_key.columns]
     measures = _measures_of(model)
-    _upsert(model, [{**dict(zip(keys, k)), **dict(zip(measures, v))} for k, v in deltas.items()])
+    _upsert(model, [(*k, *v) for k, v in deltas.items()])
     # A key whose facts are gone (a demande sent on to another caisse…): no row of
     # zeros. Only the keys that lost something are looked at (not the whole month).
     shrunk = [{f"k_{name}": value for name, value in zip(keys, k)} for k, v in deltas.items() if min(v) < 0]
