@@ -1346,6 +1346,23 @@ def _history_select(shape: tuple):
 
 
 @cache
+def _history_matches_statement(count: tuple, cap: int):
+    """A name search read through the trigram index (its probe found the name
+    rare): its first COUNT_CAP + 1 matches, read once (a CTE), give the
+    capped count ("total") and, when they are all of them, the page's rows
+    newest first (bound: limit, offset) — one pass, one round trip. Built once
+    per process per shape."""
+    from sqlalchemy import bindparam
+
+    matches = (_history_select(count).with_only_columns(Demande.id, Demande.created_at, maintain_column_froms=False)
+               .order_by(None).limit(cap + 1).cte("matches"))
+    ids = (select(matches.c.id).order_by(matches.c.created_at.desc(), matches.c.id.desc())
+           .limit(bindparam("limit")).offset(bindparam("offset")))
+    total = select(func.count()).select_from(matches).scalar_subquery().label("total")
+    return _list_select("history").where(Demande.id.in_(ids)).add_columns(total)
+
+
+@cache
 def _history_page_statement(rows: tuple, count: tuple | None, cap: int):
     """One page of the history, built once per process per shape of the
     filters (and COUNT_CAP, which the tests change): the rows (bound: limit,
@@ -1398,8 +1415,9 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
         hidden = hidden_caisse_ids(user.partenaire_id)
     page = max(1, page)
     scanned, found, known = SEARCH_PROBE, 0, None
-    count_path = filters.search_path
+    count_path, probed = filters.search_path, False
     if filters.q and _scoped_search(filters.q):
+        probed = True
         term = fold_name(filters.q)
         short = len(term) < 3
         probe = _history_probe_statement(_history_shape(filters, hidden), short, SEARCH_PROBE)
@@ -1416,15 +1434,22 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
         values.update(limit=per_page, offset=(page - 1) * per_page)
         return core_read(_history_page_statement(rows, count, COUNT_CAP), values).all()
 
-    result = read(page, known is None)
-    if known is not None:
-        total = known
-    elif result:
-        total = result[0].total
-    elif page == 1:
-        total = 0
+    if probed and count_path == "index":
+        # A rare name: its matches through the trigram index, once, for the
+        # count and — when they are all of them and reach the page — the rows.
+        count = _history_shapes(filters, hidden, count_path)
+        values = _history_values_for(user, filters, hidden, count)
+        values.update(limit=per_page, offset=(page - 1) * per_page)
+        result = core_read(_history_matches_statement(count, COUNT_CAP), values).all()
+        total = result[0].total if result else None  # no row on page 1: no match at all
+        if (total is None and page > 1) or (total or 0) > COUNT_CAP:  # past the end, or not all the matches
+            result = read(page, True)
+            total = result[0].total if result else None
     else:
-        total = capped_count(history_query(user, replace(filters, search_path=count_path), hidden))
+        result = read(page, known is None)
+        total = known if known is not None else (result[0].total if result else None)
+    if total is None:
+        total = 0 if page == 1 else capped_count(history_query(user, replace(filters, search_path=count_path), hidden))
     pages = page_count(total, per_page)
     if page > pages:  # past the end: the last page
         page = pages
