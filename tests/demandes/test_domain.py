@@ -314,6 +314,28 @@ def test_name_search_pages_are_the_same_whatever_the_path(app, make, clock, monk
     assert rows == [] and (total, pages, page) == (0, 1, 1)
 
 
+@pytest.mark.postgres_only
+def test_a_rare_name_takes_its_page_from_the_matches_its_count_read(app, make, clock, monkeypatch):
+    """A name the probe finds rare is counted through the trigram index; the
+    page's rows come from the same matches, in the same statement — never
+    from a walk of the structure's demandes until 20 of them match (at 5 M
+    demandes: 51 ms instead of 3)."""
+    from tests.perf.test_query_counts import statements
+
+    monkeypatch.setattr(dm, "SEARCH_PROBE", 1)
+    w = make.world()
+    made = []
+    for nom in ("Vizorel", "Vizorel", "Martin", "Vizorel", "Durand"):  # the newest is no match: a rare name
+        clock.advance(minutes=1)
+        made.append((nom, dm.create_demande(w.technicien, _input(w.caisse, nom=nom, duplicate_confirmed=True)).id))
+    commit()
+    with statements() as seen:
+        rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="vizorel"), 1)
+    assert [r.id for r in rows] == [i for nom, i in reversed(made) if nom == "Vizorel"] and total == 3
+    reads = [statement for statement in seen if "FROM demande" in statement]
+    assert len(reads) == 2 and "matches" in reads[1], reads  # the probe, then the matches (count and rows)
+
+
 def test_search_trigrams_are_those_pg_trgm_gives_every_matching_name():
     assert dm.search_trigrams("dub") == ["dub"]
     assert dm.search_trigrams("martin") == ["mar", "art", "rti", "tin"]
