@@ -401,9 +401,10 @@ def _register_security_headers(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from ep_web.nav import endpoint_url, nav_items
+    from ep_web.nav import endpoint_url, nav_items, url_slot
 
     app.jinja_env.globals["url_for"] = endpoint_url
+    app.jinja_env.globals["url_slot"] = url_slot
 
     # strftime costs about 5 µs with this format (its "à" goes through the
     # locale's encoding), formatting the fields a fifth of that: the lists

@@ -1,4 +1,5 @@
 """Navigation by profile."""
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import has_request_context, request, url_for
@@ -70,6 +71,24 @@ def endpoint_url(endpoint: str, **values) -> str:
     if url is None:
         url = _URLS[key] = url_for(endpoint)
     return url
+
+
+_SLOT_MARKERS = (1_000_000_000, 2_000_000_000)  # same length, first digit apart; valid ids (ep_web.inputs)
+
+
+def url_slot(endpoint: str, name: str, values) -> Callable[[object], str]:
+    """``lambda x: url_for(endpoint, **dict(values, name=x))``, with url_for
+    called twice in all instead of once per link: a table's 50 row links or
+    pagination's 50 pages differ by one value. The two calls, with two markers
+    of the same length, differ exactly where that value is written: the text
+    around it is kept (whatever else the values hold). For values written as
+    they are (ids, page numbers)."""
+    built = [url_for(endpoint, **dict(values, **{name: marker})) for marker in _SLOT_MARKERS]
+    start = next((i for i, (a, b) in enumerate(zip(*built)) if a != b), None)
+    if start is None:  # the value is not written: nothing to put in
+        return lambda value: built[0]
+    head, tail = built[0][:start], built[0][start + len(str(_SLOT_MARKERS[0])):]
+    return lambda value: f"{head}{value}{tail}"
 
 
 def query_url(endpoint: str, args: dict) -> str:
