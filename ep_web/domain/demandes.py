@@ -1442,7 +1442,10 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
         values.update(limit=per_page, offset=(page - 1) * per_page)
         result = core_read(_history_matches_statement(count, COUNT_CAP), values).all()
         total = result[0].total if result else None  # no row on page 1: no match at all
-        if (total is None and page > 1) or (total or 0) > COUNT_CAP:  # past the end, or not all the matches
+        if total is not None and total > COUNT_CAP:  # counted, but these are not all the matches
+            page = min(page, page_count(total, per_page))
+            result = read(page, False)
+        elif total is None and page > 1:  # past the end, or not all the matches: as below
             result = read(page, True)
             total = result[0].total if result else None
     else:

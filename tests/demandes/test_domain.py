@@ -334,6 +334,12 @@ def test_a_rare_name_takes_its_page_from_the_matches_its_count_read(app, make, c
     assert [r.id for r in rows] == [i for nom, i in reversed(made) if nom == "Vizorel"] and total == 3
     reads = [statement for statement in seen if "FROM demande" in statement]
     assert len(reads) == 2 and "matches" in reads[1], reads  # the probe, then the matches (count and rows)
+    # More matches than COUNT_CAP: the matches read are not all of them; the count stands, the rows are read again.
+    monkeypatch.setattr(dm, "COUNT_CAP", 2)
+    with statements() as seen:
+        rows, total, pages, page = dm.history_page(w.technicien, dm.Filters(q="vizorel"), 1, per_page=2)
+    assert [r.id for r in rows] == [i for nom, i in reversed(made) if nom == "Vizorel"][:2]
+    assert (total, pages, page) == (3, 1, 1) and len([s for s in seen if "FROM demande" in s]) == 3
 
 
 def test_search_trigrams_are_those_pg_trgm_gives_every_matching_name():
