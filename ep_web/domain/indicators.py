@@ -466,8 +466,9 @@ def _pct(share):
 def table_rows(rows: list[PartnerRow]):
     for r in rows:
         f = r.figures
+        # f.followed: f.outcome(o) for each of FOLLOWED, in its order (TableFigures).
         yield [r.partenaire.name, r.partenaire.type.label, r.departement, f.created, f.signalements,
-               *[f.outcome(o) for o, _ in FOLLOWED], _pct(f.sla_share), f.sessions, f.participants, f.staff_trained]
+               *f.followed, _pct(f.sla_share), f.sessions, f.participants, f.staff_trained]
 
 
 def caisse_line(name: str, f: Figures) -> list:

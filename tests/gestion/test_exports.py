@@ -57,3 +57,11 @@ def test_xlsx_writes_every_text_as_text_and_no_cell_for_nothing():
 def test_filename_is_ascii_and_dated(app):
     assert exports.filename("Habilitations — CCAS de Saint-Étienne", "csv") == \
         "habilitations-ccas-de-saint-etienne-2026-03-02.csv"
+
+
+def test_csv_cells_are_those_of_text_cell_and_defused():
+    """to_csv's fast path per type writes what _defused(text_cell(v)) writes."""
+    values = [0, 7, -3, 10**20, True, False, None, "", "texte", "=1+1", "-x", "@a", "\tb", 1.5, -2.5,
+              date(2026, 7, 14), datetime(2026, 7, 1, 12, 30, tzinfo=timezone.utc)]
+    assert [exports._csv_cell(v) for v in values] == [exports._defused(exports.text_cell(v)) for v in values]
+    assert exports._csv_cell(-3) == "'-3"
