@@ -339,17 +339,12 @@ def _accounts(caisse: Caisse | None, partenaire_ids=None) -> Chart:
     from sqlalchemy import Float, cast, func, select
 
     from ep_web.domain.access import in_force_filter
-    from ep_web.models import SEAT_STATUSES, Account
 
     # The seats in use (SPEC §3) per partner, and the MAX_ROWS partners nearest
     # their quota, in SQL: a caisse holds thousands of partners, the chart 15.
-    used = (select(Account.partenaire_id,
-                   func.count().filter(Account.profile == Profile.TECHNICIEN).label("techniciens"),
-                   func.count().filter(Account.profile == Profile.GESTIONNAIRE).label("gestionnaires"))
-            .where(Account.partenaire_id.in_(partners := (
-                select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id, *in_force_filter(today()))
-                if partenaire_ids is None else list(partenaire_ids))), Account.status.in_(SEAT_STATUSES))
-            .group_by(Account.partenaire_id).subquery())
+    partners = (select(Convention.partenaire_id).where(Convention.caisse_id == caisse.id, *in_force_filter(today()))
+                if partenaire_ids is None else list(partenaire_ids))
+    used = quotas.seats_used_select(partners).subquery()
     techniciens = func.coalesce(used.c.techniciens, 0)
     share = cast(techniciens, Float) / quotas.quota_sql(Partenaire.members, Profile.TECHNICIEN)
     stmt = (select(Partenaire.name, Partenaire.members, techniciens, func.coalesce(used.c.gestionnaires, 0))

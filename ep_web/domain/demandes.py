@@ -946,7 +946,7 @@ def _queue_probes(user: Account, filters: Filters) -> tuple[dict, int]:
     term = fold_name(filters.q)
     short = len(term) < 3
     both = _queue_probe_statement(_queue_shape(filters), short, SEARCH_PROBE)
-    values = {**_queue_values(user, filters), "term": " " + term if short else term}
+    values = {**_queue_values(user, filters), "term": _needle(term)}
     window = {DemandeStatus(status): (scanned, found) for status, scanned, found in core_read(both, values)}
     return window, sum(scanned for status, (scanned, _) in window.items() if status in OPEN_STATUSES)
 
@@ -1005,7 +1005,13 @@ def queue_search_path(probes: dict, counts: dict, statuses, need: int) -> str:
 
 def _exact_name(term: str, column):
     """The exact test on PostgreSQL (strpos: no trigram index answers it)."""
-    return _exact_test(len(term) < 3, column, term if len(term) >= 3 else " " + term)
+    return _exact_test(len(term) < 3, column, _needle(term))
+
+
+def _needle(term: str) -> str:
+    """What _exact_test looks for: the folded term, after a space when it is
+    short (1 or 2 characters: a word's start)."""
+    return " " + term if len(term) < 3 else term
 
 
 def _exact_test(short: bool, column, needle):
@@ -1058,7 +1064,7 @@ def _name_values(raw: str, shape: tuple, scope_id) -> dict:
     if kind == "like":
         term = _like(term)
         return {"prefix": f"{term}%", "word": f"% {term}%"} if short else {"pattern": f"%{term}%"}
-    values = {"term": " " + term if short else term}
+    values = {"term": _needle(term)}
     if kind == "open":
         tokens = search_trigrams(term)
         values.update({f"open_{s}": [f"{scope_id}:{s}:{t}" for t in tokens] for s in shape[2]})
@@ -1206,13 +1212,6 @@ def _page_select(query, side: str, limit, offset):
     # search skips), then the 20 rows by primary key.
     ids = query.with_only_columns(Demande.id, maintain_column_froms=False).limit(limit).offset(offset).subquery()
     return _list_select(side).where(Demande.id.in_(select(ids.c.id)))
-
-
-def list_rows(query, *, limit: int, offset: int = 0, side: str) -> list[DemandeRow]:
-    """One query for one page of a list: the demande columns shown, plus the
-    caisse and author names (partner's history) or the structure and the
-    assigned agent (caisse queue), joined in (SPEC §4 History, Caisse queue)."""
-    return _rows(core_read(_page_select(query, side, limit, offset)), side)
 
 
 def _rows(result, side: str) -> list[DemandeRow]:
@@ -1421,7 +1420,7 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
         term = fold_name(filters.q)
         short = len(term) < 3
         probe = _history_probe_statement(_history_shape(filters, hidden), short, SEARCH_PROBE)
-        values = {**_history_values(user, filters, hidden), "term": " " + term if short else term}
+        values = {**_history_values(user, filters, hidden), "term": _needle(term)}
         scanned, found = core_read(probe, values).one()
         count_path = _search_path(scanned, found)
         if count_path == "known":

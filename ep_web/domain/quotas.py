@@ -101,15 +101,24 @@ def usage(partenaire: Partenaire, profile: Profile) -> Usage:
     return Usage(profile, seats_used(partenaire.id, profile), limit(partenaire, profile), partenaire.members)
 
 
+def seats_used_select(ids):
+    """SPEC §3: the seats in use of the partners ``ids`` (a list, or a
+    subquery selecting them), one row per partner holding any:
+    (partenaire_id, gestionnaires, techniciens)."""
+    return (select(Account.partenaire_id,
+                   func.count().filter(Account.profile == Profile.GESTIONNAIRE).label("gestionnaires"),
+                   func.count().filter(Account.profile == Profile.TECHNICIEN).label("techniciens"))
+            .where(Account.partenaire_id.in_(ids), Account.status.in_(SEAT_STATUSES))
+            .group_by(Account.partenaire_id))
+
+
 def seats_used_by_partenaire(ids) -> dict[tuple[int, Profile], int]:
-    """SPEC §3: the seats in use, by (partner, profile), of the partners ``ids``
-    (a list, or a subquery selecting them), in one query."""
-    rows = db.session.execute(
-        select(Account.partenaire_id, Account.profile, func.count(Account.id))
-        .where(Account.partenaire_id.in_(ids), Account.status.in_(SEAT_STATUSES))
-        .group_by(Account.partenaire_id, Account.profile)
-    )
-    return {(partenaire_id, profile): count for partenaire_id, profile, count in rows}
+    """SPEC §3: the seats in use, by (partner, profile), of the partners ``ids``, in one query."""
+    used = {}
+    for partenaire_id, gestionnaires, techniciens in db.session.execute(seats_used_select(ids)):
+        used[(partenaire_id, Profile.GESTIONNAIRE)] = gestionnaires
+        used[(partenaire_id, Profile.TECHNICIEN)] = techniciens
+    return used
 
 
 def seats_by_partenaire(partenaires, ids=None) -> dict[int, Seats]:
