@@ -312,10 +312,7 @@ class TableFigures:
         met, missed = self.counts[_SLA_MET], self.counts[_SLA_MISSED]
         return met / (met + missed) if met + missed else None
 
-    @property
-    def sla_label(self) -> str:
-        share = self.sla_share
-        return "—" if share is None else f"{round(share * 100)} %"
+    sla_label = Figures.sla_label  # the same wording over this sla_share
 
 
 _NO_COUNTS = [0] * len(statistics.COUNTS)
