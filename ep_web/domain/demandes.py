@@ -1425,9 +1425,12 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
         count_path = _search_path(scanned, found)
         if count_path == "known":
             known = min(found, COUNT_CAP + 1)
+        elif _open_status(filters):
+            count_path = "walk"
 
     def read(page: int, with_count: bool):
-        rows = _history_shapes(filters, hidden, _rows_path(scanned, found, page * per_page))
+        path = "walk" if probed and _open_status(filters) else _rows_path(scanned, found, page * per_page)
+        rows = _history_shapes(filters, hidden, path)
         count = _history_shapes(filters, hidden, count_path) if with_count else None
         values = _history_values_for(user, filters, hidden, rows, count)
         values.update(limit=per_page, offset=(page - 1) * per_page)
@@ -1457,6 +1460,19 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
         page = pages
         result = read(page, False)
     return _rows(result, "history"), total, pages, page
+
+
+def _open_status(filters: Filters) -> bool:
+    """The history filtered on one open status: a few per cent of the
+    structure's demandes, which their own index reads in order
+    (ix_demande_partenaire_open), so a name search reads them that way. The
+    trigram index, which holds no status, was combined by the planner with a
+    partial index of the open demandes read whole (every open demande of the
+    country: 13–26 ms at 5 M demandes)."""
+    return filters.status in _OPEN_VALUES
+
+
+_OPEN_VALUES = frozenset(status.value for status in OPEN_STATUSES)
 
 
 def history_authors(partenaire_id: int) -> list[tuple[int, str]]:

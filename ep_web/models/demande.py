@@ -109,6 +109,12 @@ class Demande(db.Model):
         # INCLUDE: the filters and capped counts read the index alone (PostgreSQL).
         Index("ix_demande_partenaire_created", "partenaire_id", "created_at", "id",
               postgresql_include=["caisse_id", "service", "status", "author_id", "nom_search"]),
+        # The history of one open status, newest first: the open demandes are a
+        # few per cent of a structure's (its count read every entry of the one
+        # above). The closed ones, most of a structure's, read the one above.
+        Index("ix_demande_partenaire_open", "partenaire_id", "status", "created_at", "id",
+              postgresql_include=["caisse_id", "service", "author_id", "nom_search"],
+              postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL)),
         Index("ix_demande_duplicate", "caisse_id", "service", "nom_search", "date_naissance"),
         # The queue's order (domain.demandes.queue_query), so LIMIT 20 reads 20
         # index entries: open demandes only, and per status for the filters.
