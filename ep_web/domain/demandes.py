@@ -1095,22 +1095,32 @@ def _name_condition(shape: tuple, scope, bind):
 
 
 def search_trigrams(term: str) -> list[str]:
-    """The pg_trgm trigrams every name matching ``term`` (folded) holds: the
-    trigrams inside each run of ASCII letters and digits of 3 or more, and for
-    a 1- or 2-character word start, the padded trigrams pg_trgm gives a word's
-    beginning ("  d", " du"). Anything pg_trgm might split or hash differently
-    (other characters) only contributes fewer trigrams: the exact test decides."""
+    """The pg_trgm trigrams every name matching ``term`` (folded) holds.
+
+    pg_trgm pads each word of a name with two spaces before and one after.
+    Each run of ASCII letters and digits of the needle (the term, or " " +
+    the term when it is short: a word's start) gives its own trigrams; a run
+    after a space starts a word of the name (" du": "  d", " du") and a run
+    before a space ends one ("de la": "de ", then "  l", " la"), so those
+    sides are padded too. A run next to any other character may be part of a
+    longer word, or split or hashed differently by pg_trgm: only its inside
+    counts, and the exact test decides. A longer term whose trigrams are only
+    words' first letters gives none (the list is read in order)."""
     import re
 
-    if len(term) < 3:
-        if not re.fullmatch(r"[a-z0-9]{1,2}", term):
-            return []
-        return ["  " + term[0]] + ([" " + term] if len(term) == 2 else [])
-    found = []
-    for run in re.findall(r"[a-z0-9]{3,}", term):
-        for i in range(len(run) - 2):
-            if run[i:i + 3] not in found:
-                found.append(run[i:i + 3])
+    needle = _needle(term)
+    found: list[str] = []
+    for run in re.finditer(r"[a-z0-9]+", needle):
+        start, end = run.span()
+        padded = ("  " if start and needle[start - 1] == " " else "") + run.group() + (
+            " " if end < len(needle) and needle[end] == " " else "")
+        for i in range(len(padded) - 2):
+            if padded[i:i + 3] not in found:
+                found.append(padded[i:i + 3])
+    if len(term) >= 3 and all(t.startswith("  ") for t in found):
+        # Only words' first letters ("o b": "  b"): too many names hold them,
+        # reading the list in order costs less (measured at 5 M: 36 against 77 ms).
+        return []
     return found
 
 

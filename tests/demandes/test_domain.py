@@ -242,9 +242,11 @@ def test_history_shows_the_whole_structure_with_filters(app, make, clock):
 
 
 NAMES = [("Martin", "Léa"), ("Dubois-Martin", "Jean"), ("Le Duc", "Anne"), ("Mendu", "Paul"), ("O'Brien", "Zoë"),
-         ("Çağlar", "Ørjan"), ("Nguyễn", "Văn"), ("Martinez", "Tin"), ("Tin", "Mar"), ("Ab", "Cent")]
+         ("Çağlar", "Ørjan"), ("Nguyễn", "Văn"), ("Martinez", "Tin"), ("Tin", "Mar"), ("Ab", "Cent"),
+         ("De La Fontaine", "Eve"), ("Delafont", "Léa"), ("Dela", "Bé")]
 TERMS = ["martin", "MARTIN léa", "mar", "tin mar", "du", "d", "ea", "Lé", "o b", "brien", "ørj", "rjan", "ar ø",
-         "n v", "nguyen", "dubois mar", "in ma", "z", "%", "_", "a_b", "100%", "  ", "xyz", "ti", "2", "tin"]
+         "n v", "nguyen", "dubois mar", "in ma", "z", "%", "_", "a_b", "100%", "  ", "xyz", "ti", "2", "tin",
+         "de la", "e la f", "De La", "la font", "a b", "b c", "ab c", "in l", "e l", "n e"]
 
 
 @pytest.mark.parametrize("probe", [dm.SEARCH_PROBE, 1])
@@ -374,7 +376,11 @@ def test_a_name_search_within_an_open_status_reads_that_status_in_order(app, mak
 def test_search_trigrams_are_those_pg_trgm_gives_every_matching_name():
     assert dm.search_trigrams("dub") == ["dub"]
     assert dm.search_trigrams("martin") == ["mar", "art", "rti", "tin"]
-    assert dm.search_trigrams("moreau hu") == ["mor", "ore", "rea", "eau"]
+    # A space inside the term: the run before it ends a word, the run after it starts one.
+    assert dm.search_trigrams("moreau hu") == ["mor", "ore", "rea", "eau", "au ", "  h", " hu"]
+    assert dm.search_trigrams("de la") == ["de ", "  l", " la"] and dm.search_trigrams("e la f") == [
+        "  l", " la", "la ", "  f"]
     assert dm.search_trigrams("du") == ["  d", " du"] and dm.search_trigrams("d") == ["  d"]
     assert dm.search_trigrams("ørjan") == ["rja", "jan"] and dm.search_trigrams("a_b") == []
-    assert dm.search_trigrams("o b") == [] and dm.search_trigrams("%") == []
+    assert dm.search_trigrams("o b") == [] and dm.search_trigrams("o bo") == ["  b", " bo"]
+    assert dm.search_trigrams("%") == []
