@@ -2,7 +2,7 @@
 
 - CSV for French Excel: ';' separator, UTF-8 with a BOM (without it Excel reads
   the accents as Windows-1252), CRLF line ends.
-- XLSX with XlsxWriter: bold, frozen header row, an auto-filter, column widths
+- XLSX (ep_web.xlsx): bold, frozen header row, an auto-filter, column widths
   fitted to the content, dates as real Excel dates in Paris time.
 - Cells a spreadsheet would run as a formula (=, +, -, @ ...) are written as text.
 - Every export is a security-relevant action (SPEC §7): ``export_response``
@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 from flask import Response
 
+from ep_web import xlsx
 from ep_web.clock import to_paris, today
 from ep_web.domain import audit
 
@@ -25,6 +26,8 @@ FORMATS = {
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MIN_WIDTH, _MAX_WIDTH = 8, 60
+_INF = float("inf")
+_BIG = 10**15  # integers written as str() writes them (16 digits at most)
 
 
 def text_cell(value) -> str:
@@ -69,59 +72,73 @@ def to_csv(headers: list[str], rows) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
+def _xlsx_cell(sheet: xlsx.SheetWriter, ref: str, value) -> tuple[str, int] | None:
+    """The cell of ``value`` at ``ref`` and its width in characters, or None
+    for no cell (an empty text). Integers of a usual size and texts on one
+    line take faster paths in to_xlsx."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value != value or value in (_INF, -_INF):
+            return sheet.text_cell(ref, str(value)), len(str(value))  # no such number in Excel: said as text
+        return f'<c r="{ref}"><v>{xlsx.number_text(value)}</v></c>', len(str(value))
+    if isinstance(value, datetime):
+        # Excel has no time zones: the Paris wall-clock time, as the screens show.
+        return (f'<c r="{ref}" s="{xlsx.STYLE_DATETIME}"><v>{xlsx.serial(to_paris(value).replace(tzinfo=None))}'
+                "</v></c>", 16)
+    if isinstance(value, date):
+        return f'<c r="{ref}" s="{xlsx.STYLE_DATE}"><v>{xlsx.serial(value)}</v></c>', 10
+    text = text_cell(value)
+    if not text:
+        return None
+    length = max(len(part) for part in text.splitlines()) if "\n" in text or "\r" in text else len(text)
+    return sheet.text_cell(ref, text), length
+
+
 def to_xlsx(headers: list[str], rows, sheet_title: str = "Export") -> bytes:
-    """The rows as one sheet, written by XlsxWriter (a writer only: about twice
-    as fast as openpyxl's write-only mode on an indicators export of a caisse,
-    ~2 500 rows × 13 columns). Every cell is written by its type: a text is
+    """The rows as one sheet (ep_web.xlsx: SpreadsheetML written directly,
+    four times faster than XlsxWriter's object per cell on a caisse's
+    indicators export, ~2 500 rows × 13 columns), with a bold frozen header
+    row, an auto-filter, column widths fitted to the content, dates as real
+    Excel dates in Paris time. Every cell is written by its type: a text is
     always a text cell (never a formula, a number or a link, whatever it
     starts with); an empty text or None is no cell."""
-    # Imported here: only a worker that exports loads it.
-    import xlsxwriter
-
-    out = io.BytesIO()
-    wb = xlsxwriter.Workbook(out, {"in_memory": True})
-    # The characters a sheet's name may not hold, nor begin or end with (').
-    ws = wb.add_worksheet(re.sub(r"[\[\]:*?/\\]", " ", sheet_title)[:31].strip("'") or "Export")
-    formats = {"DD/MM/YYYY HH:MM": wb.add_format({"num_format": "DD/MM/YYYY HH:MM"}),
-               "DD/MM/YYYY": wb.add_format({"num_format": "DD/MM/YYYY"})}
-    header = wb.add_format({"bold": True, "valign": "top", "text_wrap": True})
+    sheet = xlsx.SheetWriter()
     widths = [len(h) for h in headers]
-    write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
-    for col, text in enumerate(headers):
-        write_string(0, col, text, header)
-    n = 0
-    for n, row in enumerate(rows, start=1):
+    letters = [xlsx.column_letter(col) for col in range(len(headers))]
+    sheet.add_row([sheet.text_cell(f"{letters[col]}1", text, xlsx.STYLE_HEADER) for col, text in enumerate(headers)],
+                  len(headers) - 1)
+    text_ref = sheet.text_cell
+    for n, row in enumerate(rows, start=2):
+        cells = []
+        last_col = -1
         for col, value in enumerate(row):
             if value is None:
                 continue
-            if isinstance(value, datetime):
-                # Excel has no time zones: the Paris wall-clock time, as the screens show.
-                number_format, length = "DD/MM/YYYY HH:MM", 16
-                write_datetime(n, col, to_paris(value).replace(tzinfo=None), formats[number_format])
-            elif isinstance(value, date):
-                number_format, length = "DD/MM/YYYY", 10
-                write_datetime(n, col, value, formats[number_format])
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                write_number(n, col, value)
-                length = len(str(value))
+            while col >= len(letters):
+                letters.append(xlsx.column_letter(len(letters)))
+            kind = type(value)
+            if kind is int and -_BIG < value < _BIG:  # most cells of an indicators export
+                text = str(value)
+                cells.append(f'<c r="{letters[col]}{n}"><v>{text}</v></c>')
+                length = len(text)
+            elif kind is str and value and "\n" not in value and "\r" not in value:
+                cells.append(text_ref(f"{letters[col]}{n}", value))
+                length = len(value)
             else:
-                text = text_cell(value)
-                if not text:
+                cell = _xlsx_cell(sheet, f"{letters[col]}{n}", value)
+                if cell is None:
                     continue
-                write_string(n, col, text)
-                length = max(len(part) for part in text.splitlines()) if "\n" in text or "\r" in text else len(text)
-            if col < len(widths):
-                if length > widths[col]:
-                    widths[col] = length
-            else:
-                widths.extend([0] * (col - len(widths)) + [length])
-    for col, width in enumerate(widths):
-        ws.set_column(col, col, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH))
-    ws.freeze_panes(1, 0)
-    if headers:
-        ws.autofilter(0, 0, max(n, 0), len(headers) - 1)
-    wb.close()
-    return out.getvalue()
+                cells.append(cell[0])
+                length = cell[1]
+            last_col = col
+            if col >= len(widths):
+                widths.extend([0] * (col + 1 - len(widths)))
+            if length > widths[col]:
+                widths[col] = length
+        sheet.add_row(cells, last_col)
+    widths = [min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH) for width in widths]
+    # The characters a sheet's name may not hold, nor begin or end with (').
+    name = re.sub(r"[\[\]:*?/\\]", " ", sheet_title)[:31].strip("'") or "Export"
+    return xlsx.package(name, sheet, widths, header_columns=len(headers))
 
 
 def slug(text: str) -> str:

@@ -1,7 +1,9 @@
 """ep_web.exports: the CSV / XLSX writers, without HTTP."""
 import csv
 import io
+import zipfile
 from datetime import date, datetime, timezone
+from xml.etree import ElementTree
 
 import openpyxl
 
@@ -65,3 +67,43 @@ def test_csv_cells_are_those_of_text_cell_and_defused():
               date(2026, 7, 14), datetime(2026, 7, 1, 12, 30, tzinfo=timezone.utc)]
     assert [exports._csv_cell(v) for v in values] == [exports._defused(exports.text_cell(v)) for v in values]
     assert exports._csv_cell(-3) == "'-3"
+
+
+def _xlsx_parts(body: bytes) -> dict:
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def test_xlsx_texts_read_back_as_written_in_well_formed_parts():
+    """ep_web.xlsx writes the XML itself: what XML must escape is escaped, the
+    control characters it cannot hold are Excel's _xHHHH_, a text that looks
+    like one reads back as written, and Excel's length limit is kept (in UTF-16
+    units: an emoji counts two)."""
+    texts = ["=1+1", "_x0041_", "a & <b> \"c\" 'd'", " lead", "trail ", "é😀", "l1\nl2", "x" * 40_000,
+             "😀" * 20_000]
+    body = exports.to_xlsx(["A & <B>", "x\x01y"], [[t] for t in texts], "A&B <x>")
+    for part in _xlsx_parts(body).values():
+        ElementTree.fromstring(part)  # raises on anything that is not well-formed XML
+    wb = openpyxl.load_workbook(io.BytesIO(body))
+    ws = wb.active
+    assert ws.title == "A&B <x>"
+    assert [c.value for c in ws[1]] == ["A & <B>", "x_x0001_y"] and all(c.font.bold for c in ws[1])
+    read = [c.value for c in ws["A"][1:]]
+    assert all(c.data_type == "s" for c in ws["A"][1:])
+    assert read[:7] == texts[:7]
+    assert read[7] == "x" * 32_767 and read[8] == "😀" * 16_383
+    assert ws.auto_filter.ref == "A1:B10" and ws.freeze_panes == "A2"
+
+
+def test_xlsx_numbers_and_dates_as_excel_reads_them():
+    rows = [[0, -7, 10**15, 10**20, 1.5, -2.25, float("nan")],
+            [date(1900, 2, 28), date(1900, 3, 1), date(2026, 7, 14), datetime(2026, 1, 1, 23, 30, tzinfo=timezone.utc)]]
+    body = exports.to_xlsx(list("ABCDEFG"), rows)
+    ws = openpyxl.load_workbook(io.BytesIO(body)).active
+    assert [c.value for c in ws[2]] == [0, -7, 10**15, 1e20, 1.5, -2.25, "nan"]
+    assert [c.data_type for c in ws[2]] == ["n"] * 6 + ["s"]
+    assert [c.value for c in ws[3][:4]] == [datetime(1900, 2, 28), datetime(1900, 3, 1), datetime(2026, 7, 14),
+                                            datetime(2026, 1, 2, 0, 30)]
+    sheet = _xlsx_parts(body)["xl/worksheets/sheet1.xml"].decode()
+    # Excel's serial numbers (its 29 February 1900 counted): 59, 61, 46217.
+    assert '<c r="A3" s="3"><v>59</v></c><c r="B3" s="3"><v>61</v></c><c r="C3" s="3"><v>46217</v></c>' in sheet
