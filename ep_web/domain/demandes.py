@@ -1148,6 +1148,12 @@ def page_count(total: int, per_page: int) -> int:
     return max(1, min(-(-total // per_page), COUNT_CAP // per_page))
 
 
+def _page_asked(page: int, per_page: int) -> int:
+    """The page asked for, within the pages a list can ever have (page_count):
+    ?page=99999 reads the last of them, not 2 million entries before it."""
+    return min(max(1, page), page_count(COUNT_CAP + 1, per_page))
+
+
 def paginate(query, page: int, per_page: int = 20):
     """(rows, total, pages) for a select; the total is capped (see COUNT_CAP) (SPEC §4 pagination)."""
     total = capped_count(query)
@@ -1285,7 +1291,7 @@ def _cached_queue_page(user: Account, filters: Filters, page: int, per_page: int
 
         values.update(tab_count_values(user, values.get("at")))
     shown = [DemandeStatus(filters.status)] if filters.status else OPEN_STATUSES
-    page = max(1, page)
+    page = _page_asked(page, per_page)
     result = core_read(statements["page"], {**values, "limit": per_page, "offset": (page - 1) * per_page}).all()
     if result:
         counts = {st: getattr(result[0], f"n_{st.value}") for st in DemandeStatus}
@@ -1422,7 +1428,7 @@ def history_page(user: Account, filters: Filters, page: int, per_page: int = 20,
     the last page's rows."""
     if hidden is None:
         hidden = hidden_caisse_ids(user.partenaire_id)
-    page = max(1, page)
+    page = _page_asked(page, per_page)
     scanned, found, known = SEARCH_PROBE, 0, None
     count_path, probed = filters.search_path, False
     if filters.q and _scoped_search(filters.q):
