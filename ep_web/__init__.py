@@ -54,7 +54,11 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         # connect_timeout: a database that does not answer fails the request
         # (a French 503 page) instead of holding it until the proxy gives up.
-        options["connect_args"] = {"prepare_threshold": None, "connect_timeout": app.config["DB_CONNECT_TIMEOUT"],
+        # Only the statements marked ep_web.prepared.prepared are prepared (ep_web.prepared).
+        from ep_web.prepared import ONLY_MARKED
+
+        options["connect_args"] = {"prepare_threshold": ONLY_MARKED,
+                                   "connect_timeout": app.config["DB_CONNECT_TIMEOUT"],
                                    **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
         # No "SELECT 1" before every request's first query (pool_pre_ping): a
@@ -72,6 +76,7 @@ def create_app(test_config: dict | None = None, *, environ: Mapping[str, str] | 
 
     db.init_app(app)
     _register_liveness_check(app)
+    _register_prepared_statements(app)
     init_limiter(app)
     _register_quiet_session_close(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
@@ -195,6 +200,17 @@ def _register_liveness_check(app: Flask) -> None:
 
     with app.app_context():
         event.listen(db.engine, "checkout", alive)
+
+
+def _register_prepared_statements(app: Flask) -> None:
+    """PostgreSQL: the statements marked ep_web.prepared.prepared are prepared,
+    and a transaction that only read ends with COMMIT so they stay so."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    from ep_web import prepared
+
+    with app.app_context():
+        prepared.register(db.engine)
 
 
 def _register_quiet_session_close(app: Flask) -> None:

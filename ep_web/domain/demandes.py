@@ -666,6 +666,7 @@ def _scope_selects() -> dict:
     from sqlalchemy import Date, and_, bindparam, case, false, union_all
 
     from ep_web.domain.access import in_force_filter
+    from ep_web.prepared import prepared
 
     partenaire_id, on = bindparam("partenaire_id"), bindparam("on", type_=Date)
     in_force = case((and_(*in_force_filter(on)), True), else_=False)
@@ -678,7 +679,9 @@ def _scope_selects() -> dict:
                .where(Account.partenaire_id == partenaire_id, Account.profile == Profile.TECHNICIEN,
                       Account.status != AccountStatus.DELETED))
     both = union_all(caisses, authors).subquery()
-    return {"scope": scope, "choices": select(both).order_by(both.c.kind, both.c.b, both.c.a, both.c.id)}
+    # Prepared (PostgreSQL): a structure's conventions and accounts are a few rows, read the same way for all.
+    return {"scope": prepared(scope), "choices": prepared(select(both).order_by(both.c.kind, both.c.b, both.c.a,
+                                                                              both.c.id))}
 
 
 def history_choices(partenaire_id: int) -> tuple[list[tuple[int, str]], list[int], list[tuple[int, str]]]:

@@ -122,14 +122,16 @@ def _load_select():
     joins and loader options cost more to build than to run)."""
     from ep_web.domain.notifications import unread_column
     from ep_web.domain.site_state import versions_columns
+    from ep_web.prepared import prepared
 
-    return (select(UserSession, Account, *versions_columns(), unread_column(UserSession.account_id, UserSession))
-            .join(Account, Account.id == UserSession.account_id)
-            .where(UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None))
-            # Of the account's structure or caisse, only what the header and the
-            # request's checks (second factor of agents) read, in the same query.
-            .options(joinedload(Account.partenaire).load_only(Partenaire.name, Partenaire.suspended_at),
-                     joinedload(Account.caisse).load_only(Caisse.name, Caisse.agents_second_factor_required)))
+    statement = (select(UserSession, Account, *versions_columns(), unread_column(UserSession.account_id, UserSession))
+                 .join(Account, Account.id == UserSession.account_id)
+                 .where(UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None))
+                 # Of the account's structure or caisse, only what the header and the
+                 # request's checks (second factor of agents) read, in the same query.
+                 .options(joinedload(Account.partenaire).load_only(Partenaire.name, Partenaire.suspended_at),
+                          joinedload(Account.caisse).load_only(Caisse.name, Caisse.agents_second_factor_required)))
+    return prepared(statement)  # PostgreSQL: the same index lookups whatever the token
 
 
 def load(raw: str | None) -> tuple[Account, UserSession] | None:

@@ -45,8 +45,10 @@ def versions_columns():
 
 
 def read_versions() -> Versions:
-    """One query: the maintenance token and the highest CGU version."""
-    row = db.session.execute(select(*versions_columns())).one()
+    """One query: the maintenance token and the highest CGU version (prepared on PostgreSQL)."""
+    from ep_web.prepared import prepared
+
+    row = db.session.execute(prepared(select(*versions_columns()))).one()
     return Versions(row[0], row[1])
 
 
