@@ -115,6 +115,11 @@ class Demande(db.Model):
         Index("ix_demande_partenaire_open", "partenaire_id", "status", "created_at", "id",
               postgresql_include=["caisse_id", "service", "author_id", "nom_search"],
               postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL)),
+        # The history of one service, newest first: a service is a fifth to a
+        # twentieth of a structure's demandes, which the index above read all
+        # of, testing each entry's service, before a count stopped at its cap.
+        Index("ix_demande_partenaire_service", "partenaire_id", "service", "created_at", "id",
+              postgresql_include=["caisse_id", "status", "author_id", "nom_search"]),
         Index("ix_demande_duplicate", "caisse_id", "service", "nom_search", "date_naissance"),
         # The queue's order (domain.demandes.queue_query), so LIMIT 20 reads 20
         # index entries: open demandes only, and per status for the filters.
