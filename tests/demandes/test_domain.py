@@ -384,3 +384,20 @@ def test_search_trigrams_are_those_pg_trgm_gives_every_matching_name():
     assert dm.search_trigrams("ørjan") == ["rja", "jan"] and dm.search_trigrams("a_b") == []
     assert dm.search_trigrams("o b") == [] and dm.search_trigrams("o bo") == ["  b", " bo"]
     assert dm.search_trigrams("%") == []
+
+
+def test_an_open_status_is_counted_in_order_only_where_the_name_is_common_enough():
+    """Without other filters, reading an open status in order beats its
+    trigram index from 1 / OPEN_HEAP_COST of matching entries (both stop at
+    COUNT_CAP + 1 matches); with a filter the trigram index does not hold,
+    it would read the name's matches of the whole status: in order from
+    SEARCH_DENSE."""
+    assert dm._open_count_path(1300, 107, narrowed=False) == "open"  # "a" at 5 M: 8 % of the entries
+    assert dm._open_count_path(1300, 436, narrowed=False) == "walk"  # "l'": a third
+    assert dm._open_count_path(1300, 107, narrowed=True) == "walk"
+    assert dm._open_count_path(1300, 13, narrowed=True) == "open"  # 1 %
+    assert dm._open_count_path(0, 0, narrowed=False) == "open"  # the probe never reached it
+    assert not dm._queue_narrowed(dm.Filters(q="a", status="cloturee"))
+    assert all(dm._queue_narrowed(dm.Filters(q="a", **f)) for f in (
+        {"service": "contact"}, {"urgent_only": True}, {"mine": True}, {"tab": "en-retard"},
+        {"date_from": date(2026, 1, 1)}, {"date_to": date(2026, 1, 1)}))
