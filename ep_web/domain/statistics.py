@@ -33,13 +33,15 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
-from operator import add as _plus
 
 from flask import current_app
 from sqlalchemy import (
+    Column,
     Date,
     Integer,
+    MetaData,
     String,
+    Table,
     and_,
     bindparam,
     case,
@@ -50,11 +52,15 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    or_,
     select,
+    text,
     type_coerce,
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ep_web.clock import PARIS, now, to_paris, today
@@ -436,160 +442,154 @@ def _first_fact_day() -> date | None:
     return to_paris(first).date() if first else None
 
 
-def _write_days(rows: list[tuple]) -> None:
-    """Insert stat_day rows (day, KEY..., MEASURES...): COPY on PostgreSQL (a
-    month of backfill is ~100 000 rows), executemany elsewhere."""
+# Temporary tables of stat_day's columns (per connection, emptied before use):
+# the new rows of the days being rolled, staged before they replace the old
+# ones, and when the days had rows, what changes (new minus old, by key).
+_DAY_COLUMNS = StatDay.__table__.columns
+_STAGED = Table("stat_day_new", MetaData(), *[Column(c.name, c.type) for c in _DAY_COLUMNS])
+_CHANGE = Table("stat_day_change", MetaData(), *[Column(c.name, c.type) for c in _DAY_COLUMNS])
+DERIVED = (StatMonth, StatYear, StatMonthTable, StatYearTable)
+_PERIOD = {StatMonth: "month", StatYear: "year", StatMonthTable: "month", StatYearTable: "year"}
+
+
+def _temporary(table: Table) -> None:
+    """``table`` (one of stat_day's shape) created if need be, and emptied."""
+    if _is_pg():
+        db.session.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {table.name} (LIKE stat_day) ON COMMIT DROP"))
+        db.session.execute(text(f"TRUNCATE {table.name}"))
+    else:
+        db.session.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {table.name} AS "
+                                "SELECT * FROM stat_day WHERE 0"))
+        db.session.execute(text(f"DELETE FROM {table.name}"))
+
+
+def _stage(rows: list[tuple]) -> None:
+    """Write stat_day rows (day, KEY..., MEASURES...) into the emptied staging
+    table (_STAGED): COPY on PostgreSQL (a month of backfill is ~100 000
+    rows), executemany elsewhere."""
+    _temporary(_STAGED)
     if not rows:
         return
     columns = ["day", *KEY, *MEASURES]
     if _is_pg():
         cursor = db.session.connection().connection.cursor()
-        with cursor.copy(f"COPY stat_day ({', '.join(columns)}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {_STAGED.name} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         return
-    db.session.execute(insert(StatDay), [dict(zip(columns, row)) for row in rows])
+    db.session.execute(insert(_STAGED), [dict(zip(columns, row)) for row in rows])
 
 
-def _upsert(model, rows: list[tuple]) -> None:
-    """Add ``rows`` (the primary key's columns, then the measures) into
-    ``model``: a new key is inserted, a known one has its measures increased
-    (``x = x + excluded.x``), in one statement for all the rows (executemany on
-    SQLite)."""
-    if not rows:
-        return
-    table = model.__table__
-    keys = [c.name for c in table.primary_key.columns]
-    measures = _measures_of(model)
-    if _is_pg():
-        # COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT:
-        # a month of backfill is some 300 000 rows.
-        columns = [*keys, *measures]
-        cursor = db.session.connection().connection.cursor()
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {table.name}_delta "
-                       f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
-        cursor.execute(f"TRUNCATE {table.name}_delta")
-        with cursor.copy(f"COPY {table.name}_delta ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {table.name}_delta "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-            + ", ".join(f"{m} = {table.name}.{m} + excluded.{m}" for m in measures))
-        return
-    from sqlalchemy.dialects.sqlite import insert as upsert_insert
+def _moved(sums) -> object:
+    return or_(*[s != 0 for s in sums])
 
-    stmt = upsert_insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=keys,
-                                      set_={m: table.c[m] + getattr(stmt.excluded, m) for m in measures})
-    columns = [*keys, *measures]
-    db.session.execute(stmt, [dict(zip(columns, row)) for row in rows])
+
+def _change(first: date, last: date) -> Table:
+    """What rolling the days ``first`` to ``last`` again changes: the staged
+    rows minus those stat_day holds for them, by day and key, the keys that
+    move only (in _CHANGE)."""
+    _temporary(_CHANGE)
+    day_table = StatDay.__table__
+    both = union_all(
+        select(_STAGED),
+        select(day_table.c.day, *[day_table.c[k] for k in KEY], *[-day_table.c[m] for m in MEASURES])
+        .where(day_table.c.day >= first, day_table.c.day <= last)).subquery()
+    sums = [func.sum(both.c[m]) for m in MEASURES]
+    keys = [both.c.day, *[both.c[k] for k in KEY]]
+    db.session.execute(insert(_CHANGE).from_select(
+        [c.name for c in _CHANGE.c], select(*keys, *sums).group_by(*keys).having(_moved(sums))))
+    return _CHANGE
 
 
 def _measures_of(model) -> tuple[str, ...]:
     return TABLE_MEASURES if model in (StatMonthTable, StatYearTable) else MEASURES
 
 
-def _table_deltas(deltas: dict[tuple, list[int]]) -> dict[tuple, list[int]]:
-    """What a change of stat_month or stat_year (_deltas) changes in its
-    indicator table (stat_month_table, stat_year_table): the services and
-    outcomes of each (period, caisse, partner) added up, COUNTS then TABLE_EXTRAS."""
-    index = {m: i for i, m in enumerate(MEASURES)}
-    extras = [(index[m], svc, outs) for m, svc, outs in TABLE_EXTRAS.values()]
-    out: dict[tuple, list[int]] = {}
-    for (period, caisse_id, partenaire_id, service, outcome), vector in deltas.items():
-        row = vector[:len(COUNTS)] + [vector[i] if (svc is None or service == svc) and (outs is None or outcome in outs)
-                                      else 0 for i, svc, outs in extras]
-        acc = out.get((period, caisse_id, partenaire_id))
-        if acc is None:
-            out[(period, caisse_id, partenaire_id)] = row
-        else:
-            acc[:] = map(_plus, acc, row)  # element by element, in C
-    return {k: v for k, v in out.items() if any(v)}
+def _period_of(day, level: str, pg: bool):
+    """The first day of the month or year of ``day``, in SQL."""
+    if pg:
+        return cast(func.date_trunc(literal_column(f"'{level}'"), day), Date)
+    return func.date(day, literal_column(f"'start of {level}'"))
 
 
-def _deltas(new: dict[tuple, dict], old: dict[tuple, dict]) -> tuple[dict, dict]:
-    """What a rewrite of some days of stat_day (facts as vectors in MEASURES'
-    order, _facts) changes in stat_month and in
-    stat_year: per (period, caisse, partner, service, outcome), with the
-    caisse-wide and national rows, the new days' measures minus the old ones
-    (keys whose measures do not move are left out)."""
-    per_partner: dict[tuple, list[int]] = {}
-    for facts, sign in ((new, 1), (old, -1)):
-        for (day, caisse_id, partenaire_id, service, outcome), values in facts.items():
-            key = (month_start(day), caisse_id, partenaire_id, service, outcome)
-            vector = list(values) if sign > 0 else [-v for v in values]
-            acc = per_partner.get(key)
-            if acc is None:
-                per_partner[key] = vector
-            else:
-                acc[:] = map(_plus, acc, vector)
-    months: dict[tuple, list[int]] = {}
-    years: dict[tuple, list[int]] = {}
-    for (month, caisse_id, partenaire_id, service, outcome), vector in per_partner.items():
-        if not any(vector):
-            continue
-        year = month.replace(month=1)
-        for into, period in ((months, month), (years, year)):
-            for key in ((period, caisse_id, partenaire_id, service, outcome),
-                        (period, caisse_id, ALL_PARTNERS, service, outcome),
-                        (period, ALL_CAISSES, ALL_PARTNERS, service, outcome)):
-                acc = into.get(key)
-                if acc is None:
-                    into[key] = list(vector)
-                else:
-                    acc[:] = map(_plus, acc, vector)
-    return ({k: v for k, v in months.items() if any(v)}, {k: v for k, v in years.items() if any(v)})
-
-
-_PERIOD = {StatMonth: "month", StatYear: "year", StatMonthTable: "month", StatYearTable: "year"}
+def _merge(model, change: Table, shrinking: bool = False) -> None:
+    """Add ``change`` (rows of stat_day's shape) into ``model`` (stat_month,
+    stat_year or their tables' rows) in one statement: added up by SQL per
+    period and key (per partner, caisse-wide, national), then into the table
+    (a new key inserted, a known one increased; keys whose sums do not move
+    are left out). With ``shrinking`` (some sums may fall), a key left with
+    nothing but zeros (a demande sent on to another caisse…) is deleted."""
+    pg = _is_pg()
+    t = model.__table__
+    keys = [c.name for c in t.primary_key.columns]
+    measures = _measures_of(model)
+    c = change.c
+    if model in (StatMonthTable, StatYearTable):
+        sums = [func.sum(c[m]) for m in COUNTS] + [_extra_sum(c, *spec) for spec in TABLE_EXTRAS.values()]
+        dims = ()
+    else:
+        sums = [func.sum(c[m]) for m in MEASURES]
+        dims = (c.service, c.outcome)
+    zero = literal_column("0", Integer)
+    parts = []
+    for caisse, partner in ((c.caisse_id, c.partenaire_id), (c.caisse_id, zero), (zero, zero)):
+        group = [col for col in (caisse, partner) if col is not zero]
+        parts.append(select(_period_of(c.day, _PERIOD[model], pg), caisse, partner, *dims, *sums)
+                     .group_by(literal_column("1"), *group, *dims).having(_moved(sums)))
+    stmt = (pg_insert if pg else sqlite_insert)(t).from_select([*keys, *measures], union_all(*parts))
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={m: t.c[m] + stmt.excluded[m] for m in measures})
+    if not shrinking:
+        db.session.execute(stmt)
+        return
+    # Only the keys that lost something can be left at zero (not the whole month).
+    empty = and_(*[t.c[m] == 0 for m in measures])
+    gone = [row[:-1] for row in db.session.execute(stmt.returning(*[t.c[k] for k in keys], empty)) if row[-1]]
+    if gone:
+        db.session.execute(delete(t).where(*[t.c[k] == bindparam(f"k_{k}") for k in keys])
+                           .execution_options(synchronize_session=False),
+                           [{f"k_{k}": v for k, v in zip(keys, row)} for row in gone])
 
 
 def rollup_days(first: date, last: date) -> int:
     """Write the finished days ``first`` to ``last`` into stat_day and carry
-    the change into stat_month and stat_year, incrementally: the days' new
-    facts are added to their months and years (per partner, caisse-wide,
-    national: one upsert each), minus
-    the rows these days had if they were rolled before. Idempotent: rolling
-    the same days again changes nothing. Returns the number of stat_day rows.
+    the change into stat_month, stat_year and their tables' rows,
+    incrementally: the days' new facts, minus the rows they had if they were
+    rolled before (_change), added up by SQL into their months and years
+    (_merge: one statement per table). Idempotent: rolling the same days
+    again changes nothing. Returns the number of stat_day rows.
 
     Re-rolling a day re-reads its demandes: the days where the retention
     purge may have removed some (before now minus RETENTION_DAYS) are refused
     once rolled (ValueError), their counts are kept as they are."""
     in_range = (StatDay.day >= first, StatDay.day <= last)
+    already = db.session.scalar(select(StatDay.day).where(*in_range).limit(1))
     retention = current_app.config.get("RETENTION_DAYS")
-    if retention and first <= to_paris(now() - timedelta(days=retention)).date():
-        already = db.session.scalar(select(StatDay.day).where(*in_range).limit(1))
-        if already is not None:
-            raise ValueError(f"{already} is rolled and its demandes may be purged: its counts stay as they are")
-    old = {tuple(row[:5]): row[5:] for row in db.session.execute(
-        select(StatDay.day, *[getattr(StatDay, k) for k in KEY], *[getattr(StatDay, m) for m in MEASURES])
-        .where(*in_range))}
+    if already is not None and retention and first <= to_paris(now() - timedelta(days=retention)).date():
+        raise ValueError(f"{already} is rolled and its demandes may be purged: its counts stay as they are")
     new = _facts(first, last, until=day_start(last + DAY))
-    if old:
+    _stage([(*key, *vector) for key, vector in new.items()])
+    # Days rolled for the first time (the nightly job): their rows are the change.
+    change = _STAGED if already is None else _change(first, last)
+    for model in DERIVED:
+        _merge(model, change, shrinking=already is not None)
+    if already is not None:
         db.session.execute(delete(StatDay).where(*in_range).execution_options(synchronize_session=False))
-    _write_days([(*key, *vector) for key, vector in new.items()])
-    months, years = _deltas(new, old)
-    for model, deltas in ((StatMonth, months), (StatYear, years), (StatMonthTable, _table_deltas(months)),
-                          (StatYearTable, _table_deltas(years))):
-        _add_deltas(model, deltas)
+    db.session.execute(insert(StatDay).from_select([c.name for c in _STAGED.c], select(_STAGED)))
     _changed()
     return len(new)
 
 
-def _add_deltas(model, deltas: dict[tuple, list[int]]) -> None:
-    """Add ``deltas`` (key → measures, in the order of the table's primary key
-    and _measures_of) into ``model``."""
-    t = model.__table__
-    keys = [c.name for c in t.primary_key.columns]
-    measures = _measures_of(model)
-    _upsert(model, [(*k, *v) for k, v in deltas.items()])
-    # A key whose facts are gone (a demande sent on to another caisse…): no row of
-    # zeros. Only the keys that lost something are looked at (not the whole month).
-    shrunk = [{f"k_{name}": value for name, value in zip(keys, k)} for k, v in deltas.items() if min(v) < 0]
-    if shrunk:
-        db.session.connection().execute(delete(t).where(
-            *[t.c[name] == bindparam(f"k_{name}") for name in keys], *[t.c[m] == 0 for m in measures]), shrunk)
+def take_out_days(first: date, last: date) -> None:
+    """The rolled days ``first`` to ``last`` taken out of stat_day and of
+    their months and years, as if never rolled (bench/indicators.py times
+    their first roll after this)."""
+    _stage([])
+    change = _change(first, last)  # nothing staged: the days' rows, negated
+    for model in DERIVED:
+        _merge(model, change, shrinking=True)
+    db.session.execute(delete(StatDay).where(StatDay.day >= first, StatDay.day <= last)
+                       .execution_options(synchronize_session=False))
+    _changed()
 
 
 def refresh_month(month: date) -> None:

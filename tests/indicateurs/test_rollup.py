@@ -236,3 +236,33 @@ def test_the_delay_buckets_counted_in_sql_are_the_models(app):
         # A negative delay (a clock set wrong): the last bucket, as it always was.
         for d in (-1, -2, -400):
             assert db.session.scalar(select(statistics._bucket(value(d), pg))) == len(DELAY_BUCKETS) - 1
+
+
+def test_a_key_whose_facts_all_moved_away_leaves_no_row(world):
+    """d2 (P at A, sent, taken and closed in June 2025: the only demande of that
+    month) repaired to Q, its days rolled again: P's keys of June, and P's
+    parcours created of 2025, are deleted, not left at zero."""
+    w = world
+    statistics.rollup()
+    db.session.commit()
+    june, y2025 = date(2025, 6, 1), date(2025, 1, 1)
+    assert db.session.scalar(select(StatMonthTable.created).where(
+        StatMonthTable.month == june, StatMonthTable.caisse_id == w.a.id, StatMonthTable.partenaire_id == w.p.id)) == 1
+    w.d2.partenaire_id = w.q.id
+    db.session.commit()
+    statistics.rollup_days(date(2025, 6, 1), date(2025, 6, 4))
+    db.session.flush()
+    for model in (StatMonth, StatMonthTable):
+        assert not db.session.scalars(select(model).where(model.month == june, model.partenaire_id == w.p.id)).all()
+    assert db.session.scalar(select(StatYear.closed).where(
+        StatYear.year == y2025, StatYear.caisse_id == w.a.id, StatYear.partenaire_id == w.p.id,
+        StatYear.outcome == Outcome.PARCOURS_CREE.value)) is None
+    assert db.session.scalar(select(StatYear.closed).where(
+        StatYear.year == y2025, StatYear.caisse_id == w.a.id, StatYear.partenaire_id == w.q.id,
+        StatYear.outcome == Outcome.PARCOURS_CREE.value)) == 1
+    for model, measures in ((StatMonth, MEASURES), (StatYear, MEASURES), (StatMonthTable, TABLE_MEASURES),
+                            (StatYearTable, TABLE_MEASURES)):
+        zeros = db.session.scalar(select(db.func.count()).select_from(model).where(
+            *[getattr(model, m) == 0 for m in measures]))
+        assert zeros == 0, model
+    assert tuple(_rows(m) for m in DERIVED) == _recomputed()
