@@ -921,8 +921,8 @@ def _queue_rows_statement(where: tuple, name: tuple | None, status: str, path: s
     """One page of the queue's rows (bound: limit, offset), built once per process per shape."""
     from sqlalchemy import bindparam
 
-    shown = _status_is(DemandeStatus(status), path) if status else Demande.status.in_(OPEN_STATUSES)
-    query = _queue_select([Demande], where, name).where(shown).order_by(*QUEUE_ORDER)
+    shown = [_status_is(DemandeStatus(status), path)] if status else _open_only(where)
+    query = _queue_select([Demande], where, name).where(*shown).order_by(*QUEUE_ORDER)
     return _page_select(query, "queue", bindparam("limit"), bindparam("offset"))
 
 
@@ -933,12 +933,35 @@ def _queue_probe_statement(where: tuple, short: bool, probe: int):
 
     match = _exact_test(short, Demande.nom_search, bindparam("term", required=True)).label("match")
     closed = DemandeStatus.CLOTUREE
-    opened = (_queue_select([Demande.status, match], where, None).where(Demande.status.in_(OPEN_STATUSES))
+    opened = (_queue_select([Demande.status, match], where, None).where(*_open_only(where))
               .order_by(*QUEUE_ORDER).limit(probe).subquery())
-    shut = (_queue_select([Demande.status, match], where, None).where(Demande.status == closed)
-            .order_by(*QUEUE_ORDER).limit(probe).subquery())
+    parts = [opened]
+    if not _tab_open(where[4]):  # else no closed demande is in the tab: none to read
+        parts.append(_queue_select([Demande.status, match], where, None).where(Demande.status == closed)
+                     .order_by(*QUEUE_ORDER).limit(probe).subquery())
     return union_all(*(select(w.c.status, func.count(), func.count().filter(w.c.match)).group_by(w.c.status)
-                       for w in (opened, shut)))
+                       for w in parts))
+
+
+@cache
+def _tab_open(tab: str) -> bool:
+    """The cockpit tab ``tab`` (or none: "") keeps the open demandes only, with
+    the very condition the queue adds for them (ep_web.domain.home.tab_filter)."""
+    from types import SimpleNamespace
+
+    from ep_web.domain.home import tab_filter
+
+    opened = Demande.status.in_(OPEN_STATUSES)
+    return any(c.compare(opened) for c in tab_filter(SimpleNamespace(id=0), tab, now(), now()) or ())
+
+
+def _open_only(where: tuple) -> list:
+    """The condition keeping the open statuses, unless the queue's tab (in the
+    conditions' shape ``where``) already holds it: written twice, PostgreSQL
+    counts its selectivity twice and, expecting a few dozen overdue demandes
+    instead of thousands, sorts them all rather than read them in the queue's
+    order (at 5 M: 3 958 sorted, 6.3 ms, against 0.7 read in order)."""
+    return [] if _tab_open(where[4]) else [Demande.status.in_(OPEN_STATUSES)]
 
 
 def _queue_probes(user: Account, filters: Filters) -> tuple[dict, int]:
@@ -1302,8 +1325,8 @@ def _queue_statements(shape: tuple, status: str, cap: int, tabs: bool) -> dict:
 
         columns += [select(func.count()).select_from(limited).scalar_subquery().label(f"t{i}")
                     for i, limited in enumerate(tab_count_subqueries().values())]
-    shown = (Demande.status == DemandeStatus(status)) if status else Demande.status.in_(OPEN_STATUSES)
-    query = select(Demande).where(*where, shown).order_by(*QUEUE_ORDER)
+    shown = [Demande.status == DemandeStatus(status)] if status else _open_only(shape)
+    query = select(Demande).where(*where, *shown).order_by(*QUEUE_ORDER)
     page = _page_select(query, "queue", bindparam("limit"), bindparam("offset")).add_columns(*columns)
     return {"counts": union_all(*parts), "page": page}
 

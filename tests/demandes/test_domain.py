@@ -401,3 +401,34 @@ def test_an_open_status_is_counted_in_order_only_where_the_name_is_common_enough
     assert all(dm._queue_narrowed(dm.Filters(q="a", **f)) for f in (
         {"service": "contact"}, {"urgent_only": True}, {"mine": True}, {"tab": "en-retard"},
         {"date_from": date(2026, 1, 1)}, {"date_to": date(2026, 1, 1)}))
+
+
+@pytest.mark.parametrize("probe", [dm.SEARCH_PROBE, 1])
+def test_the_cockpit_tabs_keep_their_demandes_under_a_name_search(app, make, clock, monkeypatch, probe):
+    """Each tab of the agent's cockpit (and the whole queue), with or without
+    a name search, shows the rows and the count of the queue read in order
+    (queue_query), and counts no closed demande in a tab (the probe reads none
+    there)."""
+    from ep_web.domain.home import AGENT_TABS
+
+    monkeypatch.setattr(dm, "SEARCH_PROBE", probe)
+    w = make.world()
+    made = {}
+    for key, nom in (("late", "Martin"), ("late_other", "Durand"), ("closed", "Martin")):
+        made[key] = dm.create_demande(w.technicien, _input(w.caisse, "signalement", nom=nom, duplicate_confirmed=True))
+    commit()
+    clock.advance(hours=49)
+    made["fresh"] = dm.create_demande(w.technicien, _input(w.caisse, "signalement", nom="Martin",
+                                                           duplicate_confirmed=True))
+    dm.take(w.agent, made["closed"])
+    dm.close(w.agent, made["closed"], dm.outcomes_for(made["closed"])[0].value)
+    commit()
+    for tab in ["", *AGENT_TABS]:
+        for q in ("", "martin", "ma", "zzz"):
+            f = dm.Filters(tab=tab, q=q)
+            expected = [r.id for r in dm.paginate(dm.queue_query(w.agent, replace(f, search_path="walk")), 1)[0]]
+            counts, rows, total, _, _ = dm.queue_page(w.agent, f, 1)
+            assert [r.id for r in rows] == expected and total == len(expected), (tab, q)
+            assert counts[DemandeStatus.CLOTUREE] == (tab == "" and q in ("", "martin", "ma")), (tab, q)
+    late = [r.id for r in dm.queue_page(w.agent, dm.Filters(tab="en-retard", q="martin"), 1)[1]]
+    assert late == [made["late"].id]
