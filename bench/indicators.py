@@ -47,6 +47,9 @@ def main() -> None:
                     help="print EXPLAIN (ANALYZE, BUFFERS) of each page's slowest query")
     ap.add_argument("--only", default="", help="time only the pages whose name holds this text")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one request of each page")
+    ap.add_argument("--cold", action="store_true",
+                    help="drop the sums of rolled days this process keeps (statistics._past) before each request: "
+                         "every view is the first one after the nightly rollup changed the stat tables' version")
     ap.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
                     help="leave the application's objects to the garbage collector, with Python's thresholds. By "
                          "default they are frozen once set up and the thresholds are ep_web.gctune's, as "
@@ -295,6 +298,8 @@ def main() -> None:
         durations, cpu, gcs, gen2 = [], [], [], 0
         for i in range(args.rounds + 3):
             gc_time["total"], gc_time["gen2"] = 0.0, 0
+            if args.cold:
+                statistics._past = statistics._Past()
             c0 = time.thread_time()
             resp = client.get(url)
             resp.get_data()
@@ -309,6 +314,8 @@ def main() -> None:
                         pct(cpu, 95), max(gcs), gen2))
         if args.explain:
             queries.clear()
+            if args.cold:
+                statistics._past = statistics._Past()
             client.get(url)
             count = len(queries)
             for took, statement, _ in queries:
@@ -330,6 +337,8 @@ def main() -> None:
             import pstats
 
             profiler = cProfile.Profile()
+            if args.cold:
+                statistics._past = statistics._Past()
             profiler.enable()
             client.get(url)
             profiler.disable()
