@@ -102,40 +102,43 @@ def to_xlsx(headers: list[str], rows, sheet_title: str = "Export") -> bytes:
     always a text cell (never a formula, a number or a link, whatever it
     starts with); an empty text or None is no cell."""
     sheet = xlsx.SheetWriter()
-    widths = [len(h) for h in headers]
-    letters = [xlsx.column_letter(col) for col in range(len(headers))]
+    rows = rows if isinstance(rows, list) else list(rows)
+    # The letters and widths of every column, made once (not tested per cell).
+    n_cols = max(len(headers), max(map(len, rows), default=0))
+    widths = [len(h) for h in headers] + [0] * (n_cols - len(headers))
+    used = len(headers)  # the widths written: the headers' columns and any holding a cell
+    letters = [xlsx.column_letter(col) for col in range(n_cols)]
     sheet.add_row([sheet.text_cell(f"{letters[col]}1", text, xlsx.STYLE_HEADER) for col, text in enumerate(headers)],
                   len(headers) - 1)
     text_ref = sheet.text_cell
     for n, row in enumerate(rows, start=2):
         cells = []
+        add = cells.append
         last_col = -1
         for col, value in enumerate(row):
             if value is None:
                 continue
-            while col >= len(letters):
-                letters.append(xlsx.column_letter(len(letters)))
             kind = type(value)
             if kind is int and -_BIG < value < _BIG:  # most cells of an indicators export
                 text = str(value)
-                cells.append(f'<c r="{letters[col]}{n}"><v>{text}</v></c>')
+                add(f'<c r="{letters[col]}{n}"><v>{text}</v></c>')
                 length = len(text)
             elif kind is str and value and "\n" not in value and "\r" not in value:
-                cells.append(text_ref(f"{letters[col]}{n}", value))
+                add(text_ref(f"{letters[col]}{n}", value))
                 length = len(value)
             else:
                 cell = _xlsx_cell(sheet, f"{letters[col]}{n}", value)
                 if cell is None:
                     continue
-                cells.append(cell[0])
+                add(cell[0])
                 length = cell[1]
             last_col = col
-            if col >= len(widths):
-                widths.extend([0] * (col + 1 - len(widths)))
             if length > widths[col]:
                 widths[col] = length
+        if last_col >= used:
+            used = last_col + 1
         sheet.add_row(cells, last_col)
-    widths = [min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH) for width in widths]
+    widths = [min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH) for width in widths[:used]]
     # The characters a sheet's name may not hold, nor begin or end with (').
     name = re.sub(r"[\[\]:*?/\\]", " ", sheet_title)[:31].strip("'") or "Export"
     return xlsx.package(name, sheet, widths, header_columns=len(headers))

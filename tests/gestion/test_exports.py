@@ -107,3 +107,28 @@ def test_xlsx_numbers_and_dates_as_excel_reads_them():
     sheet = _xlsx_parts(body)["xl/worksheets/sheet1.xml"].decode()
     # Excel's serial numbers (its 29 February 1900 counted): 59, 61, 46217.
     assert '<c r="A3" s="3"><v>59</v></c><c r="B3" s="3"><v>61</v></c><c r="C3" s="3"><v>46217</v></c>' in sheet
+
+
+def test_xlsx_shared_strings_escaped_as_one_text_or_one_by_one():
+    """The shared strings are escaped joined by a private-use character
+    (ep_web.xlsx._escape_all); a text holding that character is escaped one by
+    one, and each reads back as written. A space at either end, Unicode ones
+    too, is kept (xml:space="preserve"); a space inside is not marked."""
+    for texts in (["a & b", "_x0041_", "\u2003em", "tab\t", "in side", "x\x02"],
+                  ["a & b", "pri\ue000vate", "_x0041_", "\u2003em", "x\x02"]):
+        body = exports.to_xlsx(["T"], [[t] for t in texts])
+        ws = openpyxl.load_workbook(io.BytesIO(body)).active
+        assert [c.value for c in ws["A"][1:]] == [t if t != "x\x02" else "x_x0002_" for t in texts]
+        shared = _xlsx_parts(body)["xl/sharedStrings.xml"].decode()
+        assert '<t xml:space="preserve">\u2003em</t>' in shared and "<si><t>in side</t></si>" in shared \
+            or "in side" not in texts
+
+
+def test_xlsx_widths_for_the_columns_holding_a_cell():
+    """A row wider than the headers: a width for each column up to its last
+    cell, none for a column that only ever holds None."""
+    body = exports.to_xlsx(["A"], [["x", None, "wide text here", None], [None, None, None, None, None]])
+    sheet = _xlsx_parts(body)["xl/worksheets/sheet1.xml"].decode()
+    assert '<cols><col min="1" max="2" width="8.7109375" customWidth="1"/>' \
+           '<col min="3" max="3" width="16.7109375" customWidth="1"/></cols>' in sheet
+    assert '<dimension ref="A1:C2"/>' in sheet and '<row r="3"/>' in sheet
