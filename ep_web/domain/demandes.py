@@ -943,16 +943,12 @@ def _queue_probe_statement(where: tuple, short: bool, probe: int):
                        for w in parts))
 
 
-@cache
 def _tab_open(tab: str) -> bool:
-    """The cockpit tab ``tab`` (or none: "") keeps the open demandes only, with
-    the very condition the queue adds for them (ep_web.domain.home.tab_filter)."""
-    from types import SimpleNamespace
+    """A cockpit tab keeps open demandes only: each is drawn from the caisse's
+    open demandes (ep_web.domain.home.tab_filter; tested for every tab)."""
+    from ep_web.domain.home import AGENT_TABS
 
-    from ep_web.domain.home import tab_filter
-
-    opened = Demande.status.in_(OPEN_STATUSES)
-    return any(c.compare(opened) for c in tab_filter(SimpleNamespace(id=0), tab, now(), now()) or ())
+    return tab in AGENT_TABS
 
 
 def _open_only(where: tuple) -> list:
@@ -1007,8 +1003,7 @@ def _queue_narrowed(filters: Filters) -> bool:
     """Filters that the open queue's trigram index does not hold (its entries
     are the caisse, the status and the name): it would read every match of
     the name in the status to keep a few."""
-    return bool(filters.service or filters.urgent_only or filters.mine or filters.tab
-                or filters.date_from or filters.date_to)
+    return any(_queue_shape(filters)[1:])  # every filter of the queue's conditions but the caisse
 
 
 def _open_count_path(scanned: int, found: int, narrowed: bool) -> str:

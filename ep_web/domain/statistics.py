@@ -530,10 +530,11 @@ def _merge(model, change: Table, shrinking: bool = False) -> None:
     else:
         sums = [func.sum(c[m]) for m in MEASURES]
         dims = (c.service, c.outcome)
-    zero = literal_column("0", Integer)
+    every_caisse, every_partner = literal_column(str(ALL_CAISSES), Integer), literal_column(str(ALL_PARTNERS), Integer)
     parts = []
-    for caisse, partner in ((c.caisse_id, c.partenaire_id), (c.caisse_id, zero), (zero, zero)):
-        group = [col for col in (caisse, partner) if col is not zero]
+    for caisse, partner in ((c.caisse_id, c.partenaire_id), (c.caisse_id, every_partner),
+                            (every_caisse, every_partner)):
+        group = [col for col in (caisse, partner) if col is not every_caisse and col is not every_partner]
         parts.append(select(_period_of(c.day, _PERIOD[model], pg), caisse, partner, *dims, *sums)
                      .group_by(literal_column("1"), *group, *dims).having(_moved(sums)))
     stmt = (pg_insert if pg else sqlite_insert)(t).from_select([*keys, *measures], union_all(*parts))
