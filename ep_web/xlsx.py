@@ -82,13 +82,6 @@ def column_letter(col: int) -> str:
     return letters
 
 
-_LETTERS = [column_letter(c) for c in range(64)]
-
-
-def _letter(col: int) -> str:
-    return _LETTERS[col] if col < len(_LETTERS) else column_letter(col)
-
-
 def escape_text(text: str) -> str:
     """A text as the character data of an XML element: &, < and > as entities;
     the control characters XML 1.0 cannot hold as Excel's _xHHHH_ (and a text
@@ -217,7 +210,7 @@ def package(sheet_name: str, sheet: SheetWriter, widths: list[float], *, header_
     the first row frozen, and an auto-filter over the ``header_columns``
     first columns and every row (none without a header)."""
     n_rows = len(sheet.rows)
-    dimension = f"A1:{_letter(sheet.last_col)}{sheet.last_row}" if sheet.last_col >= 0 else "A1"
+    dimension = f"A1:{column_letter(sheet.last_col)}{sheet.last_row}" if sheet.last_col >= 0 else "A1"
     views = ('<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
              + '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
              '<selection pane="bottomLeft"/></sheetView></sheetViews>')
@@ -231,7 +224,7 @@ def package(sheet_name: str, sheet: SheetWriter, widths: list[float], *, header_
                    for lo, hi, w in spans)
     filter_ref = None
     if header_columns:
-        end = f"{_letter(header_columns - 1)}{max(n_rows, 1)}"
+        end = f"{column_letter(header_columns - 1)}{max(n_rows, 1)}"
         filter_ref = "A1" if end == "A1" else f"A1:{end}"
     worksheet = "".join((
         _XML, f'<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}"><dimension ref="{dimension}"/>', views,
@@ -241,7 +234,7 @@ def package(sheet_name: str, sheet: SheetWriter, widths: list[float], *, header_
         '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'))
     defined = ""
     if filter_ref:
-        absolute = f"$A$1:${_letter(header_columns - 1)}${max(n_rows, 1)}"
+        absolute = f"$A$1:${column_letter(header_columns - 1)}${max(n_rows, 1)}"
         quoted = "'" + sheet_name.replace("'", "''") + "'"
         defined = ('<definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
                    f"{escape_text(quoted)}!{absolute}</definedName></definedNames>")
